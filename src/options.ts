@@ -1,0 +1,56 @@
+import { ValidationError, describeValue } from './errors.js';
+
+/** A source of the current time in milliseconds since the epoch (defaults to `Date.now`). */
+export type Clock = () => number;
+
+/** A source of uniform random numbers in [0, 1) (defaults to `Math.random`). */
+export type RandomSource = () => number;
+
+/** Bounds for {@link checkNumber}. */
+export interface NumberBounds {
+  min?: number;
+  max?: number;
+  /** When true, `min` is excluded. */
+  exclusiveMin?: boolean;
+  integer?: boolean;
+}
+
+/**
+ * Checks that `value` is a finite number within bounds and returns it; otherwise throws a
+ * `ValidationError` naming the option, what was expected and what was given.
+ * @internal
+ */
+export function checkNumber(name: string, value: unknown, bounds: NumberBounds = {}): number {
+  const { min, max, exclusiveMin = false, integer = false } = bounds;
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (!integer || Number.isInteger(value)) &&
+    (min === undefined || (exclusiveMin ? value > min : value >= min)) &&
+    (max === undefined || value <= max);
+  if (!ok) {
+    const parts: string[] = [integer ? 'an integer' : 'a finite number'];
+    if (min !== undefined) parts.push(`${exclusiveMin ? '>' : '>='} ${min}`);
+    if (max !== undefined) parts.push(`<= ${max}`);
+    throw new ValidationError(`${name} must be ${parts.join(' ')}, got ${describeValue(value)}`);
+  }
+  return value as number;
+}
+
+/** Checks that `value` is a function (a clock, a random source, a hook). @internal */
+export function checkFunction<T extends (...args: never[]) => unknown>(name: string, value: unknown): T {
+  if (typeof value !== 'function') {
+    throw new ValidationError(`${name} must be a function, got ${describeValue(value)}`);
+  }
+  return value as T;
+}
+
+/** Checks that `value` is one of `allowed`. @internal */
+export function checkOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new ValidationError(
+      `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describeValue(value)}`,
+    );
+  }
+  return value as T;
+}

@@ -1,0 +1,56 @@
+/** What a policy is asked: who the request is for, and any override. */
+export interface RouteContext {
+  /** Stable id of the unit (user, session, device): the same id gets the same version on every replica. */
+  unitId?: string;
+  /** Force a variant by name (QA, debugging); an unknown name is a `ValidationError`. */
+  force?: string;
+  /** Blue-green only: ask for the idle (preview) slot instead of the active one. */
+  preview?: boolean;
+}
+
+/**
+ * Why a request was routed where it was, for logs and debugging. Policies use these values:
+ * `'hash'` (sticky bucket of `unitId`), `'random'` (no `unitId`, drawn from `random`),
+ * `'forced'` (`ctx.force`), `'static'` (the only version), `'active'` / `'preview'` (blue-green slot),
+ * `'rollback'` (a rolled-back rollout sends everyone to stable), `'promoted'`, `'concluded'`
+ * (an experiment's winner), `'explore'` / `'exploit'` (bandit), `'fallback'` (router could not load
+ * the routed version).
+ */
+export type AssignmentReason =
+  | 'hash'
+  | 'random'
+  | 'forced'
+  | 'static'
+  | 'active'
+  | 'preview'
+  | 'rollback'
+  | 'promoted'
+  | 'concluded'
+  | 'explore'
+  | 'exploit'
+  | 'fallback';
+
+/** The decision for one request. */
+export interface Assignment {
+  /** Registry version number to serve. */
+  version: number;
+  /** Name of the variant, slot or arm (`'stable'`, `'canary'`, `'blue'`, `'a'` …). */
+  variant: string;
+  reason: AssignmentReason;
+}
+
+/**
+ * What every routing policy implements, so a `ModelRouter` can drive any of them.
+ * `route` is synchronous, does no I/O and, given a `unitId`, is a pure function of
+ * (salt, unitId, weights).
+ */
+export interface RoutingPolicy {
+  /** Decides which version serves this request. */
+  route(ctx?: RouteContext): Assignment;
+  /** The assignment to answer from when the routed version cannot be served (the stable / active / control version). */
+  fallback(): Assignment;
+  /** The policy's control state as a JSON-safe value, for persistence and sharing between replicas. */
+  snapshot(): unknown;
+  /** Replaces the control state with a validated snapshot; a bad one is a `ValidationError` and changes nothing. */
+  restore(snapshot: unknown): void;
+}
