@@ -1,0 +1,265 @@
+/**
+ * Sticky assignment: hashing a unit id to [0, 1), bucket ranges that keep their starts while a
+ * rollout ramps, and weight validation. Pure functions, specified in `docs/routing.md` and frozen by
+ * `test/fixtures/hash-vectors.json`, so any language can reproduce every assignment.
+ *
+ * @module
+ */
+import { ValidationError, describeValue } from '../errors.js';
+
+/** Versions of the hash specification this build implements (see `docs/routing.md`). */
+export type HashVersion = 1;
+
+/** The hash specification version new policies use. */
+export const LATEST_HASH_VERSION: HashVersion = 1;
+
+const C1 = 0xcc9e2d51;
+const C2 = 0x1b873593;
+const TWO_POW_32 = 4294967296;
+
+// MurmurHash3 x86_32 streaming state. Module-level so the hot path allocates nothing; every public
+// entry point resets it before use and JavaScript never interleaves two synchronous calls.
+let stateH = 0;
+let stateWord = 0;
+let stateWordBytes = 0;
+let stateLength = 0;
+
+function pushByte(byte: number): void {
+  stateWord |= byte << (stateWordBytes << 3);
+  if (++stateWordBytes === 4) {
+    let k = Math.imul(stateWord, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    let h = stateH ^ k;
+    h = (h << 13) | (h >>> 19);
+    stateH = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    stateWord = 0;
+    stateWordBytes = 0;
+  }
+}
+
+/** Feeds the UTF-8 encoding of `text` (lone surrogates as U+FFFD, like `TextEncoder`). */
+function absorb(text: string): void {
+  const length = text.length;
+  let bytes = 0;
+  for (let i = 0; i < length; i++) {
+    let code = text.charCodeAt(i);
+    if (code < 0x80) {
+      pushByte(code);
+      bytes += 1;
+      continue;
+    }
+    if (code < 0x800) {
+      pushByte(0xc0 | (code >>> 6));
+      pushByte(0x80 | (code & 0x3f));
+      bytes += 2;
+      continue;
+    }
+    if (code >= 0xd800 && code <= 0xdfff) {
+      const next = i + 1 < length ? text.charCodeAt(i + 1) : 0;
+      if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        code = 0x10000 + ((code - 0xd800) << 10) + (next - 0xdc00);
+        i++;
+        pushByte(0xf0 | (code >>> 18));
+        pushByte(0x80 | ((code >>> 12) & 0x3f));
+        pushByte(0x80 | ((code >>> 6) & 0x3f));
+        pushByte(0x80 | (code & 0x3f));
+        bytes += 4;
+        continue;
+      }
+      code = 0xfffd;
+    }
+    pushByte(0xe0 | (code >>> 12));
+    pushByte(0x80 | ((code >>> 6) & 0x3f));
+    pushByte(0x80 | (code & 0x3f));
+    bytes += 3;
+  }
+  stateLength += bytes;
+}
+
+/** Tail block, length and the fmix32 finaliser; returns the unsigned 32-bit hash. */
+function finish(): number {
+  let h = stateH;
+  if (stateWordBytes > 0) {
+    let k = Math.imul(stateWord, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h ^= k;
+  }
+  h ^= stateLength;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function reset(): void {
+  stateH = 0;
+  stateWord = 0;
+  stateWordBytes = 0;
+  stateLength = 0;
+}
+
+function checkHashVersion(hashVersion: unknown): HashVersion {
+  if (hashVersion !== 1) {
+    throw new ValidationError(`hashVersion must be 1 (the only hash specification this build implements), got ${describeValue(hashVersion)}`);
+  }
+  return hashVersion;
+}
+
+function checkSalt(salt: unknown): string {
+  if (typeof salt !== 'string') throw new ValidationError(`salt must be a string, got ${describeValue(salt)}`);
+  return salt;
+}
+
+function checkUnitId(unitId: unknown): string {
+  if (typeof unitId !== 'string') throw new ValidationError(`unitId must be a string, got ${describeValue(unitId)}`);
+  return unitId;
+}
+
+/**
+ * MurmurHash3 x86_32 (seed 0) of the UTF-8 bytes of `text`, as an unsigned 32-bit integer.
+ * Exposed so other languages' ports can be checked against the same vectors.
+ */
+export function murmur3Utf8(text: string): number {
+  if (typeof text !== 'string') throw new ValidationError(`text must be a string, got ${describeValue(text)}`);
+  reset();
+  absorb(text);
+  return finish();
+}
+
+/**
+ * MurmurHash3 x86_32 (seed 0) of raw bytes: the same core as {@link murmur3Utf8}, so tests can check
+ * the inline UTF-8 encoder against Node's own.
+ * @internal
+ */
+export function murmur3Bytes(bytes: Uint8Array): number {
+  reset();
+  for (let i = 0; i < bytes.length; i++) pushByte(bytes[i] as number);
+  stateLength = bytes.length;
+  return finish();
+}
+
+/**
+ * Maps a unit to a number in [0, 1) that is the same on every replica, process and language:
+ * MurmurHash3 x86_32 (seed 0) of the UTF-8 bytes of `salt + ':' + unitId`, divided by 2³².
+ *
+ * @param salt - the experiment's or rollout's salt; different salts give independent draws.
+ * @param unitId - stable id of the user, session or device.
+ * @param hashVersion - the hash specification (only `1` exists); stored in snapshots so a future
+ *   algorithm never silently reshuffles running rollouts.
+ * @example
+ * ```ts
+ * hashUnit('checkout-canary', 'user-42'); // 0.0932… on every machine
+ * ```
+ */
+export function hashUnit(salt: string, unitId: string, hashVersion: HashVersion = 1): number {
+  checkHashVersion(hashVersion);
+  checkSalt(salt);
+  checkUnitId(unitId);
+  reset();
+  absorb(salt);
+  pushByte(0x3a);
+  stateLength += 1;
+  absorb(unitId);
+  return finish() / TWO_POW_32;
+}
+
+/** A {@link hashUnit} with its salt fixed; see {@link unitHasher}. */
+export type UnitHasher = (unitId: string) => number;
+
+/**
+ * Returns `(unitId) => hashUnit(salt, unitId, hashVersion)` with the salt's bytes hashed once
+ * up front, so each call only hashes the unit id: what policies use on their hot path.
+ */
+export function unitHasher(salt: string, hashVersion: HashVersion = 1): UnitHasher {
+  checkHashVersion(hashVersion);
+  checkSalt(salt);
+  reset();
+  absorb(salt);
+  pushByte(0x3a);
+  stateLength += 1;
+  const prefixH = stateH;
+  const prefixWord = stateWord;
+  const prefixWordBytes = stateWordBytes;
+  const prefixLength = stateLength;
+  return (unitId: string): number => {
+    if (typeof unitId !== 'string') checkUnitId(unitId);
+    stateH = prefixH;
+    stateWord = prefixWord;
+    stateWordBytes = prefixWordBytes;
+    stateLength = prefixLength;
+    absorb(unitId);
+    return finish() / TWO_POW_32;
+  };
+}
+
+/**
+ * Checks weights (each finite and ≥ 0, at least one > 0) and returns them scaled to sum to 1.
+ * Never replaces bad weights with defaults: a bad one is a `ValidationError` naming it.
+ *
+ * @param name - how the caller's option is called, for the error message (default `'weights'`).
+ * @example
+ * ```ts
+ * normalizeWeights([1, 1, 2]); // [0.25, 0.25, 0.5]
+ * ```
+ */
+export function normalizeWeights(weights: readonly number[], name = 'weights'): number[] {
+  if (!Array.isArray(weights) || weights.length === 0) {
+    throw new ValidationError(`${name} must be a non-empty array of numbers, got ${describeValue(weights)}`);
+  }
+  let sum = 0;
+  for (let i = 0; i < weights.length; i++) {
+    const w: unknown = weights[i];
+    if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) {
+      throw new ValidationError(`${name}[${i}] must be a finite number >= 0, got ${describeValue(w)}`);
+    }
+    sum += w;
+  }
+  if (!(sum > 0) || !Number.isFinite(sum)) {
+    throw new ValidationError(`${name} must have a positive, finite sum, got ${sum} from [${weights.join(', ')}]`);
+  }
+  return weights.map((w) => w / sum);
+}
+
+/** A half-open interval `[start, end)` of the unit hash space [0, 1). */
+export type BucketRange = readonly [start: number, end: number];
+
+/**
+ * Bucket ranges for `weights` at a `coverage` (the share of units in the experiment or rollout):
+ * variant i gets `[cum_i, cum_i + coverage · w_i)` where `cum_i` is the sum of the normalised
+ * weights before it (GrowthBook's layout). Each start depends only on the weights, so ramping
+ * coverage up only widens ranges: a unit never moves from one variant to another.
+ *
+ * @example
+ * ```ts
+ * bucketRanges([1, 1], 0.2); // [[0, 0.1], [0.5, 0.6]]
+ * ```
+ */
+export function bucketRanges(weights: readonly number[], coverage = 1): BucketRange[] {
+  if (typeof coverage !== 'number' || !Number.isFinite(coverage) || coverage < 0 || coverage > 1) {
+    throw new ValidationError(`coverage must be a finite number >= 0 <= 1, got ${describeValue(coverage)}`);
+  }
+  const normalised = normalizeWeights(weights);
+  const ranges: BucketRange[] = [];
+  let cumulative = 0;
+  for (const w of normalised) {
+    ranges.push([cumulative, cumulative + coverage * w]);
+    cumulative += w;
+  }
+  return ranges;
+}
+
+/**
+ * The index of the range holding `n` (a {@link hashUnit} value), or -1 when `n` falls in no range
+ * (the unit is outside the coverage).
+ */
+export function chooseBucket(n: number, ranges: readonly BucketRange[]): number {
+  for (let i = 0; i < ranges.length; i++) {
+    const range = ranges[i] as BucketRange;
+    if (n >= range[0] && n < range[1]) return i;
+  }
+  return -1;
+}
