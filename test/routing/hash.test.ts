@@ -47,7 +47,7 @@ describe('hash vectors (specVersion 1)', () => {
   it('holds at least 50 vectors, non-ASCII ones among them', () => {
     expect(fixture.specVersion).toBe(1);
     expect(fixture.vectors.length).toBeGreaterThanOrEqual(50);
-    const nonAscii = fixture.vectors.filter((v) => /[^\u0000-\u007f]/.test(v.salt + v.unitId));
+    const nonAscii = fixture.vectors.filter((v) => [...v.salt + v.unitId].some((ch) => ch.charCodeAt(0) > 0x7f));
     expect(nonAscii.length).toBeGreaterThanOrEqual(15);
     expect(fixture.vectors.some((v) => /[\ud800-\udbff][\udc00-\udfff]/.test(v.unitId))).toBe(true);
   });
