@@ -41,40 +41,92 @@ function pushByte(byte: number): void {
 /** Feeds the UTF-8 encoding of `text` (lone surrogates as U+FFFD, like `TextEncoder`). */
 function absorb(text: string): void {
   const length = text.length;
-  let bytes = 0;
-  for (let i = 0; i < length; i++) {
-    let code = text.charCodeAt(i);
-    if (code < 0x80) {
-      pushByte(code);
-      bytes += 1;
-      continue;
-    }
-    if (code < 0x800) {
-      pushByte(0xc0 | (code >>> 6));
-      pushByte(0x80 | (code & 0x3f));
-      bytes += 2;
-      continue;
-    }
-    if (code >= 0xd800 && code <= 0xdfff) {
-      const next = i + 1 < length ? text.charCodeAt(i + 1) : 0;
-      if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
-        code = 0x10000 + ((code - 0xd800) << 10) + (next - 0xdc00);
-        i++;
-        pushByte(0xf0 | (code >>> 18));
-        pushByte(0x80 | ((code >>> 12) & 0x3f));
-        pushByte(0x80 | ((code >>> 6) & 0x3f));
-        pushByte(0x80 | (code & 0x3f));
-        bytes += 4;
+  // Locals, not the module state, in the ASCII loop: V8 keeps them in registers.
+  let h = stateH;
+  let word = stateWord;
+  let shift = stateWordBytes << 3;
+  let asciiBytes = 0;
+  let i = 0;
+  while (i < length) {
+    if (i + 4 <= length) {
+      const c0 = text.charCodeAt(i);
+      const c1 = text.charCodeAt(i + 1);
+      const c2 = text.charCodeAt(i + 2);
+      const c3 = text.charCodeAt(i + 3);
+      if ((c0 | c1 | c2 | c3) < 0x80) {
+        // Four ASCII bytes complete the pending word; the bytes that overflow it start the next.
+        const group = c0 | (c1 << 8) | (c2 << 16) | (c3 << 24);
+        let k = word | (group << shift);
+        word = shift === 0 ? 0 : group >>> (32 - shift);
+        k = Math.imul(k, C1);
+        k = (k << 15) | (k >>> 17);
+        k = Math.imul(k, C2);
+        h ^= k;
+        h = (h << 13) | (h >>> 19);
+        h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+        i += 4;
+        asciiBytes += 4;
         continue;
       }
-      code = 0xfffd;
     }
-    pushByte(0xe0 | (code >>> 12));
-    pushByte(0x80 | ((code >>> 6) & 0x3f));
-    pushByte(0x80 | (code & 0x3f));
-    bytes += 3;
+    const code = text.charCodeAt(i);
+    if (code < 0x80) {
+      word |= code << shift;
+      shift += 8;
+      asciiBytes += 1;
+      i += 1;
+      if (shift === 32) {
+        let k = Math.imul(word, C1);
+        k = (k << 15) | (k >>> 17);
+        k = Math.imul(k, C2);
+        h ^= k;
+        h = (h << 13) | (h >>> 19);
+        h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+        word = 0;
+        shift = 0;
+      }
+      continue;
+    }
+    stateH = h;
+    stateWord = word;
+    stateWordBytes = shift >>> 3;
+    i = absorbNonAscii(text, i, code);
+    h = stateH;
+    word = stateWord;
+    shift = stateWordBytes << 3;
   }
-  stateLength += bytes;
+  stateH = h;
+  stateWord = word;
+  stateWordBytes = shift >>> 3;
+  stateLength += asciiBytes;
+}
+
+/** Encodes the non-ASCII character at `i` (a surrogate pair takes two) into the state; returns the next index. */
+function absorbNonAscii(text: string, i: number, code: number): number {
+  if (code < 0x800) {
+    pushByte(0xc0 | (code >>> 6));
+    pushByte(0x80 | (code & 0x3f));
+    stateLength += 2;
+    return i + 1;
+  }
+  if (code >= 0xd800 && code <= 0xdfff) {
+    const next = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
+    if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+      const point = 0x10000 + ((code - 0xd800) << 10) + (next - 0xdc00);
+      pushByte(0xf0 | (point >>> 18));
+      pushByte(0x80 | ((point >>> 12) & 0x3f));
+      pushByte(0x80 | ((point >>> 6) & 0x3f));
+      pushByte(0x80 | (point & 0x3f));
+      stateLength += 4;
+      return i + 2;
+    }
+    code = 0xfffd;
+  }
+  pushByte(0xe0 | (code >>> 12));
+  pushByte(0x80 | ((code >>> 6) & 0x3f));
+  pushByte(0x80 | (code & 0x3f));
+  stateLength += 3;
+  return i + 1;
 }
 
 /** Tail block, length and the fmix32 finaliser; returns the unsigned 32-bit hash. */
