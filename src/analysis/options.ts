@@ -1,0 +1,126 @@
+import { ValidationError, describeValue } from '../errors.js';
+import { checkFunction, checkNumber } from '../options.js';
+import { DEFAULT_ANALYSIS_LIMITS } from './counters.js';
+import { DEFAULT_MIN_REQUESTS } from './judge.js';
+import type { AnalysisCriteria, AnalysisGates, AnalysisLimits } from './types.js';
+
+/**
+ * Something that runs a callback every `ms`: the global timers (the default) or a `FakeClock`
+ * from `model-rollout/testing`, so a test drives the analysis loop by advancing fake time.
+ */
+export interface IntervalScheduler {
+  setInterval(callback: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+/** Options shared by every automated analysis (canary steps, blue-green pre/post promotion). */
+export interface AnalysisOptions extends AnalysisCriteria, AnalysisLimits {
+  /** Time between two runs when driven by `startAnalysis()`, in ms (default 60 000, Flagger's default). */
+  intervalMs?: number;
+  /** Async yes/no functions asked before acting on a success. */
+  gates?: AnalysisGates;
+  /** Timers for `startAnalysis()` (default: the global ones, unref'd). */
+  timers?: IntervalScheduler;
+}
+
+/** {@link AnalysisOptions} with defaults applied and every value checked. @internal */
+export interface ResolvedAnalysisOptions {
+  intervalMs: number;
+  criteria: AnalysisCriteria & { minRequests: number };
+  limits: Required<AnalysisLimits>;
+  gates: AnalysisGates;
+  timers: IntervalScheduler;
+}
+
+/** The global timers, unref'd so an analysis loop never keeps a process alive. @internal */
+export const globalIntervalScheduler: IntervalScheduler = {
+  setInterval(callback, ms) {
+    const handle = setInterval(callback, ms);
+    handle.unref();
+    return handle;
+  },
+  clearInterval(handle) {
+    clearInterval(handle as ReturnType<typeof setInterval>);
+  },
+};
+
+/**
+ * Checks analysis options up front, naming the bad one (`analysis.maxErrorRate must be …`).
+ * @param name - the option's name in messages, e.g. `'analysis'` or `'prePromotionAnalysis'`.
+ * @internal
+ */
+export function resolveAnalysisOptions(name: string, options: unknown): ResolvedAnalysisOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new ValidationError(`${name} must be an object, got ${describeValue(options)}`);
+  }
+  const o = options as AnalysisOptions;
+  const optional = (key: string, value: unknown, bounds: Parameters<typeof checkNumber>[2]) =>
+    value === undefined ? undefined : checkNumber(`${name}.${key}`, value, bounds);
+
+  const criteria: AnalysisCriteria & { minRequests: number } = {
+    minRequests: optional('minRequests', o.minRequests, { min: 1, integer: true }) ?? DEFAULT_MIN_REQUESTS,
+  };
+  const maxErrorRate = optional('maxErrorRate', o.maxErrorRate, { min: 0, max: 1 });
+  const maxP99LatencyMs = optional('maxP99LatencyMs', o.maxP99LatencyMs, { min: 0, exclusiveMin: true });
+  if (maxErrorRate !== undefined) criteria.maxErrorRate = maxErrorRate;
+  if (maxP99LatencyMs !== undefined) criteria.maxP99LatencyMs = maxP99LatencyMs;
+  if (o.relative !== undefined) {
+    if (typeof o.relative !== 'object' || o.relative === null) {
+      throw new ValidationError(`${name}.relative must be an object, got ${describeValue(o.relative)}`);
+    }
+    const maxErrorRateIncrease = optional('relative.maxErrorRateIncrease', o.relative.maxErrorRateIncrease, { min: 0, max: 1 });
+    const maxLatencyRatio = optional('relative.maxLatencyRatio', o.relative.maxLatencyRatio, { min: 0, exclusiveMin: true });
+    if (maxErrorRateIncrease === undefined && maxLatencyRatio === undefined) {
+      throw new ValidationError(`${name}.relative must set maxErrorRateIncrease or maxLatencyRatio, got neither`);
+    }
+    criteria.relative = {};
+    if (maxErrorRateIncrease !== undefined) criteria.relative.maxErrorRateIncrease = maxErrorRateIncrease;
+    if (maxLatencyRatio !== undefined) criteria.relative.maxLatencyRatio = maxLatencyRatio;
+  }
+  if (criteria.maxErrorRate === undefined && criteria.maxP99LatencyMs === undefined && criteria.relative === undefined) {
+    throw new ValidationError(
+      `${name} must set at least one of maxErrorRate, maxP99LatencyMs or relative (an analysis that checks nothing would pass everything), got none`,
+    );
+  }
+
+  const limits: Required<AnalysisLimits> = {
+    failureLimit: optional('failureLimit', o.failureLimit, { min: 0, integer: true }) ?? DEFAULT_ANALYSIS_LIMITS.failureLimit,
+    inconclusiveLimit:
+      optional('inconclusiveLimit', o.inconclusiveLimit, { min: 0, integer: true }) ?? DEFAULT_ANALYSIS_LIMITS.inconclusiveLimit,
+    consecutiveSuccessLimit:
+      optional('consecutiveSuccessLimit', o.consecutiveSuccessLimit, { min: 1, integer: true }) ??
+      DEFAULT_ANALYSIS_LIMITS.consecutiveSuccessLimit,
+    consecutiveErrorLimit:
+      optional('consecutiveErrorLimit', o.consecutiveErrorLimit, { min: 0, integer: true }) ??
+      DEFAULT_ANALYSIS_LIMITS.consecutiveErrorLimit,
+  };
+
+  const gates: AnalysisGates = {};
+  if (o.gates !== undefined) {
+    if (typeof o.gates !== 'object' || o.gates === null) {
+      throw new ValidationError(`${name}.gates must be an object, got ${describeValue(o.gates)}`);
+    }
+    if (o.gates.beforeStep !== undefined) gates.beforeStep = checkFunction(`${name}.gates.beforeStep`, o.gates.beforeStep);
+    if (o.gates.beforePromote !== undefined) {
+      gates.beforePromote = checkFunction(`${name}.gates.beforePromote`, o.gates.beforePromote);
+    }
+  }
+
+  let timers = globalIntervalScheduler;
+  if (o.timers !== undefined) {
+    if (typeof o.timers?.setInterval !== 'function' || typeof o.timers?.clearInterval !== 'function') {
+      throw new ValidationError(
+        `${name}.timers must have setInterval and clearInterval functions (e.g. a FakeClock), got ${describeValue(o.timers)}`,
+      );
+    }
+    timers = o.timers;
+  }
+
+  return {
+    intervalMs: optional('intervalMs', o.intervalMs, { min: 1 }) ?? 60_000,
+    criteria,
+    limits,
+    gates,
+    timers,
+  };
+}

@@ -1,0 +1,146 @@
+/** How one analysis run ended (Argo Rollouts' measurement phases). */
+export type AnalysisOutcome = 'successful' | 'failed' | 'inconclusive' | 'error';
+
+/**
+ * What the analysis did about an outcome:
+ * `'advance'` (next canary step), `'promote'` (canary becomes stable, or blue-green switches to the
+ * preview), `'complete'` (blue-green post-promotion verified), `'rollback'` (everyone back to the
+ * stable / previous version), `'abort'` (blue-green preview refused, no switch), `'pause'` (too
+ * many inconclusive runs: a human must look), `'hold'` (stay where we are and measure again),
+ * `'conclude'` (an A/B test picked its winner), `'stopVariant'` (a guardrail stopped an A/B variant).
+ */
+export type AnalysisDecision =
+  | 'advance'
+  | 'promote'
+  | 'complete'
+  | 'rollback'
+  | 'abort'
+  | 'pause'
+  | 'hold'
+  | 'conclude'
+  | 'stopVariant';
+
+/** The few numbers of one version an analysis judges; a `DeploymentMonitor` stats object has them all. */
+export interface MeasuredNumbers {
+  totalRequests: number;
+  errorRate: number;
+  p99LatencyMs: number;
+}
+
+/** Thresholds relative to the stable version's own live numbers (Flagger users' #739). */
+export interface RelativeCriteria {
+  /** Candidate error rate may exceed the baseline's by at most this much (absolute, 0.01 = 1 point). */
+  maxErrorRateIncrease?: number;
+  /** Candidate p99 latency may be at most this multiple of the baseline's (1.2 = 20 % slower). */
+  maxLatencyRatio?: number;
+}
+
+/** What a run checks. At least one of `maxErrorRate`, `maxP99LatencyMs` or `relative` must be set. */
+export interface AnalysisCriteria {
+  /** Fewer candidate requests than this in the monitor's rolling window is `inconclusive`, never a pass (default 100). */
+  minRequests?: number;
+  /** Highest acceptable error rate of the candidate, in [0, 1]. */
+  maxErrorRate?: number;
+  /** Highest acceptable p99 latency of the candidate, in ms. */
+  maxP99LatencyMs?: number;
+  /** Limits relative to the baseline (stable / active) version. */
+  relative?: RelativeCriteria;
+}
+
+/** Argo Rollouts' counters. A run's counts start again at every step, switch or resume. */
+export interface AnalysisLimits {
+  /** Failed runs tolerated; one more rolls back (default 0: the first failure rolls back). */
+  failureLimit?: number;
+  /** Inconclusive runs tolerated; one more pauses and emits `needsAttention` (default 2). */
+  inconclusiveLimit?: number;
+  /** Successful runs in a row needed before advancing or promoting (default 1). */
+  consecutiveSuccessLimit?: number;
+  /** Runs in a row that could not be measured (a throwing gate or monitor) tolerated; one more is treated as a failure and rolls back (default 4, as Argo). */
+  consecutiveErrorLimit?: number;
+}
+
+/** One comparison of a run, for logs, events and dashboards (Flagger users' #1147: show the numbers). */
+export interface AnalysisCheck {
+  /** `'errorRate'`, `'p99LatencyMs'`, `'errorRateIncrease'`, `'latencyRatio'`. */
+  metric: string;
+  /** The measured value (the ratio or the difference for relative checks). */
+  value: number;
+  /** The limit it was held to. */
+  threshold: number;
+  /** `true` within the limit, `false` past it, `undefined` when there was too little data to judge. */
+  passed: boolean | undefined;
+}
+
+/** Where a run's counters stand. */
+export interface AnalysisCounters {
+  /** Runs judged since the counters last started again. */
+  runs: number;
+  successes: number;
+  consecutiveSuccesses: number;
+  failures: number;
+  inconclusives: number;
+  errors: number;
+  consecutiveErrors: number;
+}
+
+/**
+ * What one limit check concluded: `'continue'` (keep measuring), `'passed'` (enough successes in a
+ * row), `'failed'` (past `failureLimit` or `consecutiveErrorLimit`), `'needsAttention'` (past
+ * `inconclusiveLimit`).
+ */
+export type AnalysisVerdict = 'continue' | 'passed' | 'failed' | 'needsAttention';
+
+/** A gate's question: may the rollout take this step? (Flagger's confirm-* webhooks as plain functions.) */
+export interface GateContext {
+  /** `'step'` (more traffic to the candidate), `'promote'` (candidate becomes stable / active). */
+  action: 'step' | 'promote';
+  /** The version serving most traffic now. */
+  stable: number;
+  /** The version being rolled out. */
+  candidate: number;
+  /** Candidate traffic share now, in percent. */
+  percentage: number;
+  /** Share it would get after this step, in percent. */
+  nextPercentage: number;
+  /** The analysis that asked. */
+  report: AnalysisReport;
+}
+
+/** An async yes/no: anything but `true` (or a promise of `true`) refuses and the rollout holds. A throw is an `error` run. */
+export type AnalysisGate = (context: GateContext) => boolean | Promise<boolean>;
+
+/** Gates asked before acting on a successful analysis. */
+export interface AnalysisGates {
+  /** Asked before each traffic increase (Flagger's confirm-traffic-increase). */
+  beforeStep?: AnalysisGate;
+  /** Asked before promotion (Flagger's confirm-promotion). */
+  beforePromote?: AnalysisGate;
+}
+
+/** Numbers of one version in a report. */
+export interface AnalysedVersion extends MeasuredNumbers {
+  version: number;
+  /** The window the numbers come from: `'rolling'` (the monitor's window) or `'lifetime'` (a baseline with too little recent traffic). */
+  window: 'rolling' | 'lifetime';
+}
+
+/** Everything one analysis run saw and did; emitted as the `analysis` event and returned by `analyze()`. */
+export interface AnalysisReport {
+  outcome: AnalysisOutcome;
+  decision: AnalysisDecision;
+  /** One sentence for humans: why this outcome and this decision. */
+  reason: string;
+  /** Clock time of the run, in ms. */
+  at: number;
+  /** Which analysis produced it: `'canary'`, `'prePromotion'`, `'postPromotion'`, `'guardrail'`, `'significance'`. */
+  phase: 'canary' | 'prePromotion' | 'postPromotion' | 'guardrail' | 'significance';
+  candidate: AnalysedVersion;
+  baseline: AnalysedVersion | undefined;
+  checks: AnalysisCheck[];
+  /** Counters after this run (before any reset its decision causes). */
+  counters: AnalysisCounters;
+  /** Candidate traffic share when the run started, in percent. */
+  percentage: number;
+  /** What went wrong in an `error` run. */
+  error?: unknown;
+}
