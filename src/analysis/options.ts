@@ -2,7 +2,7 @@ import { ValidationError, describeValue } from '../errors.js';
 import { checkFunction, checkNumber } from '../options.js';
 import { DEFAULT_ANALYSIS_LIMITS } from './counters.js';
 import { DEFAULT_MIN_REQUESTS } from './judge.js';
-import type { AnalysisCriteria, AnalysisGates, AnalysisLimits } from './types.js';
+import type { AnalysisCriteria, AnalysisGate, AnalysisGates, AnalysisLimits } from './types.js';
 
 /**
  * Something that runs a callback every `ms`: the global timers (the default) or a `FakeClock`
@@ -100,9 +100,9 @@ export function resolveAnalysisOptions(name: string, options: unknown): Resolved
     if (typeof o.gates !== 'object' || o.gates === null) {
       throw new ValidationError(`${name}.gates must be an object, got ${describeValue(o.gates)}`);
     }
-    if (o.gates.beforeStep !== undefined) gates.beforeStep = checkFunction(`${name}.gates.beforeStep`, o.gates.beforeStep);
+    if (o.gates.beforeStep !== undefined) gates.beforeStep = checkFunction<AnalysisGate>(`${name}.gates.beforeStep`, o.gates.beforeStep);
     if (o.gates.beforePromote !== undefined) {
-      gates.beforePromote = checkFunction(`${name}.gates.beforePromote`, o.gates.beforePromote);
+      gates.beforePromote = checkFunction<AnalysisGate>(`${name}.gates.beforePromote`, o.gates.beforePromote);
     }
   }
 
