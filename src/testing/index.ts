@@ -6,3 +6,4 @@
  */
 export { FakeClock, type FakeTimer } from './fake-clock.js';
 export { seededRandom } from './seeded-random.js';
+export { testStorageAdapter, type StorageSuiteOptions, type SuiteTest, type SuiteExpect } from './storage-suite.js';

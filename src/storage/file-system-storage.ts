@@ -1,0 +1,361 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fsp, type Dirent } from 'node:fs';
+import { hostname } from 'node:os';
+import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PreconditionFailedError, StorageError, ValidationError, describeValue } from '../errors.js';
+import { checkNumber } from '../options.js';
+import { checkStorageData, checkStorageKey, checkStoragePrefix, conditionKind, isStorageKey } from './keys.js';
+import type { DeleteCondition, PutCondition, StorageAdapter, StoredObject } from './storage-adapter.js';
+
+/** Options of {@link FileSystemStorage}. */
+export interface FileSystemStorageOptions {
+  /**
+   * A write lock older than this (ms) is presumed left by a crashed writer and is broken
+   * (default 10 000). Locks are held only for a rename and a directory fsync, so a live writer
+   * never comes near it; a lock whose process is gone on this host is broken at once.
+   */
+  staleLockMs?: number;
+  /** How long (ms) a write waits for another writer's lock before a `StorageError` (default 30 000). */
+  lockTimeoutMs?: number;
+}
+
+// Every file starts with this header: 4 magic bytes and the 32-hex-digit etag of the write that
+// made it. A random etag per write (not a content hash) changes on every write, even of identical
+// bytes, so a compare-and-swap can never be fooled by a value that went A → B → A; and `get` reads
+// the etag with the bytes in one read, without hashing them.
+const MAGIC = 'MRS1';
+const ETAG_HEX = 32;
+const HEADER_BYTES = MAGIC.length + ETAG_HEX;
+
+function errorCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+function storageError(action: string, target: string, err: unknown): StorageError {
+  return new StorageError(`FileSystemStorage could not ${action} ${target}: ${(err as Error).message}`, { cause: err });
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errorCode(err) === 'EPERM';
+  }
+}
+
+async function writeAll(handle: fsp.FileHandle, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+/**
+ * The embedded default {@link StorageAdapter}: one file per key under `dir`, safe for many
+ * processes on one host sharing the directory.
+ *
+ * - Every write is atomic and durable: the bytes go to a temp file in the key's directory, which
+ *   is fsynced, then renamed (or hard-linked) into place, and the directory is fsynced.
+ * - `{ ifNoneMatch: '*' }` is a `link()` of the finished temp file, which the kernel refuses if the
+ *   key exists: atomic across processes with no lock at all.
+ * - `{ ifMatch }`, unconditional writes and deletes take a per-key lock file (`O_EXCL` create),
+ *   compare the etag under it, then rename; a lock left by a crashed process is broken (its pid is
+ *   gone, or it is older than `staleLockMs`) under a second "breaker" lock, so two processes never
+ *   both break it.
+ * - Keys map to paths through {@link checkStorageKey}, whose segments cannot be `.`, `..` or contain
+ *   a separator, so no key reaches outside `dir`. Temp and lock files start with `.`, which no key
+ *   segment can, so they never show in `list`. A key cannot also be a directory of other keys
+ *   (`a` and `a/b`): that `put` is a `StorageError`.
+ *
+ * Each file holds a 36-byte header (magic and etag) before the value, so the files are not the raw
+ * values; read them through the adapter.
+ *
+ * @example
+ * ```ts
+ * const registry = new ModelRegistry({ storage: new FileSystemStorage('./models') });
+ * ```
+ */
+export class FileSystemStorage implements StorageAdapter {
+  /** Absolute path of the root directory. */
+  readonly dir: string;
+  readonly #staleLockMs: number;
+  readonly #lockTimeoutMs: number;
+
+  constructor(dir: string, options: FileSystemStorageOptions = {}) {
+    if (typeof dir !== 'string' || dir.length === 0) {
+      throw new ValidationError(`FileSystemStorage dir must be a non-empty path string, got ${describeValue(dir)}`);
+    }
+    this.dir = path.resolve(dir);
+    this.#staleLockMs = checkNumber('staleLockMs', options.staleLockMs ?? 10_000, { min: 0 });
+    this.#lockTimeoutMs = checkNumber('lockTimeoutMs', options.lockTimeoutMs ?? 30_000, { min: 0 });
+  }
+
+  async get(key: string): Promise<StoredObject | undefined> {
+    const file = this.#path(key);
+    let bytes: Buffer;
+    try {
+      bytes = await fsp.readFile(file);
+    } catch (err) {
+      if (['ENOENT', 'ENOTDIR', 'EISDIR'].includes(errorCode(err) ?? '')) return undefined;
+      throw storageError('read', `key '${key}'`, err);
+    }
+    const etag = this.#parseHeader(key, bytes);
+    return { data: new Uint8Array(bytes.buffer, bytes.byteOffset + HEADER_BYTES, bytes.length - HEADER_BYTES), etag };
+  }
+
+  async put(key: string, data: Uint8Array, cond?: PutCondition): Promise<{ etag: string }> {
+    const file = this.#path(key);
+    checkStorageData(data);
+    const kind = conditionKind(cond, true);
+    // Cheap early answers for racers that have already lost, before writing a possibly large temp
+    // file; the authoritative checks are the link() and the compare under the lock below.
+    if (kind === 'ifNoneMatch' && (await this.#etagOf(key, file)) !== undefined) {
+      throw new PreconditionFailedError(`storage key '${key}' already exists (ifNoneMatch: '*')`);
+    }
+    if (kind === 'ifMatch') this.#checkMatch(key, await this.#etagOf(key, file), (cond as { ifMatch: string }).ifMatch);
+
+    const dir = path.dirname(file);
+    await this.#makeDirs(key, dir);
+    const etag = randomBytes(ETAG_HEX / 2).toString('hex');
+    const temp = path.join(dir, `.${path.basename(file)}.${etag}.tmp`);
+    await this.#writeTemp(key, temp, etag, data);
+    let tempLeft = true;
+    try {
+      if (kind === 'ifNoneMatch') {
+        try {
+          await fsp.link(temp, file);
+        } catch (err) {
+          if (errorCode(err) === 'EEXIST') {
+            throw new PreconditionFailedError(`storage key '${key}' already exists (ifNoneMatch: '*')`);
+          }
+          throw storageError('create', `key '${key}'`, err);
+        }
+      } else {
+        await this.#withLock(key, file, async () => {
+          if (kind === 'ifMatch') this.#checkMatch(key, await this.#etagOf(key, file), (cond as { ifMatch: string }).ifMatch);
+          try {
+            await fsp.rename(temp, file);
+          } catch (err) {
+            throw storageError('replace', `key '${key}'`, err);
+          }
+          tempLeft = false;
+        });
+      }
+    } finally {
+      if (tempLeft) await fsp.rm(temp, { force: true }).catch(() => undefined);
+    }
+    await this.#syncDir(dir);
+    return { etag };
+  }
+
+  async delete(key: string, cond?: DeleteCondition): Promise<void> {
+    const file = this.#path(key);
+    const kind = conditionKind(cond, false);
+    if ((await this.#etagOf(key, file)) === undefined) {
+      if (kind === 'ifMatch') this.#checkMatch(key, undefined, cond!.ifMatch);
+      return;
+    }
+    await this.#withLock(key, file, async () => {
+      if (kind === 'ifMatch') this.#checkMatch(key, await this.#etagOf(key, file), cond!.ifMatch);
+      try {
+        await fsp.rm(file, { force: true });
+      } catch (err) {
+        throw storageError('delete', `key '${key}'`, err);
+      }
+    });
+    await this.#syncDir(path.dirname(file));
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    checkStoragePrefix(prefix);
+    const slash = prefix.lastIndexOf('/');
+    const baseKey = slash >= 0 ? prefix.slice(0, slash + 1) : '';
+    // A prefix whose directory part is not made of valid key segments ('../', 'a//') matches no key.
+    if (baseKey !== '' && !isStorageKey(baseKey.slice(0, -1))) return [];
+    const keys: string[] = [];
+    await this.#walk(path.join(this.dir, ...baseKey.split('/').filter(Boolean)), baseKey, prefix, keys);
+    return keys.sort();
+  }
+
+  async #walk(dirPath: string, dirKey: string, prefix: string, out: string[]): Promise<void> {
+    let entries: Dirent[];
+    try {
+      entries = await fsp.readdir(dirPath, { withFileTypes: true });
+    } catch (err) {
+      if (['ENOENT', 'ENOTDIR'].includes(errorCode(err) ?? '')) return;
+      throw storageError('list', `'${dirPath}'`, err);
+    }
+    for (const entry of entries) {
+      if (entry.name.startsWith('.')) continue;
+      const key = dirKey + entry.name;
+      if (entry.isDirectory()) {
+        const sub = `${key}/`;
+        if (sub.startsWith(prefix) || prefix.startsWith(sub)) await this.#walk(path.join(dirPath, entry.name), sub, prefix, out);
+      } else if (entry.isFile() && key.startsWith(prefix)) {
+        out.push(key);
+      }
+    }
+  }
+
+  #path(key: string): string {
+    checkStorageKey(key);
+    const file = path.join(this.dir, ...key.split('/'));
+    // checkStorageKey already makes escaping impossible; this guards that promise against change.
+    const relative = path.relative(this.dir, file);
+    if (relative.startsWith('..') || path.isAbsolute(relative)) {
+      throw new ValidationError(`storage key ${describeValue(key)} resolves outside ${this.dir}`);
+    }
+    return file;
+  }
+
+  #parseHeader(key: string, bytes: Uint8Array): string {
+    const header = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, HEADER_BYTES)).toString('latin1');
+    if (header.length < HEADER_BYTES || !header.startsWith(MAGIC)) {
+      throw new StorageError(`FileSystemStorage file of key '${key}' has no '${MAGIC}' header: not written by this adapter`);
+    }
+    return header.slice(MAGIC.length);
+  }
+
+  async #etagOf(key: string, file: string): Promise<string | undefined> {
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(file, 'r');
+    } catch (err) {
+      if (['ENOENT', 'ENOTDIR'].includes(errorCode(err) ?? '')) return undefined;
+      throw storageError('open', `key '${key}'`, err);
+    }
+    try {
+      const header = new Uint8Array(HEADER_BYTES);
+      const { bytesRead } = await handle.read(header, 0, HEADER_BYTES, 0);
+      return this.#parseHeader(key, header.subarray(0, bytesRead));
+    } catch (err) {
+      if (errorCode(err) === 'EISDIR') return undefined;
+      throw err instanceof StorageError ? err : storageError('read', `key '${key}'`, err);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  #checkMatch(key: string, current: string | undefined, expected: string): void {
+    if (current === undefined) throw new PreconditionFailedError(`storage key '${key}' does not exist (ifMatch: '${expected}')`);
+    if (current !== expected) {
+      throw new PreconditionFailedError(`storage key '${key}' has etag '${current}', expected '${expected}' (ifMatch)`);
+    }
+  }
+
+  async #makeDirs(key: string, dir: string): Promise<void> {
+    let first: string | undefined;
+    try {
+      first = await fsp.mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw storageError('create the directory of', `key '${key}' (is a parent of it stored as a key?)`, err);
+    }
+    if (first === undefined) return;
+    // New directories are entries in their parents: sync each parent so they survive a crash.
+    for (let d = dir; d !== path.dirname(first); d = path.dirname(d)) await this.#syncDir(path.dirname(d));
+  }
+
+  async #writeTemp(key: string, temp: string, etag: string, data: Uint8Array): Promise<void> {
+    let handle: fsp.FileHandle | undefined;
+    try {
+      handle = await fsp.open(temp, 'wx');
+      await writeAll(handle, Buffer.from(MAGIC + etag, 'latin1'));
+      await writeAll(handle, data);
+      await handle.sync();
+    } catch (err) {
+      await handle?.close().catch(() => undefined);
+      handle = undefined;
+      await fsp.rm(temp, { force: true }).catch(() => undefined);
+      throw storageError('write', `key '${key}'`, err);
+    } finally {
+      await handle?.close();
+    }
+  }
+
+  async #syncDir(dir: string): Promise<void> {
+    let handle: fsp.FileHandle | undefined;
+    try {
+      handle = await fsp.open(dir, 'r');
+      await handle.sync();
+    } catch (err) {
+      // Windows cannot open or fsync a directory; its rename is durable without it.
+      if (process.platform !== 'win32') throw storageError('sync directory', `'${dir}'`, err);
+    } finally {
+      await handle?.close();
+    }
+  }
+
+  async #withLock<T>(key: string, file: string, critical: () => Promise<T>): Promise<T> {
+    const lock = path.join(path.dirname(file), `.${path.basename(file)}.lock`);
+    const token = JSON.stringify({ pid: process.pid, host: hostname(), id: randomBytes(8).toString('hex') });
+    const deadline = Date.now() + this.#lockTimeoutMs;
+    for (let wait = 1; ; wait = Math.min(wait * 2, 64)) {
+      try {
+        await fsp.writeFile(lock, token, { flag: 'wx' });
+        break;
+      } catch (err) {
+        if (errorCode(err) !== 'EEXIST') throw storageError('lock', `key '${key}'`, err);
+      }
+      if (await this.#breakIfStale(lock)) continue;
+      if (Date.now() > deadline) {
+        throw new StorageError(`FileSystemStorage timed out after ${this.#lockTimeoutMs} ms waiting for the lock of key '${key}' (${lock})`);
+      }
+      await sleep(wait * (0.5 + Math.random()));
+    }
+    try {
+      return await critical();
+    } finally {
+      // Only remove the lock if it is still ours: had we stalled past staleLockMs, another writer
+      // may have broken it and taken its own.
+      const current = await fsp.readFile(lock, 'utf8').catch(() => undefined);
+      if (current === token) await fsp.rm(lock, { force: true });
+    }
+  }
+
+  /** Removes `lock` if its holder is gone; true when the caller should retry at once. */
+  async #breakIfStale(lock: string): Promise<boolean> {
+    const seen = await this.#readLock(lock);
+    if (seen === undefined) return true;
+    if (!this.#isStale(seen)) return false;
+    const breaker = `${lock}.break`;
+    try {
+      await fsp.writeFile(breaker, '', { flag: 'wx' });
+    } catch (err) {
+      if (errorCode(err) !== 'EEXIST') throw storageError('lock', `'${lock}'`, err);
+      // A breaker is held for two file operations; one this old belongs to a crashed process.
+      const stat = await fsp.stat(breaker).catch(() => undefined);
+      if (stat && Date.now() - stat.mtimeMs > this.#staleLockMs) await fsp.rm(breaker, { force: true });
+      return false;
+    }
+    try {
+      const again = await this.#readLock(lock);
+      if (again !== undefined && again.raw === seen.raw && again.mtimeMs === seen.mtimeMs) await fsp.rm(lock, { force: true });
+    } finally {
+      await fsp.rm(breaker, { force: true });
+    }
+    return true;
+  }
+
+  async #readLock(lock: string): Promise<{ raw: string; mtimeMs: number } | undefined> {
+    try {
+      const [raw, stat] = await Promise.all([fsp.readFile(lock, 'utf8'), fsp.stat(lock)]);
+      return { raw, mtimeMs: stat.mtimeMs };
+    } catch (err) {
+      if (errorCode(err) === 'ENOENT') return undefined;
+      throw storageError('read lock', `'${lock}'`, err);
+    }
+  }
+
+  #isStale(lock: { raw: string; mtimeMs: number }): boolean {
+    if (Date.now() - lock.mtimeMs > this.#staleLockMs) return true;
+    try {
+      const holder = JSON.parse(lock.raw) as { pid?: unknown; host?: unknown };
+      return holder.host === hostname() && typeof holder.pid === 'number' && !processAlive(holder.pid);
+    } catch {
+      return false; // still being written by its creator
+    }
+  }
+}

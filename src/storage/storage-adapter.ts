@@ -1,0 +1,57 @@
+/** A stored value and the etag of the write that produced it. */
+export interface StoredObject {
+  data: Uint8Array;
+  /** Opaque version tag of this value; pass it back as `ifMatch` to update it only if unchanged. */
+  etag: string;
+}
+
+/**
+ * Makes a `put` conditional:
+ * - `{ ifNoneMatch: '*' }` writes only if the key does not exist (create-once);
+ * - `{ ifMatch: etag }` writes only if the key's current etag is `etag` (compare-and-swap).
+ *
+ * A write whose condition does not hold throws `PreconditionFailedError` and changes nothing.
+ */
+export type PutCondition = { ifNoneMatch: '*' } | { ifMatch: string };
+
+/** Makes a `delete` conditional: it deletes only if the key's current etag is `ifMatch`. */
+export interface DeleteCondition {
+  ifMatch: string;
+}
+
+/**
+ * Where bytes live: one small interface shaped like object storage with conditional writes, so a
+ * file system, S3 and PostgreSQL can all give the same guarantees. Every implementation must pass
+ * the conformance suite `testStorageAdapter` from `model-rollout/testing`.
+ *
+ * Contract (what the registry relies on):
+ * - keys are `/`-separated segments checked by {@link checkStorageKey}; invalid keys are a
+ *   `ValidationError` before anything is touched;
+ * - a `put` is atomic: readers see the old value or the new one, never a mix, even after a crash;
+ * - every successful `put` returns a new etag, different from every earlier etag of that key, even
+ *   when the bytes are identical;
+ * - conditional writes are linearizable: of any number of concurrent writers (in any process or
+ *   host the adapter spans) with the same condition, exactly one succeeds and the rest get
+ *   `PreconditionFailedError`;
+ * - `get` of a missing key is `undefined`; `delete` of a missing key without a condition is a no-op;
+ * - `list(prefix)` returns every key that starts with `prefix` (a plain string prefix, as in S3),
+ *   sorted by code unit (for the ASCII keys allowed, that is byte order);
+ * - backend failures are a `StorageError` (with the original error as `cause`).
+ *
+ * @example
+ * ```ts
+ * const storage: StorageAdapter = new MemoryStorage();
+ * const { etag } = await storage.put('deployments/iris.json', bytes, { ifNoneMatch: '*' });
+ * await storage.put('deployments/iris.json', newBytes, { ifMatch: etag }); // CAS
+ * ```
+ */
+export interface StorageAdapter {
+  /** Reads a value; `undefined` when the key does not exist. */
+  get(key: string): Promise<StoredObject | undefined>;
+  /** Writes a value atomically, optionally only under `cond`; resolves to the new etag. */
+  put(key: string, data: Uint8Array, cond?: PutCondition): Promise<{ etag: string }>;
+  /** Deletes a value, optionally only if its etag is still `cond.ifMatch`. */
+  delete(key: string, cond?: DeleteCondition): Promise<void>;
+  /** Every key starting with `prefix`, sorted. */
+  list(prefix: string): Promise<string[]>;
+}
