@@ -59,6 +59,7 @@ export function twoProportionZTest(
   const vt = (pt * (1 - pt)) / t.trials;
   const standardError = Math.sqrt(vc + vt);
   const critical = zQuantile(1 - alpha / 2);
+  const [low, high] = around(difference, critical * standardError);
   const rel = relativeLift(pc, vc, pt, vt);
   return {
     test: 'two-proportion-z',
@@ -66,7 +67,8 @@ export function twoProportionZTest(
     controlMean: pc,
     treatmentMean: pt,
     difference,
-    differenceCi: around(difference, critical * standardError),
+    // A difference of two rates lies in [−1, 1]; R clips its interval the same way.
+    differenceCi: [Math.max(-1, low), Math.min(1, high)],
     standardError,
     lift: rel ? rel.lift : null,
     liftCi: rel ? around(rel.lift, critical * Math.sqrt(rel.variance)) : null,

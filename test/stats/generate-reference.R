@@ -115,6 +115,33 @@ wilson <- sapply(wilson_cases, function(cs) {
       ci = vec(suppressWarnings(prop.test(cs[1], cs[2], correct = FALSE))$conf.int))
 })
 
+# ---- Sequential: the asymptotic confidence sequence of Waudby-Smith et al. (arXiv:2103.06476) as
+# GrowthBook's gbstats states it, evaluated here in R from its formula (an independent evaluation of
+# the same formula, not a second implementation of the method). Inputs are summaries (n, mean, sd).
+seq_cases <- list(
+  list(a = c(3000, 0.46562, 4.17), b = c(3461, 0.7, 6.2), tuning = 5000, alpha = 0.05, difference = "absolute"),
+  list(a = c(20000, 10, 3), b = c(20000, 10.1, 3), tuning = 5000, alpha = 0.05, difference = "absolute"),
+  list(a = c(500, 2, 1), b = c(480, 2.05, 1.3), tuning = 1000, alpha = 0.1, difference = "relative"),
+  list(a = c(100000, 1, 2), b = c(100000, 1.04, 2), tuning = 200000, alpha = 0.01, difference = "relative"),
+  list(a = c(8000, 5, 2), b = c(8100, 5.15, 2.4), tuning = 10000, alpha = 0.05, difference = "absolute")
+)
+seqv <- sapply(seq_cases, function(cs) {
+  n <- cs$a[1] + cs$b[1]
+  va <- cs$a[3]^2 / cs$a[1]; vb <- cs$b[3]^2 / cs$b[1]
+  diff <- cs$b[2] - cs$a[2]; se_abs <- sqrt(va + vb)
+  lift <- diff / cs$a[2]; se_rel <- sqrt(vb / cs$a[2]^2 + va * cs$b[2]^2 / cs$a[2]^4)
+  l <- -2 * log(cs$alpha); rho <- sqrt((l + log(l + 1)) / cs$tuning)
+  width <- function(se) sqrt(se^2 * n) * sqrt(2 * (n * rho^2 + 1) * log(sqrt(n * rho^2 + 1) / cs$alpha) / (n * rho)^2)
+  est <- if (cs$difference == "absolute") diff else lift
+  se <- if (cs$difference == "absolute") se_abs else se_rel
+  st2 <- est^2 * n / se^2
+  p <- min(1, 1 / (exp(rho^2 * st2 / (2 * (n * rho^2 + 1))) / sqrt(n * rho^2 + 1)))
+  summ <- function(v) obj(count = num(v[1]), mean = num(v[2]), m2 = num(v[3]^2 * (v[1] - 1)))
+  obj(a = summ(cs$a), b = summ(cs$b), tuning = num(cs$tuning), alpha = num(cs$alpha), difference = str(cs$difference),
+      differenceCi = vec(c(diff - width(se_abs), diff + width(se_abs))), liftCi = vec(c(lift - width(se_rel), lift + width(se_rel))),
+      pValue = num(p))
+})
+
 cat(paste0('{\n  "specVersion": 1,\n  "source": ', str(R.version.string), ',\n',
            '  "generator": "test/stats/generate-reference.R",\n',
            '  "welch": [\n    ', paste(welch, collapse = ",\n    "), '\n  ],\n',
@@ -124,4 +151,5 @@ cat(paste0('{\n  "specVersion": 1,\n  "source": ', str(R.version.string), ',\n',
            '  "mdeProportions": [\n    ', paste(mde, collapse = ",\n    "), '\n  ],\n',
            '  "sampleSizeMeans": [\n    ', paste(ptt, collapse = ",\n    "), '\n  ],\n',
            '  "meanCi": [\n    ', paste(tci, collapse = ",\n    "), '\n  ],\n',
-           '  "wilsonCi": [\n    ', paste(wilson, collapse = ",\n    "), '\n  ]\n}\n'))
+           '  "wilsonCi": [\n    ', paste(wilson, collapse = ",\n    "), '\n  ],\n',
+           '  "sequential": [\n    ', paste(seqv, collapse = ",\n    "), '\n  ]\n}\n'))
