@@ -1,1 +1,29 @@
-export {};
+/**
+ * Predictors: ONNX Runtime sessions, plain functions, dynamic micro-batching and a pool that
+ * loads each model version once.
+ *
+ * @module
+ */
+export type {
+  Predictor,
+  PredictInput,
+  PredictOutput,
+  PredictOptions,
+  TensorInput,
+  TensorData,
+  NumericArray,
+  OutputTensor,
+  OutputData,
+} from './types.js';
+export { OnnxPredictor, type OnnxPredictorOptions } from './onnx-predictor.js';
+export { FunctionPredictor, type FunctionPredictorOptions } from './function-predictor.js';
+export { BatchingPredictor, type BatchingOptions } from './batching-predictor.js';
+export {
+  PredictorPool,
+  PooledPredictor,
+  type PredictorPoolOptions,
+  type PredictorPoolEvents,
+  type PoolRegistry,
+  type PoolVersion,
+} from './predictor-pool.js';
+export { toPrediction, type Prediction, type PredictionOptions, type PredictionValue } from './outputs.js';

@@ -1,0 +1,401 @@
+/**
+ * Turns every accepted input form into onnxruntime tensors, validating against the model's
+ * signature first, so a bad input fails with an `InputShapeError` that names the input and says
+ * what was expected and what was given, before any work is queued or run.
+ *
+ * @module
+ */
+import { Tensor } from 'onnxruntime-node';
+import { InputShapeError, describeValue } from '../errors.js';
+import type { ModelSignature, TensorSpec } from '../registry/signature.js';
+import type { NumericArray, PredictInput, TensorData, TensorInput } from './types.js';
+
+/** @internal */
+export type TargetArray = NumericArray | string[];
+type ArrayConstructor = new (length: number) => TargetArray;
+type ElementKind = 'float' | 'int' | 'bigint' | 'bool' | 'string';
+
+const KINDS: Record<string, { kind: ElementKind; ctor: ArrayConstructor; min?: number; max?: number }> = {
+  float32: { kind: 'float', ctor: Float32Array },
+  float64: { kind: 'float', ctor: Float64Array },
+  int8: { kind: 'int', ctor: Int8Array, min: -128, max: 127 },
+  uint8: { kind: 'int', ctor: Uint8Array, min: 0, max: 255 },
+  int16: { kind: 'int', ctor: Int16Array, min: -32768, max: 32767 },
+  uint16: { kind: 'int', ctor: Uint16Array, min: 0, max: 65535 },
+  int32: { kind: 'int', ctor: Int32Array, min: -2147483648, max: 2147483647 },
+  uint32: { kind: 'int', ctor: Uint32Array, min: 0, max: 4294967295 },
+  int64: { kind: 'bigint', ctor: BigInt64Array, min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER },
+  uint64: { kind: 'bigint', ctor: BigUint64Array, min: 0, max: Number.MAX_SAFE_INTEGER },
+  bool: { kind: 'bool', ctor: Uint8Array },
+  string: { kind: 'string', ctor: Array as unknown as ArrayConstructor },
+};
+
+/**
+ * One model input, prepared once per predictor so the per-request path only compares numbers.
+ * @internal
+ */
+export class InputPlan {
+  readonly name: string;
+  readonly type: string;
+  readonly kind: ElementKind | undefined;
+  readonly ctor: ArrayConstructor | undefined;
+  readonly min: number;
+  readonly max: number;
+  /** Declared shape; empty means onnxruntime does not know it, so any dims pass. */
+  readonly shape: ReadonlyArray<number | string>;
+  readonly batchDynamic: boolean;
+  /** Dims after the first, when all fixed (`undefined` otherwise). */
+  readonly rowDims: readonly number[] | undefined;
+  /** Elements per row (product of `rowDims`), or -1 when a dim after the first is symbolic. */
+  readonly rowSize: number;
+  /** `'x' float32[N,4]`, for messages. */
+  readonly label: string;
+  private readonly where: string;
+
+  constructor(spec: TensorSpec, where: string) {
+    this.name = spec.name;
+    this.type = spec.type;
+    const info = KINDS[spec.type];
+    this.kind = info?.kind;
+    this.ctor = info?.ctor;
+    this.min = info?.min ?? -Infinity;
+    this.max = info?.max ?? Infinity;
+    this.shape = spec.shape;
+    this.batchDynamic = typeof spec.shape[0] === 'string';
+    const rest = spec.shape.slice(1);
+    this.rowDims = rest.every((d): d is number => typeof d === 'number') ? rest : undefined;
+    this.rowSize = this.rowDims ? this.rowDims.reduce((a, b) => a * b, 1) : -1;
+    this.label = `'${spec.name}' ${spec.type}[${spec.shape.join(',')}]`;
+    this.where = where;
+  }
+
+  fail(given: string): InputShapeError {
+    return new InputShapeError(`${this.where}expected ${this.label}, got ${given}`);
+  }
+
+  /**
+   * Checks the structure of an array or typed-array form and returns its number of rows (its
+   * dim 0) without touching the values; `-1` means the value is not an array form.
+   */
+  rowsOf(value: TensorInput): number {
+    if (ArrayBuffer.isView(value)) return this.rowsOfFlatRow((value as NumericArray).length);
+    if (!Array.isArray(value)) return -1;
+    const first: unknown = value[0];
+    if (!Array.isArray(first)) {
+      if (value.length === 0) throw this.fail('an empty array (no rows)');
+      return this.rowsOfFlatRow(value.length);
+    }
+    if (this.shape.length === 1) throw this.fail(`rows (an array of arrays); a rank-1 input takes a flat array`);
+    const width = this.rowSize >= 0 ? this.rowSize : first.length;
+    if (this.shape.length > 2 && this.rowSize < 0) {
+      throw this.fail(`rows; an input with symbolic inner dims takes { data, dims } or a Tensor`);
+    }
+    for (let r = 0; r < value.length; r++) {
+      const row: unknown = value[r];
+      if (!Array.isArray(row)) throw this.fail(`row ${r} as ${describeValue(row)}`);
+      if (row.length !== width) throw this.fail(`row ${r} with ${row.length} values${r > 0 ? ` (row 0 has ${width})` : ''}`);
+    }
+    if (width === 0) throw this.fail('rows with 0 values');
+    return value.length;
+  }
+
+  private rowsOfFlatRow(length: number): number {
+    if (length === 0) throw this.fail('0 values (an empty batch)');
+    if (this.shape.length <= 1) return this.shape.length === 1 ? length : 1;
+    if (this.rowSize >= 0 && length !== this.rowSize) throw this.fail(`${length} values`);
+    if (this.rowSize < 0 && this.shape.length > 2) {
+      throw this.fail(`a flat row; an input with symbolic inner dims takes { data, dims } or a Tensor`);
+    }
+    return 1;
+  }
+
+  /** Dims of an array form with `rows` rows. */
+  dimsOf(value: readonly unknown[] | NumericArray, rows: number): number[] {
+    if (this.shape.length === 0) {
+      const first = (value as readonly unknown[])[0];
+      return Array.isArray(first) ? [rows, first.length] : [value.length];
+    }
+    if (this.shape.length === 1) return [rows];
+    if (this.rowDims) return [rows, ...this.rowDims];
+    const first = (value as readonly unknown[])[0];
+    return [rows, Array.isArray(first) ? first.length : value.length];
+  }
+
+  /** Validates explicit dims against the declared shape. */
+  checkDims(dims: readonly number[], type: string): void {
+    const given = () => `${type}[${dims.join(',')}]`;
+    for (const d of dims) {
+      if (!Number.isSafeInteger(d) || d < 0) throw this.fail(`dims [${dims.join(',')}]`);
+    }
+    if (this.shape.length > 0) {
+      if (dims.length !== this.shape.length) throw this.fail(`${given()} (rank ${dims.length}, expected rank ${this.shape.length})`);
+      for (let i = 0; i < dims.length; i++) {
+        const want = this.shape[i];
+        if (typeof want === 'number' && want !== dims[i]) throw this.fail(given());
+      }
+    }
+    if (dims.length > 0 && dims[0] === 0) throw this.fail(`${given()} (an empty batch)`);
+  }
+
+  /**
+   * Converts and checks the values of an array form into `target` from element `offset`.
+   * Values past `offset` may be partly written when it throws; callers treat them as garbage.
+   */
+  writeRows(value: readonly unknown[] | NumericArray, target: TargetArray, offset: number): void {
+    const first = (value as readonly unknown[])[0];
+    if (!Array.isArray(first)) {
+      this.writeFlat(value, target, offset, -1);
+      return;
+    }
+    let at = offset;
+    for (let r = 0; r < value.length; r++) {
+      const row = (value as readonly (readonly unknown[])[])[r] as readonly unknown[];
+      this.writeFlat(row, target, at, r);
+      at += row.length;
+    }
+  }
+
+  private writeFlat(values: ArrayLike<unknown>, target: TargetArray, offset: number, row: number): void {
+    const n = values.length;
+    const kind = this.kind;
+    if (kind === 'float') {
+      const out = target as Float32Array;
+      for (let i = 0; i < n; i++) {
+        const v = values[i];
+        if (typeof v !== 'number' || !Number.isFinite(v)) throw this.badValue(v, row, i, 'finite numbers');
+        out[offset + i] = v;
+      }
+      return;
+    }
+    if (kind === 'int') {
+      const out = target as Int32Array;
+      for (let i = 0; i < n; i++) {
+        const v = values[i];
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < this.min || v > this.max) {
+          throw this.badValue(v, row, i, `integers in [${this.min}, ${this.max}]`);
+        }
+        out[offset + i] = v;
+      }
+      return;
+    }
+    if (kind === 'bigint') {
+      const out = target as BigInt64Array;
+      for (let i = 0; i < n; i++) {
+        const v = values[i];
+        if (typeof v === 'bigint') {
+          out[offset + i] = v;
+        } else if (typeof v === 'number' && Number.isSafeInteger(v) && v >= this.min) {
+          out[offset + i] = BigInt(v);
+        } else {
+          throw this.badValue(v, row, i, this.min === 0 ? 'non-negative safe integers or bigints' : 'safe integers or bigints');
+        }
+      }
+      return;
+    }
+    if (kind === 'bool') {
+      const out = target as Uint8Array;
+      for (let i = 0; i < n; i++) {
+        const v = values[i];
+        if (v === true || v === 1) out[offset + i] = 1;
+        else if (v === false || v === 0) out[offset + i] = 0;
+        else throw this.badValue(v, row, i, 'booleans or 0/1');
+      }
+      return;
+    }
+    if (kind === 'string') {
+      const out = target as string[];
+      for (let i = 0; i < n; i++) {
+        const v = values[i];
+        if (typeof v !== 'string') throw this.badValue(v, row, i, 'strings');
+        out[offset + i] = v;
+      }
+      return;
+    }
+    throw this.fail(`a plain value; a ${this.type} input takes an onnxruntime Tensor`);
+  }
+
+  /**
+   * Validates everything but the values of any form and returns its number of rows (dim 0); for
+   * batching, which then copies the values into a shared buffer with {@link InputPlan.writeAny}.
+   */
+  rowsOfAny(value: TensorInput): number {
+    const rows = this.rowsOf(value);
+    if (rows >= 0) return rows;
+    if (value instanceof Tensor) {
+      if (value.type !== this.type) throw this.fail(`a ${value.type} Tensor`);
+      if (value.location !== 'cpu') throw this.fail(`a Tensor on '${value.location}'; batching needs CPU data`);
+      this.checkDims(value.dims, value.type);
+      return value.dims[0] as number;
+    }
+    if (isTensorData(value)) {
+      this.checkDims(value.dims, this.type);
+      let size = 1;
+      for (const d of value.dims) size *= d;
+      if (value.data.length !== size) throw this.fail(`${value.data.length} values for dims [${value.dims.join(',')}] (${size} values)`);
+      return value.dims[0] as number;
+    }
+    throw this.fail(describeValue(value));
+  }
+
+  /** Checks and copies the values of a form {@link InputPlan.rowsOfAny} accepted into `target` at `offset`. */
+  writeAny(value: TensorInput, target: TargetArray, offset: number): void {
+    if (Array.isArray(value)) {
+      this.writeRows(value, target, offset);
+      return;
+    }
+    const data = (value instanceof Tensor ? value.data : ArrayBuffer.isView(value) ? value : (value as TensorData).data) as ArrayLike<unknown>;
+    if (this.ctor && data instanceof this.ctor) {
+      this.checkValues(data);
+      (target as Float32Array).set(data as Float32Array, offset);
+    } else {
+      this.writeFlat(data, target, offset, -1);
+    }
+  }
+
+  /** Checks the values of data that already has the right element type (NaN/Infinity for floats). */
+  checkValues(data: ArrayLike<unknown>): void {
+    if (this.kind !== 'float') return;
+    const values = data as Float32Array;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i] as number;
+      if (v - v !== 0) throw this.badValue(v, -1, i, 'finite numbers');
+    }
+  }
+
+  private badValue(v: unknown, row: number, index: number, expected: string): InputShapeError {
+    const at = row >= 0 ? `row ${row}, column ${index}` : `index ${index}`;
+    return new InputShapeError(`${this.where}expected ${this.label} with ${expected}, got ${describeValue(v)} at ${at}`);
+  }
+
+  /** Allocates a buffer of this input's element type. */
+  allocate(length: number): TargetArray {
+    if (!this.ctor) throw this.fail(`a plain value; a ${this.type} input takes an onnxruntime Tensor`);
+    return new this.ctor(length);
+  }
+
+  /** Converts any accepted form of this input into a tensor, copying only when the type differs. */
+  toTensor(value: TensorInput): Tensor {
+    if (value instanceof Tensor) {
+      if (value.type !== this.type) throw this.fail(`a ${value.type} Tensor`);
+      this.checkDims(value.dims, value.type);
+      if (value.location === 'cpu') this.checkValues(value.data as ArrayLike<unknown>);
+      return value;
+    }
+    const rows = this.rowsOf(value);
+    if (rows >= 0) {
+      const flat = value as readonly unknown[] | NumericArray;
+      const dims = this.dimsOf(flat, rows);
+      const target = this.allocate(dims.reduce((a, b) => a * b, 1));
+      this.writeRows(flat, target, 0);
+      return new Tensor(this.type as 'float32', target as Float32Array, dims);
+    }
+    if (isTensorData(value)) return this.fromTensorData(value);
+    throw this.fail(describeValue(value));
+  }
+
+  private fromTensorData(value: TensorData): Tensor {
+    const { data, dims } = value;
+    this.checkDims(dims, this.type);
+    let size = 1;
+    for (const d of dims) size *= d;
+    if (data.length !== size) throw this.fail(`${data.length} values for dims [${dims.join(',')}] (${size} values)`);
+    const ctor = this.ctor;
+    if (ctor && data instanceof ctor) {
+      this.checkValues(data);
+      return new Tensor(this.type as 'float32', data as Float32Array, dims);
+    }
+    const target = this.allocate(size);
+    this.writeFlat(data as ArrayLike<unknown>, target, 0, -1);
+    return new Tensor(this.type as 'float32', target as Float32Array, dims);
+  }
+}
+
+/** True for `{ data, dims }` objects (and not for a record of inputs). */
+export function isTensorData(value: unknown): value is TensorData {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as { data?: unknown; dims?: unknown };
+  return Array.isArray(v.dims) && (Array.isArray(v.data) || ArrayBuffer.isView(v.data));
+}
+
+/**
+ * Everything a predictor needs to validate and convert inputs for one model.
+ * @internal
+ */
+export class InputPlans {
+  readonly plans: readonly InputPlan[];
+  readonly byName: ReadonlyMap<string, InputPlan>;
+  /** The one input of a single-input model, which also takes non-record forms. */
+  readonly single: InputPlan | undefined;
+  /** The symbolic dim 0 every input shares (`'N'`), or `undefined` when they do not share one. */
+  readonly batchSymbol: string | undefined;
+  private readonly where: string;
+
+  constructor(signature: ModelSignature, where: string) {
+    this.where = where;
+    this.plans = signature.inputs.map((spec) => new InputPlan(spec, where));
+    this.byName = new Map(this.plans.map((p) => [p.name, p]));
+    this.single = this.plans.length === 1 ? this.plans[0] : undefined;
+    const first = this.plans[0]?.shape[0];
+    this.batchSymbol =
+      typeof first === 'string' && this.plans.every((p) => p.shape[0] === first) ? first : undefined;
+  }
+
+  /** `'a', 'b'`, for messages. */
+  names(): string {
+    return this.plans.map((p) => `'${p.name}'`).join(', ');
+  }
+
+  /**
+   * Returns the value given for each input, in signature order, or throws `InputShapeError`
+   * for a missing or unknown input name or a non-record input to a multi-input model.
+   */
+  split(input: PredictInput): TensorInput[] {
+    const single = this.single;
+    if (single && isSingleForm(input, single.name)) return [input as TensorInput];
+    if (typeof input !== 'object' || input === null || Array.isArray(input) || ArrayBuffer.isView(input) || input instanceof Tensor || isTensorData(input)) {
+      if (single) throw single.fail(describeValue(input));
+      throw new InputShapeError(`${this.where}expected a record of inputs ${this.names()}, got ${describeValue(input)}`);
+    }
+    const record = input as Readonly<Record<string, TensorInput>>;
+    for (const key in record) {
+      if (!this.byName.has(key)) {
+        throw new InputShapeError(`${this.where}expected inputs ${this.names()}, got unknown input '${key}'`);
+      }
+    }
+    const values: TensorInput[] = [];
+    for (const plan of this.plans) {
+      const v = record[plan.name];
+      if (v === undefined) throw new InputShapeError(`${this.where}expected inputs ${this.names()}, got no value for '${plan.name}'`);
+      values.push(v);
+    }
+    return values;
+  }
+
+  /** Validates and converts a whole input into onnxruntime feeds. */
+  toFeeds(input: PredictInput): Record<string, Tensor> {
+    const single = this.single;
+    if (single && isSingleForm(input, single.name)) return { [single.name]: single.toTensor(input as TensorInput) };
+    const values = this.split(input);
+    const feeds: Record<string, Tensor> = {};
+    let rows = -1;
+    for (let i = 0; i < this.plans.length; i++) {
+      const plan = this.plans[i] as InputPlan;
+      const tensor = plan.toTensor(values[i] as TensorInput);
+      feeds[plan.name] = tensor;
+      if (this.batchSymbol === undefined) continue;
+      const r = tensor.dims[0] as number;
+      if (rows >= 0 && r !== rows) {
+        throw plan.fail(`${r} rows while ${(this.plans[0] as InputPlan).label} has ${rows} (inputs share dim '${this.batchSymbol}')`);
+      }
+      rows = r;
+    }
+    return feeds;
+  }
+}
+
+/** Whether `input` is a value for the single input itself rather than a record keyed by input name. @internal */
+export function isSingleForm(input: PredictInput, name: string): boolean {
+  if (typeof input !== 'object' || input === null) return true;
+  if (Array.isArray(input) || ArrayBuffer.isView(input) || input instanceof Tensor) return true;
+  return isTensorData(input) && !(name in input);
+}

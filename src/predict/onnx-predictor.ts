@@ -1,0 +1,159 @@
+import { InferenceSession } from 'onnxruntime-node';
+import { AbortedError, InvalidStateError, ModelLoadError, ValidationError, describeValue } from '../errors.js';
+import { checkNumber } from '../options.js';
+import { readSignature, type ModelSignature } from '../registry/signature.js';
+import { InputPlans } from './inputs.js';
+import { toOutputs } from './outputs.js';
+import type { PredictInput, PredictOptions, PredictOutput, Predictor } from './types.js';
+
+/** Options of {@link OnnxPredictor.create}. */
+export interface OnnxPredictorOptions {
+  /** Model name used in error messages (`model 'iris' v3: …`). */
+  name?: string;
+  /** Model version used in error messages. */
+  version?: number | string;
+  /**
+   * Session options passed through to onnxruntime-node `InferenceSession.create` (graph
+   * optimisation level, execution mode, …). The shorthands below override the same fields.
+   */
+  sessionOptions?: InferenceSession.SessionOptions;
+  /** Execution providers, e.g. `['cpu']` or `['cuda', 'cpu']`. */
+  executionProviders?: InferenceSession.SessionOptions['executionProviders'];
+  /** Threads used inside one operator (onnxruntime default: one per core). */
+  intraOpNumThreads?: number;
+  /** Threads used across operators in parallel execution mode. */
+  interOpNumThreads?: number;
+  /** Outputs to fetch (default: all, in the model's order); others are not computed when avoidable. */
+  outputs?: readonly string[];
+}
+
+function modelLabel(name: string | undefined, version: number | string | undefined): string {
+  if (name === undefined && version === undefined) return '';
+  return `model ${name === undefined ? '(unnamed)' : `'${name}'`}${version === undefined ? '' : ` v${version}`}: `;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A predictor backed by an onnxruntime-node `InferenceSession`. Inputs are validated against the
+ * model's signature (`InputShapeError` before anything runs), converted once to tensors, and the
+ * outputs come back as plain `{ data, dims, type }` per output name.
+ *
+ * @example
+ * ```ts
+ * const predictor = await OnnxPredictor.create(bytes, { name: 'iris', version: 3 });
+ * const output = await predictor.predict([5.1, 3.5, 1.4, 0.2]);
+ * output.label.data; // [0]
+ * toPrediction(output); // { prediction: 0, probabilities: [0.97, 0.03, 0] }
+ * await predictor.dispose();
+ * ```
+ */
+export class OnnxPredictor implements Predictor {
+  /** Inputs and outputs as onnxruntime reports them. */
+  readonly signature: ModelSignature;
+  /** The underlying session, for what this class does not cover (profiling, custom fetches). */
+  readonly session: InferenceSession;
+  /** Label given at creation, used in error messages. */
+  readonly name: string | undefined;
+  /** Label given at creation, used in error messages. */
+  readonly version: number | string | undefined;
+  private readonly plans: InputPlans;
+  private readonly where: string;
+  private readonly outputNames: readonly string[];
+  private readonly fetches: string[] | undefined;
+  private inFlight = 0;
+  private disposing: Promise<void> | undefined;
+  private idle: (() => void) | undefined;
+
+  private constructor(session: InferenceSession, options: OnnxPredictorOptions, outputs: readonly string[] | undefined) {
+    this.session = session;
+    this.name = options.name;
+    this.version = options.version;
+    this.where = modelLabel(options.name, options.version);
+    this.signature = readSignature(session);
+    this.plans = new InputPlans(this.signature, this.where);
+    this.outputNames = outputs ?? session.outputNames;
+    this.fetches = outputs ? [...outputs] : undefined;
+  }
+
+  /**
+   * Loads a model from its bytes or a file path. Fails with `ModelLoadError` when onnxruntime
+   * cannot open it and `ValidationError` for bad options (an unknown output name…).
+   */
+  static async create(source: Uint8Array | string, options: OnnxPredictorOptions = {}): Promise<OnnxPredictor> {
+    if (typeof source !== 'string' && !(source instanceof Uint8Array)) {
+      throw new ValidationError(`source must be a Uint8Array or a file path, got ${describeValue(source)}`);
+    }
+    const { name, version, outputs } = options;
+    if (name !== undefined && typeof name !== 'string') throw new ValidationError(`name must be a string, got ${describeValue(name)}`);
+    if (version !== undefined && typeof version !== 'string' && typeof version !== 'number') {
+      throw new ValidationError(`version must be a number or a string, got ${describeValue(version)}`);
+    }
+    if (outputs !== undefined && (!Array.isArray(outputs) || outputs.length === 0 || outputs.some((o) => typeof o !== 'string'))) {
+      throw new ValidationError(`outputs must be a non-empty array of output names, got ${describeValue(outputs)}`);
+    }
+    const sessionOptions: InferenceSession.SessionOptions = { ...options.sessionOptions };
+    if (options.executionProviders !== undefined) sessionOptions.executionProviders = options.executionProviders;
+    if (options.intraOpNumThreads !== undefined) {
+      sessionOptions.intraOpNumThreads = checkNumber('intraOpNumThreads', options.intraOpNumThreads, { min: 0, integer: true });
+    }
+    if (options.interOpNumThreads !== undefined) {
+      sessionOptions.interOpNumThreads = checkNumber('interOpNumThreads', options.interOpNumThreads, { min: 0, integer: true });
+    }
+    const where = modelLabel(name, version);
+    let session: InferenceSession;
+    try {
+      session =
+        typeof source === 'string'
+          ? await InferenceSession.create(source, sessionOptions)
+          : await InferenceSession.create(source, sessionOptions);
+    } catch (error) {
+      throw new ModelLoadError(`${where}onnxruntime could not load the model: ${messageOf(error)}`, { cause: error });
+    }
+    const unknown = outputs?.find((o) => !session.outputNames.includes(o));
+    if (unknown !== undefined) {
+      await session.release();
+      throw new ValidationError(
+        `outputs must name outputs of the model (${session.outputNames.map((n) => `'${n}'`).join(', ')}), got '${unknown}'`,
+      );
+    }
+    return new OnnxPredictor(session, options, outputs);
+  }
+
+  /**
+   * Validates `input`, runs the model once and returns its outputs. Rejects with
+   * `InputShapeError` for an input that does not fit the signature, `AbortedError` when
+   * `signal` aborts, and `ModelLoadError` (naming the model) when onnxruntime itself fails.
+   */
+  async predict(input: PredictInput, options?: PredictOptions): Promise<PredictOutput> {
+    const signal = options?.signal;
+    if (signal?.aborted) throw new AbortedError(`${this.where}prediction aborted before it ran`, { cause: signal.reason });
+    if (this.disposing) throw new InvalidStateError(`${this.where}predictor is disposed`);
+    const feeds = this.plans.toFeeds(input);
+    this.inFlight++;
+    let results: InferenceSession.ReturnType;
+    try {
+      results = await (this.fetches ? this.session.run(feeds, this.fetches) : this.session.run(feeds));
+    } catch (error) {
+      throw new ModelLoadError(`${this.where}onnxruntime failed to run the model: ${messageOf(error)}`, { cause: error });
+    } finally {
+      if (--this.inFlight === 0 && this.idle) this.idle();
+    }
+    if (signal?.aborted) throw new AbortedError(`${this.where}prediction aborted`, { cause: signal.reason });
+    return toOutputs(results, this.outputNames);
+  }
+
+  /**
+   * Releases the session once the runs already started have finished; later `predict` calls
+   * reject with `InvalidStateError`. Safe to call more than once.
+   */
+  dispose(): Promise<void> {
+    this.disposing ??= (async () => {
+      if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+      await this.session.release();
+    })();
+    return this.disposing;
+  }
+}

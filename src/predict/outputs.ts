@@ -1,0 +1,114 @@
+import type { Tensor } from 'onnxruntime-node';
+import { ValidationError } from '../errors.js';
+import type { OutputData, OutputTensor, PredictOutput } from './types.js';
+
+/**
+ * `int64`/`uint64` data as a `number[]` when every value is a safe integer (labels, counts), so
+ * hosts can serialise it as JSON; the bigint array itself otherwise, so nothing is rounded.
+ */
+function plainData(tensor: Tensor): OutputData {
+  const data = tensor.data as OutputData;
+  if (!(data instanceof BigInt64Array || data instanceof BigUint64Array)) return data;
+  const out = new Array<number>(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i] as bigint;
+    if (v > 9007199254740991n || v < -9007199254740991n) return data;
+    out[i] = Number(v);
+  }
+  return out;
+}
+
+/**
+ * Converts onnxruntime results into plain `{ data, dims, type }` outputs, keyed and ordered by
+ * `names`. @internal
+ */
+export function toOutputs(results: Record<string, unknown>, names: readonly string[]): PredictOutput {
+  const out: PredictOutput = {};
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    const tensor = results[name] as Tensor;
+    out[name] = { data: plainData(tensor), dims: tensor.dims, type: tensor.type };
+  }
+  return out;
+}
+
+/** A value of one row of a {@link Prediction}. */
+export type PredictionValue = number | string | bigint | Array<number | string | bigint>;
+
+/** The classic single-row answer, as the seed's API returned it: `{ prediction: 2 }`. */
+export interface Prediction {
+  /** The label (classifier) or value(s) (regression) of the row. */
+  prediction: PredictionValue;
+  /** Class probabilities (or scores) of the row, when the model outputs them. */
+  probabilities?: number[];
+}
+
+/** Which outputs {@link toPrediction} reads. */
+export interface PredictionOptions {
+  /** Output holding the label or value; default: the model's first output. */
+  label?: string;
+  /**
+   * Output holding probabilities; default: the output named `probabilities`, or else the second
+   * output when it is a floating-point tensor. `false` leaves probabilities out.
+   */
+  probabilities?: string | false;
+  /** Row of the batch to read (default 0). */
+  row?: number;
+}
+
+function rowOf(tensor: OutputTensor, row: number, name: string): Array<number | string | bigint> {
+  const rows = tensor.dims.length === 0 ? 1 : (tensor.dims[0] as number);
+  if (!Number.isInteger(row) || row < 0 || row >= rows) {
+    throw new ValidationError(`row must be an integer in [0, ${rows - 1}] for output '${name}', got ${row}`);
+  }
+  const width = rows === 0 ? 0 : tensor.data.length / rows;
+  const values: Array<number | string | bigint> = [];
+  for (let i = row * width; i < (row + 1) * width; i++) values.push(tensor.data[i] as number | string | bigint);
+  return values;
+}
+
+/**
+ * Reduces a prediction's outputs to one row's `{ prediction, probabilities? }`: for a
+ * scikit-learn-style classifier (`label` int64[N] + `probabilities` float32[N,C]) that is
+ * `{ prediction: 2, probabilities: [0.01, 0.2, 0.79] }`; for a one-output regression,
+ * `{ prediction: 1.5 }` (or an array when the row has several values).
+ *
+ * @example
+ * ```ts
+ * const output = await predictor.predict([5.9, 3.0, 5.1, 1.8]);
+ * res.json(toPrediction(output)); // { prediction: 2, probabilities: [...] }
+ * ```
+ */
+export function toPrediction(output: PredictOutput, options: PredictionOptions = {}): Prediction {
+  const names = Object.keys(output);
+  const labelName = options.label ?? names[0];
+  const label = labelName === undefined ? undefined : output[labelName];
+  if (labelName === undefined || label === undefined) {
+    throw new ValidationError(`label must name an output (${names.map((n) => `'${n}'`).join(', ') || 'none'}), got ${String(labelName)}`);
+  }
+  const row = options.row ?? 0;
+  const values = rowOf(label, row, labelName);
+  if (values.length === 0) throw new ValidationError(`output '${labelName}' has no value in row ${row}`);
+  const result: Prediction = { prediction: values.length === 1 ? (values[0] as number) : values };
+  const probabilitiesName =
+    options.probabilities === false
+      ? undefined
+      : (options.probabilities ??
+        (output.probabilities && labelName !== 'probabilities'
+          ? 'probabilities'
+          : names[1] !== undefined && names[1] !== labelName && isFloat(output[names[1]])
+            ? names[1]
+            : undefined));
+  if (probabilitiesName !== undefined) {
+    const probabilities = output[probabilitiesName];
+    if (!probabilities) {
+      throw new ValidationError(`probabilities must name an output (${names.map((n) => `'${n}'`).join(', ')}), got '${probabilitiesName}'`);
+    }
+    result.probabilities = rowOf(probabilities, row, probabilitiesName).map(Number);
+  }
+  return result;
+}
+
+function isFloat(tensor: OutputTensor | undefined): boolean {
+  return tensor !== undefined && (tensor.type === 'float32' || tensor.type === 'float64' || tensor.type === 'float16');
+}

@@ -1,0 +1,259 @@
+import { EventEmitter } from 'eventemitter3';
+import { InvalidStateError, ValidationError, describeValue } from '../errors.js';
+import { checkFunction, checkNumber } from '../options.js';
+import type { ModelSignature } from '../registry/signature.js';
+import { OnnxPredictor } from './onnx-predictor.js';
+import type { PredictInput, PredictOptions, PredictOutput, Predictor } from './types.js';
+
+/** What the pool needs of a version record: its model name and version number. */
+export interface PoolVersion {
+  name: string;
+  version: number;
+}
+
+/**
+ * The two registry methods the pool calls; `ModelRegistry` has them, and so can any other
+ * source of sha256-verified artifacts.
+ */
+export interface PoolRegistry<V extends PoolVersion = PoolVersion> {
+  /** Resolves a reference (`3`, `'latest'`, `'@production'`) to a version record. */
+  resolve(name: string, ref: number | string): Promise<V>;
+  /** The version's artifact, checked against its recorded sha256 (`IntegrityError` otherwise). */
+  loadArtifact(name: string, ref: number | string): Promise<Uint8Array>;
+}
+
+/** Options of {@link PredictorPool}. */
+export interface PredictorPoolOptions<V extends PoolVersion = PoolVersion> {
+  registry: PoolRegistry<V>;
+  /**
+   * Turns verified bytes into a predictor (default: `OnnxPredictor.create(bytes, { name, version })`).
+   * Wrap here to batch: `(bytes, v) => OnnxPredictor.create(bytes).then((p) => new BatchingPredictor(p))`.
+   */
+  create?: (bytes: Uint8Array, version: V) => Promise<Predictor>;
+  /** Most versions kept loaded (default 4); beyond it the least recently used is evicted. */
+  maxLoaded?: number;
+}
+
+/** Events of {@link PredictorPool}, with their payloads. */
+export interface PredictorPoolEvents {
+  /** A version finished loading and is ready to serve. */
+  loaded: [event: { name: string; version: number; loadMs: number }];
+  /** A version left the pool (LRU or `unload`); it is disposed once its running predictions finish. */
+  evicted: [event: { name: string; version: number; reason: 'lru' | 'unload' | 'dispose' }];
+  /** A load failed (missing version, `IntegrityError`, `ModelLoadError`…); nothing was cached, the next `get` retries. */
+  loadFailed: [event: { name: string; ref: number | string; error: unknown }];
+}
+
+class Entry {
+  predictor: Predictor | undefined = undefined;
+  handle: PooledPredictor | undefined = undefined;
+  inFlight = 0;
+  evicted = false;
+  disposed: Promise<void> | undefined = undefined;
+  drained: (() => void) | undefined = undefined;
+  constructor(
+    readonly key: string,
+    readonly name: string,
+    readonly version: number,
+    public loading: Promise<Entry> | undefined,
+  ) {}
+}
+
+/**
+ * A loaded version as handed out by {@link PredictorPool.get}. Its `predict` holds the version in
+ * the pool for the length of the call, so an eviction waits for it: there is nothing to release.
+ * After an eviction the handle still works: its next `predict` loads the version again.
+ */
+export class PooledPredictor implements Predictor {
+  /** Model name. */
+  readonly name: string;
+  /** Version number this handle serves. */
+  readonly version: number;
+  /** @internal */
+  entry: Entry;
+  private readonly pool: PredictorPool<PoolVersion>;
+
+  /** @internal */
+  constructor(pool: PredictorPool<PoolVersion>, entry: Entry) {
+    this.pool = pool;
+    this.entry = entry;
+    this.name = entry.name;
+    this.version = entry.version;
+  }
+
+  /** The loaded model's signature. */
+  get signature(): ModelSignature | undefined {
+    return this.entry.predictor?.signature;
+  }
+
+  /** Runs one prediction on this version, keeping it loaded until the call settles. */
+  async predict(input: PredictInput, options?: PredictOptions): Promise<PredictOutput> {
+    let entry = this.entry;
+    if (entry.evicted) {
+      entry = (await this.pool.get(this.name, this.version)).entry;
+      this.entry = entry;
+    }
+    entry.inFlight++;
+    try {
+      return await (entry.predictor as Predictor).predict(input, options);
+    } finally {
+      if (--entry.inFlight === 0 && entry.drained) entry.drained();
+    }
+  }
+
+  /** Unloads this version from the pool (same as `pool.unload(name, version)`). */
+  dispose(): Promise<void> {
+    return this.pool.unload(this.name, this.version);
+  }
+}
+
+/**
+ * Loaded predictors keyed by (model, version): one load per key however many callers ask at once,
+ * least-recently-used eviction beyond `maxLoaded`, and disposal only once an evicted version's
+ * running predictions have finished. Artifacts come from `registry.loadArtifact`, which verifies
+ * their sha256, so a corrupted blob fails the load (`loadFailed`, `IntegrityError`) and is never served.
+ *
+ * @example
+ * ```ts
+ * const pool = new PredictorPool({ registry, maxLoaded: 4 });
+ * pool.on('loadFailed', ({ name, ref, error }) => log.error({ name, ref, error }));
+ * const predictor = await pool.get('iris', '@production');
+ * const output = await predictor.predict([5.1, 3.5, 1.4, 0.2]);
+ * ```
+ */
+export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmitter<PredictorPoolEvents> {
+  /** Most versions kept loaded. */
+  readonly maxLoaded: number;
+  private readonly registry: PoolRegistry<V>;
+  private readonly create: (bytes: Uint8Array, version: V) => Promise<Predictor>;
+  /** Insertion order is recency: a hit moves its entry to the end. */
+  private readonly entries = new Map<string, Entry>();
+  private closed = false;
+
+  constructor(options: PredictorPoolOptions<V>) {
+    super();
+    if (typeof options !== 'object' || options === null) throw new ValidationError(`options must be an object, got ${describeValue(options)}`);
+    const { registry } = options;
+    if (typeof registry !== 'object' || registry === null || typeof registry.resolve !== 'function' || typeof registry.loadArtifact !== 'function') {
+      throw new ValidationError(`registry must have resolve() and loadArtifact(), got ${describeValue(registry)}`);
+    }
+    this.registry = registry;
+    this.create =
+      options.create === undefined
+        ? (bytes, v) => OnnxPredictor.create(bytes, { name: v.name, version: v.version })
+        : checkFunction<(bytes: Uint8Array, version: V) => Promise<Predictor>>('create', options.create);
+    this.maxLoaded = checkNumber('maxLoaded', options.maxLoaded ?? 4, { min: 1, integer: true });
+  }
+
+  /** Versions currently loaded or loading, least recently used first, as `name@version`. */
+  keys(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /**
+   * Returns the predictor of `name` at `ref` (a version number, `'latest'` or `'@alias'`),
+   * loading it on first use. A version number is looked up without touching the registry once
+   * loaded; `'latest'` and aliases are resolved by the registry on every call, so an alias move
+   * takes effect at once. Rejects with the registry's or the loader's error, e.g.
+   * `NotFoundError`, `IntegrityError` or `ModelLoadError`.
+   */
+  async get(name: string, ref: number | string): Promise<PooledPredictor> {
+    if (this.closed) throw new InvalidStateError('predictor pool is disposed');
+    if (typeof name !== 'string') throw new ValidationError(`name must be a string, got ${describeValue(name)}`);
+    let record: V | undefined;
+    let version: number;
+    if (typeof ref === 'number') {
+      version = ref;
+    } else {
+      try {
+        record = await this.registry.resolve(name, ref);
+      } catch (error) {
+        this.emit('loadFailed', { name, ref, error });
+        throw error;
+      }
+      version = record.version;
+    }
+    const key = `${name}@${version}`;
+    let entry = this.entries.get(key);
+    if (entry) {
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+    } else {
+      entry = new Entry(key, name, version, undefined);
+      entry.loading = this.load(entry, ref, record);
+      this.entries.set(key, entry);
+    }
+    if (entry.loading) await entry.loading;
+    return entry.handle as PooledPredictor;
+  }
+
+  /** Loads `name` at `ref` ahead of traffic and returns the version number loaded. */
+  async preload(name: string, ref: number | string): Promise<number> {
+    return (await this.get(name, ref)).version;
+  }
+
+  private async load(entry: Entry, ref: number | string, known: V | undefined): Promise<Entry> {
+    const started = performance.now();
+    try {
+      const record = known ?? (await this.registry.resolve(entry.name, entry.version));
+      const bytes = await this.registry.loadArtifact(entry.name, entry.version);
+      entry.predictor = await this.create(bytes, record);
+    } catch (error) {
+      if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
+      this.emit('loadFailed', { name: entry.name, ref, error });
+      throw error;
+    }
+    entry.handle = new PooledPredictor(this as unknown as PredictorPool<PoolVersion>, entry);
+    entry.loading = undefined;
+    if (entry.evicted || this.closed) {
+      // Unloaded while loading: nobody may keep it.
+      entry.evicted = true;
+      this.retire(entry);
+    } else {
+      this.emit('loaded', { name: entry.name, version: entry.version, loadMs: performance.now() - started });
+      this.evictBeyondLimit();
+    }
+    return entry;
+  }
+
+  private evictBeyondLimit(): void {
+    if (this.entries.size <= this.maxLoaded) return;
+    for (const entry of this.entries.values()) {
+      if (this.entries.size <= this.maxLoaded) break;
+      if (entry.loading) continue;
+      this.evict(entry, 'lru');
+    }
+  }
+
+  private evict(entry: Entry, reason: 'lru' | 'unload' | 'dispose'): Promise<void> {
+    this.entries.delete(entry.key);
+    entry.evicted = true;
+    if (entry.loading) return entry.loading.then(() => entry.disposed, () => undefined);
+    this.emit('evicted', { name: entry.name, version: entry.version, reason });
+    return this.retire(entry);
+  }
+
+  /** Disposes an evicted entry's predictor once its running predictions are done. */
+  private retire(entry: Entry): Promise<void> {
+    entry.disposed ??= (async () => {
+      if (entry.inFlight > 0) await new Promise<void>((resolve) => (entry.drained = resolve));
+      await entry.predictor?.dispose();
+    })();
+    return entry.disposed;
+  }
+
+  /**
+   * Removes `name` at `version` from the pool; resolves once its predictor is disposed (after its
+   * running predictions finish). Unknown versions are ignored.
+   */
+  async unload(name: string, version: number): Promise<void> {
+    const entry = this.entries.get(`${name}@${version}`);
+    if (entry) await this.evict(entry, 'unload');
+  }
+
+  /** Unloads every version and refuses later `get` calls; resolves when all are disposed. */
+  async dispose(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.entries.values()].map((entry) => this.evict(entry, 'dispose')));
+  }
+}

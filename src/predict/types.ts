@@ -1,0 +1,91 @@
+import type { Tensor } from 'onnxruntime-node';
+import type { ModelSignature } from '../registry/signature.js';
+
+/** A typed array onnxruntime accepts as tensor data. */
+export type NumericArray =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
+
+/**
+ * Flat tensor data with explicit dimensions, e.g. `{ data: new Float32Array(8), dims: [2, 4] }`.
+ * When `data` already has the input's element type it is used as is (no copy); otherwise it is
+ * converted once.
+ */
+export interface TensorData {
+  data: NumericArray | readonly number[] | readonly string[] | readonly boolean[];
+  dims: readonly number[];
+}
+
+/**
+ * One input's value, in any of the accepted forms:
+ * - `number[]`: a single row (`[5.1, 3.5, 1.4, 0.2]` → dims `[1, 4]`); for a rank-1 input, the
+ *   whole vector;
+ * - `number[][]`: rows (`[[…], […]]` → dims `[2, 4]`);
+ * - a typed array: a single row, like `number[]`;
+ * - {@link TensorData}: flat data with explicit `dims`;
+ * - an onnxruntime `Tensor`: passed through unchanged after validation.
+ *
+ * String inputs take `string[]` / `string[][]` the same way; boolean inputs take booleans or 0/1.
+ */
+export type TensorInput =
+  | readonly number[]
+  | readonly (readonly number[])[]
+  | readonly string[]
+  | readonly (readonly string[])[]
+  | readonly boolean[]
+  | readonly (readonly boolean[])[]
+  | NumericArray
+  | TensorData
+  | Tensor;
+
+/**
+ * What {@link Predictor.predict} takes for a model: one {@link TensorInput} for a single-input
+ * model, or a record from input name to value (required when the model has several inputs).
+ */
+export type PredictInput = TensorInput | Readonly<Record<string, TensorInput>>;
+
+/**
+ * Data of one output: the tensor's typed array, except that `int64`/`uint64` values become a
+ * `number[]` when every value is a safe integer (class labels, counts), and stay a
+ * `BigInt64Array`/`BigUint64Array` otherwise.
+ */
+export type OutputData = NumericArray | number[] | string[];
+
+/** One output of a prediction as plain values: `{ data, dims, type }`. */
+export interface OutputTensor {
+  data: OutputData;
+  dims: readonly number[];
+  /** The element type onnxruntime reports, e.g. `'float32'`, `'int64'`, `'string'`. */
+  type: Tensor.Type;
+}
+
+/** The outputs of one prediction, keyed by output name, in the model's output order. */
+export type PredictOutput = Record<string, OutputTensor>;
+
+/** Per-call options of {@link Predictor.predict}. */
+export interface PredictOptions {
+  /** Cancels the call: it rejects with `AbortedError` and its result, if any, is dropped. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Anything that turns an input into an output. {@link OnnxPredictor} is the real one;
+ * {@link FunctionPredictor} wraps a plain function; {@link BatchingPredictor} wraps another
+ * predictor. Hosts with other runtimes implement this interface directly.
+ */
+export interface Predictor<In = PredictInput, Out = PredictOutput> {
+  /** Inputs and outputs of the model, when known; validation and batching read it. */
+  readonly signature?: ModelSignature;
+  /** Runs one prediction. Rejects with a {@link ModelRolloutError} subclass on failure. */
+  predict(input: In, options?: PredictOptions): Promise<Out>;
+  /** Releases the model's resources; the predictor must not be used afterwards. */
+  dispose(): Promise<void>;
+}
