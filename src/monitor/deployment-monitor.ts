@@ -1,0 +1,468 @@
+import { EventEmitter } from 'eventemitter3';
+import { ValidationError, describeValue } from '../errors.js';
+import { type Clock, checkFunction, checkNumber, checkOneOf } from '../options.js';
+import {
+  type DriftReport,
+  driftVerdict,
+  kolmogorovPValue,
+  kolmogorovSmirnov,
+  populationStabilityIndex,
+} from './drift.js';
+import {
+  type ComparisonReport,
+  type ComparisonRules,
+  type HealthReport,
+  type HealthRules,
+  checkComparisonRules,
+  compareStats,
+  judgeHealth,
+} from './health.js';
+import {
+  type PromClientRegistry,
+  type PrometheusFamily,
+  type PrometheusOptions,
+  type ResolvedPrometheusOptions,
+  renderExposition,
+  resolvePrometheusOptions,
+  toCollector,
+} from './prometheus.js';
+import { quantile } from './sketch.js';
+import { type ParsedRing, type RingJSON, SketchRing } from './sketch-ring.js';
+import { type DeploymentStats, type StatsWindow, statsOf } from './stats.js';
+
+/** A version as the monitor keys it: a registry version number, or a string such as `'shadow:3'`. */
+export type MonitoredVersion = number | string;
+
+/** Options of {@link DeploymentMonitor}. */
+export interface DeploymentMonitorOptions {
+  /** Length of the rolling window in ms (default 60 000). */
+  windowMs?: number;
+  /**
+   * Buckets the window is split into (default 12). Data ages out a bucket at a time: a record
+   * leaves the rolling window between `windowMs − windowMs / buckets` and `windowMs` after it was made.
+   */
+  buckets?: number;
+  /** Relative error bound of every latency and output quantile, in (0, 0.5] (default 0.01 = 1 %). */
+  relativeAccuracy?: number;
+  /** Time source in ms (default `Date.now`); pass `FakeClock.now` in tests. */
+  clock?: Clock;
+}
+
+/** One outcome, the object form of {@link DeploymentMonitor.record}. */
+export interface Outcome {
+  latencyMs: number;
+  /** Default `true`. */
+  success?: boolean;
+  /** A numeric model output to add to the version's output distribution (see {@link DeploymentMonitor.drift}). */
+  output?: number;
+}
+
+/** Payload of the `unhealthy` and `recovered` events: the version and the report that changed its status. */
+export interface HealthEvent extends HealthReport {
+  version: MonitoredVersion;
+}
+
+/** Events of {@link DeploymentMonitor}, emitted by `checkHealth` on transitions only. */
+export interface DeploymentMonitorEvents {
+  /** A version was judged unhealthy after being healthy or never judged. */
+  unhealthy: (event: HealthEvent) => void;
+  /** A version judged unhealthy is healthy again (`insufficient-data` in between does not count). */
+  recovered: (event: HealthEvent) => void;
+}
+
+/** Options of {@link DeploymentMonitor.stats}. */
+export interface StatsOptions {
+  /** Default `'rolling'`. */
+  window?: StatsWindow;
+}
+
+/** Options of {@link DeploymentMonitor.drift}. */
+export interface DriftOptions {
+  /** Window both output distributions are read over (default `'lifetime'`). */
+  window?: StatsWindow;
+  /** PSI bins, cut at the baseline's quantiles (default 10, the usual deciles). */
+  bins?: number;
+  /** Fewer outputs than this on either side gives `insufficient-data` (default 100). */
+  minSamples?: number;
+}
+
+/** JSON-safe state of a monitor, from {@link DeploymentMonitor.snapshot}; combine with {@link DeploymentMonitor.merge}. */
+export interface MonitorSnapshot {
+  specVersion: 1;
+  /** Clock time the snapshot was taken at. */
+  takenAt: number;
+  windowMs: number;
+  buckets: number;
+  relativeAccuracy: number;
+  versions: VersionSnapshot[];
+}
+
+/** One version inside a {@link MonitorSnapshot}. */
+export interface VersionSnapshot {
+  version: MonitoredVersion;
+  firstRecordAt: number;
+  latency: RingJSON;
+  /** Present once an output was recorded. */
+  outputs?: RingJSON;
+}
+
+interface VersionState {
+  readonly version: MonitoredVersion;
+  firstRecordAt: number;
+  readonly latency: SketchRing;
+  outputs: SketchRing | undefined;
+  /** Last decisive health status, for transition events. */
+  health: 'healthy' | 'unhealthy' | undefined;
+}
+
+interface ParsedVersion {
+  version: MonitoredVersion;
+  firstRecordAt: number;
+  latency: ParsedRing;
+  outputs: ParsedRing | undefined;
+}
+
+/**
+ * Records every outcome per version in O(1) time and bounded memory, and answers stats, health,
+ * comparisons, output drift and Prometheus scrapes. Latency and output quantiles come from
+ * DDSketches with a guaranteed relative error; the rolling window is a ring of per-bucket
+ * sketches merged on read, so old data ages out without keeping any raw value.
+ *
+ * @example
+ * ```ts
+ * const monitor = new DeploymentMonitor({ windowMs: 60_000 });
+ * monitor.on('unhealthy', (e) => log.warn({ version: e.version, violations: e.violations }));
+ *
+ * const started = performance.now();
+ * try {
+ *   const output = await predictor.predict(input);
+ *   monitor.record(2, performance.now() - started);
+ * } catch (err) {
+ *   monitor.record(2, performance.now() - started, false);
+ * }
+ *
+ * monitor.stats(2);                     // rolling window: p50/p95/p99, error rate, rps …
+ * monitor.checkHealth(2, { maxP99LatencyMs: 50, minSuccessRate: 0.99, minRequests: 100 });
+ * monitor.compare(1, 2, { maxP99LatencyRatio: 1.2, maxErrorRateIncrease: 0.01, minRequests: 100 });
+ * ```
+ */
+export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
+  readonly windowMs: number;
+  readonly buckets: number;
+  readonly relativeAccuracy: number;
+  private readonly clock: Clock;
+  private readonly bucketMs: number;
+  private readonly versions = new Map<MonitoredVersion, VersionState>();
+  /** Prometheus label of each version, so `1` and `'1'` cannot both be recorded and collide. */
+  private readonly labels = new Map<string, MonitoredVersion>();
+
+  constructor(options: DeploymentMonitorOptions = {}) {
+    super();
+    const { windowMs = 60_000, buckets = 12, relativeAccuracy = 0.01, clock = Date.now } = options;
+    this.windowMs = checkNumber('windowMs', windowMs, { min: 0, exclusiveMin: true });
+    this.buckets = checkNumber('buckets', buckets, { min: 1, max: 10_000, integer: true });
+    this.relativeAccuracy = checkNumber('relativeAccuracy', relativeAccuracy, { min: 0, exclusiveMin: true, max: 0.5 });
+    this.clock = checkFunction<Clock>('clock', clock);
+    this.bucketMs = this.windowMs / this.buckets;
+  }
+
+  /**
+   * Records one outcome: the hot path (one map lookup, one clock read, one sketch update, no
+   * allocation). A non-finite or negative latency, a non-boolean `success` or a non-finite
+   * `output` is a `ValidationError` and nothing is recorded.
+   */
+  record(version: MonitoredVersion, latencyMs: number, success?: boolean): void;
+  record(version: MonitoredVersion, outcome: Outcome): void;
+  record(version: MonitoredVersion, latencyOrOutcome: number | Outcome, success = true): void {
+    let latencyMs: unknown = latencyOrOutcome;
+    let output: unknown;
+    if (typeof latencyOrOutcome === 'object' && latencyOrOutcome !== null) {
+      latencyMs = latencyOrOutcome.latencyMs;
+      success = latencyOrOutcome.success ?? true;
+      output = latencyOrOutcome.output;
+      if (output !== undefined && (typeof output !== 'number' || !Number.isFinite(output))) {
+        throw new ValidationError(`output must be a finite number, got ${describeValue(output)}`);
+      }
+    }
+    if (typeof latencyMs !== 'number' || !(latencyMs >= 0 && latencyMs < Number.POSITIVE_INFINITY)) {
+      throw new ValidationError(`latencyMs must be a finite number >= 0, got ${describeValue(latencyMs)}`);
+    }
+    if (typeof success !== 'boolean') throw new ValidationError(`success must be a boolean, got ${describeValue(success)}`);
+    const now = this.clock();
+    const state = this.versions.get(version) ?? this.addVersion(version, now);
+    state.latency.add(now, latencyMs, !success);
+    if (output !== undefined) this.outputRing(state, now).add(now, output as number, false);
+  }
+
+  /** Adds one model output (a score, a probability, a regression value) to the version's output distribution. */
+  recordOutput(version: MonitoredVersion, value: number): void {
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      throw new ValidationError(`value must be a finite number, got ${describeValue(value)}`);
+    }
+    const now = this.clock();
+    const state = this.versions.get(version) ?? this.addVersion(version, now);
+    this.outputRing(state, now).add(now, value, false);
+  }
+
+  /** Versions recorded so far, in the order first seen. */
+  get versionsSeen(): MonitoredVersion[] {
+    return [...this.versions.keys()];
+  }
+
+  /**
+   * Stats of one version over the rolling window (default) or its lifetime. An unknown version
+   * gives zeros with `totalRequests: 0`.
+   */
+  stats(version: MonitoredVersion, options: StatsOptions = {}): DeploymentStats {
+    const window = checkOneOf<StatsWindow>('window', options.window ?? 'rolling', ['rolling', 'lifetime']);
+    const state = this.versions.get(version);
+    const now = this.clock();
+    if (state === undefined) return statsOf(undefined, 0, now);
+    if (window === 'lifetime') return statsOf(state.latency.lifetime(now), state.firstRecordAt, now);
+    const since = Math.max(state.latency.windowStart(now), state.firstRecordAt);
+    return statsOf(state.latency.rolling(now), since, now);
+  }
+
+  /**
+   * Judges a version on the rolling window against absolute limits. Fewer than `minRequests`
+   * requests is `insufficient-data`, never `healthy`. Emits `unhealthy` when a version turns
+   * unhealthy and `recovered` when an unhealthy version is judged healthy again, once per
+   * transition, however often it is checked.
+   */
+  checkHealth(version: MonitoredVersion, rules: HealthRules = {}): HealthReport {
+    const report = judgeHealth(this.stats(version), rules);
+    const state = this.versions.get(version);
+    if (state === undefined || report.status === 'insufficient-data' || report.status === state.health) return report;
+    const previous = state.health;
+    state.health = report.status;
+    if (report.status === 'unhealthy') this.emit('unhealthy', { version, ...report });
+    else if (previous === 'unhealthy') this.emit('recovered', { version, ...report });
+    return report;
+  }
+
+  /**
+   * Judges `candidate` against `baseline` by relative rules (candidate p99 ≤ 1.2 × baseline,
+   * error rate ≤ baseline + 1 point, …), each judgment carrying both numbers, the limit and a
+   * verdict; `insufficient-data` when either side has fewer than `minRequests`.
+   */
+  compare(baseline: MonitoredVersion, candidate: MonitoredVersion, rules: ComparisonRules): ComparisonReport {
+    const { window } = checkComparisonRules(rules);
+    return compareStats(this.stats(baseline, { window }), this.stats(candidate, { window }), rules);
+  }
+
+  /**
+   * Output drift of `version` against `baselineVersion`: PSI over the baseline's decile bins and
+   * the two-sample KS statistic with its p-value, from the output sketches of both.
+   */
+  drift(version: MonitoredVersion, baselineVersion: MonitoredVersion, options: DriftOptions = {}): DriftReport {
+    const window = checkOneOf<StatsWindow>('window', options.window ?? 'lifetime', ['rolling', 'lifetime']);
+    const bins = checkNumber('bins', options.bins ?? 10, { min: 2, max: 1000, integer: true });
+    const minSamples = checkNumber('minSamples', options.minSamples ?? 100, { min: 1, integer: true });
+    const now = this.clock();
+    const read = (v: MonitoredVersion) => {
+      const ring = this.versions.get(v)?.outputs;
+      return ring === undefined ? undefined : window === 'rolling' ? ring.rolling(now) : ring.lifetime(now);
+    };
+    const current = read(version)?.sketch;
+    const baseline = read(baselineVersion)?.sketch;
+    const samples = current?.count ?? 0;
+    const baselineSamples = baseline?.count ?? 0;
+    if (current === undefined || baseline === undefined || samples < minSamples || baselineSamples < minSamples) {
+      return { psi: 0, ks: 0, ksPValue: 1, samples, baselineSamples, verdict: 'insufficient-data' };
+    }
+    const psi = populationStabilityIndex(current, baseline, bins);
+    const ks = kolmogorovSmirnov(current, baseline);
+    return {
+      psi,
+      ks,
+      ksPValue: kolmogorovPValue(ks, samples, baselineSamples),
+      samples,
+      baselineSamples,
+      verdict: driftVerdict(psi),
+    };
+  }
+
+  /** JSON-safe state of every version (sketch bins and counts, no raw values), for persistence or for another replica's {@link DeploymentMonitor.merge}. */
+  snapshot(): MonitorSnapshot {
+    const now = this.clock();
+    const versions: VersionSnapshot[] = [];
+    for (const state of this.versions.values()) {
+      state.latency.rotate(now);
+      state.outputs?.rotate(now);
+      const entry: VersionSnapshot = { version: state.version, firstRecordAt: state.firstRecordAt, latency: state.latency.toJSON() };
+      if (state.outputs) entry.outputs = state.outputs.toJSON();
+      versions.push(entry);
+    }
+    return {
+      specVersion: 1,
+      takenAt: now,
+      windowMs: this.windowMs,
+      buckets: this.buckets,
+      relativeAccuracy: this.relativeAccuracy,
+      versions,
+    };
+  }
+
+  /**
+   * Adds another monitor's snapshot to this one: counts add exactly and sketches merge, so the
+   * result equals one monitor that saw both streams. Buckets are matched by absolute time, so
+   * replicas should share a clock (wall time). The whole snapshot is checked first; a malformed
+   * one, or one with a different `windowMs`, `buckets` or `relativeAccuracy`, is a
+   * `ValidationError` and changes nothing.
+   */
+  merge(snapshot: MonitorSnapshot): void {
+    const parsed = this.parseSnapshot(snapshot);
+    const now = this.clock();
+    for (const incoming of parsed) {
+      const existing = this.versions.get(incoming.version);
+      const state = existing ?? this.addVersion(incoming.version, now);
+      state.firstRecordAt = existing ? Math.min(existing.firstRecordAt, incoming.firstRecordAt) : incoming.firstRecordAt;
+      state.latency.absorb(incoming.latency, now);
+      if (incoming.outputs) this.outputRing(state, now).absorb(incoming.outputs, now);
+    }
+  }
+
+  /**
+   * Prometheus text exposition (format 0.0.4): `requests_total` and `failures_total` counters
+   * per version (lifetime), and a `request_duration_seconds` summary per version whose quantiles
+   * cover the rolling window and whose `_sum` and `_count` cover the lifetime, as with
+   * `prom-client`'s own summaries.
+   */
+  toPrometheus(options: PrometheusOptions = {}): string {
+    return renderExposition(this.families(resolvePrometheusOptions(options)));
+  }
+
+  /**
+   * Registers the same three metric families in a `prom-client` `Registry` the host already
+   * serves, computed afresh at each scrape. Returns a function that unregisters them.
+   *
+   * @example
+   * ```ts
+   * import { Registry } from 'prom-client';
+   * const registry = new Registry();
+   * const detach = monitor.collectInto(registry, { labels: { model: 'iris' } });
+   * // GET /metrics → res.end(await registry.metrics())
+   * ```
+   */
+  collectInto(registry: PromClientRegistry, options: PrometheusOptions = {}): () => void {
+    if (typeof registry?.registerMetric !== 'function' || typeof registry.removeSingleMetric !== 'function') {
+      throw new ValidationError(`registry must be a prom-client Registry, got ${describeValue(registry)}`);
+    }
+    const resolved = resolvePrometheusOptions(options);
+    const templates = this.families(resolved);
+    const collectors = templates.map((template) =>
+      toCollector(template.name, template.help, template.type, () =>
+        this.families(resolved).find((f) => f.name === template.name),
+      ),
+    );
+    for (const collector of collectors) registry.registerMetric(collector);
+    return () => {
+      for (const collector of collectors) registry.removeSingleMetric(collector.name);
+    };
+  }
+
+  private families({ prefix, labels, quantiles }: ResolvedPrometheusOptions): PrometheusFamily[] {
+    const requests: PrometheusFamily = {
+      name: `${prefix}requests_total`,
+      help: 'Requests recorded by the deployment monitor, per model version.',
+      type: 'counter',
+      samples: [],
+    };
+    const failures: PrometheusFamily = {
+      name: `${prefix}failures_total`,
+      help: 'Failed requests recorded by the deployment monitor, per model version.',
+      type: 'counter',
+      samples: [],
+    };
+    const duration: PrometheusFamily = {
+      name: `${prefix}request_duration_seconds`,
+      help: 'Request latency per model version: quantiles over the rolling window, sum and count over the lifetime.',
+      type: 'summary',
+      samples: [],
+    };
+    const now = this.clock();
+    for (const state of this.versions.values()) {
+      const versionLabels = { ...labels, version: String(state.version) };
+      const lifetime = state.latency.lifetime(now);
+      const rolling = state.latency.rolling(now);
+      requests.samples.push({ name: requests.name, labels: versionLabels, value: lifetime.sketch.count });
+      failures.samples.push({ name: failures.name, labels: versionLabels, value: lifetime.failures });
+      for (const q of quantiles) {
+        // An empty window has no quantiles: NaN, as the Prometheus client libraries report it.
+        const value = rolling.sketch.count === 0 ? Number.NaN : quantile(rolling.sketch, q) / 1000;
+        duration.samples.push({ name: duration.name, labels: { ...versionLabels, quantile: String(q) }, value });
+      }
+      duration.samples.push({ name: `${duration.name}_sum`, labels: versionLabels, value: lifetime.sketch.sum / 1000 });
+      duration.samples.push({ name: `${duration.name}_count`, labels: versionLabels, value: lifetime.sketch.count });
+    }
+    return [requests, failures, duration];
+  }
+
+  private addVersion(version: MonitoredVersion, now: number): VersionState {
+    const valid = typeof version === 'number' ? Number.isFinite(version) : typeof version === 'string' && version !== '';
+    if (!valid) throw new ValidationError(`version must be a finite number or a non-empty string, got ${describeValue(version)}`);
+    this.checkLabelFree(version);
+    const state: VersionState = {
+      version,
+      firstRecordAt: now,
+      latency: new SketchRing(this.bucketMs, this.buckets, this.relativeAccuracy, now),
+      outputs: undefined,
+      health: undefined,
+    };
+    this.versions.set(version, state);
+    this.labels.set(String(version), version);
+    return state;
+  }
+
+  private checkLabelFree(version: MonitoredVersion): void {
+    const holder = this.labels.get(String(version));
+    if (holder !== undefined && holder !== version) {
+      throw new ValidationError(
+        `version ${describeValue(version)} would share the label "${String(version)}" with version ${describeValue(holder)}; record each version under one type`,
+      );
+    }
+  }
+
+  private outputRing(state: VersionState, now: number): SketchRing {
+    state.outputs ??= new SketchRing(this.bucketMs, this.buckets, this.relativeAccuracy, now);
+    return state.outputs;
+  }
+
+  private parseSnapshot(snapshot: unknown): ParsedVersion[] {
+    if (typeof snapshot !== 'object' || snapshot === null) {
+      throw new ValidationError(`snapshot must be an object from DeploymentMonitor.snapshot(), got ${describeValue(snapshot)}`);
+    }
+    const s = snapshot as Record<string, unknown>;
+    if (s.specVersion !== 1) throw new ValidationError(`snapshot.specVersion must be 1, got ${describeValue(s.specVersion)}`);
+    for (const field of ['windowMs', 'buckets', 'relativeAccuracy'] as const) {
+      if (s[field] !== this[field]) {
+        throw new ValidationError(`snapshot.${field} must equal this monitor's ${field} (${this[field]}) to merge, got ${describeValue(s[field])}`);
+      }
+    }
+    if (!Array.isArray(s.versions)) throw new ValidationError(`snapshot.versions must be an array, got ${describeValue(s.versions)}`);
+    const seen = new Map<string, MonitoredVersion>();
+    return s.versions.map((entry: unknown, i): ParsedVersion => {
+      const at = `snapshot.versions[${i}]`;
+      if (typeof entry !== 'object' || entry === null) throw new ValidationError(`${at} must be an object, got ${describeValue(entry)}`);
+      const e = entry as Record<string, unknown>;
+      const version = e.version;
+      if (!(typeof version === 'number' ? Number.isFinite(version) : typeof version === 'string' && version !== '')) {
+        throw new ValidationError(`${at}.version must be a finite number or a non-empty string, got ${describeValue(version)}`);
+      }
+      const v = version as MonitoredVersion;
+      if (seen.has(String(v))) throw new ValidationError(`${at}.version ${describeValue(v)} appears twice in the snapshot`);
+      seen.set(String(v), v);
+      if (!this.versions.has(v)) this.checkLabelFree(v);
+      const firstRecordAt = e.firstRecordAt;
+      if (typeof firstRecordAt !== 'number' || !Number.isFinite(firstRecordAt)) {
+        throw new ValidationError(`${at}.firstRecordAt must be a finite number, got ${describeValue(firstRecordAt)}`);
+      }
+      return {
+        version: v,
+        firstRecordAt,
+        latency: SketchRing.parse(e.latency, this.relativeAccuracy, `${at}.latency`),
+        outputs: e.outputs === undefined ? undefined : SketchRing.parse(e.outputs, this.relativeAccuracy, `${at}.outputs`),
+      };
+    });
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Prometheus exposition of the monitor: metric families as plain data, rendered either as text
+ * (format 0.0.4) or handed to a `prom-client` registry the host already has, typed structurally
+ * so this package never loads `prom-client` itself.
+ *
+ * @module
+ */
+import { ValidationError, describeValue } from '../errors.js';
+import { checkNumber } from '../options.js';
+
+/** Options of {@link DeploymentMonitor.toPrometheus} and {@link DeploymentMonitor.collectInto}. */
+export interface PrometheusOptions {
+  /** Prepended to every metric name (default `'model_rollout_'`). */
+  prefix?: string;
+  /** Constant labels added to every series, e.g. `{ model: 'iris' }` (not `version` or `quantile`). */
+  labels?: Record<string, string>;
+  /** Summary quantiles, each in [0, 1] (default `[0.5, 0.9, 0.95, 0.99]`). */
+  quantiles?: number[];
+}
+
+/** One sample line: `name{labels} value`. */
+export interface PrometheusSample {
+  /** Full metric name of the line (a summary's `_sum` and `_count` lines differ from the family name). */
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** A metric family: one HELP, one TYPE, its samples. */
+export interface PrometheusFamily {
+  name: string;
+  help: string;
+  type: 'counter' | 'summary';
+  samples: PrometheusSample[];
+}
+
+/**
+ * What {@link DeploymentMonitor.collectInto} hands to `registerMetric`: the shape `prom-client`'s
+ * `Registry` reads when it renders (`name`, `help`, `type`, `aggregator`, `get()`, `reset()`).
+ */
+export interface PromClientCollector {
+  name: string;
+  help: string;
+  type: string;
+  aggregator: 'sum';
+  get(): Promise<{
+    name: string;
+    help: string;
+    type: string;
+    aggregator: 'sum';
+    values: Array<{ value: number; labels: Record<string, string>; metricName: string }>;
+  }>;
+  reset(): void;
+}
+
+/**
+ * The part of a `prom-client` `Registry` the monitor uses. A real `Registry` fits; the package
+ * does not import `prom-client` (an optional peer dependency).
+ */
+export interface PromClientRegistry {
+  registerMetric(metric: { get(): Promise<unknown> }): void;
+  removeSingleMetric(name: string): void;
+}
+
+export const DEFAULT_QUANTILES: readonly number[] = [0.5, 0.9, 0.95, 0.99];
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const RESERVED_LABELS = new Set(['version', 'quantile']);
+
+/** Checked options. @internal */
+export interface ResolvedPrometheusOptions {
+  prefix: string;
+  labels: Record<string, string>;
+  quantiles: readonly number[];
+}
+
+/** Checks options up front, naming the bad one. @internal */
+export function resolvePrometheusOptions(options: PrometheusOptions = {}): ResolvedPrometheusOptions {
+  const { prefix = 'model_rollout_', labels = {}, quantiles = DEFAULT_QUANTILES } = options;
+  if (typeof prefix !== 'string' || (prefix !== '' && !METRIC_NAME.test(prefix))) {
+    throw new ValidationError(`prefix must match ${METRIC_NAME.source} or be empty, got ${describeValue(prefix)}`);
+  }
+  if (typeof labels !== 'object' || labels === null) {
+    throw new ValidationError(`labels must be an object of label name to string, got ${describeValue(labels)}`);
+  }
+  for (const [name, value] of Object.entries(labels)) {
+    if (!LABEL_NAME.test(name) || name.startsWith('__') || RESERVED_LABELS.has(name)) {
+      throw new ValidationError(
+        `labels: each name must match ${LABEL_NAME.source}, not start with "__" and not be "version" or "quantile", got ${describeValue(name)}`,
+      );
+    }
+    if (typeof value !== 'string') throw new ValidationError(`labels.${name} must be a string, got ${describeValue(value)}`);
+  }
+  if (!Array.isArray(quantiles) || quantiles.length === 0) {
+    throw new ValidationError(`quantiles must be a non-empty array, got ${describeValue(quantiles)}`);
+  }
+  quantiles.forEach((q, i) => checkNumber(`quantiles[${i}]`, q, { min: 0, max: 1 }));
+  return { prefix, labels: { ...labels }, quantiles: [...quantiles] };
+}
+
+/** Renders families in the Prometheus text exposition format 0.0.4. */
+export function renderExposition(families: readonly PrometheusFamily[]): string {
+  const lines: string[] = [];
+  for (const family of families) {
+    lines.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type}`);
+    for (const sample of family.samples) {
+      const labels = Object.entries(sample.labels)
+        .map(([name, value]) => `${name}="${escapeLabelValue(value)}"`)
+        .join(',');
+      lines.push(`${sample.name}${labels ? `{${labels}}` : ''} ${formatValue(sample.value)}`);
+    }
+  }
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+}
+
+/** A `prom-client` collector reading one family afresh at every scrape. */
+export function toCollector(
+  name: string,
+  help: string,
+  type: PrometheusFamily['type'],
+  read: () => PrometheusFamily | undefined,
+): PromClientCollector {
+  return {
+    name,
+    help,
+    type,
+    aggregator: 'sum',
+    async get() {
+      const samples = read()?.samples ?? [];
+      return {
+        name,
+        help,
+        type,
+        aggregator: 'sum' as const,
+        values: samples.map((s) => ({ value: s.value, labels: s.labels, metricName: s.name })),
+      };
+    },
+    // The monitor's counters belong to the monitor; a registry reset must not rewrite them.
+    reset() {},
+  };
+}
+
+/** Escapes a label value: backslash, double quote and line feed. */
+export function escapeLabelValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** Escapes HELP text: backslash and line feed. */
+function escapeHelp(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Number.POSITIVE_INFINITY) return '+Inf';
+  if (value === Number.NEGATIVE_INFINITY) return '-Inf';
+  return String(value);
+}
