@@ -1,0 +1,381 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'eventemitter3';
+import { ValidationError, describeValue } from '../errors.js';
+import { checkNumber, checkOneOf, type Clock, type RandomSource } from '../options.js';
+import { checkArray, checkName, checkOptions, checkRecord, checkVersion, snapshotRecord, timeAndChance } from './checks.js';
+import type { Assignment, RouteContext, RoutingPolicy } from './policy.js';
+import { sampleBeta } from './sampling.js';
+
+/** How a {@link BanditPolicy} picks an arm. */
+export type BanditAlgorithm = 'thompson' | 'epsilon-greedy';
+
+const ALGORITHMS: readonly BanditAlgorithm[] = ['thompson', 'epsilon-greedy'];
+
+/** One arm: a variant name and the registry version it serves. */
+export interface BanditArm {
+  variant: string;
+  version: number;
+}
+
+/** Options of {@link BanditPolicy}. */
+export interface BanditPolicyOptions {
+  /** At least two arms with distinct variant names. */
+  arms: readonly BanditArm[];
+  /** `'thompson'` (default): Thompson sampling on Beta(1 + successes, 1 + failures); `'epsilon-greedy'`. */
+  algorithm?: BanditAlgorithm;
+  /** ε-greedy: share of requests that explore the other arms (default 0.1). */
+  epsilon?: number;
+  /** Share of traffic every arm keeps whatever the algorithm says (default 0.01; at most 1 / arms). */
+  floor?: number;
+  /** Name, for logs (default `'bandit'`). */
+  name?: string;
+  /**
+   * This process's id in the shared counts (default: a random UUID). Replicas that
+   * {@link BanditPolicy.merge} each other's snapshots must have distinct ids.
+   */
+  replicaId?: string;
+  /** Time source for events, in ms (default `Date.now`). */
+  clock?: Clock;
+  /** Uniform [0, 1) source for every draw (default `Math.random`). */
+  random?: RandomSource;
+}
+
+/** One arm's numbers, summed over every replica this policy knows of. */
+export interface BanditArmState extends BanditArm {
+  /** Sum of rewards (a success counts 1, a value r counts r). */
+  successes: number;
+  /** Sum of 1 − reward. */
+  failures: number;
+  /** Posterior mean of the reward, (1 + successes) / (2 + successes + failures). */
+  mean: number;
+}
+
+/** What a {@link BanditPolicy} holds now. */
+export interface BanditState {
+  algorithm: BanditAlgorithm;
+  epsilon: number;
+  floor: number;
+  arms: BanditArmState[];
+  /** The arm with the highest posterior mean (ties: the first). */
+  best: string;
+}
+
+/** Successes and failures per variant, as `[successes, failures]`. */
+export type BanditCounts = Record<string, [successes: number, failures: number]>;
+
+/** JSON-safe state of a {@link BanditPolicy}: configuration and every replica's counts. */
+export interface BanditSnapshot {
+  policy: 'bandit';
+  specVersion: 1;
+  name: string;
+  algorithm: BanditAlgorithm;
+  epsilon: number;
+  floor: number;
+  arms: BanditArm[];
+  /** Per replica id, per variant; each replica's counts only grow, so merging takes the maximum. */
+  counts: Record<string, BanditCounts>;
+}
+
+/** Payload of the `rewarded` event. */
+export interface BanditRewardedEvent {
+  variant: string;
+  /** The reward, 0–1 (`true` is 1, `false` 0). */
+  value: number;
+  /** The arm's totals after the reward. */
+  successes: number;
+  failures: number;
+  at: number;
+}
+
+/** Payload of the `merged` event. */
+export interface BanditMergedEvent {
+  /** Replica ids whose counts are now known. */
+  replicas: string[];
+  arms: BanditArmState[];
+  at: number;
+}
+
+/** Events of {@link BanditPolicy}. */
+export interface BanditPolicyEvents {
+  /** {@link BanditPolicy.reward} recorded an outcome (only built when someone listens). */
+  rewarded: (event: BanditRewardedEvent) => void;
+  /** {@link BanditPolicy.merge} took in another replica's counts. */
+  merged: (event: BanditMergedEvent) => void;
+}
+
+interface Config {
+  name: string;
+  algorithm: BanditAlgorithm;
+  epsilon: number;
+  floor: number;
+  arms: BanditArm[];
+}
+
+function checkArms(name: string, value: unknown): BanditArm[] {
+  const arms = checkArray(name, value);
+  if (arms.length < 2) throw new ValidationError(`${name} must hold at least two arms, got ${arms.length}`);
+  const seen = new Set<string>();
+  return arms.map((arm, i) => {
+    const record = checkRecord(`${name}[${i}]`, arm);
+    const variant = checkName(`${name}[${i}].variant`, record.variant);
+    if (seen.has(variant)) throw new ValidationError(`${name}[${i}].variant must be unique, got '${variant}' twice`);
+    seen.add(variant);
+    return { variant, version: checkVersion(`${name}[${i}].version`, record.version) };
+  });
+}
+
+function checkConfig(source: Record<string, unknown>, prefix: string, defaults: boolean): Config {
+  const arms = checkArms(`${prefix}arms`, source.arms);
+  const pick = (key: string, fallback: unknown): unknown => (defaults && source[key] === undefined ? fallback : source[key]);
+  const floor = checkNumber(`${prefix}floor`, pick('floor', 0.01), { min: 0, max: 1 / arms.length });
+  return {
+    name: checkName(`${prefix}name`, pick('name', 'bandit')),
+    algorithm: checkOneOf(`${prefix}algorithm`, pick('algorithm', 'thompson'), ALGORITHMS),
+    epsilon: checkNumber(`${prefix}epsilon`, pick('epsilon', 0.1), { min: 0, max: 1 }),
+    floor,
+    arms,
+  };
+}
+
+function checkCounts(name: string, value: unknown, arms: readonly BanditArm[]): Map<string, Float64Array> {
+  const replicas = checkRecord(name, value);
+  const out = new Map<string, Float64Array>();
+  for (const [replica, countsValue] of Object.entries(replicas)) {
+    const counts = checkRecord(`${name}.${replica}`, countsValue);
+    const row = new Float64Array(arms.length * 2);
+    for (const variant of Object.keys(counts)) {
+      if (!arms.some((arm) => arm.variant === variant)) {
+        throw new ValidationError(`${name}.${replica} has counts for '${variant}', which is not an arm (${arms.map((a) => a.variant).join(', ')})`);
+      }
+    }
+    arms.forEach((arm, i) => {
+      const pair = counts[arm.variant];
+      if (pair === undefined) return;
+      if (!Array.isArray(pair) || pair.length !== 2) {
+        throw new ValidationError(`${name}.${replica}.${arm.variant} must be [successes, failures], got ${describeValue(pair)}`);
+      }
+      row[2 * i] = checkNumber(`${name}.${replica}.${arm.variant}[0]`, pair[0], { min: 0 });
+      row[2 * i + 1] = checkNumber(`${name}.${replica}.${arm.variant}[1]`, pair[1], { min: 0 });
+    });
+    out.set(replica, row);
+  }
+  return out;
+}
+
+/**
+ * A multi-armed bandit over model versions: traffic shifts towards the version with the best
+ * observed reward while every arm keeps at least `floor` of it. Thompson sampling draws from each
+ * arm's Beta(1 + successes, 1 + failures) posterior and serves the highest draw; ε-greedy serves
+ * the best posterior mean and explores the other arms with probability ε (Seldon's routers).
+ * Counts are kept per replica so replicas can share them by exchanging snapshots
+ * ({@link BanditPolicy.merge}) without double counting.
+ *
+ * Bandit routing is per request, not sticky: the point is to move traffic as evidence arrives,
+ * so `unitId` is ignored.
+ *
+ * @example
+ * ```ts
+ * const bandit = new BanditPolicy({ arms: [{ variant: 'a', version: 1 }, { variant: 'b', version: 2 }] });
+ * const { variant } = bandit.route();
+ * bandit.reward(variant, clicked);          // true / false, or a value in [0, 1]
+ * ```
+ */
+export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements RoutingPolicy {
+  private readonly clock: Clock;
+  private readonly random: RandomSource;
+  /** This process's id in {@link BanditSnapshot.counts}. */
+  readonly replicaId: string;
+  private config: Config;
+  private armIndex = new Map<string, number>();
+  /** Per replica: [s0, f0, s1, f1, …] in arm order. */
+  private counts = new Map<string, Float64Array>();
+  private own!: Float64Array;
+  /** Sums over replicas: [s0, f0, s1, f1, …]. */
+  private totals!: Float64Array;
+  private best = 0;
+  private byReason!: { explore: Readonly<Assignment>[]; exploit: Readonly<Assignment>[]; forced: Readonly<Assignment>[] };
+  private fallbackAssignment!: Readonly<Assignment>;
+
+  constructor(options: BanditPolicyOptions) {
+    super();
+    const opts = checkOptions<BanditPolicyOptions>('BanditPolicy', options);
+    ({ clock: this.clock, random: this.random } = timeAndChance(opts));
+    this.config = checkConfig(opts as unknown as Record<string, unknown>, '', true);
+    this.replicaId = opts.replicaId === undefined ? randomUUID() : checkName('replicaId', opts.replicaId);
+    this.install(this.config, new Map());
+  }
+
+  /** The arms with their summed counts, and the current best. */
+  get state(): BanditState {
+    const { algorithm, epsilon, floor } = this.config;
+    return { algorithm, epsilon, floor, arms: this.armStates(), best: this.config.arms[this.best]?.variant as string };
+  }
+
+  /**
+   * Picks an arm. First a `floor · arms` share of requests is spread evenly over all arms (reason
+   * `'explore'`); the rest follow the algorithm: Thompson serves the arm with the highest
+   * posterior draw, ε-greedy the best posterior mean or, with probability ε, one of the others.
+   * Reason `'exploit'` when the served arm is the best by posterior mean, `'explore'` otherwise.
+   * `ctx.force` names an arm (reason `'forced'`).
+   */
+  route(ctx?: RouteContext): Assignment {
+    if (ctx?.force !== undefined) {
+      const index = this.armIndex.get(ctx.force);
+      if (index === undefined) {
+        throw new ValidationError(`force must name an arm (${this.config.arms.map((a) => `'${a.variant}'`).join(', ')}), got ${describeValue(ctx.force)}`);
+      }
+      return this.byReason.forced[index] as Readonly<Assignment>;
+    }
+    const { floor, algorithm, epsilon } = this.config;
+    const k = this.config.arms.length;
+    const u = this.random();
+    if (u < floor * k) return this.label(Math.min(k - 1, Math.floor(u / floor)));
+    if (algorithm === 'thompson') {
+      const totals = this.totals;
+      let chosen = 0;
+      let bestDraw = -1;
+      for (let i = 0; i < k; i++) {
+        const draw = sampleBeta(1 + (totals[2 * i] as number), 1 + (totals[2 * i + 1] as number), this.random);
+        if (draw > bestDraw) {
+          bestDraw = draw;
+          chosen = i;
+        }
+      }
+      return this.label(chosen);
+    }
+    if (this.random() < epsilon) {
+      const other = Math.min(k - 2, Math.floor(this.random() * (k - 1)));
+      return this.label(other >= this.best ? other + 1 : other);
+    }
+    return this.label(this.best);
+  }
+
+  /** The first arm, reason `'fallback'`. */
+  fallback(): Assignment {
+    return this.fallbackAssignment;
+  }
+
+  /**
+   * Records an outcome for `variant`: `true`/`false`, or a reward in [0, 1] that counts as that
+   * fraction of a success (and the rest as a failure).
+   */
+  reward(variant: string, outcome: boolean | number): void {
+    const index = this.armIndex.get(variant);
+    if (index === undefined) {
+      throw new ValidationError(`variant must name an arm (${this.config.arms.map((a) => `'${a.variant}'`).join(', ')}), got ${describeValue(variant)}`);
+    }
+    const value = typeof outcome === 'boolean' ? (outcome ? 1 : 0) : checkNumber('outcome', outcome, { min: 0, max: 1 });
+    this.own[2 * index] = (this.own[2 * index] as number) + value;
+    this.own[2 * index + 1] = (this.own[2 * index + 1] as number) + 1 - value;
+    this.totals[2 * index] = (this.totals[2 * index] as number) + value;
+    this.totals[2 * index + 1] = (this.totals[2 * index + 1] as number) + 1 - value;
+    this.updateBest();
+    if (this.listenerCount('rewarded') > 0) {
+      this.emit('rewarded', {
+        variant,
+        value,
+        successes: this.totals[2 * index] as number,
+        failures: this.totals[2 * index + 1] as number,
+        at: this.clock(),
+      });
+    }
+  }
+
+  /**
+   * Takes in the counts of another replica's snapshot (same arms), keeping for each replica the
+   * larger of the two counts it knows: merging the same snapshot twice, or in any order, gives
+   * the same totals. Emits `merged`.
+   */
+  merge(snapshot: unknown): void {
+    const record = snapshotRecord(snapshot, 'bandit');
+    const arms = checkArms('snapshot.arms', record.arms);
+    const mine = this.config.arms;
+    if (arms.length !== mine.length || arms.some((arm, i) => arm.variant !== mine[i]?.variant || arm.version !== mine[i]?.version)) {
+      throw new ValidationError(
+        `snapshot.arms must be this policy's arms (${mine.map((a) => `${a.variant}=v${a.version}`).join(', ')}), got ${arms.map((a) => `${a.variant}=v${a.version}`).join(', ')}`,
+      );
+    }
+    const incoming = checkCounts('snapshot.counts', record.counts, arms);
+    for (const [replica, row] of incoming) {
+      const current = this.counts.get(replica);
+      if (current === undefined) {
+        this.counts.set(replica, row);
+        continue;
+      }
+      for (let i = 0; i < row.length; i++) current[i] = Math.max(current[i] as number, row[i] as number);
+    }
+    this.recount();
+    this.emit('merged', { replicas: [...this.counts.keys()], arms: this.armStates(), at: this.clock() });
+  }
+
+  snapshot(): BanditSnapshot {
+    const { name, algorithm, epsilon, floor, arms } = this.config;
+    const counts: Record<string, BanditCounts> = {};
+    for (const [replica, row] of this.counts) {
+      const perArm: BanditCounts = {};
+      arms.forEach((arm, i) => {
+        perArm[arm.variant] = [row[2 * i] as number, row[2 * i + 1] as number];
+      });
+      counts[replica] = perArm;
+    }
+    return { policy: 'bandit', specVersion: 1, name, algorithm, epsilon, floor, arms: arms.map((a) => ({ ...a })), counts };
+  }
+
+  /** Replaces configuration and counts with a snapshot's; this replica keeps its own `replicaId`. */
+  restore(snapshot: unknown): void {
+    const record = snapshotRecord(snapshot, 'bandit');
+    const config = checkConfig(record, 'snapshot.', false);
+    const counts = checkCounts('snapshot.counts', record.counts, config.arms);
+    this.install(config, counts);
+  }
+
+  private install(config: Config, counts: Map<string, Float64Array>): void {
+    this.config = config;
+    this.armIndex = new Map(config.arms.map((arm, i) => [arm.variant, i]));
+    this.counts = counts;
+    let own = counts.get(this.replicaId);
+    if (own === undefined) {
+      own = new Float64Array(config.arms.length * 2);
+      counts.set(this.replicaId, own);
+    }
+    this.own = own;
+    const make = (reason: Assignment['reason']) => config.arms.map((arm) => Object.freeze({ version: arm.version, variant: arm.variant, reason }));
+    this.byReason = { explore: make('explore'), exploit: make('exploit'), forced: make('forced') };
+    this.fallbackAssignment = make('fallback')[0] as Readonly<Assignment>;
+    this.recount();
+  }
+
+  private recount(): void {
+    const totals = new Float64Array(this.config.arms.length * 2);
+    for (const row of this.counts.values()) for (let i = 0; i < row.length; i++) totals[i] = (totals[i] as number) + (row[i] as number);
+    this.totals = totals;
+    this.updateBest();
+  }
+
+  private updateBest(): void {
+    let best = 0;
+    let bestMean = -1;
+    for (let i = 0; i < this.config.arms.length; i++) {
+      const s = this.totals[2 * i] as number;
+      const f = this.totals[2 * i + 1] as number;
+      const mean = (1 + s) / (2 + s + f);
+      if (mean > bestMean) {
+        bestMean = mean;
+        best = i;
+      }
+    }
+    this.best = best;
+  }
+
+  private label(index: number): Assignment {
+    return (index === this.best ? this.byReason.exploit[index] : this.byReason.explore[index]) as Readonly<Assignment>;
+  }
+
+  private armStates(): BanditArmState[] {
+    return this.config.arms.map((arm, i) => {
+      const successes = this.totals[2 * i] as number;
+      const failures = this.totals[2 * i + 1] as number;
+      return { ...arm, successes, failures, mean: (1 + successes) / (2 + successes + failures) };
+    });
+  }
+}
