@@ -197,7 +197,7 @@ describe('bucket ranges', () => {
     [[1, 1]],
     [[1, 2, 7]],
     [[0.1, 0.2, 0.3, 0.15, 0.25]],
-  ])('sends shares within 1 %% of weights %j over 100 000 ids', (weights) => {
+  ])('sends shares within 1 point of weights $0 over 100 000 ids', (weights) => {
     const ranges = bucketRanges(weights);
     const shares = normalizeWeights(weights);
     const counts = new Array<number>(weights.length).fill(0);
