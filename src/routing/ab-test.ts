@@ -1,0 +1,761 @@
+import { EventEmitter } from 'eventemitter3';
+import { InvalidStateError, NotFoundError, ValidationError, describeValue } from '../errors.js';
+import { checkNumber, checkOneOf, type Clock, type RandomSource } from '../options.js';
+import type { ComparisonResult, Interval } from '../stats/comparison.js';
+import { meanConfidenceInterval, wilsonInterval } from '../stats/intervals.js';
+import type { MetricKind } from '../stats/power.js';
+import { twoProportionZTest } from '../stats/proportions.js';
+import { sequentialTest } from '../stats/sequential.js';
+import { srmTest, type SrmResult } from '../stats/srm.js';
+import { addObservation, checkSummary, emptySummary, mergeSummaries, type SampleSummary } from '../stats/summary.js';
+import { welchTTest } from '../stats/welch.js';
+import { checkArray, checkName, checkOptions, checkRecord, checkVersion, snapshotRecord, timeAndChance } from './checks.js';
+import { bucketRanges, chooseBucket, normalizeWeights, unitHasher, type BucketRange, type HashVersion, type UnitHasher } from './hash.js';
+import type { Assignment, RouteContext, RoutingPolicy } from './policy.js';
+
+/** One arm of an experiment. */
+export interface VariantConfig {
+  /** Unique within the experiment (`'a'`, `'control'`, `'v2-large'` …). */
+  name: string;
+  /** Registry version this arm serves. */
+  version: number;
+  /** Relative share of units (finite, ≥ 0; normalised over all variants); default 1. */
+  weight?: number;
+}
+
+/** What the experiment measures. */
+export interface MetricConfig {
+  kind: MetricKind;
+  /** Whether a larger value is an improvement (conversion) or not (latency, error rate); default true. */
+  higherIsBetter?: boolean;
+}
+
+/** Options of {@link ABTestController.createExperiment}. */
+export interface ExperimentOptions {
+  /** Two or more arms; the first is the control unless `control` names another. */
+  variants?: readonly VariantConfig[];
+  /** The seed's shorthand: variant `'a'` (control) serves `modelA`… */
+  modelA?: number;
+  /** …and variant `'b'` serves `modelB`. */
+  modelB?: number;
+  /** Share of units sent to `'b'` with the shorthand, in [0, 1]; default 0.5. */
+  split?: number;
+  /** Name of the control variant; default the first. */
+  control?: string;
+  /** Default `{ kind: 'continuous', higherIsBetter: true }`. */
+  metric?: MetricConfig;
+  /** Salt of the variant draw; default the experiment name. The coverage draw uses `salt + '#coverage'`. */
+  salt?: string;
+  /** Share of units in the experiment, in [0, 1]; default 1. Units outside get `null` from `assign`. */
+  coverage?: number;
+  /** Significance level of every comparison; default 0.05. */
+  alpha?: number;
+  /** Use always-valid p-values (safe to look after every result); default false (fixed horizon: look once). */
+  sequential?: boolean;
+  /** N* of the sequential test: total units at which its interval is tightest; default 5000. */
+  sequentialTuning?: number;
+  /** Run {@link ABTestController.analyze} automatically after every this many logged results; default 0 (never). */
+  analyzeEvery?: number;
+  /** Hash specification (default 1, the only one); see `docs/routing.md`. */
+  hashVersion?: HashVersion;
+}
+
+/** Options of {@link ABTestController}. */
+export interface ABTestControllerOptions {
+  /** Experiment `route()` uses when the controller itself is a router's policy; default the first created. */
+  defaultExperiment?: string;
+  /** Time source for events, in ms (default `Date.now`). */
+  clock?: Clock;
+  /** Uniform [0, 1) source for units without a `unitId` (default `Math.random`). */
+  random?: RandomSource;
+}
+
+/** One variant's numbers in {@link ExperimentResults}. */
+export interface VariantResult {
+  name: string;
+  version: number;
+  /** Normalised weight. */
+  weight: number;
+  count: number;
+  mean: number;
+  /** Sample standard deviation; `null` below 2 results. */
+  stdev: number | null;
+  /** `1 − alpha` interval of the mean (Student t; Wilson for a binary metric); `null` without enough results. */
+  ci: Interval | null;
+}
+
+/** How an experiment ended. */
+export type ConclusionDecision = 'given' | 'significant' | 'no-significant-winner';
+
+/** The conclusion of an experiment, as kept in its state. */
+export interface Conclusion {
+  winner: string;
+  decision: ConclusionDecision;
+  at: number;
+}
+
+/** What {@link ABTestController.results} reports. */
+export interface ExperimentResults {
+  name: string;
+  metric: Required<MetricConfig>;
+  alpha: number;
+  sequential: boolean;
+  control: string;
+  conclusion: Conclusion | null;
+  variants: VariantResult[];
+  /**
+   * Each challenger against the control, keyed by variant name: Welch's t (continuous), the
+   * two-proportion z-test (binary), or with `sequential` the asymptotic confidence sequence.
+   * `null` until both arms have enough results (2 for continuous, 1 for binary).
+   */
+  comparisons: Record<string, ComparisonResult | null>;
+  /** Sample-ratio mismatch of the logged counts against the configured weights. */
+  srm: SrmResult;
+}
+
+/** Per-variant sufficient statistics of one experiment, to ship between replicas. */
+export interface ExperimentStats {
+  experiment: string;
+  variants: Record<string, SampleSummary>;
+}
+
+/** An experiment's whole state, JSON-safe. */
+export interface ExperimentSnapshot {
+  name: string;
+  variants: Array<Required<VariantConfig>>;
+  control: string;
+  metric: Required<MetricConfig>;
+  salt: string;
+  coverage: number;
+  alpha: number;
+  sequential: boolean;
+  sequentialTuning: number;
+  analyzeEvery: number;
+  hashVersion: HashVersion;
+  stats: Record<string, SampleSummary>;
+  conclusion: Conclusion | null;
+  /** Units pinned to a variant by {@link ABTestController.forceVariant}. */
+  forced: Record<string, string>;
+}
+
+/** The controller's whole state, from {@link ABTestController.snapshot}. */
+export interface ABTestSnapshot {
+  policy: 'ABTestController';
+  specVersion: 1;
+  experiments: ExperimentSnapshot[];
+}
+
+/** Payload of the `created` event. */
+export interface ExperimentCreatedEvent {
+  name: string;
+  variants: Array<Required<VariantConfig>>;
+  control: string;
+  at: number;
+}
+
+/** Payload of the `srmDetected` event. */
+export interface SrmDetectedEvent {
+  name: string;
+  srm: SrmResult;
+  counts: Record<string, number>;
+  at: number;
+}
+
+/** Payload of the `significant` event. */
+export interface SignificantEvent {
+  name: string;
+  variant: string;
+  control: string;
+  comparison: ComparisonResult;
+  /** Whether the p-value is always-valid (sequential) or only valid at a planned horizon. */
+  sequential: boolean;
+  at: number;
+}
+
+/** Payload of the `concluded` event. */
+export interface ConcludedEvent {
+  name: string;
+  winner: string;
+  version: number;
+  decision: ConclusionDecision;
+  results: ExperimentResults;
+  at: number;
+}
+
+/** Events of {@link ABTestController}. */
+export interface ABTestControllerEvents {
+  created: (event: ExperimentCreatedEvent) => void;
+  /** First look at which the assignment counts disagree with the weights (p < 0.001). */
+  srmDetected: (event: SrmDetectedEvent) => void;
+  /** First look at which a challenger differs significantly from the control. */
+  significant: (event: SignificantEvent) => void;
+  concluded: (event: ConcludedEvent) => void;
+}
+
+interface Variant {
+  name: string;
+  version: number;
+  weight: number;
+  stats: SampleSummary;
+  byHash: Readonly<Assignment>;
+  byRandom: Readonly<Assignment>;
+  forced: Readonly<Assignment>;
+  concluded: Readonly<Assignment>;
+}
+
+interface Experiment {
+  name: string;
+  variants: Variant[];
+  indexByName: Map<string, number>;
+  control: number;
+  metric: Required<MetricConfig>;
+  salt: string;
+  coverage: number;
+  alpha: number;
+  sequential: boolean;
+  sequentialTuning: number;
+  analyzeEvery: number;
+  hashVersion: HashVersion;
+  ranges: BucketRange[];
+  variantHash: UnitHasher;
+  coverageHash: UnitHasher;
+  forced: Map<string, number>;
+  conclusion: Conclusion | null;
+  fallback: Readonly<Assignment>;
+  sinceAnalysis: number;
+  srmReported: boolean;
+  significantReported: Set<string>;
+}
+
+const COVERAGE_SALT_SUFFIX = '#coverage';
+
+/**
+ * A/B/n experiments between model versions, with statistics a data scientist can sign off:
+ * sticky hash assignment with a separate coverage draw, per-variant streaming sufficient statistics
+ * (O(1) memory whatever the traffic, mergeable across replicas), Welch's t or the two-proportion
+ * z-test, an always-valid sequential mode for dashboards that peek, and a sample-ratio-mismatch
+ * check. See `docs/ab-testing.md`.
+ *
+ * As a router's policy: `controller.policy(name)` is a {@link RoutingPolicy} bound to one
+ * experiment; the controller itself routes its default experiment (`defaultExperiment`, else the
+ * first created).
+ *
+ * @example
+ * ```ts
+ * const ab = new ABTestController();
+ * ab.createExperiment('ranker', {
+ *   variants: [{ name: 'a', version: 1, weight: 0.8 }, { name: 'b', version: 2, weight: 0.2 }],
+ *   metric: { kind: 'binary' },
+ *   sequential: true,
+ * });
+ * const assignment = ab.assign('ranker', 'user-42'); // { version: 1 | 2, variant: 'a' | 'b', reason: 'hash' }
+ * ab.logResult('ranker', assignment!.variant, clicked ? 1 : 0);
+ * ab.results('ranker').comparisons.b; // { lift, liftCi, pValue, significant, test, … }
+ * ```
+ */
+export class ABTestController extends EventEmitter<ABTestControllerEvents> implements RoutingPolicy {
+  private readonly clock: Clock;
+  private readonly random: RandomSource;
+  private readonly experiments = new Map<string, Experiment>();
+  private defaultName: string | undefined;
+
+  constructor(options?: ABTestControllerOptions) {
+    super();
+    const opts = checkOptions<ABTestControllerOptions>('ABTestController', options);
+    ({ clock: this.clock, random: this.random } = timeAndChance(opts));
+    this.defaultName = opts.defaultExperiment === undefined ? undefined : checkName('defaultExperiment', opts.defaultExperiment);
+  }
+
+  /** Names of the experiments, in creation order. */
+  get experimentNames(): string[] {
+    return [...this.experiments.keys()];
+  }
+
+  /**
+   * Creates an experiment and emits `created`. Duplicate experiment or variant names, fewer than
+   * two variants, bad versions and weights that are negative, non-finite or all zero are a
+   * `ValidationError`.
+   */
+  createExperiment(name: string, options: ExperimentOptions): void {
+    checkName('name', name);
+    if (this.experiments.has(name)) throw new ValidationError(`experiment '${name}' already exists`);
+    const experiment = buildExperiment(name, checkOptions<ExperimentOptions>('createExperiment', options));
+    this.experiments.set(name, experiment);
+    this.emit('created', { name, variants: variantConfigs(experiment), control: controlOf(experiment).name, at: this.clock() });
+  }
+
+  /**
+   * The variant for one unit, or `null` when the unit is outside the experiment's coverage.
+   * With `unitId`: sticky — `hashUnit(salt + '#coverage', unitId) < coverage` decides membership
+   * and `hashUnit(salt, unitId)` picks the bucket (reason `'hash'`), the same on every replica.
+   * Without: two draws from `random` (reason `'random'`). A unit pinned by `forceVariant` gets its
+   * variant (reason `'forced'`); once concluded, everyone gets the winner (reason `'concluded'`).
+   * The returned object is frozen and shared.
+   */
+  assign(name: string, unitId?: string): Assignment | null {
+    const e = this.experiment(name);
+    if (e.conclusion !== null) return (e.variants[e.indexByName.get(e.conclusion.winner) as number] as Variant).concluded;
+    if (unitId !== undefined) {
+      if (e.forced.size > 0) {
+        const pinned = e.forced.get(unitId);
+        if (pinned !== undefined) return (e.variants[pinned] as Variant).forced;
+      }
+      if (e.coverage < 1 && !(e.coverageHash(unitId) < e.coverage)) return null;
+      const index = chooseBucket(e.variantHash(unitId), e.ranges);
+      return (e.variants[index] as Variant).byHash;
+    }
+    if (e.coverage < 1 && !(this.random() < e.coverage)) return null;
+    return (e.variants[chooseBucket(this.random(), e.ranges)] as Variant).byRandom;
+  }
+
+  /**
+   * Pins `unitId` to `variant` for QA (reason `'forced'`), in `experiment` or, without it, in every
+   * experiment that has a variant of that name; `null` unpins. Results of pinned units bias the
+   * comparison: do not log them. The pins are part of the snapshot.
+   */
+  forceVariant(unitId: string, variant: string | null, experiment?: string): void {
+    checkName('unitId', unitId);
+    const targets = experiment === undefined ? [...this.experiments.values()] : [this.experiment(experiment)];
+    if (variant === null) {
+      for (const e of targets) e.forced.delete(unitId);
+      return;
+    }
+    checkName('variant', variant);
+    const matching = targets.filter((e) => e.indexByName.has(variant));
+    if (matching.length === 0) {
+      throw new ValidationError(
+        `variant must name a variant of ${experiment === undefined ? 'some experiment' : `experiment '${experiment}'`}, got '${variant}'`,
+      );
+    }
+    for (const e of matching) e.forced.set(unitId, e.indexByName.get(variant) as number);
+  }
+
+  /**
+   * Records one outcome for `variant`: O(1) time and memory (Welford's update of count, mean, M2).
+   * A binary metric takes 0, 1 or a boolean. A non-finite value, a non-0/1 value for a binary
+   * metric or an unknown variant is a `ValidationError` and changes nothing.
+   */
+  logResult(name: string, variant: string, value: number | boolean): void {
+    const e = this.experiment(name);
+    const index = e.indexByName.get(variant);
+    if (index === undefined) {
+      throw new ValidationError(`variant must be one of ${[...e.indexByName.keys()].map((v) => `'${v}'`).join(', ')} in experiment '${name}', got ${describeValue(variant)}`);
+    }
+    let x: number;
+    if (typeof value === 'boolean' && e.metric.kind === 'binary') x = value ? 1 : 0;
+    else if (typeof value === 'number' && Number.isFinite(value) && (e.metric.kind === 'continuous' || value === 0 || value === 1)) x = value;
+    else {
+      throw new ValidationError(
+        `value must be ${e.metric.kind === 'binary' ? '0, 1 or a boolean (binary metric)' : 'a finite number'} in experiment '${name}', got ${describeValue(value)}`,
+      );
+    }
+    addObservation((e.variants[index] as Variant).stats, x);
+    if (e.analyzeEvery > 0 && ++e.sinceAnalysis >= e.analyzeEvery) {
+      e.sinceAnalysis = 0;
+      this.analyze(name);
+    }
+  }
+
+  /** Per-variant numbers, each challenger against the control, and the SRM check. Reads only: emits nothing. */
+  results(name: string): ExperimentResults {
+    const e = this.experiment(name);
+    const binary = e.metric.kind === 'binary';
+    const control = controlOf(e);
+    const comparisons: Record<string, ComparisonResult | null> = {};
+    for (const v of e.variants) {
+      if (v !== control) comparisons[v.name] = compare(e, control.stats, v.stats);
+    }
+    return {
+      name,
+      metric: { ...e.metric },
+      alpha: e.alpha,
+      sequential: e.sequential,
+      control: control.name,
+      conclusion: e.conclusion && { ...e.conclusion },
+      variants: e.variants.map((v) => ({
+        name: v.name,
+        version: v.version,
+        weight: v.weight,
+        count: v.stats.count,
+        mean: v.stats.mean,
+        stdev: v.stats.count < 2 ? null : Math.sqrt(v.stats.m2 / (v.stats.count - 1)),
+        ci: variantInterval(v.stats, binary, e.alpha),
+      })),
+      comparisons,
+      srm: srmTest(
+        e.variants.map((v) => v.stats.count),
+        e.variants.map((v) => v.weight),
+      ),
+    };
+  }
+
+  /**
+   * One look at the experiment: {@link ABTestController.results} plus events — `srmDetected` the
+   * first time the counts disagree with the weights, `significant` the first time each challenger
+   * differs from the control. Without `sequential`, looking repeatedly inflates false positives:
+   * see `docs/ab-testing.md`.
+   */
+  analyze(name: string): ExperimentResults {
+    const e = this.experiment(name);
+    const results = this.results(name);
+    const at = this.clock();
+    if (results.srm.mismatch && !e.srmReported) {
+      e.srmReported = true;
+      const counts = Object.fromEntries(results.variants.map((v) => [v.name, v.count]));
+      this.emit('srmDetected', { name, srm: results.srm, counts, at });
+    }
+    for (const [variant, comparison] of Object.entries(results.comparisons)) {
+      if (comparison?.significant && !e.significantReported.has(variant)) {
+        e.significantReported.add(variant);
+        this.emit('significant', { name, variant, control: results.control, comparison, sequential: e.sequential, at });
+      }
+    }
+    return results;
+  }
+
+  /**
+   * Ends the experiment: from now on every unit gets the winner (reason `'concluded'`). The winner
+   * is `winner` if given; otherwise the challenger that beats the control significantly by the most
+   * (in the metric's direction), or the control when none does. Without a given winner, a sample
+   * ratio mismatch is an `InvalidStateError` (the comparison cannot be trusted). Emits `concluded`.
+   */
+  conclude(name: string, winner?: string): ConcludedEvent {
+    const e = this.experiment(name);
+    if (e.conclusion !== null) throw new InvalidStateError(`experiment '${name}' was already concluded (winner '${e.conclusion.winner}')`);
+    if (winner !== undefined && !e.indexByName.has(winner)) {
+      throw new ValidationError(`winner must be one of ${[...e.indexByName.keys()].map((v) => `'${v}'`).join(', ')}, got ${describeValue(winner)}`);
+    }
+    let results = this.results(name);
+    let decision: ConclusionDecision = 'given';
+    let chosen = winner;
+    if (chosen === undefined) {
+      if (results.srm.mismatch) {
+        throw new InvalidStateError(
+          `experiment '${name}' has a sample ratio mismatch (p = ${results.srm.pValue}): its comparisons cannot be trusted; find the cause, or pass a winner explicitly`,
+        );
+      }
+      const sign = e.metric.higherIsBetter ? 1 : -1;
+      let best: { name: string; gain: number } | undefined;
+      for (const [variant, c] of Object.entries(results.comparisons)) {
+        const gain = c ? sign * c.difference : 0;
+        if (c?.significant && gain > 0 && (best === undefined || gain > best.gain)) best = { name: variant, gain };
+      }
+      chosen = best ? best.name : results.control;
+      decision = best ? 'significant' : 'no-significant-winner';
+    }
+    const at = this.clock();
+    e.conclusion = { winner: chosen, decision, at };
+    results = this.results(name);
+    const event: ConcludedEvent = {
+      name,
+      winner: chosen,
+      version: (e.variants[e.indexByName.get(chosen) as number] as Variant).version,
+      decision,
+      results,
+      at,
+    };
+    this.emit('concluded', event);
+    return event;
+  }
+
+  /**
+   * This process's per-variant statistics, for another process's {@link ABTestController.mergeStats}.
+   * With `reset`, the local statistics restart from zero, so each call ships only what is new and
+   * repeated merges never count a result twice.
+   */
+  exportStats(name: string, options: { reset?: boolean } = {}): ExperimentStats {
+    const e = this.experiment(name);
+    const variants = Object.fromEntries(e.variants.map((v) => [v.name, { ...v.stats }]));
+    if (options.reset === true) for (const v of e.variants) v.stats = emptySummary();
+    return { experiment: name, variants };
+  }
+
+  /**
+   * Adds another replica's statistics (from {@link ABTestController.exportStats}) to this one's:
+   * counts add exactly and means and variances combine as if one process had seen every result
+   * (Chan et al.). The whole snapshot is checked first; a bad one is a `ValidationError` and
+   * changes nothing.
+   */
+  mergeStats(name: string, snapshot: ExperimentStats): void {
+    const e = this.experiment(name);
+    const record = checkRecord('snapshot', snapshot);
+    if (record.experiment !== undefined && record.experiment !== name) {
+      throw new ValidationError(`snapshot.experiment must be '${name}', got ${describeValue(record.experiment)}`);
+    }
+    const incoming = checkStatsRecord(e, record.variants, 'snapshot.variants');
+    for (const [index, summary] of incoming) {
+      const v = e.variants[index] as Variant;
+      v.stats = mergeSummaries(v.stats, summary);
+    }
+  }
+
+  /** A {@link RoutingPolicy} bound to experiment `name`, for a `ModelRouter`. */
+  policy(name: string): RoutingPolicy {
+    this.experiment(name);
+    return {
+      route: (ctx?: RouteContext) => this.routeExperiment(name, ctx),
+      fallback: () => this.experiment(name).fallback,
+      snapshot: () => snapshotExperiment(this.experiment(name)),
+      restore: (snapshot: unknown) => {
+        const restored = restoreExperiment(snapshot, 'snapshot');
+        if (restored.name !== name) throw new ValidationError(`snapshot.name must be '${name}', got '${restored.name}'`);
+        this.experiments.set(name, restored);
+      },
+    };
+  }
+
+  /**
+   * Routes the default experiment (`defaultExperiment`, else the first created): like
+   * {@link ABTestController.assign}, but a unit outside the coverage gets the control with reason
+   * `'fallback'` (it is not in the experiment: do not log its results), and `ctx.force` names a
+   * variant (reason `'forced'`; unknown → `ValidationError`).
+   */
+  route(ctx?: RouteContext): Assignment {
+    return this.routeExperiment(this.defaultExperimentName(), ctx);
+  }
+
+  /** The control of the default experiment, reason `'fallback'`. */
+  fallback(): Assignment {
+    return this.experiment(this.defaultExperimentName()).fallback;
+  }
+
+  /** Every experiment's configuration, statistics, conclusion and pins, as JSON-safe data. */
+  snapshot(): ABTestSnapshot {
+    return { policy: 'ABTestController', specVersion: 1, experiments: [...this.experiments.values()].map(snapshotExperiment) };
+  }
+
+  /** Replaces every experiment with those of a snapshot; a bad snapshot is a `ValidationError` and changes nothing. */
+  restore(snapshot: unknown): void {
+    const record = snapshotRecord(snapshot, 'ABTestController');
+    const list = checkArray('snapshot.experiments', record.experiments);
+    const restored = new Map<string, Experiment>();
+    list.forEach((item, i) => {
+      const e = restoreExperiment(item, `snapshot.experiments[${i}]`);
+      if (restored.has(e.name)) throw new ValidationError(`snapshot.experiments[${i}].name '${e.name}' is a duplicate`);
+      restored.set(e.name, e);
+    });
+    this.experiments.clear();
+    for (const [name, e] of restored) this.experiments.set(name, e);
+  }
+
+  private routeExperiment(name: string, ctx: RouteContext | undefined): Assignment {
+    const e = this.experiment(name);
+    if (ctx?.force !== undefined) {
+      const index = e.indexByName.get(ctx.force);
+      if (index === undefined) {
+        throw new ValidationError(`force must name a variant of experiment '${name}' (${[...e.indexByName.keys()].join(', ')}), got ${describeValue(ctx.force)}`);
+      }
+      return (e.variants[index] as Variant).forced;
+    }
+    return this.assign(name, ctx?.unitId) ?? e.fallback;
+  }
+
+  private defaultExperimentName(): string {
+    const name = this.defaultName ?? this.experiments.keys().next().value;
+    if (name === undefined) throw new InvalidStateError('ABTestController has no experiment to route: call createExperiment() first');
+    return name;
+  }
+
+  private experiment(name: string): Experiment {
+    const e = this.experiments.get(name);
+    if (e === undefined) {
+      if (typeof name !== 'string') throw new ValidationError(`name must be a string, got ${describeValue(name)}`);
+      throw new NotFoundError(`no experiment named '${name}'`);
+    }
+    return e;
+  }
+}
+
+function controlOf(e: Experiment): Variant {
+  return e.variants[e.control] as Variant;
+}
+
+function variantConfigs(e: Experiment): Array<Required<VariantConfig>> {
+  return e.variants.map((v) => ({ name: v.name, version: v.version, weight: v.weight }));
+}
+
+function compare(e: Experiment, control: SampleSummary, treatment: SampleSummary): ComparisonResult | null {
+  const binary = e.metric.kind === 'binary';
+  if (binary ? control.count < 1 || treatment.count < 1 : control.count < 2 || treatment.count < 2) return null;
+  if (e.sequential) return sequentialTest(control, treatment, { alpha: e.alpha, kind: e.metric.kind, tuning: e.sequentialTuning });
+  if (!binary) return welchTTest(control, treatment, { alpha: e.alpha });
+  return twoProportionZTest(asProportion(control), asProportion(treatment), { alpha: e.alpha });
+}
+
+function asProportion(s: SampleSummary): { successes: number; trials: number } {
+  return { successes: Math.round(s.mean * s.count), trials: s.count };
+}
+
+function variantInterval(s: SampleSummary, binary: boolean, alpha: number): Interval | null {
+  if (binary) return s.count < 1 ? null : wilsonInterval(asProportion(s), alpha);
+  return s.count < 2 ? null : meanConfidenceInterval(s, alpha);
+}
+
+function frozen(version: number, variant: string, reason: Assignment['reason']): Readonly<Assignment> {
+  return Object.freeze({ version, variant, reason });
+}
+
+function checkVariants(options: ExperimentOptions): Array<Required<VariantConfig>> {
+  const shorthand = options.modelA !== undefined || options.modelB !== undefined || options.split !== undefined;
+  if (shorthand) {
+    if (options.variants !== undefined) throw new ValidationError('give either variants or modelA/modelB/split, not both');
+    const split = checkNumber('split', options.split ?? 0.5, { min: 0, max: 1 });
+    return [
+      { name: 'a', version: checkVersion('modelA', options.modelA), weight: 1 - split },
+      { name: 'b', version: checkVersion('modelB', options.modelB), weight: split },
+    ];
+  }
+  const list = checkArray('variants', options.variants);
+  if (list.length < 2) throw new ValidationError(`variants must list at least 2 variants, got ${list.length}`);
+  const seen = new Set<string>();
+  return list.map((item, i) => {
+    const v = checkRecord(`variants[${i}]`, item);
+    const name = checkName(`variants[${i}].name`, v.name);
+    if (seen.has(name)) throw new ValidationError(`variants[${i}].name '${name}' is a duplicate`);
+    seen.add(name);
+    return {
+      name,
+      version: checkVersion(`variants[${i}].version`, v.version),
+      weight: v.weight === undefined ? 1 : checkNumber(`variants[${i}].weight`, v.weight, { min: 0 }),
+    };
+  });
+}
+
+function checkMetric(value: unknown): Required<MetricConfig> {
+  if (value === undefined) return { kind: 'continuous', higherIsBetter: true };
+  const m = checkRecord('metric', value);
+  const kind = checkOneOf('metric.kind', m.kind, ['binary', 'continuous'] as const);
+  if (m.higherIsBetter !== undefined && typeof m.higherIsBetter !== 'boolean') {
+    throw new ValidationError(`metric.higherIsBetter must be a boolean, got ${describeValue(m.higherIsBetter)}`);
+  }
+  return { kind, higherIsBetter: m.higherIsBetter ?? true };
+}
+
+function checkBoolean(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new ValidationError(`${name} must be a boolean, got ${describeValue(value)}`);
+  return value;
+}
+
+function buildExperiment(name: string, options: ExperimentOptions): Experiment {
+  const configs = checkVariants(options);
+  const weights = normalizeWeights(
+    configs.map((v) => v.weight),
+    'variants[].weight',
+  );
+  const controlName = options.control === undefined ? (configs[0] as Required<VariantConfig>).name : checkName('control', options.control);
+  const control = configs.findIndex((v) => v.name === controlName);
+  if (control < 0) throw new ValidationError(`control must name one of the variants (${configs.map((v) => v.name).join(', ')}), got '${controlName}'`);
+  const salt = options.salt === undefined ? name : checkName('salt', options.salt);
+  const coverage = checkNumber('coverage', options.coverage ?? 1, { min: 0, max: 1 });
+  const alpha = checkNumber('alpha', options.alpha ?? 0.05, { min: 0, max: 1, exclusiveMin: true });
+  if (alpha === 1) throw new ValidationError('alpha must be a finite number > 0 and < 1, got number 1');
+  const hashVersion = (options.hashVersion ?? 1) as HashVersion;
+  const variantHash = unitHasher(salt, hashVersion);
+  const variants: Variant[] = configs.map((v, i) => ({
+    name: v.name,
+    version: v.version,
+    weight: weights[i] as number,
+    stats: emptySummary(),
+    byHash: frozen(v.version, v.name, 'hash'),
+    byRandom: frozen(v.version, v.name, 'random'),
+    forced: frozen(v.version, v.name, 'forced'),
+    concluded: frozen(v.version, v.name, 'concluded'),
+  }));
+  const controlVariant = variants[control] as Variant;
+  return {
+    name,
+    variants,
+    indexByName: new Map(variants.map((v, i) => [v.name, i])),
+    control,
+    metric: checkMetric(options.metric),
+    salt,
+    coverage,
+    alpha,
+    sequential: checkBoolean('sequential', options.sequential, false),
+    sequentialTuning: checkNumber('sequentialTuning', options.sequentialTuning ?? 5000, { min: 0, exclusiveMin: true }),
+    analyzeEvery: checkNumber('analyzeEvery', options.analyzeEvery ?? 0, { min: 0, integer: true }),
+    hashVersion,
+    ranges: bucketRanges(weights, 1),
+    variantHash,
+    coverageHash: unitHasher(salt + COVERAGE_SALT_SUFFIX, hashVersion),
+    forced: new Map(),
+    conclusion: null,
+    fallback: frozen(controlVariant.version, controlVariant.name, 'fallback'),
+    sinceAnalysis: 0,
+    srmReported: false,
+    significantReported: new Set(),
+  };
+}
+
+function snapshotExperiment(e: Experiment): ExperimentSnapshot {
+  return {
+    name: e.name,
+    variants: variantConfigs(e),
+    control: controlOf(e).name,
+    metric: { ...e.metric },
+    salt: e.salt,
+    coverage: e.coverage,
+    alpha: e.alpha,
+    sequential: e.sequential,
+    sequentialTuning: e.sequentialTuning,
+    analyzeEvery: e.analyzeEvery,
+    hashVersion: e.hashVersion,
+    stats: Object.fromEntries(e.variants.map((v) => [v.name, { ...v.stats }])),
+    conclusion: e.conclusion && { ...e.conclusion },
+    forced: Object.fromEntries([...e.forced].map(([unit, index]) => [unit, (e.variants[index] as Variant).name])),
+  };
+}
+
+/** Per-variant summaries of a stats record, checked against the experiment (metric range included). */
+function checkStatsRecord(e: Experiment, value: unknown, field: string): Array<[number, SampleSummary]> {
+  const record = checkRecord(field, value);
+  return Object.entries(record).map(([variant, raw]) => {
+    const index = e.indexByName.get(variant);
+    if (index === undefined) throw new ValidationError(`${field} has unknown variant '${variant}' (experiment '${e.name}' has ${[...e.indexByName.keys()].join(', ')})`);
+    const summary = checkSummary(`${field}.${variant}`, raw);
+    if (e.metric.kind === 'binary' && (summary.mean < 0 || summary.mean > 1)) {
+      throw new ValidationError(`${field}.${variant}.mean must be a rate in [0, 1] for a binary metric, got ${summary.mean}`);
+    }
+    return [index, summary];
+  });
+}
+
+function restoreExperiment(value: unknown, field: string): Experiment {
+  const s = checkRecord(field, value);
+  const name = checkName(`${field}.name`, s.name);
+  let e: Experiment;
+  try {
+    e = buildExperiment(name, {
+      variants: s.variants as VariantConfig[],
+      control: s.control as string,
+      metric: s.metric as MetricConfig,
+      salt: s.salt as string,
+      coverage: s.coverage as number,
+      alpha: s.alpha as number,
+      sequential: s.sequential as boolean,
+      sequentialTuning: s.sequentialTuning as number,
+      analyzeEvery: s.analyzeEvery as number,
+      hashVersion: s.hashVersion as HashVersion,
+    });
+  } catch (error) {
+    if (error instanceof ValidationError) throw new ValidationError(`${field}: ${error.message}`, { cause: error });
+    throw error;
+  }
+  for (const [index, summary] of checkStatsRecord(e, s.stats, `${field}.stats`)) (e.variants[index] as Variant).stats = summary;
+  if (s.conclusion !== null && s.conclusion !== undefined) {
+    const c = checkRecord(`${field}.conclusion`, s.conclusion);
+    const winner = checkName(`${field}.conclusion.winner`, c.winner);
+    if (!e.indexByName.has(winner)) throw new ValidationError(`${field}.conclusion.winner '${winner}' is not a variant`);
+    const decision = checkOneOf(`${field}.conclusion.decision`, c.decision, ['given', 'significant', 'no-significant-winner'] as const);
+    e.conclusion = { winner, decision, at: checkNumber(`${field}.conclusion.at`, c.at) };
+  }
+  if (s.forced !== undefined) {
+    for (const [unit, variant] of Object.entries(checkRecord(`${field}.forced`, s.forced))) {
+      const index = typeof variant === 'string' ? e.indexByName.get(variant) : undefined;
+      if (index === undefined) throw new ValidationError(`${field}.forced['${unit}'] must name a variant, got ${describeValue(variant)}`);
+      e.forced.set(unit, index);
+    }
+  }
+  return e;
+}
