@@ -33,7 +33,7 @@ export class MemoryStorage implements StorageAdapter {
     if (kind === 'ifMatch') this.#checkMatch(key, current, (cond as { ifMatch: string }).ifMatch);
     // A counter, not a content hash: the etag must change on every write, even of identical bytes.
     const etag = `m${++this.#writes}`;
-    this.#entries.set(key, { data: data.slice(), etag });
+    this.#entries.set(key, { data: new Uint8Array(data), etag });
     return { etag };
   }
 

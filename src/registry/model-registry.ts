@@ -1,0 +1,568 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { EventEmitter } from 'eventemitter3';
+import {
+  IntegrityError,
+  InvalidStateError,
+  NotFoundError,
+  PreconditionFailedError,
+  StorageError,
+  ValidationError,
+  describeValue,
+} from '../errors.js';
+import { checkFunction, type Clock } from '../options.js';
+import { FileSystemStorage } from '../storage/file-system-storage.js';
+import type { StorageAdapter } from '../storage/storage-adapter.js';
+import type {
+  AliasChangeOptions,
+  AliasHistoryEntry,
+  Lineage,
+  ListVersionsOptions,
+  ModelRegistryEvents,
+  ModelVersion,
+  RegisterOptions,
+  VersionRef,
+} from './model-version.js';
+import { checkName, checkVersionNumber } from './names.js';
+import { inspectOnnx, type OnnxInspection } from './onnx-info.js';
+
+/** Options of {@link ModelRegistry}. */
+export interface ModelRegistryOptions {
+  /** Where versions and artifacts live (default `new FileSystemStorage('./models')`). */
+  storage?: StorageAdapter;
+  /** Source of `createdAt` and alias-history times, in ms since the epoch (default `Date.now`). */
+  clock?: Clock;
+}
+
+/** `models/<name>/aliases.json`: current aliases, every move, and versions deleted (never alias targets again). */
+interface AliasDocument {
+  aliases: Record<string, number>;
+  history: AliasHistoryEntry[];
+  deleted: number[];
+}
+
+/** What `models/<name>/versions/<n>.json` holds after a delete: the number stays claimed forever. */
+interface Tombstone {
+  name: string;
+  version: number;
+  sha256: string;
+  deleted: true;
+  deletedAt: string;
+}
+
+type StoredRecord = { value: ModelVersion | Tombstone; etag: string };
+
+// A compare-and-swap loop retries at once (re-reading gives the winner time to finish); this bound
+// only turns a livelock or a broken adapter into an error instead of a hang.
+const MAX_CAS_ATTEMPTS = 1000;
+const FORMAT = /^[a-z0-9][a-z0-9._-]{0,31}$/;
+const VERSION_KEY = /\/versions\/(\d+)\.json$/;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+function isTombstone(value: ModelVersion | Tombstone): value is Tombstone {
+  return (value as Tombstone).deleted === true;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+/** Checks that `value` is a plain object with no field outside `allowed` (typos fail loudly). */
+function checkOptionsObject(what: string, value: unknown, allowed: readonly string[]): void {
+  if (!isPlainObject(value)) throw new ValidationError(`${what} must be an object, got ${describeValue(value)}`);
+  const unknown = Object.keys(value).filter((k) => !allowed.includes(k));
+  if (unknown.length > 0) {
+    throw new ValidationError(`${what} has unknown field(s) ${unknown.map((k) => `'${k}'`).join(', ')}; expected only ${allowed.join(', ')}`);
+  }
+}
+
+function checkStringRecord(what: string, value: unknown): Record<string, string> {
+  if (!isPlainObject(value) || Object.values(value).some((v) => typeof v !== 'string')) {
+    throw new ValidationError(`${what} must be an object of string values, got ${describeValue(value)}`);
+  }
+  return { ...(value as Record<string, string>) };
+}
+
+function checkOptionalString(what: string, value: unknown): string | undefined {
+  if (value !== undefined && typeof value !== 'string') throw new ValidationError(`${what} must be a string, got ${describeValue(value)}`);
+  return value;
+}
+
+function checkLineage(given: unknown): Lineage {
+  if (given === undefined) return {};
+  checkOptionsObject('lineage', given, ['data', 'code', 'params', 'parent', 'environment']);
+  const value = given as Record<string, unknown>;
+  const lineage: Lineage = {};
+  const data = checkOptionalString('lineage.data', value.data);
+  if (data !== undefined) lineage.data = data;
+  const code = checkOptionalString('lineage.code', value.code);
+  if (code !== undefined) lineage.code = code;
+  if (value.params !== undefined) {
+    if (!isPlainObject(value.params)) throw new ValidationError(`lineage.params must be an object, got ${describeValue(value.params)}`);
+    let json: string;
+    try {
+      json = JSON.stringify(value.params);
+    } catch (err) {
+      throw new ValidationError(`lineage.params must be JSON-serializable: ${(err as Error).message}`, { cause: err });
+    }
+    lineage.params = JSON.parse(json) as Record<string, unknown>;
+  }
+  if (value.parent !== undefined) {
+    const parent = value.parent as { name?: unknown; version?: unknown };
+    if (!isPlainObject(parent)) throw new ValidationError(`lineage.parent must be { name, version }, got ${describeValue(parent)}`);
+    lineage.parent = { name: checkName(parent.name, 'lineage.parent.name'), version: checkVersionNumber(parent.version, 'lineage.parent.version') };
+  }
+  if (value.environment !== undefined) lineage.environment = checkStringRecord('lineage.environment', value.environment);
+  return lineage;
+}
+
+function parseRef(ref: unknown): number | 'latest' | { alias: string } {
+  if (typeof ref === 'number') return checkVersionNumber(ref, 'version ref');
+  if (ref === 'latest') return 'latest';
+  if (typeof ref === 'string' && ref.startsWith('@')) return { alias: checkName(ref.slice(1), 'alias in version ref') };
+  throw new ValidationError(`version ref must be a version number, 'latest' or '@alias', got ${describeValue(ref)}`);
+}
+
+/**
+ * A versioned model registry on any {@link StorageAdapter}: content-addressed artifacts, version
+ * records claimed by a conditional write (integers from 1, never reused, never skipped by a lost
+ * race, correct across processes sharing the storage), aliases moved by compare-and-swap with a
+ * full history, and sha256 verification on every artifact read.
+ *
+ * Storage layout: `blobs/sha256/<hex>` (artifacts), `models/<name>/versions/<n>.json` (version
+ * records), `models/<name>/aliases.json` (aliases, their history, deleted versions).
+ *
+ * @example
+ * ```ts
+ * const registry = new ModelRegistry({ storage: new FileSystemStorage('./models') });
+ * const v = await registry.register('iris', onnxBytes, { tags: { team: 'search' } });
+ * await registry.setAlias('iris', 'production', v.version);
+ * const bytes = await registry.loadArtifact('iris', '@production'); // sha256-verified
+ * registry.on('aliasChanged', (e) => log.info(`${e.name}@${e.alias}: ${e.previous} → ${e.version}`));
+ * ```
+ */
+export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
+  /** The storage this registry reads and writes. */
+  readonly storage: StorageAdapter;
+  readonly #clock: Clock;
+
+  constructor(options: ModelRegistryOptions = {}) {
+    super();
+    checkOptionsObject('ModelRegistry options', options, ['storage', 'clock']);
+    const storage = options.storage ?? new FileSystemStorage('./models');
+    for (const method of ['get', 'put', 'delete', 'list'] as const) {
+      if (typeof (storage as unknown as Record<string, unknown>)[method] !== 'function') {
+        throw new ValidationError(`storage must implement StorageAdapter (get, put, delete, list); '${method}' is ${describeValue((storage as unknown as Record<string, unknown>)[method])}`);
+      }
+    }
+    this.storage = storage;
+    this.#clock = options.clock === undefined ? Date.now : checkFunction<Clock>('clock', options.clock);
+  }
+
+  /**
+   * Registers an artifact as the next version of `name`. Everything is checked first (name,
+   * options, and for ONNX, that onnxruntime can load it); then the artifact is stored
+   * content-addressed (identical bytes are stored once) and the version is claimed by writing its
+   * record with `ifNoneMatch: '*'`, moving to the next number when another writer got there first.
+   * A crash at any point leaves at most an unreferenced blob, never a half version.
+   *
+   * @param artifact - The bytes, or a path to read them from.
+   * @throws ValidationError for a bad name or option; ModelLoadError when an ONNX artifact does not
+   * load (nothing is stored); NotFoundError when the artifact path does not exist.
+   */
+  async register(name: string, artifact: Uint8Array | string, options: RegisterOptions = {}): Promise<ModelVersion> {
+    const model = checkName(name, 'model name');
+    checkOptionsObject('register options', options, ['description', 'tags', 'lineage', 'format', 'validate']);
+    const description = checkOptionalString('description', options.description) ?? '';
+    const tags = options.tags === undefined ? {} : checkStringRecord('tags', options.tags);
+    const lineage = checkLineage(options.lineage);
+    const format = options.format ?? 'onnx';
+    if (typeof format !== 'string' || !FORMAT.test(format)) {
+      throw new ValidationError(`format must match ${FORMAT.source} (e.g. 'onnx'), got ${describeValue(format)}`);
+    }
+    const validate = options.validate ?? true;
+    if (typeof validate !== 'boolean') throw new ValidationError(`validate must be a boolean, got ${describeValue(validate)}`);
+    const bytes = await this.#readArtifact(artifact);
+
+    let inspection: OnnxInspection | undefined;
+    if (validate && format === 'onnx') inspection = await inspectOnnx(bytes, `artifact for model '${model}'`);
+
+    const sha256 = sha256Hex(bytes);
+    await this.#storeBlob(sha256, bytes);
+
+    const versions = await this.#versionNumbers(model);
+    let version = (versions.at(-1) ?? 0) + 1;
+    for (;; version++) {
+      const record: ModelVersion = {
+        name: model,
+        version,
+        createdAt: new Date(this.#clock()).toISOString(),
+        sha256,
+        size: bytes.length,
+        format,
+        signature: inspection?.signature ?? null,
+        description,
+        tags,
+        lineage,
+        status: 'active',
+        onnx: inspection?.onnx ?? null,
+        validatedBy: inspection?.validatedBy ?? null,
+      };
+      try {
+        await this.storage.put(versionKey(model, version), encodeJson(record), { ifNoneMatch: '*' });
+      } catch (err) {
+        if (err instanceof PreconditionFailedError) continue;
+        throw err;
+      }
+      // A concurrent deleteVersion of another version with the same bytes may have removed the
+      // blob between our store and our claim; put it back so the new version is never dangling.
+      if ((await this.storage.list(blobKey(sha256))).length === 0) await this.#storeBlob(sha256, bytes);
+      this.emit('registered', record);
+      return record;
+    }
+  }
+
+  /**
+   * Finds the version a ref points to: a number, `'latest'` (the highest active version; numbers
+   * compare as numbers, so 10 is after 9) or `'@alias'`. An explicit number resolves archived
+   * versions too.
+   *
+   * @throws NotFoundError when the version, alias or model does not exist.
+   */
+  async resolve(name: string, ref: VersionRef): Promise<ModelVersion> {
+    const model = checkName(name, 'model name');
+    const parsed = parseRef(ref);
+    if (typeof parsed === 'number') return this.#getVersion(model, parsed);
+    if (parsed === 'latest') {
+      const versions = await this.#versionNumbers(model);
+      for (let i = versions.length - 1; i >= 0; i--) {
+        const stored = await this.#readRecord(model, versions[i]!);
+        if (stored && !isTombstone(stored.value) && stored.value.status === 'active') return stored.value;
+      }
+      throw new NotFoundError(`model '${model}' has no active version${versions.length === 0 ? ' (nothing registered under this name)' : ''}`);
+    }
+    const { doc } = await this.#readAliases(model);
+    const target = doc.aliases[parsed.alias];
+    if (target === undefined) {
+      const known = Object.keys(doc.aliases);
+      throw new NotFoundError(`model '${model}' has no alias '${parsed.alias}' (aliases: ${known.length > 0 ? known.join(', ') : 'none'})`);
+    }
+    return this.#getVersion(model, target);
+  }
+
+  /** The record of one version (active or archived). @throws NotFoundError when it does not exist. */
+  async getVersion(name: string, version: number): Promise<ModelVersion> {
+    return this.#getVersion(checkName(name, 'model name'), checkVersionNumber(version));
+  }
+
+  /** Versions of a model sorted by number; archived ones only with `includeArchived`. `[]` for an unknown model. */
+  async listVersions(name: string, options: ListVersionsOptions = {}): Promise<ModelVersion[]> {
+    const model = checkName(name, 'model name');
+    checkOptionsObject('listVersions options', options, ['includeArchived']);
+    const includeArchived = options.includeArchived ?? false;
+    if (typeof includeArchived !== 'boolean') throw new ValidationError(`includeArchived must be a boolean, got ${describeValue(includeArchived)}`);
+    const records = await Promise.all((await this.#versionNumbers(model)).map((v) => this.#readRecord(model, v)));
+    return records.flatMap((stored) =>
+      stored && !isTombstone(stored.value) && (includeArchived || stored.value.status === 'active') ? [stored.value] : [],
+    );
+  }
+
+  /** Names of every model that has claimed at least one version number, sorted. */
+  async listModels(): Promise<string[]> {
+    const names = new Set<string>();
+    for (const key of await this.storage.list('models/')) {
+      const match = /^models\/([^/]+)\/versions\//.exec(key);
+      if (match) names.add(match[1]!);
+    }
+    return [...names].sort();
+  }
+
+  /**
+   * The artifact bytes of a version, verified against the recorded sha256 and size on every read.
+   *
+   * @throws IntegrityError naming the version when the stored bytes changed or are missing;
+   * NotFoundError when the ref does not resolve.
+   */
+  async loadArtifact(name: string, ref: VersionRef): Promise<Uint8Array> {
+    const record = await this.resolve(name, ref);
+    const blob = await this.storage.get(blobKey(record.sha256));
+    const label = `artifact of model '${record.name}' version ${record.version}`;
+    if (!blob) throw new IntegrityError(`${label} is missing from storage (blob ${blobKey(record.sha256)})`);
+    const actual = sha256Hex(blob.data);
+    if (blob.data.length !== record.size || actual !== record.sha256) {
+      throw new IntegrityError(
+        `${label} is corrupt: expected sha256 ${record.sha256} (${record.size} bytes), got ${actual} (${blob.data.length} bytes); refusing to serve it`,
+      );
+    }
+    return blob.data;
+  }
+
+  /**
+   * Points `alias` at `version` by compare-and-swap on the model's alias document (retried when
+   * another writer moved any alias first) and appends the move to the alias history.
+   *
+   * @throws NotFoundError when the version does not exist or was deleted.
+   */
+  async setAlias(name: string, alias: string, version: number, options: AliasChangeOptions = {}): Promise<void> {
+    const model = checkName(name, 'model name');
+    const aliasName = checkName(alias, 'alias');
+    checkVersionNumber(version);
+    const who = this.#checkChangeOptions(options);
+    await this.#getVersion(model, version);
+    const entry = await this.#updateAliases(model, (doc) => {
+      if (doc.deleted.includes(version)) throw new NotFoundError(`model '${model}' version ${version} was deleted`);
+      const previous = doc.aliases[aliasName] ?? null;
+      if (previous === version) return undefined;
+      doc.aliases[aliasName] = version;
+      return { alias: aliasName, version, previous, at: new Date(this.#clock()).toISOString(), ...who };
+    });
+    if (entry) this.emit('aliasChanged', { name: model, ...entry });
+  }
+
+  /** Removes an alias, recording the removal in its history. @throws NotFoundError when it does not exist. */
+  async deleteAlias(name: string, alias: string, options: AliasChangeOptions = {}): Promise<void> {
+    const model = checkName(name, 'model name');
+    const aliasName = checkName(alias, 'alias');
+    const who = this.#checkChangeOptions(options);
+    const entry = await this.#updateAliases(model, (doc) => {
+      const previous = doc.aliases[aliasName];
+      if (previous === undefined) throw new NotFoundError(`model '${model}' has no alias '${aliasName}'`);
+      delete doc.aliases[aliasName];
+      return { alias: aliasName, version: null, previous, at: new Date(this.#clock()).toISOString(), ...who };
+    });
+    if (entry) this.emit('aliasChanged', { name: model, ...entry });
+  }
+
+  /** Current aliases of a model, alias → version (`{}` when none). */
+  async getAliases(name: string): Promise<Record<string, number>> {
+    return (await this.#readAliases(checkName(name, 'model name'))).doc.aliases;
+  }
+
+  /**
+   * Every move of one alias, oldest first, so "which version was production on date X" is
+   * answerable: the last entry with `at <= X`.
+   */
+  async aliasHistory(name: string, alias: string): Promise<AliasHistoryEntry[]> {
+    const model = checkName(name, 'model name');
+    const aliasName = checkName(alias, 'alias');
+    return (await this.#readAliases(model)).doc.history.filter((e) => e.alias === aliasName);
+  }
+
+  /** Replaces the tags of a version. @throws NotFoundError when it does not exist. */
+  async setTags(name: string, version: number, tags: Record<string, string>): Promise<ModelVersion> {
+    const model = checkName(name, 'model name');
+    checkVersionNumber(version);
+    const checked = checkStringRecord('tags', tags);
+    return (await this.#updateRecord(model, version, (record) => ({ ...record, tags: checked }))).record;
+  }
+
+  /**
+   * Archives a version: it stays readable by number and alias but no longer counts as `'latest'`
+   * nor shows in `listVersions` by default. Archiving an archived version changes nothing.
+   */
+  async archiveVersion(name: string, version: number): Promise<ModelVersion> {
+    const model = checkName(name, 'model name');
+    checkVersionNumber(version);
+    const { record, changed } = await this.#updateRecord(model, version, (r) =>
+      r.status === 'archived' ? undefined : { ...r, status: 'archived' },
+    );
+    if (changed) this.emit('archived', record);
+    return record;
+  }
+
+  /**
+   * Deletes a version. Its number stays claimed (a tombstone record keeps it), so it is never
+   * handed out again. The blob is removed only when no other version of any model uses it.
+   *
+   * @throws InvalidStateError when an alias points to the version (move or delete the alias
+   * first); NotFoundError when it does not exist.
+   */
+  async deleteVersion(name: string, version: number): Promise<void> {
+    const model = checkName(name, 'model name');
+    checkVersionNumber(version);
+    const record = await this.#getVersion(model, version);
+    // Recording the deletion in the alias document serialises it with setAlias: an alias cannot
+    // be pointed at this version while it is being deleted, nor the other way round.
+    await this.#updateAliases(model, (doc) => {
+      const pointing = Object.entries(doc.aliases).filter(([, v]) => v === version).map(([a]) => `'${a}'`);
+      if (pointing.length > 0) {
+        throw new InvalidStateError(
+          `cannot delete model '${model}' version ${version}: alias ${pointing.join(', ')} points to it; move or delete the alias first`,
+        );
+      }
+      if (!doc.deleted.includes(version)) doc.deleted.push(version);
+      return undefined;
+    }, true);
+    const tombstone: Tombstone = { name: model, version, sha256: record.sha256, deleted: true, deletedAt: new Date(this.#clock()).toISOString() };
+    for (let attempt = 0; ; attempt++) {
+      const stored = await this.#readRecord(model, version);
+      if (!stored || isTombstone(stored.value)) break;
+      try {
+        await this.storage.put(versionKey(model, version), encodeJson(tombstone), { ifMatch: stored.etag });
+        break;
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError) || attempt >= MAX_CAS_ATTEMPTS) throw err;
+      }
+    }
+    const blobRemoved = !(await this.#blobInUse(record.sha256));
+    if (blobRemoved) await this.storage.delete(blobKey(record.sha256));
+    this.emit('deleted', { name: model, version, sha256: record.sha256, blobRemoved });
+  }
+
+  async #readArtifact(artifact: unknown): Promise<Uint8Array> {
+    if (artifact instanceof Uint8Array) return artifact;
+    if (typeof artifact === 'string' && artifact.length > 0) {
+      try {
+        return await readFile(artifact);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`artifact file '${artifact}' does not exist`, { cause: err });
+        throw new ValidationError(`artifact file '${artifact}' could not be read: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    throw new ValidationError(`artifact must be a Uint8Array or a file path, got ${describeValue(artifact)}`);
+  }
+
+  async #storeBlob(sha256: string, bytes: Uint8Array): Promise<void> {
+    try {
+      await this.storage.put(blobKey(sha256), bytes, { ifNoneMatch: '*' });
+    } catch (err) {
+      if (!(err instanceof PreconditionFailedError)) throw err;
+      // Identical bytes are already stored; repair them if they were damaged since.
+      const existing = await this.storage.get(blobKey(sha256));
+      if (existing && sha256Hex(existing.data) !== sha256) {
+        await this.storage.put(blobKey(sha256), bytes, { ifMatch: existing.etag }).catch((e: unknown) => {
+          if (!(e instanceof PreconditionFailedError)) throw e;
+        });
+      } else if (!existing) {
+        await this.#storeBlob(sha256, bytes);
+      }
+    }
+  }
+
+  async #blobInUse(sha256: string): Promise<boolean> {
+    const keys = (await this.storage.list('models/')).filter((k) => VERSION_KEY.test(k));
+    for (const key of keys) {
+      const stored = await this.storage.get(key);
+      if (!stored) continue;
+      const value = JSON.parse(decoder.decode(stored.data)) as ModelVersion | Tombstone;
+      if (!isTombstone(value) && value.sha256 === sha256) return true;
+    }
+    return false;
+  }
+
+  async #versionNumbers(model: string): Promise<number[]> {
+    const numbers: number[] = [];
+    for (const key of await this.storage.list(`models/${model}/versions/`)) {
+      const match = VERSION_KEY.exec(key);
+      if (match) numbers.push(Number(match[1]));
+    }
+    return numbers.sort((a, b) => a - b);
+  }
+
+  async #readRecord(model: string, version: number): Promise<StoredRecord | undefined> {
+    const stored = await this.storage.get(versionKey(model, version));
+    if (!stored) return undefined;
+    let value: ModelVersion | Tombstone;
+    try {
+      value = JSON.parse(decoder.decode(stored.data)) as ModelVersion | Tombstone;
+    } catch (err) {
+      throw new IntegrityError(`record of model '${model}' version ${version} is not valid JSON`, { cause: err });
+    }
+    return { value, etag: stored.etag };
+  }
+
+  async #getVersion(model: string, version: number): Promise<ModelVersion> {
+    const stored = await this.#readRecord(model, version);
+    if (!stored) throw new NotFoundError(`model '${model}' has no version ${version}`);
+    if (isTombstone(stored.value)) throw new NotFoundError(`model '${model}' version ${version} was deleted at ${stored.value.deletedAt}`);
+    return stored.value;
+  }
+
+  async #updateRecord(
+    model: string,
+    version: number,
+    change: (record: ModelVersion) => ModelVersion | undefined,
+  ): Promise<{ record: ModelVersion; changed: boolean }> {
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const stored = await this.#readRecord(model, version);
+      if (!stored) throw new NotFoundError(`model '${model}' has no version ${version}`);
+      if (isTombstone(stored.value)) throw new NotFoundError(`model '${model}' version ${version} was deleted`);
+      const next = change(stored.value);
+      if (!next) return { record: stored.value, changed: false };
+      try {
+        await this.storage.put(versionKey(model, version), encodeJson(next), { ifMatch: stored.etag });
+        return { record: next, changed: true };
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+      }
+    }
+    throw new StorageError(`gave up updating model '${model}' version ${version} after ${MAX_CAS_ATTEMPTS} lost compare-and-swap races`);
+  }
+
+  async #readAliases(model: string): Promise<{ doc: AliasDocument; etag: string | undefined }> {
+    const stored = await this.storage.get(aliasesKey(model));
+    if (!stored) return { doc: { aliases: {}, history: [], deleted: [] }, etag: undefined };
+    try {
+      return { doc: JSON.parse(decoder.decode(stored.data)) as AliasDocument, etag: stored.etag };
+    } catch (err) {
+      throw new IntegrityError(`alias document of model '${model}' is not valid JSON`, { cause: err });
+    }
+  }
+
+  /**
+   * Compare-and-swap on the alias document: `change` mutates the freshly read document and returns
+   * the history entry to append (or `undefined` for none). With `alwaysWrite`, the document is
+   * written even without a history entry. Retries on a lost race; errors from `change` propagate.
+   */
+  async #updateAliases(
+    model: string,
+    change: (doc: AliasDocument) => AliasHistoryEntry | undefined,
+    alwaysWrite = false,
+  ): Promise<AliasHistoryEntry | undefined> {
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const { doc, etag } = await this.#readAliases(model);
+      const entry = change(doc);
+      if (!entry && !alwaysWrite) return undefined;
+      if (entry) doc.history.push(entry);
+      try {
+        await this.storage.put(aliasesKey(model), encodeJson(doc), etag === undefined ? { ifNoneMatch: '*' } : { ifMatch: etag });
+        return entry;
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+      }
+    }
+    throw new StorageError(`gave up updating the aliases of model '${model}' after ${MAX_CAS_ATTEMPTS} lost compare-and-swap races`);
+  }
+
+  #checkChangeOptions(options: AliasChangeOptions): AliasChangeOptions {
+    checkOptionsObject('alias change options', options, ['by', 'reason']);
+    const result: AliasChangeOptions = {};
+    const by = checkOptionalString('by', options.by);
+    if (by !== undefined) result.by = by;
+    const reason = checkOptionalString('reason', options.reason);
+    if (reason !== undefined) result.reason = reason;
+    return result;
+  }
+}
+
+function blobKey(sha256: string): string {
+  return `blobs/sha256/${sha256}`;
+}
+
+function versionKey(model: string, version: number): string {
+  return `models/${model}/versions/${version}.json`;
+}
+
+function aliasesKey(model: string): string {
+  return `models/${model}/aliases.json`;
+}
+
+function encodeJson(value: unknown): Uint8Array {
+  return encoder.encode(`${JSON.stringify(value, null, 2)}\n`);
+}
