@@ -8,7 +8,7 @@ import {
   ValidationError,
   describeValue,
 } from '../errors.js';
-import { checkNumber } from '../options.js';
+import { checkFunction, checkNumber } from '../options.js';
 import type { ModelSignature } from '../registry/signature.js';
 import { InputPlans, isSingleForm, type InputPlan, type TargetArray } from './inputs.js';
 import type { OutputData, OutputTensor, PredictInput, PredictOptions, PredictOutput, Predictor, TensorInput } from './types.js';
@@ -32,8 +32,16 @@ export interface BatchingOptions {
    * then it rejects with `TimeoutError` and its batch-mates are unaffected. Must exceed `maxDelayMs`.
    */
   timeoutMs?: number;
-  /** Time source for `timeoutMs` (default `performance.now`). */
+  /** Time source for `timeoutMs`, in ms (default `performance.now`). */
   clock?: () => number;
+  /** Timer functions for `maxDelayMs` and `timeoutMs` (default: the global ones); a `FakeClock` fits. */
+  timers?: BatchingTimers;
+}
+
+/** The timer functions {@link BatchingPredictor} uses, so tests can drive them. */
+export interface BatchingTimers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: never): void;
 }
 
 type Resolve = (output: PredictOutput) => void;
@@ -57,7 +65,7 @@ class Waiter {
 class Batch {
   rows = 0;
   readonly waiters: Waiter[] = [];
-  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  timer: unknown = undefined;
   constructor(readonly buffers: TargetArray[]) {}
 }
 
@@ -88,14 +96,20 @@ export class BatchingPredictor implements Predictor {
   /** The inner predictor's signature, by which inputs are validated and batched. */
   readonly signature: ModelSignature;
   /** Options in force, defaults filled in. */
-  readonly options: Readonly<Required<Omit<BatchingOptions, 'timeoutMs' | 'clock'>>> & { readonly timeoutMs: number | undefined };
+  readonly options: {
+    readonly maxBatchSize: number;
+    readonly maxDelayMs: number;
+    readonly maxQueue: number;
+    readonly timeoutMs: number | undefined;
+  };
   private readonly inner: Predictor;
   private readonly plans: readonly InputPlan[];
   private readonly inputs: InputPlans;
   private readonly clock: () => number;
   private readonly where: string;
   private open: Batch | undefined;
-  private flushTimer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
+  private readonly timers: BatchingTimers;
+  private flushTimer: unknown;
   private pending = 0;
   private running = 0;
   private disposing: Promise<void> | undefined;
@@ -115,7 +129,12 @@ export class BatchingPredictor implements Predictor {
     const timeoutMs =
       options.timeoutMs === undefined ? undefined : checkNumber('timeoutMs', options.timeoutMs, { min: maxDelayMs, exclusiveMin: true });
     this.options = { maxBatchSize, maxDelayMs, maxQueue, timeoutMs };
-    this.clock = options.clock ?? performance.now.bind(performance);
+    this.clock = options.clock === undefined ? performance.now.bind(performance) : checkFunction<() => number>('clock', options.clock);
+    const timers = options.timers ?? globalThis;
+    if (typeof timers.setTimeout !== 'function' || typeof timers.clearTimeout !== 'function') {
+      throw new ValidationError(`timers must have setTimeout and clearTimeout, got ${describeValue(timers)}`);
+    }
+    this.timers = timers;
     const labels = inner as { name?: unknown; version?: unknown };
     this.where = typeof labels.name === 'string' ? `model '${labels.name}'${labels.version === undefined ? '' : ` v${String(labels.version)}`}: ` : '';
     const signature = inner.signature;
@@ -215,7 +234,8 @@ export class BatchingPredictor implements Predictor {
     if (batch.rows >= maxBatchSize) this.dispatch(batch);
     else if (this.flushTimer === undefined) {
       // Not unref()'d: it only exists while a caller awaits this batch, and must fire for it.
-      this.flushTimer = this.options.maxDelayMs === 0 ? setImmediate(this.flush) : setTimeout(this.flush, this.options.maxDelayMs);
+      this.flushTimer =
+        this.options.maxDelayMs === 0 ? setImmediate(this.flush) : this.timers.setTimeout(this.flush, this.options.maxDelayMs);
     }
     return promise;
   }
@@ -265,8 +285,8 @@ export class BatchingPredictor implements Predictor {
 
   private cancelFlush(): void {
     if (this.flushTimer === undefined) return;
-    clearTimeout(this.flushTimer as ReturnType<typeof setTimeout>);
-    clearImmediate(this.flushTimer as ReturnType<typeof setImmediate>);
+    if (this.options.maxDelayMs === 0) clearImmediate(this.flushTimer as ReturnType<typeof setImmediate>);
+    else this.timers.clearTimeout(this.flushTimer as never);
     this.flushTimer = undefined;
   }
 
@@ -305,7 +325,7 @@ export class BatchingPredictor implements Predictor {
   private armTimeout(batch: Batch): void {
     const next = batch.waiters.find((w) => !w.settled);
     if (!next) return;
-    batch.timer = setTimeout(() => {
+    batch.timer = this.timers.setTimeout(() => {
       const now = this.clock();
       for (const waiter of batch.waiters) {
         if (waiter.settled || waiter.deadline > now) continue;
@@ -317,7 +337,7 @@ export class BatchingPredictor implements Predictor {
   }
 
   private finished(batch: Batch): void {
-    if (batch.timer !== undefined) clearTimeout(batch.timer);
+    if (batch.timer !== undefined) this.timers.clearTimeout(batch.timer as never);
     if (--this.running === 0 && this.idle) this.idle();
   }
 

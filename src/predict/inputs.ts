@@ -78,6 +78,15 @@ export class InputPlan {
    * dim 0) without touching the values; `-1` means the value is not an array form.
    */
   rowsOf(value: TensorInput): number {
+    const rows = this.rowsOfForm(value);
+    const fixed = this.shape[0];
+    if (rows >= 0 && typeof fixed === 'number' && rows !== fixed) {
+      throw this.fail(this.shape.length === 1 ? `${rows} values` : `${rows} rows (the model's batch size is fixed)`);
+    }
+    return rows;
+  }
+
+  private rowsOfForm(value: TensorInput): number {
     if (ArrayBuffer.isView(value)) return this.rowsOfFlatRow((value as NumericArray).length);
     if (!Array.isArray(value)) return -1;
     const first: unknown = value[0];

@@ -1,0 +1,310 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AbortedError,
+  BatchingPredictor,
+  CapacityError,
+  FunctionPredictor,
+  InputShapeError,
+  InvalidStateError,
+  OnnxPredictor,
+  TimeoutError,
+  ValidationError,
+  type PredictInput,
+  type PredictOutput,
+  type Predictor,
+} from '../../src/index.js';
+import { FakeClock, seededRandom } from '../../src/testing/index.js';
+import { fixedBatchRegression, irisClassifier, regression, twoInput } from '../fixtures/onnx-models.js';
+
+/** Wraps a predictor and records the rows of every call it receives. */
+function counting(inner: Predictor): { predictor: Predictor; calls: number[] } {
+  const calls: number[] = [];
+  const predictor = new FunctionPredictor<PredictInput, PredictOutput>(
+    (input, options) => {
+      const first = (input as { dims?: readonly number[] }).dims ?? (Object.values(input)[0] as { dims: readonly number[] }).dims;
+      calls.push(first[0] as number);
+      return inner.predict(input, options);
+    },
+    { signature: inner.signature!, dispose: () => inner.dispose() },
+  );
+  return { predictor, calls };
+}
+
+/** An inner predictor whose runs finish only when the test says so. */
+function gated(signature: Predictor['signature']) {
+  const runs: Array<{ input: PredictInput; release: (output?: PredictOutput) => void; fail: (e: unknown) => void }> = [];
+  const predictor = new FunctionPredictor<PredictInput, PredictOutput>(
+    (input) =>
+      new Promise<PredictOutput>((resolve, reject) => {
+        // Echo: output 'y' is the input rows, so each caller can see its own rows come back.
+        const tensor = input as unknown as { data: Float32Array; dims: number[] };
+        runs.push({ input, release: (o) => resolve(o ?? { y: { data: tensor.data, dims: tensor.dims, type: 'float32' } }), fail: reject });
+      }),
+    { signature },
+  );
+  return { predictor, runs };
+}
+
+const randomRows = (random: () => number, rows: number, width: number) =>
+  Array.from({ length: rows }, () => Array.from({ length: width }, () => Math.round((random() * 20 - 10) * 100) / 100));
+
+const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('BatchingPredictor', () => {
+  let reg: OnnxPredictor;
+  let iris: OnnxPredictor;
+  let two: OnnxPredictor;
+  beforeAll(async () => {
+    [reg, iris, two] = await Promise.all([regression(), irisClassifier(), twoInput()].map((b) => OnnxPredictor.create(b)));
+  });
+  afterAll(async () => {
+    await Promise.all([reg, iris, two].map((p) => p.dispose()));
+  });
+
+  it('returns to each of 1000 concurrent callers exactly its unbatched result, in order, with mixed row counts', async () => {
+    const random = seededRandom(7);
+    const inputs = Array.from({ length: 1000 }, () => {
+      const rows = 1 + Math.floor(random() * 5);
+      const value = randomRows(random, rows, 3);
+      return rows === 1 && random() < 0.5 ? (value[0] as number[]) : value;
+    });
+    const expected = [];
+    for (const input of inputs) expected.push(await reg.predict(input));
+    const { predictor, calls } = counting(reg);
+    const batching = new BatchingPredictor(predictor, { maxBatchSize: 32 });
+    const order: number[] = [];
+    const results = await Promise.all(
+      inputs.map((input, i) =>
+        batching.predict(input).then((out) => {
+          order.push(i);
+          return out;
+        }),
+      ),
+    );
+    for (let i = 0; i < inputs.length; i++) {
+      expect(results[i]?.y?.dims).toEqual(expected[i]?.y?.dims);
+      expect(Array.from(results[i]!.y!.data as Float32Array)).toEqual(Array.from(expected[i]!.y!.data as Float32Array));
+    }
+    expect(order).toEqual(inputs.map((_, i) => i));
+    expect(calls.length).toBeLessThan(inputs.length / 4);
+    expect(Math.max(...calls)).toBeLessThanOrEqual(32);
+    expect(calls.reduce((a, b) => a + b, 0)).toBe(inputs.reduce((n, x) => n + (Array.isArray(x[0]) ? x.length : 1), 0));
+    expect(batching.size).toBe(0);
+  });
+
+  it('batches multi-input models exactly too', async () => {
+    const random = seededRandom(11);
+    const inputs = Array.from({ length: 300 }, () => {
+      const rows = 1 + Math.floor(random() * 3);
+      return { a: randomRows(random, rows, 2), b: randomRows(random, rows, 2) };
+    });
+    const expected = await Promise.all(inputs.map((input) => two.predict(input)));
+    const batching = new BatchingPredictor(two, { maxBatchSize: 16 });
+    const results = await Promise.all(inputs.map((input) => batching.predict(input)));
+    for (let i = 0; i < inputs.length; i++) {
+      for (const name of ['sum', 'product']) {
+        expect(results[i]?.[name]?.dims).toEqual(expected[i]?.[name]?.dims);
+        expect(Array.from(results[i]![name]!.data as Float32Array)).toEqual(Array.from(expected[i]![name]!.data as Float32Array));
+      }
+    }
+  });
+
+  it('splits classifier outputs back per caller: same labels; probabilities as the batch kernel computes them', async () => {
+    // onnxruntime's LinearClassifier picks different kernels by batch size, so probabilities can
+    // differ from a one-row run in the last float32 bit: compared to 1e-6, labels exactly.
+    const random = seededRandom(3);
+    const inputs = Array.from({ length: 200 }, () => randomRows(random, 1 + Math.floor(random() * 3), 4).map((r) => r.map((v) => Math.abs(v) / 2)));
+    const expected = await Promise.all(inputs.map((input) => iris.predict(input)));
+    const batching = new BatchingPredictor(iris);
+    const results = await Promise.all(inputs.map((input) => batching.predict(input)));
+    for (let i = 0; i < inputs.length; i++) {
+      expect(results[i]?.label).toEqual(expected[i]?.label);
+      expect(results[i]?.probabilities?.dims).toEqual(expected[i]?.probabilities?.dims);
+      const got = results[i]!.probabilities!.data as Float32Array;
+      const want = expected[i]!.probabilities!.data as Float32Array;
+      for (let j = 0; j < want.length; j++) expect(Math.abs((got[j] as number) - (want[j] as number))).toBeLessThan(1e-6);
+    }
+  });
+
+  it('runs a batch as soon as it is full, without waiting for maxDelayMs', async () => {
+    const clock = new FakeClock();
+    const { predictor, calls } = counting(reg);
+    const batching = new BatchingPredictor(predictor, { maxBatchSize: 4, maxDelayMs: 1000, timers: clock, clock: clock.now });
+    const results = Promise.all([batching.predict([[1, 2, 3]]), batching.predict([[1, 2, 3], [4, 5, 6], [7, 8, 9]])]);
+    await expect(results).resolves.toHaveLength(2);
+    expect(calls).toEqual([4]);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('runs a partial batch once its oldest request has waited maxDelayMs', async () => {
+    const clock = new FakeClock();
+    const { predictor, calls } = counting(reg);
+    const batching = new BatchingPredictor(predictor, { maxBatchSize: 8, maxDelayMs: 5, timers: clock, clock: clock.now });
+    const first = batching.predict([1, 2, 3]);
+    clock.advance(3);
+    const second = batching.predict([4, 5, 6]);
+    await flush();
+    expect(calls).toEqual([]);
+    clock.advance(2);
+    await Promise.all([first, second]);
+    expect(calls).toEqual([2]);
+  });
+
+  it('maxDelayMs 0 runs what arrived in the same event-loop turn', async () => {
+    const { predictor, calls } = counting(reg);
+    const batching = new BatchingPredictor(predictor, { maxBatchSize: 64, maxDelayMs: 0 });
+    await Promise.all(Array.from({ length: 10 }, () => batching.predict([1, 2, 3])));
+    expect(calls).toEqual([10]);
+  });
+
+  it('a request larger than maxBatchSize runs on its own', async () => {
+    const { predictor, calls } = counting(reg);
+    const batching = new BatchingPredictor(predictor, { maxBatchSize: 2 });
+    const rows = [[1, 2, 3], [4, 5, 6], [7, 8, 9]];
+    const [small, big] = await Promise.all([batching.predict([0, 0, 0]), batching.predict(rows)]);
+    expect(big?.y?.dims).toEqual([3, 1]);
+    expect(Array.from(big!.y!.data as Float32Array)).toEqual(Array.from((await reg.predict(rows)).y!.data as Float32Array));
+    expect(small?.y?.dims).toEqual([1, 1]);
+    expect(calls).toEqual([1, 3]);
+  });
+
+  it('a bad input fails only its own caller', async () => {
+    const batching = new BatchingPredictor(reg, { maxBatchSize: 8 });
+    const calls = [
+      batching.predict([1, 2, 3]),
+      batching.predict([1, 2]),
+      batching.predict([1, Number.NaN, 3]),
+      batching.predict({ data: new Float32Array(3), dims: [1, 3] }),
+      batching.predict([4, 5, 6]),
+    ];
+    const settled = await Promise.allSettled(calls);
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled', 'fulfilled']);
+    expect((settled[1] as PromiseRejectedResult).reason).toBeInstanceOf(InputShapeError);
+    expect(String((settled[1] as PromiseRejectedResult).reason.message)).toMatch(/expected 'x' float32\[N,3\], got 2 values/);
+    expect((settled[2] as PromiseRejectedResult).reason).toBeInstanceOf(InputShapeError);
+    const last = (settled[4] as PromiseFulfilledResult<PredictOutput>).value;
+    expect(Array.from(last.y!.data as Float32Array)).toEqual(Array.from((await reg.predict([4, 5, 6])).y!.data as Float32Array));
+  });
+
+  it('a full queue rejects at once with CapacityError and recovers when it drains', async () => {
+    const { predictor, runs } = gated(reg.signature);
+    const batching = new BatchingPredictor(predictor, { maxBatchSize: 2, maxQueue: 4 });
+    const accepted = [1, 2, 3, 4].map((v) => batching.predict([v, v, v]));
+    await expect(batching.predict([5, 5, 5])).rejects.toBeInstanceOf(CapacityError);
+    await expect(batching.predict([5, 5, 5])).rejects.toThrow(/maxQueue is 4/);
+    expect(runs).toHaveLength(2);
+    for (const run of runs) run.release();
+    const outputs = await Promise.all(accepted);
+    expect(outputs.map((o) => Array.from(o.y!.data as Float32Array))).toEqual([[1, 1, 1], [2, 2, 2], [3, 3, 3], [4, 4, 4]]);
+    const after = batching.predict([6, 6, 6]);
+    await flush();
+    await new Promise((r) => setTimeout(r, 5));
+    runs[2]?.release();
+    await expect(after).resolves.toMatchObject({ y: { dims: [1, 3] } });
+  });
+
+  it('a timed-out request is answered with TimeoutError; its batch-mate still gets its rows', async () => {
+    const clock = new FakeClock();
+    const { predictor, runs } = gated(reg.signature);
+    const batching = new BatchingPredictor(predictor, { maxBatchSize: 8, maxDelayMs: 10, timeoutMs: 100, timers: clock, clock: clock.now });
+    const early = batching.predict([1, 1, 1]);
+    const earlyResult = early.catch((e: unknown) => e);
+    clock.advance(5);
+    const late = batching.predict([2, 2, 2]);
+    clock.advance(5); // the batch runs at t = 10
+    expect(runs).toHaveLength(1);
+    clock.advance(90); // t = 100: the first request's deadline
+    expect(await earlyResult).toBeInstanceOf(TimeoutError);
+    expect(((await earlyResult) as Error).message).toMatch(/timed out after 100 ms/);
+    expect(batching.size).toBe(1);
+    runs[0]?.release();
+    const out = await late;
+    expect(Array.from(out.y!.data as Float32Array)).toEqual([2, 2, 2]);
+    expect(batching.size).toBe(0);
+  });
+
+  it('an aborted request is removed without breaking its batch-mates, queued or running', async () => {
+    const { predictor, runs } = gated(reg.signature);
+    const clock = new FakeClock();
+    const batching = new BatchingPredictor(predictor, { maxBatchSize: 8, maxDelayMs: 10, timers: clock, clock: clock.now });
+    const middle = new AbortController();
+    const last = new AbortController();
+    const running = new AbortController();
+    const a = batching.predict([1, 1, 1]);
+    const b = batching.predict([2, 2, 2], { signal: middle.signal }).catch((e: unknown) => e);
+    const c = batching.predict([3, 3, 3], { signal: running.signal }).catch((e: unknown) => e);
+    const d = batching.predict([4, 4, 4], { signal: last.signal }).catch((e: unknown) => e);
+    middle.abort(); // queued, not last: its rows stay, its result is dropped
+    last.abort(); // queued and last: taken back out of the batch
+    expect(await b).toBeInstanceOf(AbortedError);
+    expect(await d).toBeInstanceOf(AbortedError);
+    clock.advance(10);
+    expect(runs).toHaveLength(1);
+    expect((runs[0]?.input as unknown as { dims: number[] }).dims).toEqual([3, 3]);
+    running.abort(); // running: answered now, result dropped
+    expect(await c).toBeInstanceOf(AbortedError);
+    runs[0]?.release();
+    expect(Array.from((await a).y!.data as Float32Array)).toEqual([1, 1, 1]);
+    expect(batching.size).toBe(0);
+    const already = new AbortController();
+    already.abort();
+    await expect(batching.predict([1, 1, 1], { signal: already.signal })).rejects.toBeInstanceOf(AbortedError);
+  });
+
+  it('a batch whose every request was aborted does not run', async () => {
+    const { predictor, runs } = gated(reg.signature);
+    const batching = new BatchingPredictor(predictor, { maxBatchSize: 8, maxDelayMs: 0 });
+    const controller = new AbortController();
+    const first = batching.predict([1, 1, 1], { signal: controller.signal }).catch((e: unknown) => e);
+    const second = batching.predict([2, 2, 2], { signal: controller.signal }).catch((e: unknown) => e);
+    controller.abort();
+    expect(await first).toBeInstanceOf(AbortedError);
+    expect(await second).toBeInstanceOf(AbortedError);
+    await flush();
+    expect(runs).toHaveLength(0);
+  });
+
+  it('an inner failure rejects every caller of that batch with it', async () => {
+    const { predictor, runs } = gated(reg.signature);
+    const batching = new BatchingPredictor(predictor, { maxBatchSize: 2 });
+    const both = [batching.predict([1, 1, 1]), batching.predict([2, 2, 2])].map((p) => p.catch((e: unknown) => e));
+    const boom = new Error('boom');
+    runs[0]?.fail(boom);
+    expect(await Promise.all(both)).toEqual([boom, boom]);
+  });
+
+  it('refuses models it cannot batch, and bad options, at construction', async () => {
+    const fixed = await OnnxPredictor.create(fixedBatchRegression());
+    expect(() => new BatchingPredictor(fixed)).toThrow(ValidationError);
+    expect(() => new BatchingPredictor(fixed)).toThrow(/input 'x' float32\[1,3\] has a fixed batch size of 1/);
+    await fixed.dispose();
+    expect(() => new BatchingPredictor(new FunctionPredictor(() => ({})))).toThrow(/inner must have a signature/);
+    expect(() => new BatchingPredictor(reg, { maxBatchSize: 0 })).toThrow(/maxBatchSize must be an integer >= 1, got number 0/);
+    expect(() => new BatchingPredictor(reg, { maxQueue: 1.5 })).toThrow(/maxQueue must be an integer/);
+    expect(() => new BatchingPredictor(reg, { maxDelayMs: -1 })).toThrow(/maxDelayMs must be a finite number >= 0/);
+    expect(() => new BatchingPredictor(reg, { maxDelayMs: 5, timeoutMs: 5 })).toThrow(/timeoutMs must be a finite number > 5/);
+    expect(() => new BatchingPredictor(null as never)).toThrow(/inner must be a Predictor, got null/);
+  });
+
+  it('dispose runs the open batch, waits for it, then disposes the inner predictor', async () => {
+    const { predictor, runs } = gated(reg.signature);
+    let innerDisposed = false;
+    const inner = new FunctionPredictor<PredictInput, PredictOutput>((input, o) => predictor.predict(input, o), {
+      signature: reg.signature,
+      dispose: () => {
+        innerDisposed = true;
+      },
+    });
+    const batching = new BatchingPredictor(inner, { maxBatchSize: 8, maxDelayMs: 1000 });
+    const pending = batching.predict([1, 1, 1]);
+    const disposed = batching.dispose();
+    await expect(batching.predict([1, 1, 1])).rejects.toBeInstanceOf(InvalidStateError);
+    await flush();
+    expect(runs).toHaveLength(1);
+    expect(innerDisposed).toBe(false);
+    runs[0]?.release();
+    await expect(pending).resolves.toMatchObject({ y: { dims: [1, 3] } });
+    await disposed;
+    expect(innerDisposed).toBe(true);
+  });
+});

@@ -1,0 +1,279 @@
+import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
+import { Tensor } from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AbortedError,
+  InputShapeError,
+  InvalidStateError,
+  ModelLoadError,
+  ModelRolloutError,
+  OnnxPredictor,
+  ValidationError,
+  toPrediction,
+} from '../../src/index.js';
+import { brokenModel, fixedBatchRegression, irisClassifier, regression, twoInput } from '../fixtures/onnx-models.js';
+
+/** x float32[N,K] → y = x · W (W 2×2): the inner dim is symbolic, so only onnxruntime can check it. */
+function symbolicInnerMatMul(): Uint8Array {
+  const { onnx } = onnxProto;
+  const info = (name: string, dims: Array<string | number>) => ({
+    name,
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: {
+      name: 'symbolic_inner',
+      node: [{ opType: 'MatMul', input: ['x', 'W'], output: ['y'] }],
+      initializer: [{ name: 'W', dims: [2, 2], dataType: onnx.TensorProto.DataType.FLOAT, floatData: [1, 2, 3, 4] }],
+      input: [info('x', ['N', 'K'])],
+      output: [info('y', ['N', 2])],
+    },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+const setosa = [5.1, 3.5, 1.4, 0.2];
+const virginica = [5.9, 3.0, 5.1, 1.8];
+
+// y = 0.5 x0 - 1.25 x1 + 2 x2 + 0.1, the regression fixture's weights.
+const expectedY = (x: number[]) => Math.fround(Math.fround(0.5 * x[0]! - 1.25 * x[1]! + 2 * x[2]!) + 0.1);
+
+describe('OnnxPredictor', () => {
+  let iris: OnnxPredictor;
+  let reg: OnnxPredictor;
+  let two: OnnxPredictor;
+  let fixed: OnnxPredictor;
+
+  beforeAll(async () => {
+    iris = await OnnxPredictor.create(irisClassifier(), { name: 'iris', version: 3 });
+    reg = await OnnxPredictor.create(regression(), { name: 'reg', version: 1 });
+    two = await OnnxPredictor.create(twoInput());
+    fixed = await OnnxPredictor.create(fixedBatchRegression());
+  });
+  afterAll(async () => {
+    await Promise.all([iris, reg, two, fixed].map((p) => p.dispose()));
+  });
+
+  it('reads the signature from the session', () => {
+    expect(iris.signature).toEqual({
+      inputs: [{ name: 'input', type: 'float32', shape: ['N', 4] }],
+      outputs: [
+        { name: 'label', type: 'int64', shape: ['N'] },
+        { name: 'probabilities', type: 'float32', shape: ['N', 3] },
+      ],
+    });
+    expect(fixed.signature.inputs[0]?.shape).toEqual([1, 3]);
+  });
+
+  describe('input forms', () => {
+    it('number[] is one row; int64 labels come back as numbers', async () => {
+      const out = await iris.predict(virginica);
+      expect(out.label).toEqual({ data: [2], dims: [1], type: 'int64' });
+      expect(out.probabilities?.dims).toEqual([1, 3]);
+      expect(out.probabilities?.data).toBeInstanceOf(Float32Array);
+      const p = Array.from(out.probabilities!.data as Float32Array);
+      expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      expect(p[2]).toBeGreaterThan(p[0]!);
+    });
+
+    it('number[][] is rows', async () => {
+      const out = await iris.predict([setosa, virginica]);
+      expect(out.label).toEqual({ data: [0, 2], dims: [2], type: 'int64' });
+      const y = await reg.predict([
+        [1, 2, 3],
+        [0, 0, 0],
+      ]);
+      expect(y.y?.dims).toEqual([2, 1]);
+      expect(Array.from(y.y!.data as Float32Array)).toEqual([expectedY([1, 2, 3]), expectedY([0, 0, 0])]);
+    });
+
+    it('a typed array with explicit dims is used without a copy; another type is converted', async () => {
+      const data = new Float32Array([1, 2, 3, 4, 5, 6]);
+      const same = await reg.predict({ data, dims: [2, 3] });
+      expect(Array.from(same.y!.data as Float32Array)).toEqual([expectedY([1, 2, 3]), expectedY([4, 5, 6])]);
+      const converted = await reg.predict({ data: new Float64Array([1, 2, 3, 4, 5, 6]), dims: [2, 3] });
+      expect(converted.y!.data).toEqual(same.y!.data);
+      const flat = await reg.predict({ data: [1, 2, 3], dims: [1, 3] });
+      expect(Array.from(flat.y!.data as Float32Array)).toEqual([expectedY([1, 2, 3])]);
+    });
+
+    it('a bare typed array is one row', async () => {
+      const out = await iris.predict(new Float32Array(virginica));
+      expect(out.label?.data).toEqual([2]);
+    });
+
+    it('a Record<inputName, …> feeds a multi-input model, with any form per input', async () => {
+      const out = await two.predict({ a: [1, 2], b: { data: new Float32Array([3, 4]), dims: [1, 2] } });
+      expect(Array.from(out.sum!.data as Float32Array)).toEqual([4, 6]);
+      expect(Array.from(out.product!.data as Float32Array)).toEqual([3, 8]);
+      const rows = await two.predict({
+        a: [
+          [1, 1],
+          [2, 2],
+        ],
+        b: [
+          [3, 3],
+          [4, 4],
+        ],
+      });
+      expect(rows.sum?.dims).toEqual([2, 2]);
+      expect(Array.from(rows.product!.data as Float32Array)).toEqual([3, 3, 8, 8]);
+      const single = await iris.predict({ input: [virginica] });
+      expect(single.label?.data).toEqual([2]);
+    });
+
+    it('an onnxruntime Tensor passes through', async () => {
+      const tensor = new Tensor('float32', new Float32Array([...setosa, ...virginica]), [2, 4]);
+      const out = await iris.predict(tensor);
+      expect(out.label?.data).toEqual([0, 2]);
+      const fixedOut = await fixed.predict(new Tensor('float32', new Float32Array([1, 2, 3]), [1, 3]));
+      expect(Array.from(fixedOut.y!.data as Float32Array)).toEqual([expectedY([1, 2, 3])]);
+    });
+
+    it('a model with a fixed batch of 1 takes one row', async () => {
+      const out = await fixed.predict([1, 2, 3]);
+      expect(out.y?.dims).toEqual([1, 1]);
+    });
+  });
+
+  describe('validation before running → InputShapeError naming the input, expected vs given', () => {
+    const cases: Array<[string, () => Promise<unknown>, RegExp]> = [
+      ['wrong element count', () => iris.predict([1, 2, 3]), /^model 'iris' v3: expected 'input' float32\[N,4\], got 3 values$/],
+      ['ragged rows', () => iris.predict([setosa, [1, 2]]), /expected 'input' float32\[N,4\], got row 1 with 2 values/],
+      ['wrong rank', () => iris.predict({ data: new Float32Array(4), dims: [1, 2, 2] }), /expected 'input' float32\[N,4\], got float32\[1,2,2\] \(rank 3, expected rank 2\)/],
+      ['wrong fixed dim', () => iris.predict({ data: new Float32Array(6), dims: [2, 3] }), /expected 'input' float32\[N,4\], got float32\[2,3\]/],
+      ['data length vs dims', () => iris.predict({ data: new Float32Array(7), dims: [2, 4] }), /got 7 values for dims \[2,4\] \(8 values\)/],
+      ['NaN', () => iris.predict([1, Number.NaN, 3, 4]), /expected 'input' float32\[N,4\] with finite numbers, got number NaN at index 1/],
+      ['Infinity in rows', () => iris.predict([setosa, [1, 2, Infinity, 4]]), /with finite numbers, got number Infinity at row 1, column 2/],
+      ['NaN in a typed array', () => iris.predict({ data: new Float32Array([1, 2, 3, Number.NaN]), dims: [1, 4] }), /with finite numbers, got number NaN at index 3/],
+      ['NaN in a Tensor', () => iris.predict(new Tensor('float32', new Float32Array([1, 2, Number.NaN, 4]), [1, 4])), /with finite numbers, got number NaN at index 2/],
+      ['a string among numbers', () => iris.predict([1, 2, '3' as unknown as number, 4]), /with finite numbers, got string "3" at index 2/],
+      ['empty batch (no rows)', () => iris.predict([]), /expected 'input' float32\[N,4\], got an empty array \(no rows\)/],
+      ['empty batch (dims)', () => iris.predict({ data: new Float32Array(0), dims: [0, 4] }), /got float32\[0,4\] \(an empty batch\)/],
+      ['wrong input name', () => iris.predict({ x: [setosa] } as never), /expected inputs 'input', got unknown input 'x'/],
+      ['missing input', () => two.predict({ a: [1, 2] }), /expected inputs 'a', 'b', got no value for 'b'/],
+      ['multi-input model given a bare array', () => two.predict([1, 2]), /expected a record of inputs 'a', 'b', got array of length 2/],
+      ['inputs disagree on the batch', () => two.predict({ a: [[1, 2], [3, 4]], b: [[1, 2]] }), /'b' float32\[N,2\], got 1 rows while 'a' float32\[N,2\] has 2/],
+      ['a Tensor of the wrong type', () => iris.predict(new Tensor('int32', new Int32Array(4), [1, 4])), /expected 'input' float32\[N,4\], got a int32 Tensor/],
+      ['fixed batch of 1 given 2 rows', () => fixed.predict([[1, 2, 3], [4, 5, 6]]), /^expected 'x' float32\[1,3\], got 2 rows \(the model's batch size is fixed\)$/],
+      ['not an input at all', () => iris.predict(42 as never), /expected 'input' float32\[N,4\], got number 42/],
+      ['null', () => iris.predict(null as never), /expected 'input' float32\[N,4\], got null/],
+    ];
+    it.each(cases)('%s', async (_name, run, message) => {
+      const error = await run().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(InputShapeError);
+      expect((error as InputShapeError).code).toBe('INPUT_SHAPE');
+      expect((error as Error).message).toMatch(message);
+    });
+  });
+
+  it('wraps an error thrown by onnxruntime with the model name and version', async () => {
+    // x float32[N,K] · W[2,2]: K is symbolic, so validation lets 3 columns through and
+    // onnxruntime itself refuses them.
+    const loose = await OnnxPredictor.create(symbolicInnerMatMul(), { name: 'loose', version: 7 });
+    const error = await loose.predict([1, 2, 3]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelLoadError);
+    expect((error as Error).message).toMatch(/^model 'loose' v7: onnxruntime failed to run the model: /);
+    expect((error as Error).cause).toBeInstanceOf(Error);
+    await expect(loose.predict([1, 2])).resolves.toMatchObject({ y: { dims: [1, 2] } });
+    await loose.dispose();
+  });
+
+  it('rejects a disposed predictor and an aborted signal with named errors', async () => {
+    const p = await OnnxPredictor.create(regression());
+    const controller = new AbortController();
+    controller.abort();
+    await expect(p.predict([1, 2, 3], { signal: controller.signal })).rejects.toBeInstanceOf(AbortedError);
+    await p.dispose();
+    await p.dispose();
+    await expect(p.predict([1, 2, 3])).rejects.toBeInstanceOf(InvalidStateError);
+  });
+
+  it('dispose waits for a running prediction', async () => {
+    const p = await OnnxPredictor.create(regression());
+    const running = p.predict([1, 2, 3]);
+    const disposed = p.dispose();
+    await expect(running).resolves.toMatchObject({ y: { dims: [1, 1] } });
+    await disposed;
+  });
+
+  describe('create', () => {
+    it('turns bytes onnxruntime cannot load into ModelLoadError naming the model', async () => {
+      const error = await OnnxPredictor.create(brokenModel(), { name: 'iris', version: 4 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ModelLoadError);
+      expect((error as Error).message).toMatch(/^model 'iris' v4: onnxruntime could not load the model: /);
+    });
+
+    it('loads from a file path and fetches only the outputs asked for', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'predict-'));
+      try {
+        const file = join(dir, 'iris.onnx');
+        await writeFile(file, irisClassifier());
+        const p = await OnnxPredictor.create(file, {
+          outputs: ['label'],
+          intraOpNumThreads: 1,
+          interOpNumThreads: 1,
+          executionProviders: ['cpu'],
+          sessionOptions: { graphOptimizationLevel: 'all' },
+        });
+        expect(Object.keys(await p.predict(virginica))).toEqual(['label']);
+        await p.dispose();
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('checks its options up front, naming the option', async () => {
+      await expect(OnnxPredictor.create(42 as never)).rejects.toThrow(/source must be a Uint8Array or a file path, got number 42/);
+      await expect(OnnxPredictor.create(irisClassifier(), { outputs: ['nope'] })).rejects.toThrow(
+        /outputs must name outputs of the model \('label', 'probabilities'\), got 'nope'/,
+      );
+      await expect(OnnxPredictor.create(irisClassifier(), { intraOpNumThreads: -1 })).rejects.toBeInstanceOf(ValidationError);
+      await expect(OnnxPredictor.create(irisClassifier(), { outputs: [] })).rejects.toThrow(/outputs must be a non-empty array/);
+      await expect(OnnxPredictor.create('/no/such/model.onnx')).rejects.toBeInstanceOf(ModelLoadError);
+    });
+  });
+
+  describe('toPrediction', () => {
+    it('answers { prediction, probabilities } for a label + probabilities classifier', async () => {
+      const out = await iris.predict([setosa, virginica]);
+      const first = toPrediction(out);
+      expect(first.prediction).toBe(0);
+      expect(first.probabilities).toHaveLength(3);
+      expect(toPrediction(out, { row: 1 })).toMatchObject({ prediction: 2 });
+      expect(toPrediction(out, { probabilities: false })).toEqual({ prediction: 0 });
+      expect(JSON.parse(JSON.stringify(toPrediction(out, { row: 1, probabilities: false })))).toEqual({ prediction: 2 });
+    });
+
+    it('answers { prediction } for a one-output regression', async () => {
+      expect(toPrediction(await reg.predict([1, 2, 3]))).toEqual({ prediction: expectedY([1, 2, 3]) });
+      const sums = toPrediction(await two.predict({ a: [1, 2], b: [3, 4] }), { probabilities: false });
+      expect(sums).toEqual({ prediction: [4, 6] });
+    });
+
+    it('names a bad option', async () => {
+      const out = await iris.predict(setosa);
+      expect(() => toPrediction(out, { label: 'nope' })).toThrow(/label must name an output \('label', 'probabilities'\), got nope/);
+      expect(() => toPrediction(out, { row: 1 })).toThrow(/row must be an integer in \[0, 0\] for output 'label', got 1/);
+      expect(() => toPrediction(out, { probabilities: 'nope' })).toThrow(ValidationError);
+    });
+  });
+
+  it('every error it throws is a ModelRolloutError with a stable code', async () => {
+    const error = await iris.predict([1]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelRolloutError);
+  });
+});
