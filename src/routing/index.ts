@@ -70,3 +70,4 @@ export {
   type BanditMergedEvent,
   type BanditPolicyEvents,
 } from './bandit.js';
+export * from './ab-test.js';
