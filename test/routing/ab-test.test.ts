@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidStateError, NotFoundError, ValidationError } from '../../src/errors.js';
-import { ABTestController, type ExperimentOptions } from '../../src/routing/ab-test.js';
+import { ABTestController, type ExperimentOptions, type ExperimentStats } from '../../src/routing/ab-test.js';
 import { hashUnit } from '../../src/routing/hash.js';
 import { meanConfidenceInterval, sequentialTest, twoProportionZTest, welchTTest, wilsonInterval } from '../../src/stats/index.js';
 import { seededRandom } from '../../src/testing/seeded-random.js';
@@ -329,7 +329,7 @@ describe('mergeStats, snapshot, restore', () => {
       { experiment: 'e', variants: { a: good, b: { count: -1, mean: 0, m2: 0 } } },
       { experiment: 'e', variants: { a: good, b: { count: 4, mean: 2, m2: 0 } } },
     ]) {
-      expect(() => ab.mergeStats('e', bad)).toThrow(ValidationError);
+      expect(() => ab.mergeStats('e', bad as ExperimentStats)).toThrow(ValidationError);
     }
     expect(ab.results('e')).toEqual(before);
   });
