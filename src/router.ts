@@ -1,0 +1,321 @@
+import { EventEmitter } from 'eventemitter3';
+import { IntegrityError, ModelLoadError, NotFoundError, StorageError, ValidationError, describeValue } from './errors.js';
+import { DeploymentMonitor } from './monitor/deployment-monitor.js';
+import { type Clock, checkFunction, checkNumber } from './options.js';
+import { PredictorPool, type PooledPredictor } from './predict/predictor-pool.js';
+import type { PredictInput, PredictOutput } from './predict/types.js';
+import type { ModelRegistry } from './registry/model-registry.js';
+import type { ModelVersion, VersionRef } from './registry/model-version.js';
+import { checkName } from './registry/names.js';
+import type { Assignment, RouteContext, RoutingPolicy } from './routing/policy.js';
+import { ShadowDeployment, type ShadowAssignment } from './routing/shadow.js';
+import { isCallerError, withRouting } from './router/routed-error.js';
+import { ShadowMirror, type ShadowCounters } from './router/shadow-mirror.js';
+import { type PolicyTraffic, policyTraffic } from './router/traffic.js';
+
+export { isRoutedError, type RoutedError, type RoutedErrorDetails } from './router/routed-error.js';
+export type { ShadowCounters } from './router/shadow-mirror.js';
+export type { PolicyTraffic } from './router/traffic.js';
+
+/** Options of {@link ModelRouter}. */
+export interface ModelRouterOptions {
+  /** Where versions come from. */
+  registry: ModelRegistry;
+  /** The model this router serves, e.g. `'iris'`. */
+  model: string;
+  /** Decides which version answers each request. */
+  policy: RoutingPolicy;
+  /** Records every outcome (default: a new `DeploymentMonitor`); give the one your policy's analysis reads. */
+  monitor?: DeploymentMonitor;
+  /** Loaded predictors (default: `new PredictorPool({ registry })`); give your own to batch or to plug a non-ONNX model in. */
+  pool?: PredictorPool<ModelVersion>;
+  /**
+   * Monotonic time source in ms for latencies and the load-retry delay (default `performance.now`).
+   * The monitor keeps its own clock for its windows.
+   */
+  clock?: Clock;
+  /** Most mirrored (shadow) calls running at once; more are dropped and counted (default 64). */
+  maxShadowInFlight?: number;
+  /**
+   * After a routed version fails to load, requests routed to it are answered by the fallback
+   * without trying it again for this long, in ms (default 5 000), so a broken candidate costs one
+   * failed load per interval instead of one per request. Each such request still counts as a
+   * failure of the candidate, so its analysis sees it.
+   */
+  loadRetryMs?: number;
+}
+
+/** Options of {@link ModelRouter.predict}: who asks, and optionally which version. */
+export interface RouterPredictOptions extends RouteContext {
+  /**
+   * Serve this version instead of asking the policy: a number, `'latest'` or `'@alias'` (the
+   * seed's `model_version` field). Variant `'explicit'`; no fallback if it cannot be loaded.
+   */
+  version?: VersionRef;
+  /** Cancels the prediction (`AbortedError`, not counted against the version). */
+  signal?: AbortSignal;
+}
+
+/** What {@link ModelRouter.predict} answers. */
+export interface RouterPrediction {
+  /** The predictor's output, per output name. */
+  output: PredictOutput;
+  /** Version that answered. */
+  version: number;
+  /** Variant, slot or arm that answered (`'stable'`, `'canary'`, `'green'`, `'explicit'` …). */
+  variant: string;
+  /** Time the predictor took, in ms (model loading is not included). */
+  latencyMs: number;
+}
+
+/** One version the router may serve now: the policy's traffic and the registry's record. */
+export interface ServedVersion extends PolicyTraffic {
+  record: ModelVersion;
+}
+
+/** Payload of the `fallback` event. */
+export interface RouterFallbackEvent {
+  /** Where the policy routed the request. */
+  routed: Assignment;
+  /** Where it was answered from instead: the policy's `fallback()`. */
+  fallback: Assignment;
+  /** Why the routed version could not serve: its load error (`IntegrityError`, `ModelLoadError` …). */
+  error: unknown;
+}
+
+/** Payload of the `shadowFailed` event. */
+export interface RouterShadowFailedEvent {
+  /** The shadow version. */
+  version: number;
+  /** `'predict'` (the shadow call failed) or `'compare'` (its output could not be compared with the primary's). */
+  stage: 'predict' | 'compare';
+  error: unknown;
+}
+
+/** Payload of the `shadowDropped` event. */
+export interface RouterShadowDroppedEvent {
+  version: number;
+  /** Mirrors dropped so far. */
+  dropped: number;
+}
+
+/** Events of {@link ModelRouter}. */
+export interface ModelRouterEvents {
+  /** A routed version could not be loaded; the request was answered by the policy's fallback. */
+  fallback: (event: RouterFallbackEvent) => void;
+  /** A mirrored call failed; the caller never saw it. */
+  shadowFailed: (event: RouterShadowFailedEvent) => void;
+  /** A mirror was dropped because `maxShadowInFlight` mirrors were already running. */
+  shadowDropped: (event: RouterShadowDroppedEvent) => void;
+}
+
+/** Errors that mean "this version cannot be served", so a routed request falls back to stable. */
+function isLoadError(error: unknown): boolean {
+  return (
+    error instanceof IntegrityError ||
+    error instanceof ModelLoadError ||
+    error instanceof NotFoundError ||
+    error instanceof StorageError
+  );
+}
+
+/** The monitor key of a shadow version's mirrored calls. */
+export function shadowKey(version: number): string {
+  return `shadow:${version}`;
+}
+
+/**
+ * What a host calls: the policy picks a version, the pool hands out its loaded predictor, the
+ * predictor answers, and the monitor records the latency and outcome, so the policy's analysis
+ * can promote or roll back on live numbers.
+ *
+ * - A predictor error is recorded as a failure and rethrown with `version` and `variant` set
+ *   on it (see {@link isRoutedError}); an `InputShapeError` or `AbortedError` is the caller's
+ *   doing and is not counted.
+ * - A routed version that cannot be loaded (`IntegrityError`, `ModelLoadError`, `NotFoundError`,
+ *   `StorageError`) is answered by the policy's `fallback()` version with a `fallback` event:
+ *   a broken candidate never becomes a 500. It counts as a failure of the candidate.
+ * - With a `ShadowDeployment`, mirrored requests run after the caller has its answer, at most
+ *   `maxShadowInFlight` at once (more are dropped and counted), recorded in the monitor under
+ *   `'shadow:<version>'` so they never mix with that version's live traffic, and compared
+ *   through the policy.
+ *
+ * @example
+ * ```ts
+ * const monitor = new DeploymentMonitor();
+ * const canary = new CanaryDeployment({ stable: 1, canary: 2, monitor, analysis: { maxErrorRate: 0.02 } });
+ * const router = new ModelRouter({ registry, model: 'iris', policy: canary, monitor });
+ * canary.start();
+ * canary.startAnalysis();
+ * const { output, version, variant } = await router.predict([[5.1, 3.5, 1.4, 0.2]], { unitId: 'user-42' });
+ * ```
+ */
+export class ModelRouter extends EventEmitter<ModelRouterEvents> {
+  /** The model served. */
+  readonly model: string;
+  readonly registry: ModelRegistry;
+  readonly policy: RoutingPolicy;
+  readonly monitor: DeploymentMonitor;
+  readonly pool: PredictorPool<ModelVersion>;
+  private readonly clock: Clock;
+  private readonly loadRetryMs: number;
+  private readonly shadow: ShadowDeployment | undefined;
+  private readonly mirror: ShadowMirror;
+  /** Routed versions that failed to load: when to try again, and why they failed. */
+  private readonly unavailable = new Map<number, { retryAt: number; error: unknown }>();
+
+  constructor(options: ModelRouterOptions) {
+    super();
+    if (typeof options !== 'object' || options === null) {
+      throw new ValidationError(`ModelRouter options must be an object, got ${describeValue(options)}`);
+    }
+    const { registry, model, policy } = options;
+    if (typeof registry !== 'object' || registry === null || typeof registry.resolve !== 'function') {
+      throw new ValidationError(`registry must be a ModelRegistry, got ${describeValue(registry)}`);
+    }
+    if (typeof policy !== 'object' || policy === null || typeof policy.route !== 'function' || typeof policy.fallback !== 'function') {
+      throw new ValidationError(`policy must be a routing policy with route() and fallback(), got ${describeValue(policy)}`);
+    }
+    this.model = checkName(model, 'model');
+    this.registry = registry;
+    this.policy = policy;
+    this.monitor = options.monitor ?? new DeploymentMonitor();
+    if (!(this.monitor instanceof DeploymentMonitor)) {
+      throw new ValidationError(`monitor must be a DeploymentMonitor, got ${describeValue(options.monitor)}`);
+    }
+    this.pool = options.pool ?? new PredictorPool({ registry });
+    if (!(this.pool instanceof PredictorPool)) {
+      throw new ValidationError(`pool must be a PredictorPool, got ${describeValue(options.pool)}`);
+    }
+    this.clock = options.clock === undefined ? () => performance.now() : checkFunction<Clock>('clock', options.clock);
+    this.loadRetryMs = checkNumber('loadRetryMs', options.loadRetryMs ?? 5_000, { min: 0 });
+    this.mirror = new ShadowMirror(checkNumber('maxShadowInFlight', options.maxShadowInFlight ?? 64, { min: 0, integer: true }));
+    this.shadow = policy instanceof ShadowDeployment ? policy : undefined;
+  }
+
+  /**
+   * Answers one request: routes it (or serves `options.version`), runs the version's predictor
+   * and records the outcome. See the class description for errors, fallback and shadowing.
+   */
+  async predict(input: PredictInput, options?: RouterPredictOptions): Promise<RouterPrediction> {
+    if (options?.version !== undefined) return this.predictExplicit(input, options.version, options.signal);
+    const assignment = this.policy.route(options);
+    let predictor: PooledPredictor;
+    let served: Assignment = assignment;
+    const down = this.unavailable.get(assignment.version);
+    if (down !== undefined && this.clock() < down.retryAt) {
+      this.monitor.record(assignment.version, 0, false);
+      served = this.policy.fallback();
+      predictor = await this.fallbackPredictor(assignment, served, down.error);
+    } else {
+      try {
+        predictor = await this.pool.get(this.model, assignment.version);
+        if (down !== undefined) this.unavailable.delete(assignment.version);
+      } catch (error) {
+        if (!isLoadError(error)) throw withRouting(error, this.model, assignment.version, assignment.variant);
+        this.unavailable.set(assignment.version, { retryAt: this.clock() + this.loadRetryMs, error });
+        this.monitor.record(assignment.version, 0, false);
+        served = this.policy.fallback();
+        predictor = await this.fallbackPredictor(assignment, served, error);
+      }
+    }
+    const result = await this.run(predictor, input, served.version, served.variant, options?.signal);
+    if (this.shadow !== undefined && (assignment as ShadowAssignment).mirror === true) {
+      this.offerMirror(input, result.output, (assignment as ShadowAssignment).shadowVersion);
+    }
+    return result;
+  }
+
+  /**
+   * The versions the policy may route to now, with their traffic shares and registry records,
+   * for a `/models/:name/versions` endpoint. Reads the registry (not a hot-path call).
+   */
+  async versions(): Promise<ServedVersion[]> {
+    const traffic = policyTraffic(this.policy);
+    const records = await Promise.all(traffic.map((t) => this.registry.getVersion(this.model, t.version)));
+    return traffic.map((t, i) => ({ ...t, record: records[i] as ModelVersion }));
+  }
+
+  /** Counts of mirrored calls: started, completed, failed, dropped, running. */
+  get shadowCounters(): Readonly<ShadowCounters> {
+    return { ...this.mirror.counters };
+  }
+
+  /** Resolves once no mirrored call is running (for tests and graceful shutdown). */
+  drainShadows(): Promise<void> {
+    return this.mirror.idle();
+  }
+
+  private async predictExplicit(input: PredictInput, ref: VersionRef, signal: AbortSignal | undefined): Promise<RouterPrediction> {
+    // Resolve first so a load failure can name the version; a number never touches the registry.
+    const version = typeof ref === 'number' ? ref : (await this.registry.resolve(this.model, ref)).version;
+    let predictor: PooledPredictor;
+    try {
+      predictor = await this.pool.get(this.model, version);
+    } catch (error) {
+      throw withRouting(error, this.model, version, 'explicit');
+    }
+    return this.run(predictor, input, version, 'explicit', signal);
+  }
+
+  /** The fallback's predictor; if there is no other version to fall back to, the load error stands. */
+  private async fallbackPredictor(routed: Assignment, fallback: Assignment, error: unknown): Promise<PooledPredictor> {
+    if (fallback.version === routed.version) throw withRouting(error, this.model, routed.version, routed.variant);
+    let predictor: PooledPredictor;
+    try {
+      predictor = await this.pool.get(this.model, fallback.version);
+    } catch (fallbackError) {
+      throw withRouting(fallbackError, this.model, fallback.version, fallback.variant);
+    }
+    this.emit('fallback', { routed, fallback, error });
+    return predictor;
+  }
+
+  private async run(
+    predictor: PooledPredictor,
+    input: PredictInput,
+    version: number,
+    variant: string,
+    signal: AbortSignal | undefined,
+  ): Promise<RouterPrediction> {
+    const started = this.clock();
+    let output: PredictOutput;
+    try {
+      output = await predictor.predict(input, signal === undefined ? undefined : { signal });
+    } catch (error) {
+      if (!isCallerError(error)) this.monitor.record(version, this.clock() - started, false);
+      throw withRouting(error, this.model, version, variant);
+    }
+    const latencyMs = this.clock() - started;
+    this.monitor.record(version, latencyMs, true);
+    return { output, version, variant, latencyMs };
+  }
+
+  private offerMirror(input: PredictInput, primaryOutput: PredictOutput, shadowVersion: number): void {
+    const shadow = this.shadow as ShadowDeployment;
+    const accepted = this.mirror.offer(async () => {
+      const key = shadowKey(shadowVersion);
+      const started = this.clock();
+      let output: PredictOutput;
+      try {
+        const predictor = await this.pool.get(this.model, shadowVersion);
+        output = await predictor.predict(input);
+      } catch (error) {
+        // Even an InputShapeError counts here: the primary accepted the input, the shadow did not.
+        this.monitor.record(key, this.clock() - started, false);
+        shadow.recordShadowError();
+        this.emit('shadowFailed', { version: shadowVersion, stage: 'predict', error });
+        return false;
+      }
+      this.monitor.record(key, this.clock() - started, true);
+      try {
+        shadow.compare(primaryOutput, output);
+      } catch (error) {
+        this.emit('shadowFailed', { version: shadowVersion, stage: 'compare', error });
+        return false;
+      }
+      return true;
+    });
+    if (!accepted) this.emit('shadowDropped', { version: shadowVersion, dropped: this.mirror.counters.dropped });
+  }
+}
