@@ -329,7 +329,7 @@ describe('mergeStats, snapshot, restore', () => {
       { experiment: 'e', variants: { a: good, b: { count: -1, mean: 0, m2: 0 } } },
       { experiment: 'e', variants: { a: good, b: { count: 4, mean: 2, m2: 0 } } },
     ]) {
-      expect(() => ab.mergeStats('e', bad as ExperimentStats)).toThrow(ValidationError);
+      expect(() => ab.mergeStats('e', bad as unknown as ExperimentStats)).toThrow(ValidationError);
     }
     expect(ab.results('e')).toEqual(before);
   });
