@@ -1,6 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { InvalidStateError, ValidationError, describeValue } from '../errors.js';
 import { checkFunction, checkNumber } from '../options.js';
+import type { VersionRef } from '../registry/model-version.js';
 import type { ModelSignature } from '../registry/signature.js';
 import { OnnxPredictor } from './onnx-predictor.js';
 import type { PredictInput, PredictOptions, PredictOutput, Predictor } from './types.js';
@@ -17,9 +18,9 @@ export interface PoolVersion {
  */
 export interface PoolRegistry<V extends PoolVersion = PoolVersion> {
   /** Resolves a reference (`3`, `'latest'`, `'@production'`) to a version record. */
-  resolve(name: string, ref: number | string): Promise<V>;
+  resolve(name: string, ref: VersionRef): Promise<V>;
   /** The version's artifact, checked against its recorded sha256 (`IntegrityError` otherwise). */
-  loadArtifact(name: string, ref: number | string): Promise<Uint8Array>;
+  loadArtifact(name: string, ref: VersionRef): Promise<Uint8Array>;
 }
 
 /** Options of {@link PredictorPool}. */
@@ -41,7 +42,7 @@ export interface PredictorPoolEvents {
   /** A version left the pool (LRU or `unload`); it is disposed once its running predictions finish. */
   evicted: [event: { name: string; version: number; reason: 'lru' | 'unload' | 'dispose' }];
   /** A load failed (missing version, `IntegrityError`, `ModelLoadError`…); nothing was cached, the next `get` retries. */
-  loadFailed: [event: { name: string; ref: number | string; error: unknown }];
+  loadFailed: [event: { name: string; ref: VersionRef; error: unknown }];
 }
 
 class Entry {
@@ -157,7 +158,7 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
    * takes effect at once. Rejects with the registry's or the loader's error, e.g.
    * `NotFoundError`, `IntegrityError` or `ModelLoadError`.
    */
-  async get(name: string, ref: number | string): Promise<PooledPredictor> {
+  async get(name: string, ref: VersionRef): Promise<PooledPredictor> {
     if (this.closed) throw new InvalidStateError('predictor pool is disposed');
     if (typeof name !== 'string') throw new ValidationError(`name must be a string, got ${describeValue(name)}`);
     let record: V | undefined;
@@ -188,11 +189,11 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
   }
 
   /** Loads `name` at `ref` ahead of traffic and returns the version number loaded. */
-  async preload(name: string, ref: number | string): Promise<number> {
+  async preload(name: string, ref: VersionRef): Promise<number> {
     return (await this.get(name, ref)).version;
   }
 
-  private async load(entry: Entry, ref: number | string, known: V | undefined): Promise<Entry> {
+  private async load(entry: Entry, ref: VersionRef, known: V | undefined): Promise<Entry> {
     const started = performance.now();
     try {
       const record = known ?? (await this.registry.resolve(entry.name, entry.version));

@@ -55,7 +55,9 @@ describe('BatchingPredictor', () => {
   let iris: OnnxPredictor;
   let two: OnnxPredictor;
   beforeAll(async () => {
-    [reg, iris, two] = await Promise.all([regression(), irisClassifier(), twoInput()].map((b) => OnnxPredictor.create(b)));
+    reg = await OnnxPredictor.create(regression());
+    iris = await OnnxPredictor.create(irisClassifier());
+    two = await OnnxPredictor.create(twoInput());
   });
   afterAll(async () => {
     await Promise.all([reg, iris, two].map((p) => p.dispose()));
