@@ -1,0 +1,136 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { build } from 'tsup';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ModelRegistry } from '../../src/registry/index.js';
+import { FileSystemStorage } from '../../src/storage/index.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const WORKER_SOURCE = fileURLToPath(new URL('./fixtures/register-worker.ts', import.meta.url));
+// The worker is bundled once to plain JS: `node --import tsx` costs 1.5-2 s of startup per process
+// on a loaded 2-core machine, which would dominate a test that starts 8 at once. The bundle lives
+// under node_modules so it resolves onnxruntime-node like the sources do.
+let workerDir: string;
+let worker: string;
+beforeAll(async () => {
+  workerDir = await mkdtemp(path.join(ROOT, 'node_modules', '.cache-model-rollout-worker-'));
+  await build({
+    entry: { 'register-worker': WORKER_SOURCE },
+    outDir: workerDir,
+    format: ['esm'],
+    outExtension: () => ({ js: '.mjs' }),
+    target: 'node20',
+    config: false,
+    dts: false,
+    sourcemap: false,
+    silent: true,
+  });
+  worker = path.join(workerDir, 'register-worker.mjs');
+});
+afterAll(async () => {
+  if (workerDir) await rm(workerDir, { recursive: true, force: true });
+});
+
+const dirs: string[] = [];
+const children: ChildProcessWithoutNullStreams[] = [];
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+async function freshDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'mr-proc-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Starts the worker script in its own OS process; `lines` yields its stdout line by line. */
+function startWorker(...args: string[]) {
+  const child = spawn(process.execPath, [worker, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(child);
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const nextLine = async (): Promise<string> => {
+    const { value, done } = await lines.next();
+    if (done) throw new Error(`worker ${args.join(' ')} ended early:\n${stderr}`);
+    return value as string;
+  };
+  return { child, nextLine, exited, stderr: () => stderr };
+}
+
+/** Every visible version must be complete: record readable, artifact present and sha256-verified. */
+async function expectNoHalfVersions(dir: string, model: string): Promise<number[]> {
+  const registry = new ModelRegistry({ storage: new FileSystemStorage(dir) });
+  const versions = (await registry.listVersions(model)).map((v) => v.version);
+  for (const version of versions) expect((await registry.loadArtifact(model, version)).length).toBeGreaterThan(0);
+  return versions;
+}
+
+describe('ModelRegistry across OS processes on one FileSystemStorage directory', () => {
+  it('8 processes × 25 concurrent registrations end with versions exactly 1..200, each artifact verified', async () => {
+    const dir = await freshDir();
+    const workers = Array.from({ length: 8 }, (_, w) => startWorker('race', dir, String(w), '25'));
+    for (const w of workers) expect(await w.nextLine()).toBe('ready');
+    for (const w of workers) w.child.stdin.write('go\n');
+    const claimed: Array<{ version: number; sha256: string }> = [];
+    await Promise.all(
+      workers.map(async (w) => {
+        for (let i = 0; i < 25; i++) claimed.push(JSON.parse(await w.nextLine()) as { version: number; sha256: string });
+        expect(await w.exited, w.stderr()).toBe(0);
+      }),
+    );
+    const expected = Array.from({ length: 200 }, (_, i) => i + 1);
+    expect(claimed.map((c) => c.version).sort((a, b) => a - b)).toEqual(expected);
+    expect(new Set(claimed.map((c) => c.sha256)).size).toBe(200);
+
+    const registry = new ModelRegistry({ storage: new FileSystemStorage(dir) });
+    const versions = await registry.listVersions('iris');
+    expect(versions.map((v) => v.version)).toEqual(expected);
+    const bySha = new Map(claimed.map((c) => [c.version, c.sha256]));
+    for (const v of versions) {
+      expect(v.sha256).toBe(bySha.get(v.version));
+      await registry.loadArtifact('iris', v.version);
+    }
+    expect((await registry.resolve('iris', 'latest')).version).toBe(200);
+  });
+
+  it('a process SIGKILLed after storing the blob but before claiming the version leaves no version; the next register gets 1', async () => {
+    const dir = await freshDir();
+    const worker = startWorker('stall', dir);
+    expect(await worker.nextLine()).toBe('blob-stored');
+    worker.child.kill('SIGKILL');
+    await worker.exited;
+    expect(await expectNoHalfVersions(dir, 'big')).toEqual([]);
+    const storage = new FileSystemStorage(dir);
+    expect((await storage.list('')).filter((k) => !k.startsWith('blobs/'))).toEqual([]);
+    const registry = new ModelRegistry({ storage });
+    expect((await registry.register('big', new Uint8Array([1, 2, 3]), { format: 'bin' })).version).toBe(1);
+  });
+
+  it('processes SIGKILLed at random moments mid-register leave only whole versions, and numbering continues', async () => {
+    const dir = await freshDir();
+    let seen = 0;
+    for (let round = 0; round < 3; round++) {
+      const worker = startWorker('loop', dir, String(2 * 1024 * 1024));
+      // Let it finish at least one version, then kill it somewhere inside a later register.
+      seen = Number(await worker.nextLine());
+      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 40));
+      worker.child.kill('SIGKILL');
+      await worker.exited;
+      const versions = await expectNoHalfVersions(dir, 'big');
+      expect(versions).toEqual(Array.from({ length: versions.length }, (_, i) => i + 1));
+      expect(versions.length).toBeGreaterThanOrEqual(seen);
+    }
+    const registry = new ModelRegistry({ storage: new FileSystemStorage(dir) });
+    const before = (await registry.listVersions('big')).length;
+    expect((await registry.register('big', new Uint8Array([9]), { format: 'bin' })).version).toBe(before + 1);
+    // Whatever a killed writer left behind is invisible: dot-named temp or lock files only.
+    const leftovers = (await readdir(path.join(dir, 'models/big/versions'))).filter((f) => !/^\d+\.json$/.test(f));
+    expect(leftovers.every((f) => f.startsWith('.'))).toBe(true);
+  });
+});
