@@ -74,7 +74,7 @@ describe('ModelRouter.predict', () => {
       const expected = canary.route({ unitId });
       expect(result.version).toBe(expected.version);
       expect(result.variant).toBe(expected.variant);
-      expect(Array.from(result.output.label?.data ?? [])).toEqual([0, 2]);
+      expect([...(result.output.label?.data ?? [])]).toEqual([0, 2]);
       expect(result.latencyMs).toBeGreaterThanOrEqual(0);
       seen.set(result.version, (seen.get(result.version) ?? 0) + 1);
     }
@@ -137,7 +137,7 @@ describe('ModelRouter.predict', () => {
     const candidate = versions[1] as ModelVersion;
     const bytes = (await storage.get(`blobs/sha256/${candidate.sha256}`))?.data as Uint8Array;
     const corrupted = Uint8Array.from(bytes);
-    corrupted[corrupted.length - 1] ^= 0xff;
+    corrupted[corrupted.length - 1] = (corrupted[corrupted.length - 1] as number) ^ 0xff;
     await storage.put(`blobs/sha256/${candidate.sha256}`, corrupted);
 
     const monitor = new DeploymentMonitor();
@@ -152,7 +152,7 @@ describe('ModelRouter.predict', () => {
     for (let i = 0; i < 20; i++) {
       const result = await router.predict(SETOSA, { unitId: `user-${i}` });
       expect(result).toMatchObject({ version: 1, variant: 'stable' });
-      expect(Array.from(result.output.label?.data ?? [])).toEqual([0]);
+      expect([...(result.output.label?.data ?? [])]).toEqual([0]);
     }
     expect(fallbacks).toHaveLength(20);
     expect(fallbacks[0]).toMatchObject({ routed: 2, fallback: 1 });
