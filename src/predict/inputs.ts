@@ -16,8 +16,9 @@ type ArrayConstructor = new (length: number) => TargetArray;
 type ElementKind = 'float' | 'int' | 'bigint' | 'bool' | 'string';
 
 const KINDS: Record<string, { kind: ElementKind; ctor: ArrayConstructor; min?: number; max?: number }> = {
-  float32: { kind: 'float', ctor: Float32Array },
-  float64: { kind: 'float', ctor: Float64Array },
+  // Finite doubles beyond float32's range would become Infinity on conversion, so they are refused too.
+  float32: { kind: 'float', ctor: Float32Array, min: -3.4028234663852886e38, max: 3.4028234663852886e38 },
+  float64: { kind: 'float', ctor: Float64Array, min: -Number.MAX_VALUE, max: Number.MAX_VALUE },
   int8: { kind: 'int', ctor: Int8Array, min: -128, max: 127 },
   uint8: { kind: 'int', ctor: Uint8Array, min: 0, max: 255 },
   int16: { kind: 'int', ctor: Int16Array, min: -32768, max: 32767 },
@@ -171,7 +172,10 @@ export class InputPlan {
       const out = target as Float32Array;
       for (let i = 0; i < n; i++) {
         const v = values[i];
-        if (typeof v !== 'number' || !Number.isFinite(v)) throw this.badValue(v, row, i, 'finite numbers');
+        // One range test also refuses NaN and ±Infinity (every comparison with NaN is false).
+        if (typeof v !== 'number' || !(v >= this.min && v <= this.max)) {
+          throw this.badValue(v, row, i, this.type === 'float32' ? 'finite numbers in float32 range' : 'finite numbers');
+        }
         out[offset + i] = v;
       }
       return;
