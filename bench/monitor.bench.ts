@@ -95,7 +95,7 @@ for (let i = 0; i < STREAM; i++) {
   accuracyHistogram.observe({ version: '1' }, latencySeconds[i] as number);
 }
 const oursP99 = accuracyMonitor.stats(1, { window: 'lifetime' }).p99LatencyMs;
-const summaryP99 = ((await accuracySummary.get()).values.find((v) => v.labels.quantile === 0.99)?.value ?? Number.NaN) * 1000;
+const summaryP99 = ((await accuracySummary.get()).values.find((v) => (v.labels as Record<string, unknown>).quantile === 0.99)?.value ?? Number.NaN) * 1000;
 const histogramP99 = histogramQuantile(0.99, (await accuracyHistogram.get()).values) * 1000;
 const err = (v: number) => `${(((v - exactP99) / exactP99) * 100).toFixed(2)} %`;
 printTable(`p99 latency of ${STREAM} lognormal samples (ms)`, [

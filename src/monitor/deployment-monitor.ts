@@ -355,10 +355,22 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
         this.families(resolved).find((f) => f.name === template.name),
       ),
     );
-    for (const collector of collectors) registry.registerMetric(collector);
-    return () => {
-      for (const collector of collectors) registry.removeSingleMetric(collector.name);
+    // Names as registered: an OpenMetrics registry renames counters in place while rendering.
+    const names: string[] = [];
+    const detach = () => {
+      for (const name of names) registry.removeSingleMetric(name);
     };
+    try {
+      for (const collector of collectors) {
+        registry.registerMetric(collector);
+        names.push(collector.name);
+      }
+    } catch (err) {
+      // A name already taken leaves the registry as it was, not with half of our families.
+      detach();
+      throw err;
+    }
+    return detach;
   }
 
   private families({ prefix, labels, quantiles }: ResolvedPrometheusOptions): PrometheusFamily[] {

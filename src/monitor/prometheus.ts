@@ -48,7 +48,7 @@ export interface PromClientCollector {
     help: string;
     type: string;
     aggregator: 'sum';
-    values: Array<{ value: number; labels: Record<string, string>; metricName: string }>;
+    values: Array<{ value: number; labels: Record<string, string>; metricName?: string }>;
   }>;
   reset(): void;
 }
@@ -114,14 +114,18 @@ export function renderExposition(families: readonly PrometheusFamily[]): string 
   return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
 }
 
-/** A `prom-client` collector reading one family afresh at every scrape. */
+/**
+ * A `prom-client` collector reading one family afresh at every scrape. It reports its current
+ * `name` because a registry in OpenMetrics mode renames counters (drops `_total`, then appends it
+ * to each line), and leaves `metricName` off the family's own lines for the same reason.
+ */
 export function toCollector(
   name: string,
   help: string,
   type: PrometheusFamily['type'],
   read: () => PrometheusFamily | undefined,
 ): PromClientCollector {
-  return {
+  const collector: PromClientCollector = {
     name,
     help,
     type,
@@ -129,16 +133,19 @@ export function toCollector(
     async get() {
       const samples = read()?.samples ?? [];
       return {
-        name,
+        name: collector.name,
         help,
         type,
         aggregator: 'sum' as const,
-        values: samples.map((s) => ({ value: s.value, labels: s.labels, metricName: s.name })),
+        values: samples.map((s) =>
+          s.name === name ? { value: s.value, labels: s.labels } : { value: s.value, labels: s.labels, metricName: s.name },
+        ),
       };
     },
-    // The monitor's counters belong to the monitor; a registry reset must not rewrite them.
+    // The monitor's counts belong to the monitor; a registry-wide reset must not rewrite them.
     reset() {},
   };
+  return collector;
 }
 
 /** Escapes a label value: backslash, double quote and line feed. */
