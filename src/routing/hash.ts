@@ -204,7 +204,7 @@ export function murmur3Bytes(bytes: Uint8Array): number {
  *   algorithm never silently reshuffles running rollouts.
  * @example
  * ```ts
- * hashUnit('checkout-canary', 'user-42'); // 0.0932… on every machine
+ * hashUnit('checkout-canary', 'user-42'); // 0.6935165461618453 on every machine
  * ```
  */
 export function hashUnit(salt: string, unitId: string, hashVersion: HashVersion = 1): number {
