@@ -21,7 +21,7 @@ export interface Judgement {
  * @example
  * ```ts
  * judgeAnalysis({ totalRequests: 400, errorRate: 0.05, p99LatencyMs: 20 }, { minRequests: 200, maxErrorRate: 0.02 });
- * // → { outcome: 'failed', checks: [{ metric: 'errorRate', value: 0.05, threshold: 0.02, passed: false }], reason: … }
+ * // → { outcome: 'failed', checks: [{ metric: 'errorRate', kind: 'absolute', value: 0.05, threshold: 0.02, passed: false }], reason: … }
  * ```
  */
 export function judgeAnalysis(
@@ -64,13 +64,14 @@ export function judgeAnalysis(
 /** Default of {@link AnalysisCriteria.minRequests}. */
 export const DEFAULT_MIN_REQUESTS = 100;
 
-function limitCheck(metric: string, value: number, threshold: number): AnalysisCheck {
-  return { metric, value, threshold, passed: value <= threshold };
+function limitCheck(metric: AnalysisCheck['metric'], value: number, threshold: number): AnalysisCheck {
+  return { metric, kind: 'absolute', value, threshold, passed: value <= threshold };
 }
 
 function describeCheck(check: AnalysisCheck): string {
   const verb = check.passed ? '<=' : '>';
-  return `${check.metric} ${round(check.value)} ${verb} ${round(check.threshold)}`;
+  const of = check.baseline === undefined ? '' : ` (baseline ${round(check.baseline)})`;
+  return `${check.metric} ${round(check.value)} ${verb} ${round(check.threshold)}${of}`;
 }
 
 function round(value: number): number {

@@ -61,12 +61,16 @@ export interface AnalysisLimits {
 
 /** One comparison of a run, for logs, events and dashboards (Flagger users' #1147: show the numbers). */
 export interface AnalysisCheck {
-  /** `'errorRate'`, `'p99LatencyMs'`, `'errorRateIncrease'`, `'latencyRatio'`. */
-  metric: string;
-  /** The measured value (the ratio or the difference for relative checks). */
+  /** `'errorRate'` or `'p99LatencyMs'`. */
+  metric: 'errorRate' | 'p99LatencyMs';
+  /** `'absolute'` (a fixed limit) or `'relative'` (a limit derived from the baseline's own number). */
+  kind: 'absolute' | 'relative';
+  /** The candidate's measured value. */
   value: number;
-  /** The limit it was held to. */
+  /** The highest value that passes: the fixed limit, or `baseline × maxLatencyRatio` / `baseline + maxErrorRateIncrease`. */
   threshold: number;
+  /** Relative checks: the baseline's value the threshold was derived from. */
+  baseline?: number;
   /** `true` within the limit, `false` past it, `undefined` when there was too little data to judge. */
   passed: boolean | undefined;
 }

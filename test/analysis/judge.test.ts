@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { judgeAnalysis } from '../../src/analysis/judge.js';
 import { countAnalysisOutcome, emptyAnalysisCounters } from '../../src/analysis/counters.js';
 import { resolveAnalysisOptions } from '../../src/analysis/options.js';
-import type { AnalysisCounters, AnalysisOutcome } from '../../src/analysis/types.js';
+import type { AnalysisCheck, AnalysisCounters, AnalysisOutcome } from '../../src/analysis/types.js';
 import { ValidationError } from '../../src/errors.js';
 
 const healthy = { totalRequests: 500, errorRate: 0.01, p99LatencyMs: 30 };
@@ -18,8 +18,8 @@ describe('judgeAnalysis', () => {
     const j = judgeAnalysis(healthy, { minRequests: 200, maxErrorRate: 0.02, maxP99LatencyMs: 50 });
     expect(j.outcome).toBe('successful');
     expect(j.checks).toEqual([
-      { metric: 'errorRate', value: 0.01, threshold: 0.02, passed: true },
-      { metric: 'p99LatencyMs', value: 30, threshold: 50, passed: true },
+      { metric: 'errorRate', kind: 'absolute', value: 0.01, threshold: 0.02, passed: true },
+      { metric: 'p99LatencyMs', kind: 'absolute', value: 30, threshold: 50, passed: true },
     ]);
   });
 
@@ -31,14 +31,15 @@ describe('judgeAnalysis', () => {
   });
 
   it('folds in relative checks: a breach fails, a check without baseline data is inconclusive', () => {
-    const ok = { metric: 'latencyRatio', value: 1.1, threshold: 1.2, passed: true };
-    const breach = { metric: 'latencyRatio', value: 1.5, threshold: 1.2, passed: false };
-    const unknown = { metric: 'errorRateIncrease', value: 0, threshold: 0.01, passed: undefined };
+    const ok: AnalysisCheck = { metric: 'p99LatencyMs', kind: 'relative', value: 22, threshold: 24, baseline: 20, passed: true };
+    const breach: AnalysisCheck = { ...ok, value: 30, passed: false };
+    const unknown: AnalysisCheck = { metric: 'errorRate', kind: 'relative', value: 0, threshold: 0.01, baseline: 0, passed: undefined };
     expect(judgeAnalysis(healthy, { maxErrorRate: 0.02 }, [ok]).outcome).toBe('successful');
     expect(judgeAnalysis(healthy, { maxErrorRate: 0.02 }, [breach]).outcome).toBe('failed');
     expect(judgeAnalysis(healthy, { maxErrorRate: 0.02 }, [unknown]).outcome).toBe('inconclusive');
     // A breach seen on enough candidate traffic decides even when another check lacked data.
     expect(judgeAnalysis(healthy, { maxErrorRate: 0.02 }, [unknown, breach]).outcome).toBe('failed');
+    expect(judgeAnalysis(healthy, { maxErrorRate: 0.02 }, [breach]).reason).toBe('p99LatencyMs 30 > 24 (baseline 20)');
   });
 });
 

@@ -1,0 +1,241 @@
+import { EventEmitter } from 'eventemitter3';
+import { ValidationError, describeValue } from '../errors.js';
+import { DeploymentMonitor } from '../monitor/deployment-monitor.js';
+import { type Clock, checkFunction } from '../options.js';
+import { countAnalysisOutcome, emptyAnalysisCounters } from './counters.js';
+import { measure } from './measure.js';
+import { type AnalysisOptions, type ResolvedAnalysisOptions, resolveAnalysisOptions } from './options.js';
+import { AnalysisRunner } from './runner.js';
+import type {
+  AnalysisCounters,
+  AnalysisDecision,
+  AnalysisGate,
+  AnalysisOutcome,
+  AnalysisReport,
+  AnalysisVerdict,
+  GateContext,
+} from './types.js';
+
+/** Events of every automated analysis; the policy's own events (`stepped`, `promoted`, `rolledBack` …) follow each decision. */
+export interface AnalysisEvents {
+  /** Every run, with its numbers, checks, counters and decision. */
+  analysis: (report: AnalysisReport) => void;
+  /** A run decided to stay put: not enough successes in a row yet, a failure or inconclusive run within its limit, a refusing gate. */
+  held: (report: AnalysisReport) => void;
+  /** Past `inconclusiveLimit`: the rollout is paused until a human looks (Argo's Inconclusive). */
+  needsAttention: (report: AnalysisReport) => void;
+  /** `startAnalysis()` hit an unexpected error outside any run (a bug, not a verdict); the loop stopped. */
+  analysisStopped: (event: { error: unknown }) => void;
+}
+
+/** What `monitor` and `clock` an analysis reads, beside its {@link AnalysisOptions}. */
+export interface AnalysisBinding {
+  /** Where the live numbers come from: the monitor the `ModelRouter` records into. */
+  monitor: DeploymentMonitor;
+  /** Time of each report, in ms (default `Date.now`). */
+  clock?: Clock;
+}
+
+/** What a successful, failed or stuck run leads to for one policy in one phase. @internal */
+export interface AnalysisTarget {
+  phase: AnalysisReport['phase'];
+  candidate: number;
+  baseline: number;
+  percentage: number;
+  onSuccess: {
+    decision: Extract<AnalysisDecision, 'advance' | 'promote' | 'complete'>;
+    gate: AnalysisGate | undefined;
+    action: GateContext['action'];
+    nextPercentage: number;
+    act(reason: string): void;
+  };
+  onFailure: { decision: Extract<AnalysisDecision, 'rollback' | 'abort'>; act(reason: string): void };
+  onNeedsAttention: { act(reason: string): void };
+  /** Whether the policy is still where this target was taken (checked after waiting on a gate). */
+  current(): boolean;
+}
+
+/**
+ * The analysis loop shared by every policy: measure, judge, count against the Argo limits, ask
+ * the gate, act, and report each step as an event. Subclasses say what the rollout's current
+ * phase is and what each verdict does to their policy.
+ */
+export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
+  /** The monitor read by every run. */
+  readonly monitor: DeploymentMonitor;
+  /** @internal */
+  protected readonly settings: ResolvedAnalysisOptions;
+  private readonly clock: Clock;
+  private runCounters: AnalysisCounters = emptyAnalysisCounters();
+  private readonly runner: AnalysisRunner;
+
+  /** @param name - the options' name in error messages, e.g. `'analysis'`. */
+  protected constructor(name: string, binding: AnalysisBinding, options: AnalysisOptions) {
+    super();
+    if (!(binding.monitor instanceof DeploymentMonitor)) {
+      throw new ValidationError(`monitor must be a DeploymentMonitor (the one the router records into) to run ${name}, got ${describeValue(binding.monitor)}`);
+    }
+    this.monitor = binding.monitor;
+    this.clock = binding.clock === undefined ? Date.now : checkFunction<Clock>('clock', binding.clock);
+    this.settings = resolveAnalysisOptions(name, options);
+    this.runner = new AnalysisRunner(
+      () => (this.ready() ? this.analyze() : Promise.resolve(undefined)),
+      () => this.finished(),
+      this.settings.intervalMs,
+      this.settings.timers,
+      (error) => {
+        this.runner.stop();
+        this.emit('analysisStopped', { error });
+      },
+    );
+  }
+
+  /** Counters of the current step or phase. */
+  get counters(): Readonly<AnalysisCounters> {
+    return { ...this.runCounters };
+  }
+
+  /** Time between runs of `start()`, in ms. */
+  get intervalMs(): number {
+    return this.settings.intervalMs;
+  }
+
+  /** Whether the loop started by `start()` is running. */
+  get running(): boolean {
+    return this.runner.started;
+  }
+
+  /** Runs an analysis every `intervalMs` on the configured timers (unref'd), until stopped or the rollout settles. */
+  start(): void {
+    this.runner.start();
+  }
+
+  /** Stops the loop; a run in progress finishes. */
+  stop(): void {
+    this.runner.stop();
+  }
+
+  /**
+   * Runs one analysis now: reads the monitor, judges, counts, asks the gate on success, acts,
+   * and emits `analysis` (then `held` or `needsAttention`, or the policy's own event). Never
+   * rejects for a measurement problem: that is an `error` run. Rejects with `InvalidStateError`
+   * when the policy is in no state to be analysed.
+   */
+  async analyze(): Promise<AnalysisReport> {
+    const target = this.target();
+    const at = this.clock();
+    let outcome: AnalysisOutcome;
+    let report: AnalysisReport;
+    try {
+      const { candidate, baseline, judgement } = measure(this.monitor, target.candidate, target.baseline, this.settings.criteria);
+      outcome = judgement.outcome;
+      report = {
+        outcome,
+        decision: 'hold',
+        reason: judgement.reason,
+        at,
+        phase: target.phase,
+        candidate,
+        baseline,
+        checks: judgement.checks,
+        counters: this.runCounters,
+        percentage: target.percentage,
+      };
+    } catch (error) {
+      outcome = 'error';
+      report = this.errorReport(target, at, error);
+    }
+    let { counters, verdict } = countAnalysisOutcome(this.runCounters, outcome, this.settings.limits);
+    report.counters = counters;
+
+    if (verdict === 'passed') {
+      const { decision, gate, action, nextPercentage } = target.onSuccess;
+      report.decision = decision;
+      if (gate !== undefined) {
+        let allowed: boolean;
+        try {
+          allowed = (await gate({ action, stable: target.baseline, candidate: target.candidate, percentage: target.percentage, nextPercentage, report })) === true;
+        } catch (error) {
+          report = { ...this.errorReport(target, at, error), candidate: report.candidate, baseline: report.baseline, checks: report.checks };
+          ({ counters, verdict } = countAnalysisOutcome(this.runCounters, 'error', this.settings.limits));
+          report.counters = counters;
+          return this.conclude(target, report, verdict, counters);
+        }
+        if (!target.current()) {
+          report.decision = 'hold';
+          report.reason = `${report.reason}; the rollout changed while the ${gateName(action)} gate was pending`;
+          return this.conclude(target, report, 'continue', counters);
+        }
+        if (!allowed) {
+          report.decision = 'hold';
+          report.reason = `${report.reason}; the ${gateName(action)} gate refused`;
+          return this.conclude(target, report, 'continue', counters);
+        }
+      }
+    }
+    return this.conclude(target, report, verdict, counters);
+  }
+
+  /** The phase the policy is in now; throws `InvalidStateError` when nothing can be analysed. @internal */
+  protected abstract target(): AnalysisTarget;
+
+  /** Whether a timer tick should run an analysis now (e.g. not while paused). @internal */
+  protected abstract ready(): boolean;
+
+  /** Whether the rollout has settled, so the loop can stop. @internal */
+  protected abstract finished(): boolean;
+
+  /** Starts counting again (a new step, phase or a resume). @internal */
+  protected resetCounters(): void {
+    this.runCounters = emptyAnalysisCounters();
+  }
+
+  private conclude(target: AnalysisTarget, report: AnalysisReport, verdict: AnalysisVerdict, counters: AnalysisCounters): AnalysisReport {
+    this.runCounters = counters;
+    const reason = `analysis ${report.outcome}: ${report.reason}`;
+    switch (verdict) {
+      case 'passed':
+        this.emit('analysis', report);
+        target.onSuccess.act(reason);
+        break;
+      case 'failed':
+        report.decision = target.onFailure.decision;
+        this.emit('analysis', report);
+        target.onFailure.act(reason);
+        break;
+      case 'needsAttention':
+        report.decision = 'pause';
+        this.emit('analysis', report);
+        target.onNeedsAttention.act(reason);
+        this.emit('needsAttention', report);
+        break;
+      case 'continue':
+        report.decision = 'hold';
+        this.emit('analysis', report);
+        this.emit('held', report);
+        break;
+    }
+    return report;
+  }
+
+  private errorReport(target: AnalysisTarget, at: number, error: unknown): AnalysisReport {
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      outcome: 'error',
+      decision: 'hold',
+      reason: `could not be measured: ${message}`,
+      at,
+      phase: target.phase,
+      candidate: { version: target.candidate, window: 'rolling', totalRequests: 0, errorRate: 0, p99LatencyMs: 0 },
+      baseline: undefined,
+      checks: [],
+      counters: this.runCounters,
+      percentage: target.percentage,
+      error,
+    };
+  }
+}
+
+function gateName(action: GateContext['action']): string {
+  return action === 'step' ? 'beforeStep' : 'beforePromote';
+}

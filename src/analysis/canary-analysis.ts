@@ -1,0 +1,73 @@
+import { InvalidStateError } from '../errors.js';
+import type { CanaryDeployment } from '../routing/canary.js';
+import { AnalysisController, type AnalysisBinding, type AnalysisTarget } from './analysis-controller.js';
+import type { AnalysisOptions } from './options.js';
+
+/**
+ * Automated analysis of a {@link CanaryDeployment} (what `analysis` on the canary's options
+ * switches on): each run judges the canary's rolling-window numbers against absolute limits and,
+ * with `relative`, against the stable version's own live numbers, then
+ * - `successful` ×`consecutiveSuccessLimit` → asks `gates.beforeStep` and `increase()`s to the
+ *   next step, or after the last step asks `gates.beforePromote` and `promote()`s;
+ * - `failed` past `failureLimit` (or `error` past `consecutiveErrorLimit`) → `rollback()`;
+ * - `inconclusive` past `inconclusiveLimit` → `pause()` and `needsAttention`;
+ * - anything else → `held`.
+ * Counters start again at every step, start, resume, promotion or rollback.
+ *
+ * @example
+ * ```ts
+ * const canary = new CanaryDeployment({ stable: 1, canary: 2, steps: [5, 25, 50, 100] });
+ * const analysis = new CanaryAnalysis(canary, { monitor, minRequests: 200, maxErrorRate: 0.02, relative: { maxLatencyRatio: 1.2 } });
+ * analysis.on('analysis', (r) => log.info(r));
+ * canary.start();
+ * analysis.start(); // every 60 s until promoted or rolled back
+ * ```
+ */
+export class CanaryAnalysis extends AnalysisController {
+  /** The canary this analysis drives. */
+  readonly canary: CanaryDeployment;
+
+  constructor(canary: CanaryDeployment, options: AnalysisBinding & AnalysisOptions) {
+    const { monitor, clock, ...analysis } = options;
+    super('analysis', { monitor, clock }, analysis);
+    this.canary = canary;
+    const reset = () => this.resetCounters();
+    for (const event of ['started', 'stepped', 'resumed', 'promoted', 'rolledBack', 'aborted'] as const) canary.on(event, reset);
+  }
+
+  protected target(): AnalysisTarget {
+    const canary = this.canary;
+    const { status, stable, canary: candidate, percentage } = canary.state;
+    if (status !== 'progressing' || candidate === undefined) {
+      throw new InvalidStateError(`cannot analyze() a canary whose status is '${status}': start() or resume() it first`);
+    }
+    const next = canary.steps.find((step) => step > percentage);
+    const current = () => {
+      const now = canary.state;
+      return now.status === 'progressing' && now.canary === candidate && now.percentage === percentage;
+    };
+    const { beforeStep, beforePromote } = this.settings.gates;
+    return {
+      phase: 'canary',
+      candidate,
+      baseline: stable,
+      percentage,
+      onSuccess:
+        next === undefined
+          ? { decision: 'promote', gate: beforePromote, action: 'promote', nextPercentage: 100, act: (reason) => canary.promote(reason) }
+          : { decision: 'advance', gate: beforeStep, action: 'step', nextPercentage: next, act: () => canary.increase() },
+      onFailure: { decision: 'rollback', act: (reason) => canary.rollback(reason) },
+      onNeedsAttention: { act: (reason) => canary.pause(reason) },
+      current,
+    };
+  }
+
+  protected ready(): boolean {
+    return this.canary.state.status === 'progressing';
+  }
+
+  protected finished(): boolean {
+    const { status } = this.canary.state;
+    return status === 'promoted' || status === 'rolledBack';
+  }
+}
