@@ -31,10 +31,6 @@ export {
   type ComparisonReport,
 } from './health.js';
 export { PSI_MODERATE, PSI_SIGNIFICANT, type DriftReport, type DriftVerdict } from './drift.js';
-export type {
-  PrometheusOptions,
-  PromClientRegistry,
-  PromClientCollector,
-} from './prometheus.js';
+export type { PrometheusOptions, PromClientRegistry } from './prometheus.js';
 export type { RingJSON, CellJSON } from './sketch-ring.js';
 export type { SketchJSON, StoreJSON } from './sketch.js';

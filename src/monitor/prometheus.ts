@@ -62,7 +62,7 @@ export interface PromClientRegistry {
   removeSingleMetric(name: string): void;
 }
 
-export const DEFAULT_QUANTILES: readonly number[] = [0.5, 0.9, 0.95, 0.99];
+const DEFAULT_QUANTILES: readonly number[] = [0.5, 0.9, 0.95, 0.99];
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -149,7 +149,7 @@ export function toCollector(
 }
 
 /** Escapes a label value: backslash, double quote and line feed. */
-export function escapeLabelValue(value: string): string {
+function escapeLabelValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
