@@ -11,3 +11,5 @@ export * from './predict/index.js';
 export * from './routing/index.js';
 export * from './stats/index.js';
 export * from './monitor/index.js';
+export * from './router.js';
+export * from './analysis/index.js';
