@@ -333,7 +333,8 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
   /**
    * Records one outcome for `variant`: O(1) time and memory (Welford's update of count, mean, M2).
    * A binary metric takes 0, 1 or a boolean. A non-finite value, a non-0/1 value for a binary
-   * metric or an unknown variant is a `ValidationError` and changes nothing.
+   * metric or an unknown variant is a `ValidationError` and changes nothing. Results are still
+   * accepted after `conclude` (outcomes often arrive late).
    */
   logResult(name: string, variant: string, value: number | boolean): void {
     const e = this.experiment(name);
