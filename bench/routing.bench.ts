@@ -6,7 +6,7 @@
  * than Unleash's hash.
  */
 import { randomUUID } from 'node:crypto';
-import { GrowthBookClient, type UserContext } from '@growthbook/growthbook';
+import { GrowthBookClient, type Experiment, type UserContext } from '@growthbook/growthbook';
 import { normalizedStrategyValue } from 'unleash-client/lib/strategy/util.js';
 import { CanaryDeployment, hashUnit } from '../src/index.js';
 import { keep, printTable, ratio, timeSync } from './harness.js';
@@ -24,7 +24,7 @@ const canary = new CanaryDeployment({ stable: 1, canary: 2, name: SALT });
 canary.start(1, 2, PERCENT);
 
 const growthbook = new GrowthBookClient();
-const experiment = { key: SALT, variations: [1, 2], weights: [1 - PERCENT / 100, PERCENT / 100], hashVersion: 2 };
+const experiment: Experiment<number> = { key: SALT, variations: [1, 2], weights: [1 - PERCENT / 100, PERCENT / 100], hashVersion: 2 };
 
 let failed = false;
 const rows: Array<Record<string, string | number>> = [];

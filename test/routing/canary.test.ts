@@ -104,6 +104,18 @@ describe('CanaryDeployment transitions', () => {
     expect(canary.route({ unitId: 'u' }).reason).toBe('static');
     canary.start();
     expect(canary.state).toMatchObject({ stable: 1, canary: 3, percentage: 5, status: 'progressing' });
+    canary.pause();
+    canary.abort();
+    expect(canary.state).toMatchObject({ canary: 3, percentage: 0, status: 'idle' });
+  });
+
+  it('promotes from paused too, skipping the remaining steps', () => {
+    const { canary, events } = make();
+    canary.start();
+    canary.pause();
+    canary.promote();
+    expect(canary.state).toMatchObject({ stable: 2, canary: undefined, percentage: 0, status: 'promoted' });
+    expect(events.at(-1)).toEqual(['promoted', { from: 1, to: 2, fromPercentage: 5, reason: undefined, at: 1_000 }]);
   });
 
   it('starts a new rollout after a promotion, from the promoted version', () => {
