@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { PreconditionFailedError } from '../../src/errors.js';
+import { MemoryStorage, type PutCondition, type StorageAdapter } from '../../src/storage/index.js';
+import { testStorageAdapter } from '../../src/testing/index.js';
+
+/**
+ * Runs the conformance suite's tests whose names contain one of `only` against `make`, and returns
+ * the names of those that failed. (MemoryStorage passing all of them is memory-storage.test.ts.)
+ */
+async function failingTests(make: () => StorageAdapter, only: string[]): Promise<string[]> {
+  const tests: Array<[string, () => Promise<void>]> = [];
+  testStorageAdapter('X', make, { it: (name, fn) => tests.push([name, fn]), expect });
+  const failed: string[] = [];
+  for (const [name, fn] of tests.filter(([n]) => only.some((o) => n.includes(o)))) {
+    try {
+      await fn();
+    } catch {
+      failed.push(name.slice('X: '.length));
+    }
+  }
+  return failed;
+}
+
+/** Delegates to MemoryStorage; subclasses break one rule each. */
+class Delegating implements StorageAdapter {
+  readonly inner = new MemoryStorage();
+  get(key: string) {
+    return this.inner.get(key);
+  }
+  put(key: string, data: Uint8Array, cond?: PutCondition) {
+    return this.inner.put(key, data, cond);
+  }
+  delete(key: string, cond?: { ifMatch: string }) {
+    return this.inner.delete(key, cond);
+  }
+  list(prefix: string) {
+    return this.inner.list(prefix);
+  }
+}
+
+describe('testStorageAdapter catches broken adapters', () => {
+  it('catches etags derived from content (unchanged by an identical rewrite)', async () => {
+    class ContentEtag extends Delegating {
+      override async get(key: string) {
+        const got = await this.inner.get(key);
+        return got && { data: got.data, etag: createHash('sha256').update(got.data).digest('hex') };
+      }
+      override async put(key: string, data: Uint8Array, cond?: PutCondition) {
+        if (cond && 'ifMatch' in cond && (await this.get(key))?.etag !== cond.ifMatch) throw new PreconditionFailedError('stale');
+        await this.inner.put(key, data, cond && 'ifNoneMatch' in cond ? cond : undefined);
+        return { etag: createHash('sha256').update(data).digest('hex') };
+      }
+    }
+    expect(await failingTests(() => new ContentEtag(), ['the etag changes on every write'])).toEqual([
+      'put returns the etag get reports, and the etag changes on every write, even of identical bytes',
+    ]);
+  });
+
+  it('catches conditional writes done as check-then-write in two steps', async () => {
+    class CheckThenWrite extends Delegating {
+      override async put(key: string, data: Uint8Array, cond?: PutCondition) {
+        const current = await this.inner.get(key);
+        await yieldToLoop();
+        if (cond && 'ifNoneMatch' in cond && current) throw new PreconditionFailedError('exists');
+        if (cond && 'ifMatch' in cond && current?.etag !== cond.ifMatch) throw new PreconditionFailedError('stale');
+        return this.inner.put(key, data);
+      }
+    }
+    const failed = await failingTests(() => new CheckThenWrite(), ['racers', 'read-modify-write']);
+    expect(failed).toEqual(
+      [
+        "ifNoneMatch: '*' wins exactly once among 50 concurrent racers",
+        'ifMatch wins exactly once among 50 concurrent racers holding the same etag',
+        'read-modify-write with ifMatch and retry loses no update among concurrent writers',
+      ],
+    );
+  });
+
+  it('catches unsorted, directory-style and truncated listings', async () => {
+    class Unsorted extends Delegating {
+      override async list(prefix: string) {
+        return (await this.inner.list(prefix)).reverse();
+      }
+    }
+    class DirectoryStyle extends Delegating {
+      override async list(prefix: string) {
+        return (await this.inner.list(prefix)).filter((k) => !k.slice(prefix.length).includes('/'));
+      }
+    }
+    class OnePage extends Delegating {
+      override async list(prefix: string) {
+        return (await this.inner.list(prefix)).slice(0, 1000);
+      }
+    }
+    const listTests = ['list'];
+    expect(await failingTests(() => new Unsorted(), listTests)).toContain('list is prefix-exact (a plain string prefix) and sorted');
+    expect(await failingTests(() => new DirectoryStyle(), listTests)).toContain('list is prefix-exact (a plain string prefix) and sorted');
+    expect(await failingTests(() => new OnePage(), listTests)).toEqual(['list returns more keys than one page of a paging backend (1,100)']);
+  });
+
+  it('catches an adapter that keeps the caller\'s array and one that accepts any key', async () => {
+    const shared = new Map<string, Uint8Array>();
+    class NoCopy extends Delegating {
+      override async get(key: string) {
+        const got = await this.inner.get(key);
+        return got && { data: shared.get(key)!, etag: got.etag };
+      }
+      override async put(key: string, data: Uint8Array, cond?: PutCondition) {
+        const result = await this.inner.put(key, data, cond);
+        shared.set(key, data);
+        return result;
+      }
+    }
+    expect(await failingTests(() => new NoCopy(), ['copy'])).toEqual([
+      'keeps its own copy: mutating the written or the read array changes nothing stored',
+    ]);
+    class AnyKey implements StorageAdapter {
+      readonly map = new Map<string, { data: Uint8Array; etag: string }>();
+      n = 0;
+      async get(key: string) {
+        return this.map.get(key);
+      }
+      async put(key: string, data: Uint8Array) {
+        const etag = String(++this.n);
+        this.map.set(key, { data: data.slice(), etag });
+        return { etag };
+      }
+      async delete(key: string) {
+        this.map.delete(key);
+      }
+      async list(prefix: string) {
+        return [...this.map.keys()].filter((k) => k.startsWith(prefix)).sort();
+      }
+    }
+    expect(await failingTests(() => new AnyKey(), ['rejects'])).toEqual([
+      'rejects invalid keys with a ValidationError before touching anything',
+      'rejects data that is not a Uint8Array and malformed conditions with a ValidationError',
+    ]);
+  });
+});
