@@ -49,9 +49,11 @@ export interface ModelRouterOptions {
 export interface RouterPredictOptions extends RouteContext {
   /**
    * Serve this version instead of asking the policy: a number, `'latest'` or `'@alias'` (the
-   * seed's `model_version` field). Variant `'explicit'`; no fallback if it cannot be loaded.
+   * seed's `model_version` field, so any string from a request body is accepted and checked by
+   * the registry: anything else is a `ValidationError`). Variant `'explicit'`; no fallback if it
+   * cannot be loaded.
    */
-  version?: VersionRef;
+  version?: number | string;
   /** Cancels the prediction (`AbortedError`, not counted against the version). */
   signal?: AbortSignal;
 }
@@ -246,9 +248,9 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
     return this.mirror.idle();
   }
 
-  private async predictExplicit(input: PredictInput, ref: VersionRef, signal: AbortSignal | undefined): Promise<RouterPrediction> {
+  private async predictExplicit(input: PredictInput, ref: number | string, signal: AbortSignal | undefined): Promise<RouterPrediction> {
     // Resolve first so a load failure can name the version; a number never touches the registry.
-    const version = typeof ref === 'number' ? ref : (await this.registry.resolve(this.model, ref)).version;
+    const version = typeof ref === 'number' ? ref : (await this.registry.resolve(this.model, ref as VersionRef)).version;
     let predictor: PooledPredictor;
     try {
       predictor = await this.pool.get(this.model, version);

@@ -99,6 +99,7 @@ describe('ModelRouter.predict', () => {
     expect(monitor.stats(2).totalRequests).toBe(1);
     await expect(router.predict(SETOSA, { version: 9 })).rejects.toBeInstanceOf(NotFoundError);
     await expect(router.predict(SETOSA, { version: '@nope' })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(router.predict(SETOSA, { version: 'v2' })).rejects.toBeInstanceOf(ValidationError);
   });
 
   it('records a predictor error as a failure and rethrows it, same class, with version and variant', async () => {
