@@ -1,7 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { InvalidStateError, NotFoundError, ValidationError, describeValue } from '../errors.js';
 import { checkNumber, checkOneOf, type Clock, type RandomSource } from '../options.js';
-import type { ComparisonResult, Interval } from '../stats/comparison.js';
+import { checkAlpha, type ComparisonResult, type Interval } from '../stats/comparison.js';
 import { meanConfidenceInterval, wilsonInterval } from '../stats/intervals.js';
 import type { MetricKind } from '../stats/power.js';
 import { twoProportionZTest } from '../stats/proportions.js';
@@ -393,12 +393,16 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
   /**
    * One look at the experiment: {@link ABTestController.results} plus events — `srmDetected` the
    * first time the counts disagree with the weights, `significant` the first time each challenger
-   * differs from the control. Without `sequential`, looking repeatedly inflates false positives:
-   * see `docs/ab-testing.md`.
+   * differs from the control; nothing once concluded. Without `sequential`, looking repeatedly
+   * inflates false positives: see `docs/ab-testing.md`. The place where automatic decisions
+   * (conclude on significance, guardrails) hook in.
    */
   analyze(name: string): ExperimentResults {
     const e = this.experiment(name);
     const results = this.results(name);
+    // Once concluded everyone gets the winner: the counts leave the weights on purpose, and the
+    // comparison has been acted on. Nothing left to signal.
+    if (e.conclusion !== null) return results;
     const at = this.clock();
     if (results.srm.mismatch && !e.srmReported) {
       e.srmReported = true;
@@ -649,8 +653,7 @@ function buildExperiment(name: string, options: ExperimentOptions): Experiment {
   if (control < 0) throw new ValidationError(`control must name one of the variants (${configs.map((v) => v.name).join(', ')}), got '${controlName}'`);
   const salt = options.salt === undefined ? name : checkName('salt', options.salt);
   const coverage = checkNumber('coverage', options.coverage ?? 1, { min: 0, max: 1 });
-  const alpha = checkNumber('alpha', options.alpha ?? 0.05, { min: 0, max: 1, exclusiveMin: true });
-  if (alpha === 1) throw new ValidationError('alpha must be a finite number > 0 and < 1, got number 1');
+  const alpha = checkAlpha(options.alpha);
   const hashVersion = (options.hashVersion ?? 1) as HashVersion;
   const variantHash = unitHasher(salt, hashVersion);
   const variants: Variant[] = configs.map((v, i) => ({

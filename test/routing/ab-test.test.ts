@@ -280,6 +280,12 @@ describe('analyze, conclude', () => {
     for (const unit of ['u1', 'u2', 'u3']) expect(ab.assign('e', unit)).toEqual({ version: 2, variant: 'b', reason: 'concluded' });
     expect(ab.assign('e')).toEqual({ version: 2, variant: 'b', reason: 'concluded' });
     expect(() => ab.conclude('e')).toThrow(InvalidStateError);
+    // Everyone now gets 'b': the counts leave the weights on purpose, and no SRM alarm follows.
+    const srmEvents: unknown[] = [];
+    ab.on('srmDetected', (e) => srmEvents.push(e));
+    for (let i = 0; i < 500; i++) ab.logResult('e', 'b', 14);
+    expect(ab.analyze('e').srm.mismatch).toBe(true);
+    expect(srmEvents).toEqual([]);
   });
 
   it('lower-is-better metrics keep the control when the challenger is significantly higher', () => {
