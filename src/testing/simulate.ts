@@ -4,7 +4,7 @@ import { DeploymentMonitor, type MonitoredVersion } from '../monitor/deployment-
 import { checkFunction, checkNumber } from '../options.js';
 import type { PredictInput } from '../predict/types.js';
 import { ModelRouter, isRoutedError, shadowKey } from '../router.js';
-import type { Assignment, RoutingPolicy } from '../routing/policy.js';
+import type { Assignment, RouteContext, RoutingPolicy } from '../routing/policy.js';
 import type { ShadowAssignment } from '../routing/shadow.js';
 import { FakeClock } from './fake-clock.js';
 
@@ -44,6 +44,12 @@ export interface SimulateOptions {
   analysis?: Analyzable;
   /** Distinct unit ids, used round-robin (`unit-0`, `unit-1` …), or a function of the request index; unset: no unit ids (random routing). */
   unitIds?: number | ((index: number) => string | undefined);
+  /**
+   * The whole route context of request `index`, for what a unit id cannot say, e.g.
+   * `(i) => ({ unitId: 'u' + (i % 500), preview: i % 4 === 0 })` to send a quarter of the
+   * requests to a blue-green preview slot. Overrides `unitIds`.
+   */
+  context?: (index: number) => RouteContext | undefined;
   /** The input of request `index` (router mode: required; policy mode: passed to `outcome`). */
   input?: (index: number) => PredictInput;
   /** Policy mode: how a request to `version` went. Mirrored (shadow) requests are asked too. */
@@ -197,7 +203,8 @@ export async function simulate(options: SimulateOptions): Promise<Simulation> {
     options.analyzeEveryMs === undefined ? undefined : checkNumber('analyzeEveryMs', options.analyzeEveryMs, { min: 1 });
   const input = options.input === undefined ? undefined : checkFunction<(i: number) => PredictInput>('input', options.input);
   const until = options.until === undefined ? undefined : checkFunction<() => boolean>('until', options.until);
-  const unitIdOf = unitIds(options.unitIds);
+  const contextOf =
+    options.context === undefined ? contexts(options.unitIds) : checkFunction<(i: number) => RouteContext | undefined>('context', options.context);
   const analysis = options.analysis ?? (hasAnalyze(policy) ? policy : undefined);
   if (analyzeEveryMs !== undefined && !hasAnalyze(analysis)) {
     throw new ValidationError(`analyzeEveryMs needs something to analyze: the policy has no analyze(), so pass analysis, got ${describeValue(analysis)}`);
@@ -210,9 +217,8 @@ export async function simulate(options: SimulateOptions): Promise<Simulation> {
       throw new ValidationError("outcome is for policy mode; a router's outcomes come from its predictors (inject failures through its pool's create option)");
     }
     send = async (index, tally) => {
-      const unitId = unitIdOf(index);
       try {
-        const result = await router.predict(input(index), unitId === undefined ? undefined : { unitId });
+        const result = await router.predict(input(index), contextOf(index));
         tally.add(result.version, result.latencyMs, true);
         tally.answered++;
         if (result.version !== policy.fallback().version) tally.notFallback++;
@@ -241,8 +247,7 @@ export async function simulate(options: SimulateOptions): Promise<Simulation> {
       return result;
     };
     send = async (index, tally) => {
-      const unitId = unitIdOf(index);
-      const assignment = policy.route(unitId === undefined ? undefined : { unitId });
+      const assignment = policy.route(contextOf(index));
       const given = input?.(index);
       const result = run(assignment.version, given, assignment);
       monitor.record(assignment.version, result.latencyMs, result.success);
@@ -320,10 +325,16 @@ export async function simulate(options: SimulateOptions): Promise<Simulation> {
   return { steps, decisions, requests: sent, maxPercentage: Math.max(0, ...steps.map((s) => s.percentage)) };
 }
 
-function unitIds(option: SimulateOptions['unitIds']): (index: number) => string | undefined {
+function contexts(option: SimulateOptions['unitIds']): (index: number) => RouteContext | undefined {
   if (option === undefined) return () => undefined;
-  if (typeof option === 'function') return option;
+  if (typeof option === 'function') {
+    const unitIdOf = checkFunction<(index: number) => string | undefined>('unitIds', option);
+    return (index) => {
+      const unitId = unitIdOf(index);
+      return unitId === undefined ? undefined : { unitId };
+    };
+  }
   const count = checkNumber('unitIds', option, { min: 1, integer: true });
-  const ids = Array.from({ length: count }, (_, k) => `unit-${k}`);
+  const ids = Array.from({ length: count }, (_, k) => ({ unitId: `unit-${k}` }));
   return (index) => ids[index % count];
 }
