@@ -1,16 +1,24 @@
 import { EventEmitter } from 'eventemitter3';
 import { InvalidStateError, NotFoundError, ValidationError, describeValue } from '../errors.js';
-import { checkNumber, checkOneOf, type Clock, type RandomSource } from '../options.js';
-import { checkAlpha, type ComparisonResult, type Interval } from '../stats/comparison.js';
-import { meanConfidenceInterval, wilsonInterval } from '../stats/intervals.js';
+import { type Clock, type RandomSource } from '../options.js';
+import type { ComparisonResult, Interval } from '../stats/comparison.js';
 import type { MetricKind } from '../stats/power.js';
-import { twoProportionZTest } from '../stats/proportions.js';
-import { sequentialTest } from '../stats/sequential.js';
 import { srmTest, type SrmResult } from '../stats/srm.js';
-import { addObservation, checkSummary, emptySummary, mergeSummaries, type SampleSummary } from '../stats/summary.js';
-import { welchTTest } from '../stats/welch.js';
-import { checkArray, checkName, checkOptions, checkRecord, checkVersion, snapshotRecord, timeAndChance } from './checks.js';
-import { bucketRanges, chooseBucket, normalizeWeights, unitHasher, type BucketRange, type HashVersion, type UnitHasher } from './hash.js';
+import { addObservation, emptySummary, mergeSummaries, type SampleSummary } from '../stats/summary.js';
+import {
+  buildExperiment,
+  checkStatsRecord,
+  compare,
+  controlOf,
+  restoreExperiment,
+  snapshotExperiment,
+  variantConfigs,
+  variantInterval,
+  type Experiment,
+  type Variant,
+} from './ab-test-experiment.js';
+import { checkArray, checkName, checkOptions, checkRecord, snapshotRecord, timeAndChance } from './checks.js';
+import { chooseBucket, type HashVersion } from './hash.js';
 import type { Assignment, RouteContext, RoutingPolicy } from './policy.js';
 
 /** One arm of an experiment. */
@@ -191,43 +199,6 @@ export interface ABTestControllerEvents {
   significant: (event: SignificantEvent) => void;
   concluded: (event: ConcludedEvent) => void;
 }
-
-interface Variant {
-  name: string;
-  version: number;
-  weight: number;
-  stats: SampleSummary;
-  byHash: Readonly<Assignment>;
-  byRandom: Readonly<Assignment>;
-  forced: Readonly<Assignment>;
-  concluded: Readonly<Assignment>;
-}
-
-interface Experiment {
-  name: string;
-  variants: Variant[];
-  indexByName: Map<string, number>;
-  control: number;
-  metric: Required<MetricConfig>;
-  salt: string;
-  coverage: number;
-  alpha: number;
-  sequential: boolean;
-  sequentialTuning: number;
-  analyzeEvery: number;
-  hashVersion: HashVersion;
-  ranges: BucketRange[];
-  variantHash: UnitHasher;
-  coverageHash: UnitHasher;
-  forced: Map<string, number>;
-  conclusion: Conclusion | null;
-  fallback: Readonly<Assignment>;
-  sinceAnalysis: number;
-  srmReported: boolean;
-  significantReported: Set<string>;
-}
-
-const COVERAGE_SALT_SUFFIX = '#coverage';
 
 /**
  * A/B/n experiments between model versions, with statistics a data scientist can sign off:
@@ -569,197 +540,4 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
     }
     return e;
   }
-}
-
-function controlOf(e: Experiment): Variant {
-  return e.variants[e.control] as Variant;
-}
-
-function variantConfigs(e: Experiment): Array<Required<VariantConfig>> {
-  return e.variants.map((v) => ({ name: v.name, version: v.version, weight: v.weight }));
-}
-
-function compare(e: Experiment, control: SampleSummary, treatment: SampleSummary): ComparisonResult | null {
-  const binary = e.metric.kind === 'binary';
-  if (binary ? control.count < 1 || treatment.count < 1 : control.count < 2 || treatment.count < 2) return null;
-  if (e.sequential) return sequentialTest(control, treatment, { alpha: e.alpha, kind: e.metric.kind, tuning: e.sequentialTuning });
-  if (!binary) return welchTTest(control, treatment, { alpha: e.alpha });
-  return twoProportionZTest(asProportion(control), asProportion(treatment), { alpha: e.alpha });
-}
-
-function asProportion(s: SampleSummary): { successes: number; trials: number } {
-  return { successes: Math.round(s.mean * s.count), trials: s.count };
-}
-
-function variantInterval(s: SampleSummary, binary: boolean, alpha: number): Interval | null {
-  if (binary) return s.count < 1 ? null : wilsonInterval(asProportion(s), alpha);
-  return s.count < 2 ? null : meanConfidenceInterval(s, alpha);
-}
-
-function frozen(version: number, variant: string, reason: Assignment['reason']): Readonly<Assignment> {
-  return Object.freeze({ version, variant, reason });
-}
-
-function checkVariants(options: ExperimentOptions): Array<Required<VariantConfig>> {
-  const shorthand = options.modelA !== undefined || options.modelB !== undefined || options.split !== undefined;
-  if (shorthand) {
-    if (options.variants !== undefined) throw new ValidationError('give either variants or modelA/modelB/split, not both');
-    const split = checkNumber('split', options.split ?? 0.5, { min: 0, max: 1 });
-    return [
-      { name: 'a', version: checkVersion('modelA', options.modelA), weight: 1 - split },
-      { name: 'b', version: checkVersion('modelB', options.modelB), weight: split },
-    ];
-  }
-  const list = checkArray('variants', options.variants);
-  if (list.length < 2) throw new ValidationError(`variants must list at least 2 variants, got ${list.length}`);
-  const seen = new Set<string>();
-  return list.map((item, i) => {
-    const v = checkRecord(`variants[${i}]`, item);
-    const name = checkName(`variants[${i}].name`, v.name);
-    if (seen.has(name)) throw new ValidationError(`variants[${i}].name '${name}' is a duplicate`);
-    seen.add(name);
-    return {
-      name,
-      version: checkVersion(`variants[${i}].version`, v.version),
-      weight: v.weight === undefined ? 1 : checkNumber(`variants[${i}].weight`, v.weight, { min: 0 }),
-    };
-  });
-}
-
-function checkMetric(value: unknown): Required<MetricConfig> {
-  if (value === undefined) return { kind: 'continuous', higherIsBetter: true };
-  const m = checkRecord('metric', value);
-  const kind = checkOneOf('metric.kind', m.kind, ['binary', 'continuous'] as const);
-  if (m.higherIsBetter !== undefined && typeof m.higherIsBetter !== 'boolean') {
-    throw new ValidationError(`metric.higherIsBetter must be a boolean, got ${describeValue(m.higherIsBetter)}`);
-  }
-  return { kind, higherIsBetter: m.higherIsBetter ?? true };
-}
-
-function checkBoolean(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new ValidationError(`${name} must be a boolean, got ${describeValue(value)}`);
-  return value;
-}
-
-function buildExperiment(name: string, options: ExperimentOptions): Experiment {
-  const configs = checkVariants(options);
-  const weights = normalizeWeights(
-    configs.map((v) => v.weight),
-    'variants[].weight',
-  );
-  const controlName = options.control === undefined ? (configs[0] as Required<VariantConfig>).name : checkName('control', options.control);
-  const control = configs.findIndex((v) => v.name === controlName);
-  if (control < 0) throw new ValidationError(`control must name one of the variants (${configs.map((v) => v.name).join(', ')}), got '${controlName}'`);
-  const salt = options.salt === undefined ? name : checkName('salt', options.salt);
-  const coverage = checkNumber('coverage', options.coverage ?? 1, { min: 0, max: 1 });
-  const alpha = checkAlpha(options.alpha);
-  const hashVersion = (options.hashVersion ?? 1) as HashVersion;
-  const variantHash = unitHasher(salt, hashVersion);
-  const variants: Variant[] = configs.map((v, i) => ({
-    name: v.name,
-    version: v.version,
-    weight: weights[i] as number,
-    stats: emptySummary(),
-    byHash: frozen(v.version, v.name, 'hash'),
-    byRandom: frozen(v.version, v.name, 'random'),
-    forced: frozen(v.version, v.name, 'forced'),
-    concluded: frozen(v.version, v.name, 'concluded'),
-  }));
-  const controlVariant = variants[control] as Variant;
-  return {
-    name,
-    variants,
-    indexByName: new Map(variants.map((v, i) => [v.name, i])),
-    control,
-    metric: checkMetric(options.metric),
-    salt,
-    coverage,
-    alpha,
-    sequential: checkBoolean('sequential', options.sequential, false),
-    sequentialTuning: checkNumber('sequentialTuning', options.sequentialTuning ?? 5000, { min: 0, exclusiveMin: true }),
-    analyzeEvery: checkNumber('analyzeEvery', options.analyzeEvery ?? 0, { min: 0, integer: true }),
-    hashVersion,
-    ranges: bucketRanges(weights, 1),
-    variantHash,
-    coverageHash: unitHasher(salt + COVERAGE_SALT_SUFFIX, hashVersion),
-    forced: new Map(),
-    conclusion: null,
-    fallback: frozen(controlVariant.version, controlVariant.name, 'fallback'),
-    sinceAnalysis: 0,
-    srmReported: false,
-    significantReported: new Set(),
-  };
-}
-
-function snapshotExperiment(e: Experiment): ExperimentSnapshot {
-  return {
-    name: e.name,
-    variants: variantConfigs(e),
-    control: controlOf(e).name,
-    metric: { ...e.metric },
-    salt: e.salt,
-    coverage: e.coverage,
-    alpha: e.alpha,
-    sequential: e.sequential,
-    sequentialTuning: e.sequentialTuning,
-    analyzeEvery: e.analyzeEvery,
-    hashVersion: e.hashVersion,
-    stats: Object.fromEntries(e.variants.map((v) => [v.name, { ...v.stats }])),
-    conclusion: e.conclusion && { ...e.conclusion },
-    forced: Object.fromEntries([...e.forced].map(([unit, index]) => [unit, (e.variants[index] as Variant).name])),
-  };
-}
-
-/** Per-variant summaries of a stats record, checked against the experiment (metric range included). */
-function checkStatsRecord(e: Experiment, value: unknown, field: string): Array<[number, SampleSummary]> {
-  const record = checkRecord(field, value);
-  return Object.entries(record).map(([variant, raw]) => {
-    const index = e.indexByName.get(variant);
-    if (index === undefined) throw new ValidationError(`${field} has unknown variant '${variant}' (experiment '${e.name}' has ${[...e.indexByName.keys()].join(', ')})`);
-    const summary = checkSummary(`${field}.${variant}`, raw);
-    if (e.metric.kind === 'binary' && (summary.mean < 0 || summary.mean > 1)) {
-      throw new ValidationError(`${field}.${variant}.mean must be a rate in [0, 1] for a binary metric, got ${summary.mean}`);
-    }
-    return [index, summary];
-  });
-}
-
-function restoreExperiment(value: unknown, field: string): Experiment {
-  const s = checkRecord(field, value);
-  const name = checkName(`${field}.name`, s.name);
-  let e: Experiment;
-  try {
-    e = buildExperiment(name, {
-      variants: s.variants as VariantConfig[],
-      control: s.control as string,
-      metric: s.metric as MetricConfig,
-      salt: s.salt as string,
-      coverage: s.coverage as number,
-      alpha: s.alpha as number,
-      sequential: s.sequential as boolean,
-      sequentialTuning: s.sequentialTuning as number,
-      analyzeEvery: s.analyzeEvery as number,
-      hashVersion: s.hashVersion as HashVersion,
-    });
-  } catch (error) {
-    if (error instanceof ValidationError) throw new ValidationError(`${field}: ${error.message}`, { cause: error });
-    throw error;
-  }
-  for (const [index, summary] of checkStatsRecord(e, s.stats, `${field}.stats`)) (e.variants[index] as Variant).stats = summary;
-  if (s.conclusion !== null && s.conclusion !== undefined) {
-    const c = checkRecord(`${field}.conclusion`, s.conclusion);
-    const winner = checkName(`${field}.conclusion.winner`, c.winner);
-    if (!e.indexByName.has(winner)) throw new ValidationError(`${field}.conclusion.winner '${winner}' is not a variant`);
-    const decision = checkOneOf(`${field}.conclusion.decision`, c.decision, ['given', 'significant', 'no-significant-winner'] as const);
-    e.conclusion = { winner, decision, at: checkNumber(`${field}.conclusion.at`, c.at) };
-  }
-  if (s.forced !== undefined) {
-    for (const [unit, variant] of Object.entries(checkRecord(`${field}.forced`, s.forced))) {
-      const index = typeof variant === 'string' ? e.indexByName.get(variant) : undefined;
-      if (index === undefined) throw new ValidationError(`${field}.forced['${unit}'] must name a variant, got ${describeValue(variant)}`);
-      e.forced.set(unit, index);
-    }
-  }
-  return e;
 }
