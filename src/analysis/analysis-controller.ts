@@ -24,6 +24,10 @@ export interface AnalysisEvents {
   held: (report: AnalysisReport) => void;
   /** Past `inconclusiveLimit`: the rollout is paused until a human looks (Argo's Inconclusive). */
   needsAttention: (report: AnalysisReport) => void;
+  /** Blue-green pre-promotion analysis failed: the switch is refused and the active slot keeps serving. */
+  promotionAborted: (report: AnalysisReport) => void;
+  /** Blue-green post-promotion analysis passed: the switch is verified and the phase ends. */
+  promotionVerified: (report: AnalysisReport) => void;
   /** `startAnalysis()` hit an unexpected error outside any run (a bug, not a verdict); the loop stopped. */
   analysisStopped: (event: { error: unknown }) => void;
 }
@@ -47,10 +51,10 @@ export interface AnalysisTarget {
     gate: AnalysisGate | undefined;
     action: GateContext['action'];
     nextPercentage: number;
-    act(reason: string): void;
+    act(reason: string, report: AnalysisReport): void;
   };
-  onFailure: { decision: Extract<AnalysisDecision, 'rollback' | 'abort'>; act(reason: string): void };
-  onNeedsAttention: { act(reason: string): void };
+  onFailure: { decision: Extract<AnalysisDecision, 'rollback' | 'abort'>; act(reason: string, report: AnalysisReport): void };
+  onNeedsAttention: { act(reason: string, report: AnalysisReport): void };
   /** Whether the policy is still where this target was taken (checked after waiting on a gate). */
   current(): boolean;
 }
@@ -196,17 +200,17 @@ export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
     switch (verdict) {
       case 'passed':
         this.emit('analysis', report);
-        target.onSuccess.act(reason);
+        target.onSuccess.act(reason, report);
         break;
       case 'failed':
         report.decision = target.onFailure.decision;
         this.emit('analysis', report);
-        target.onFailure.act(reason);
+        target.onFailure.act(reason, report);
         break;
       case 'needsAttention':
         report.decision = 'pause';
         this.emit('analysis', report);
-        target.onNeedsAttention.act(reason);
+        target.onNeedsAttention.act(reason, report);
         this.emit('needsAttention', report);
         break;
       case 'continue':

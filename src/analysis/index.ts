@@ -25,3 +25,4 @@ export { countAnalysisOutcome, emptyAnalysisCounters, DEFAULT_ANALYSIS_LIMITS } 
 export type { AnalysisOptions, IntervalScheduler } from './options.js';
 export { AnalysisController, type AnalysisEvents, type AnalysisBinding } from './analysis-controller.js';
 export { CanaryAnalysis } from './canary-analysis.js';
+export { BlueGreenAnalysis, type BlueGreenPhase } from './blue-green-analysis.js';

@@ -1,0 +1,139 @@
+import { InvalidStateError } from '../errors.js';
+import type { BlueGreenSwitch } from '../routing/blue-green.js';
+import { AnalysisController, type AnalysisBinding, type AnalysisTarget } from './analysis-controller.js';
+import type { AnalysisOptions } from './options.js';
+
+/** Which of Argo's two blue-green analyses a {@link BlueGreenAnalysis} runs. */
+export type BlueGreenPhase = 'prePromotion' | 'postPromotion';
+
+/**
+ * One of Argo Rollouts' blue-green analyses of a {@link BlueGreenSwitch} (what
+ * `prePromotionAnalysis` / `postPromotionAnalysis` on the switch's options turn on):
+ *
+ * - `'prePromotion'`: after `deploy()`, judges the idle slot on the preview traffic it gets
+ *   (`route({ preview: true })`) against the active version. Success (and `gates.beforePromote`)
+ *   → `switch()`; failure → the switch is refused (`promotionAborted`), the active slot keeps
+ *   serving and nothing is judged again until the next `deploy()`.
+ * - `'postPromotion'`: after `switch()`, judges the new active version against the one it
+ *   replaced (whose lifetime numbers stand in once it has no traffic). Success → `promotionVerified`
+ *   and the phase ends; failure → `rollback()`, everyone back on the previous version.
+ *
+ * Past `inconclusiveLimit` either phase emits `needsAttention` and stops its loop until started again.
+ *
+ * @example
+ * ```ts
+ * const bg = new BlueGreenSwitch({ blue: 1 });
+ * const post = new BlueGreenAnalysis(bg, 'postPromotion', { monitor, minRequests: 500, maxErrorRate: 0.01 });
+ * bg.deploy(2);
+ * bg.switch();
+ * post.start(); // rolls back to v1 on its own if v2 fails
+ * ```
+ */
+export class BlueGreenAnalysis extends AnalysisController {
+  /** The switch this analysis drives. */
+  readonly policy: BlueGreenSwitch;
+  /** Which analysis this is. */
+  readonly phase: BlueGreenPhase;
+  /** The version being judged and the one it is judged against, while the phase is pending. */
+  private pending: { candidate: number; baseline: number } | undefined;
+
+  constructor(policy: BlueGreenSwitch, phase: BlueGreenPhase, options: AnalysisBinding & AnalysisOptions) {
+    const { monitor, clock, ...analysis } = options;
+    super(`${phase}Analysis`, { monitor, clock }, analysis);
+    this.policy = policy;
+    this.phase = phase;
+    const { activeVersion, idleVersion, canRollback } = policy.state;
+    if (phase === 'prePromotion') {
+      // A switch built with both slots filled has a version waiting for promotion.
+      if (idleVersion !== undefined && !canRollback) this.pending = { candidate: idleVersion, baseline: activeVersion };
+      policy.on('deployed', (e) => this.begin({ candidate: e.version, baseline: this.policy.state.activeVersion }));
+      policy.on('switched', () => this.end());
+    } else {
+      policy.on('switched', (e) => this.begin({ candidate: e.toVersion, baseline: e.fromVersion }));
+      policy.on('deployed', () => this.end());
+    }
+    policy.on('rolledBack', () => this.end());
+  }
+
+  /** Whether this phase has a version to judge now. */
+  get active(): boolean {
+    return this.pending !== undefined;
+  }
+
+  protected target(): AnalysisTarget {
+    const pending = this.pending;
+    if (pending === undefined) {
+      throw new InvalidStateError(
+        this.phase === 'prePromotion'
+          ? 'cannot analyze() before promotion: no version is waiting in the idle slot (deploy(version) first)'
+          : 'cannot analyze() after promotion: there is no switch() being verified',
+      );
+    }
+    const current = () => this.pending === pending;
+    const policy = this.policy;
+    if (this.phase === 'prePromotion') {
+      return {
+        phase: 'prePromotion',
+        ...pending,
+        percentage: 0,
+        onSuccess: {
+          decision: 'promote',
+          gate: this.settings.gates.beforePromote,
+          action: 'promote',
+          nextPercentage: 100,
+          act: (reason) => policy.switch(reason),
+        },
+        onFailure: {
+          decision: 'abort',
+          act: (_reason, report) => {
+            this.end();
+            this.emit('promotionAborted', report);
+          },
+        },
+        onNeedsAttention: { act: () => this.halt() },
+        current,
+      };
+    }
+    return {
+      phase: 'postPromotion',
+      ...pending,
+      percentage: 100,
+      onSuccess: {
+        decision: 'complete',
+        gate: undefined,
+        action: 'promote',
+        nextPercentage: 100,
+        act: (_reason, report) => {
+          this.end();
+          this.emit('promotionVerified', report);
+        },
+      },
+      onFailure: { decision: 'rollback', act: (reason) => policy.rollback(reason) },
+      onNeedsAttention: { act: () => this.halt() },
+      current,
+    };
+  }
+
+  protected ready(): boolean {
+    return this.pending !== undefined;
+  }
+
+  protected finished(): boolean {
+    return false;
+  }
+
+  private begin(pending: { candidate: number; baseline: number }): void {
+    this.pending = pending;
+    this.resetCounters();
+  }
+
+  private end(): void {
+    this.pending = undefined;
+    this.resetCounters();
+  }
+
+  private halt(): void {
+    this.stop();
+    this.resetCounters();
+  }
+}
