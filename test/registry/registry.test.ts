@@ -293,6 +293,30 @@ describe.each(adapters)('ModelRegistry on %s', (_name, makeStorage) => {
   });
 });
 
+describe('ModelRegistry races between setAlias and deleteVersion', () => {
+  it.each(adapters)('on %s exactly one of the two wins, and an alias never points at a deleted version', async (_name, makeStorage) => {
+    const registry = new ModelRegistry({ storage: await makeStorage() });
+    for (let round = 1; round <= 10; round++) {
+      const { version } = await registry.register('m', blob(round), { format: 'bin' });
+      const [alias, deletion] = await Promise.allSettled([
+        registry.setAlias('m', 'production', version),
+        registry.deleteVersion('m', version),
+      ]);
+      expect([alias.status, deletion.status].filter((s) => s === 'fulfilled')).toHaveLength(1);
+      const aliases = await registry.getAliases('m');
+      if (alias.status === 'fulfilled') {
+        expect((deletion as PromiseRejectedResult).reason).toBeInstanceOf(InvalidStateError);
+        expect(aliases.production).toBe(version);
+        expect((await registry.resolve('m', '@production')).version).toBe(version);
+        await registry.deleteAlias('m', 'production');
+      } else {
+        expect(alias.reason).toBeInstanceOf(NotFoundError);
+        await expect(registry.getVersion('m', version)).rejects.toBeInstanceOf(NotFoundError);
+      }
+    }
+  });
+});
+
 describe('ModelRegistry defaults', () => {
   it("defaults to FileSystemStorage('./models') without touching the disk until used", async () => {
     const registry = new ModelRegistry();
