@@ -43,6 +43,21 @@ function symbolicInnerMatMul(): Uint8Array {
   return onnx.ModelProto.encode(model).finish();
 }
 
+/** `y = Identity(x)` over x[N,2] of the given ONNX element type. */
+function identity(elemType: number): Uint8Array {
+  const { onnx } = onnxProto;
+  const info = (name: string) => ({
+    name,
+    type: { tensorType: { elemType, shape: { dim: [{ dimParam: 'N' }, { dimValue: 2 }] } } },
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: { name: 'identity', node: [{ opType: 'Identity', input: ['x'], output: ['y'] }], input: [info('x')], output: [info('y')] },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
 const setosa = [5.1, 3.5, 1.4, 0.2];
 const virginica = [5.9, 3.0, 5.1, 1.8];
 
@@ -277,6 +292,30 @@ describe('OnnxPredictor', () => {
   it('every error it throws is a ModelRolloutError with a stable code', async () => {
     const error = await iris.predict([1]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelRolloutError);
+  });
+});
+
+describe('other element types', () => {
+  const { DataType } = onnxProto.onnx.TensorProto;
+
+  it('int64 takes safe integers and bigints, refuses fractions', async () => {
+    const p = await OnnxPredictor.create(identity(DataType.INT64));
+    expect((await p.predict([[1, -2], [3n as unknown as number, 4]])).y).toEqual({ data: [1, -2, 3, 4], dims: [2, 2], type: 'int64' });
+    await expect(p.predict([1.5, 2])).rejects.toThrow(/expected 'x' int64\[N,2\] with safe integers or bigints, got number 1.5 at index 0/);
+    await p.dispose();
+  });
+
+  it('int32 takes integers in range; bool takes booleans or 0/1; string takes strings', async () => {
+    const int32 = await OnnxPredictor.create(identity(DataType.INT32));
+    expect(Array.from((await int32.predict([7, -7])).y!.data as Int32Array)).toEqual([7, -7]);
+    await expect(int32.predict([2 ** 31, 0])).rejects.toThrow(/with integers in \[-2147483648, 2147483647\], got number 2147483648 at index 0/);
+    const bool = await OnnxPredictor.create(identity(DataType.BOOL));
+    expect(Array.from((await bool.predict([true, 0])).y!.data as Uint8Array)).toEqual([1, 0]);
+    await expect(bool.predict([2, 0])).rejects.toThrow(/with booleans or 0\/1, got number 2 at index 0/);
+    const text = await OnnxPredictor.create(identity(DataType.STRING));
+    expect((await text.predict([['a', 'b'], ['c', 'd']])).y).toEqual({ data: ['a', 'b', 'c', 'd'], dims: [2, 2], type: 'string' });
+    await expect(text.predict(['a', 1 as unknown as string])).rejects.toThrow(/with strings, got number 1 at index 1/);
+    await Promise.all([int32, bool, text].map((q) => q.dispose()));
   });
 });
 
