@@ -1,0 +1,244 @@
+import { EventEmitter } from 'eventemitter3';
+import { InvalidStateError, ValidationError, describeValue } from '../errors.js';
+import { DeploymentMonitor } from '../monitor/deployment-monitor.js';
+import { type Clock, checkFunction, checkNumber } from '../options.js';
+import type { ABTestController, ExperimentResults } from '../routing/ab-test.js';
+import { judgeAnalysis } from './judge.js';
+import { type IntervalScheduler, globalIntervalScheduler } from './options.js';
+import { AnalysisRunner } from './runner.js';
+import type { AnalysedVersion, AnalysisCheck, AnalysisDecision } from './types.js';
+
+/** Limits every variant of an A/B test must stay within, read from the monitor's rolling window. */
+export interface Guardrails {
+  /** Highest acceptable error rate of a variant's version, in [0, 1]. */
+  maxErrorRate?: number;
+  /** Highest acceptable p99 latency of a variant's version, in ms. */
+  maxP99LatencyMs?: number;
+  /** A variant with fewer requests in the window is not judged (default 100). */
+  minRequests?: number;
+}
+
+/** Options of {@link ABTestAnalysis}. */
+export interface ABTestAnalysisOptions {
+  /** Where the variants' live numbers come from: the monitor the `ModelRouter` records into. */
+  monitor: DeploymentMonitor;
+  /**
+   * Conclude as soon as the always-valid sequential test is significant (default true). Needs an
+   * experiment created with `sequential: true`: peeking at a fixed-horizon test until it turns
+   * significant inflates false positives (see `docs/ab-testing.md`).
+   */
+  autoConclude?: boolean;
+  /** Error-rate and latency limits; a challenger past one is stopped. */
+  guardrails?: Guardrails;
+  /** Time between runs of `start()`, in ms (default 60 000). */
+  intervalMs?: number;
+  /** Timers for `start()` (default: the global ones, unref'd); a `FakeClock` in tests. */
+  timers?: IntervalScheduler;
+  /** Time of each report, in ms (default `Date.now`). */
+  clock?: Clock;
+}
+
+/** One variant against the guardrails. */
+export interface VariantGuardrail {
+  variant: string;
+  version: number;
+  numbers: AnalysedVersion;
+  /** Empty when the variant had fewer than `minRequests` requests (not judged). */
+  checks: AnalysisCheck[];
+  breached: boolean;
+}
+
+/** What one {@link ABTestAnalysis} run saw and did. */
+export interface ABTestAnalysisReport {
+  experiment: string;
+  at: number;
+  /** `'stopVariant'` (a challenger breached a guardrail: the experiment concluded on the control), `'conclude'` (significant), or `'hold'`. */
+  decision: Extract<AnalysisDecision, 'stopVariant' | 'conclude' | 'hold'>;
+  reason: string;
+  /** The winner when the run concluded the experiment. */
+  winner: string | undefined;
+  guardrails: VariantGuardrail[];
+  /** The experiment's results at this run. */
+  results: ExperimentResults;
+}
+
+/** Events of {@link ABTestAnalysis}; the controller's own `concluded` follows each conclusion. */
+export interface ABTestAnalysisEvents {
+  /** Every run. */
+  analysis: (report: ABTestAnalysisReport) => void;
+  /** A variant's version is past a guardrail (a breaching control is reported too, but cannot be stopped). */
+  guardrailBreached: (report: ABTestAnalysisReport) => void;
+  /** `start()` hit an unexpected error (a bug, not a verdict); the loop stopped. */
+  analysisStopped: (event: { error: unknown }) => void;
+}
+
+/**
+ * Automation for one experiment of an {@link ABTestController}: guardrails that stop a challenger
+ * whose version breaches an error-rate or p99 limit (the experiment concludes on the control, as
+ * dropping one arm of a running A/B/n test would shift every other arm's traffic), and
+ * auto-conclusion once the sequential test is significant.
+ *
+ * @example
+ * ```ts
+ * ab.createExperiment('ranker', { modelA: 1, modelB: 2, metric: { kind: 'binary' }, sequential: true });
+ * const auto = new ABTestAnalysis(ab, 'ranker', { monitor, guardrails: { maxErrorRate: 0.02, maxP99LatencyMs: 80 } });
+ * ab.on('concluded', (e) => log.info(`winner ${e.winner} (${e.decision})`));
+ * auto.start();
+ * ```
+ */
+export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
+  readonly controller: ABTestController;
+  readonly experiment: string;
+  readonly monitor: DeploymentMonitor;
+  readonly autoConclude: boolean;
+  private readonly guardrails: Guardrails & { minRequests: number };
+  private readonly clock: Clock;
+  private readonly runner: AnalysisRunner;
+
+  constructor(controller: ABTestController, experiment: string, options: ABTestAnalysisOptions) {
+    super();
+    if (typeof options !== 'object' || options === null) throw new ValidationError(`options must be an object, got ${describeValue(options)}`);
+    if (!(options.monitor instanceof DeploymentMonitor)) {
+      throw new ValidationError(`monitor must be a DeploymentMonitor (the one the router records into), got ${describeValue(options.monitor)}`);
+    }
+    this.controller = controller;
+    this.experiment = experiment;
+    this.monitor = options.monitor;
+    const results = controller.results(experiment);
+    this.autoConclude = options.autoConclude ?? true;
+    if (typeof this.autoConclude !== 'boolean') throw new ValidationError(`autoConclude must be a boolean, got ${describeValue(options.autoConclude)}`);
+    if (this.autoConclude && !results.sequential) {
+      throw new ValidationError(
+        `autoConclude needs experiment '${experiment}' to be sequential (createExperiment(…, { sequential: true })): concluding a fixed-horizon test at the first significant peek inflates false positives; pass autoConclude: false for guardrails only`,
+      );
+    }
+    const g = options.guardrails ?? {};
+    this.guardrails = { minRequests: checkNumber('guardrails.minRequests', g.minRequests ?? 100, { min: 1, integer: true }) };
+    if (g.maxErrorRate !== undefined) this.guardrails.maxErrorRate = checkNumber('guardrails.maxErrorRate', g.maxErrorRate, { min: 0, max: 1 });
+    if (g.maxP99LatencyMs !== undefined) {
+      this.guardrails.maxP99LatencyMs = checkNumber('guardrails.maxP99LatencyMs', g.maxP99LatencyMs, { min: 0, exclusiveMin: true });
+    }
+    if (!this.autoConclude && g.maxErrorRate === undefined && g.maxP99LatencyMs === undefined) {
+      throw new ValidationError('ABTestAnalysis must set guardrails.maxErrorRate or guardrails.maxP99LatencyMs, or autoConclude, got neither: it would do nothing');
+    }
+    this.clock = options.clock === undefined ? Date.now : checkFunction<Clock>('clock', options.clock);
+    const timers = options.timers ?? globalIntervalScheduler;
+    if (typeof timers.setInterval !== 'function' || typeof timers.clearInterval !== 'function') {
+      throw new ValidationError(`timers must have setInterval and clearInterval functions (e.g. a FakeClock), got ${describeValue(timers)}`);
+    }
+    this.runner = new AnalysisRunner(
+      () => this.analyze(),
+      () => this.controller.results(this.experiment).conclusion !== null,
+      checkNumber('intervalMs', options.intervalMs ?? 60_000, { min: 1 }),
+      timers,
+      (error) => {
+        this.runner.stop();
+        this.emit('analysisStopped', { error });
+      },
+    );
+  }
+
+  /** Whether the loop started by `start()` is running. */
+  get running(): boolean {
+    return this.runner.started;
+  }
+
+  /** Runs an analysis every `intervalMs` until stopped or the experiment is concluded. */
+  start(): void {
+    this.runner.start();
+  }
+
+  /** Stops the loop. */
+  stop(): void {
+    this.runner.stop();
+  }
+
+  /**
+   * One look: `controller.analyze(experiment)` (its `significant` / `srmDetected` events), then the
+   * guardrails, then auto-conclusion. A concluded experiment is an `InvalidStateError`.
+   */
+  async analyze(): Promise<ABTestAnalysisReport> {
+    return this.evaluate(this.controller.analyze(this.experiment));
+  }
+
+  /** Acts on results already computed by `controller.analyze`. @internal */
+  evaluate(results: ExperimentResults): ABTestAnalysisReport {
+    if (results.conclusion !== null) {
+      throw new InvalidStateError(`experiment '${this.experiment}' is already concluded (winner '${results.conclusion.winner}')`);
+    }
+    const guardrails = results.variants.map((v) => this.guard(v.name, v.version));
+    const report: ABTestAnalysisReport = {
+      experiment: this.experiment,
+      at: this.clock(),
+      decision: 'hold',
+      reason: '',
+      winner: undefined,
+      guardrails,
+      results,
+    };
+    const breached = guardrails.filter((g) => g.breached);
+    const challengers = breached.filter((g) => g.variant !== results.control);
+    if (challengers.length > 0) {
+      report.decision = 'stopVariant';
+      report.winner = results.control;
+      report.reason = `${describeBreaches(challengers)}: stopped, everyone on the control '${results.control}'`;
+      report.results = this.controller.conclude(this.experiment, results.control).results;
+    } else if (breached.length > 0) {
+      report.reason = `${describeBreaches(breached)}: the control cannot be stopped, a human must look`;
+    } else {
+      this.considerConclusion(report, results);
+    }
+    this.emit('analysis', report);
+    if (breached.length > 0) this.emit('guardrailBreached', report);
+    return report;
+  }
+
+  private considerConclusion(report: ABTestAnalysisReport, results: ExperimentResults): void {
+    const significant = Object.entries(results.comparisons).filter(([, c]) => c?.significant === true);
+    if (!this.autoConclude) {
+      report.reason = 'guardrails hold';
+      return;
+    }
+    if (significant.length === 0) {
+      report.reason = 'guardrails hold; no comparison is significant yet';
+      return;
+    }
+    if (results.srm.mismatch) {
+      report.reason = `significant, but the sample ratio mismatch (p = ${results.srm.pValue}) makes the comparison untrustworthy: not concluded`;
+      return;
+    }
+    const concluded = this.controller.conclude(this.experiment);
+    report.decision = 'conclude';
+    report.winner = concluded.winner;
+    report.results = concluded.results;
+    report.reason = `sequential test significant for ${significant.map(([v]) => `'${v}'`).join(', ')}: winner '${concluded.winner}' (${concluded.decision})`;
+  }
+
+  private guard(variant: string, version: number): VariantGuardrail {
+    const stats = this.monitor.stats(version, { window: 'rolling' });
+    const numbers: AnalysedVersion = {
+      version,
+      window: 'rolling',
+      totalRequests: stats.totalRequests,
+      errorRate: stats.errorRate,
+      p99LatencyMs: stats.p99LatencyMs,
+    };
+    const { maxErrorRate, maxP99LatencyMs, minRequests } = this.guardrails;
+    if (maxErrorRate === undefined && maxP99LatencyMs === undefined) return { variant, version, numbers, checks: [], breached: false };
+    const judgement = judgeAnalysis(stats, { minRequests, maxErrorRate, maxP99LatencyMs });
+    return { variant, version, numbers, checks: judgement.checks, breached: judgement.outcome === 'failed' };
+  }
+}
+
+function describeBreaches(breaches: VariantGuardrail[]): string {
+  return breaches
+    .map((g) => {
+      const past = g.checks.filter((c) => c.passed === false).map((c) => `${c.metric} ${round(c.value)} > ${c.threshold}`);
+      return `variant '${g.variant}' (v${g.version}) breached ${past.join(', ')}`;
+    })
+    .join('; ');
+}
+
+function round(value: number): number {
+  return Math.round(value * 1e4) / 1e4;
+}
