@@ -310,7 +310,8 @@ describe('other element types', () => {
     expect(Array.from((await int32.predict([7, -7])).y!.data as Int32Array)).toEqual([7, -7]);
     await expect(int32.predict([2 ** 31, 0])).rejects.toThrow(/with integers in \[-2147483648, 2147483647\], got number 2147483648 at index 0/);
     const bool = await OnnxPredictor.create(identity(DataType.BOOL));
-    expect(Array.from((await bool.predict([true, 0])).y!.data as Uint8Array)).toEqual([1, 0]);
+    expect(Array.from((await bool.predict([true, false])).y!.data as Uint8Array)).toEqual([1, 0]);
+    expect(Array.from((await bool.predict([0, 1])).y!.data as Uint8Array)).toEqual([0, 1]);
     await expect(bool.predict([2, 0])).rejects.toThrow(/with booleans or 0\/1, got number 2 at index 0/);
     const text = await OnnxPredictor.create(identity(DataType.STRING));
     expect((await text.predict([['a', 'b'], ['c', 'd']])).y).toEqual({ data: ['a', 'b', 'c', 'd'], dims: [2, 2], type: 'string' });
