@@ -2,7 +2,6 @@ import { Tensor } from 'onnxruntime-node';
 import {
   AbortedError,
   CapacityError,
-  InputShapeError,
   InvalidStateError,
   TimeoutError,
   ValidationError,
@@ -244,13 +243,7 @@ export class BatchingPredictor implements Predictor {
     let rows = -1;
     for (let i = 0; i < this.plans.length; i++) {
       const plan = this.plans[i] as InputPlan;
-      const r = plan.rowsOfAny(values[i] as TensorInput);
-      if (rows >= 0 && r !== rows) {
-        throw new InputShapeError(
-          `${this.where}expected ${plan.label} with as many rows as ${(this.plans[0] as InputPlan).label}, got ${r} rows and ${rows}`,
-        );
-      }
-      rows = r;
+      rows = this.inputs.sameRows(plan, plan.rowsOfAny(values[i] as TensorInput), rows);
     }
     return rows;
   }

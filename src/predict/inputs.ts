@@ -408,13 +408,17 @@ export class InputPlans {
       const tensor = plan.toTensor(values[i] as TensorInput);
       feeds[plan.name] = tensor;
       if (this.batchSymbol === undefined) continue;
-      const r = tensor.dims[0] as number;
-      if (rows >= 0 && r !== rows) {
-        throw plan.fail(`${r} rows while ${(this.plans[0] as InputPlan).label} has ${rows} (inputs share dim '${this.batchSymbol}')`);
-      }
-      rows = r;
+      rows = this.sameRows(plan, tensor.dims[0] as number, rows);
     }
     return feeds;
+  }
+
+  /** Returns `r`, or throws when an earlier input had `rows` ≠ `r` rows (inputs share dim 0). */
+  sameRows(plan: InputPlan, r: number, rows: number): number {
+    if (rows >= 0 && r !== rows) {
+      throw plan.fail(`${r} rows while ${(this.plans[0] as InputPlan).label} has ${rows} (inputs share dim '${this.batchSymbol}')`);
+    }
+    return r;
   }
 }
 
