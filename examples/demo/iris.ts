@@ -48,6 +48,19 @@ export function loadIrisSplit(seed: number, testFraction = 0.3): IrisSplit {
   return split;
 }
 
+/**
+ * A QA team's smoke set: the first ten flowers of the first two species in the file (setosa and
+ * versicolor), with their true classes. Every petal in it is shorter than 5 cm.
+ */
+export function qaSmokeRows(): IrisRow[] {
+  const numbers = getNumbers();
+  const labels = getClassesAsNumber();
+  return [...Array.from({ length: 10 }, (_, i) => i), ...Array.from({ length: 10 }, (_, i) => 50 + i)].map((i) => ({
+    features: numbers[i]!.slice(0, 4) as IrisRow['features'],
+    label: labels[i]!,
+  }));
+}
+
 /** How to fit one model. */
 export interface TrainOptions {
   /** Indices of the features the model may use; the others get weight 0 (default: all four). */

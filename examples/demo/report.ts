@@ -7,6 +7,10 @@ import { formatMs, formatPercent } from './timeline.js';
 
 const PALETTE = ['#2563eb', '#16a34a', '#dc2626', '#9333ea', '#ea580c', '#0891b2'];
 
+const GRID = '#eceff3';
+const AXIS = '#9ca3af';
+const INK_SOFT = '#6b7280';
+const Y_DIVISIONS = 5;
 const WIDTH = 560;
 const HEIGHT = 220;
 const MARGIN = { top: 16, right: 16, bottom: 34, left: 48 };
@@ -31,8 +35,8 @@ export function niceCeiling(value: number): number {
 
 interface Series {
   version: number;
-  /** One value per step, in the chart's unit. */
-  values: number[];
+  /** One value per step, in the chart's unit; `undefined` leaves a gap (e.g. no traffic, so no error rate). */
+  values: Array<number | undefined>;
 }
 
 function lineChart(options: {
@@ -54,39 +58,51 @@ function lineChart(options: {
 
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" role="img" aria-label="${escapeXml(title)}">`,
+    `<rect width="${WIDTH}" height="${HEIGHT}" fill="#fff"/>`,
     `<title>${escapeXml(title)}</title>`,
   ];
-  for (let i = 0; i <= 4; i++) {
-    const v = (yMax * i) / 4;
+  // Presentation attributes rather than CSS classes, so each chart also stands alone as an .svg file.
+  const text = `font-family="system-ui, sans-serif" font-size="11" fill="${INK_SOFT}"`;
+  for (let i = 0; i <= Y_DIVISIONS; i++) {
+    const v = (yMax * i) / Y_DIVISIONS;
     parts.push(
-      `<line class="grid" x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${f(y(v))}" y2="${f(y(v))}"/>`,
-      `<text class="tick" x="${MARGIN.left - 6}" y="${f(y(v) + 4)}" text-anchor="end">${escapeXml(formatTick(v, unit))}</text>`,
+      `<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${f(y(v))}" y2="${f(y(v))}" stroke="${GRID}"/>`,
+      `<text ${text} x="${MARGIN.left - 6}" y="${f(y(v) + 4)}" text-anchor="end">${escapeXml(formatTick(v, unit))}</text>`,
     );
   }
-  for (let i = 0; i <= 4; i++) {
-    const t = tMin + ((tMax - tMin) * i) / 4;
-    parts.push(`<text class="tick" x="${f(x(t))}" y="${HEIGHT - MARGIN.bottom + 16}" text-anchor="middle">${(t / 1000).toFixed(0)}s</text>`);
+  for (const t of [0, ...steps.map((s) => s.atMs)]) {
+    parts.push(`<text ${text} x="${f(x(t))}" y="${HEIGHT - MARGIN.bottom + 16}" text-anchor="middle">${(t / 1000).toFixed(0)}s</text>`);
   }
   parts.push(
-    `<text class="axis" x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 4}" text-anchor="middle">scenario time</text>`,
-    `<line class="axisline" x1="${MARGIN.left}" x2="${MARGIN.left}" y1="${MARGIN.top}" y2="${MARGIN.top + plotH}"/>`,
-    `<line class="axisline" x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${MARGIN.top + plotH}" y2="${MARGIN.top + plotH}"/>`,
+    `<text ${text} x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 4}" text-anchor="middle">scenario time</text>`,
+    `<line x1="${MARGIN.left}" x2="${MARGIN.left}" y1="${MARGIN.top}" y2="${MARGIN.top + plotH}" stroke="${AXIS}"/>`,
+    `<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${MARGIN.top + plotH}" y2="${MARGIN.top + plotH}" stroke="${AXIS}"/>`,
   );
-  steps.forEach((step) => {
-    if (!step.decision) return;
+  for (const step of steps) {
+    if (!step.decision) continue;
     const xd = f(x(step.atMs));
     parts.push(
-      `<line class="decision" x1="${xd}" x2="${xd}" y1="${MARGIN.top}" y2="${MARGIN.top + plotH}"><title>${escapeXml(`${(step.atMs / 1000).toFixed(0)}s: ${step.decision}`)}</title></line>`,
+      `<line x1="${xd}" x2="${xd}" y1="${MARGIN.top}" y2="${MARGIN.top + plotH}" stroke="${INK_SOFT}" stroke-dasharray="4 3"><title>${escapeXml(`${(step.atMs / 1000).toFixed(0)}s: ${step.decision}`)}</title></line>`,
     );
-  });
+  }
   for (const s of series) {
     const c = colour(versions, s.version);
-    const points = s.values.map((v, i) => `${f(x(steps[i]!.atMs))},${f(y(v))}`).join(' ');
-    parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${points}"/>`);
+    // One polyline per run of defined values, so a gap stays a gap.
+    let run: string[] = [];
+    const flush = (): void => {
+      if (run.length > 1) parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${run.join(' ')}"/>`);
+      run = [];
+    };
     s.values.forEach((v, i) => {
+      if (v === undefined) flush();
+      else run.push(`${f(x(steps[i]!.atMs))},${f(y(v))}`);
+    });
+    flush();
+    s.values.forEach((v, i) => {
+      if (v === undefined) return;
       const step = steps[i]!;
       parts.push(
-        `<circle cx="${f(x(step.atMs))}" cy="${f(y(v))}" r="2.5" fill="${c}"><title>${escapeXml(`v${s.version} at ${(step.atMs / 1000).toFixed(0)}s (${step.phase}): ${formatTick(v, unit)}`)}</title></circle>`,
+        `<circle cx="${f(x(step.atMs))}" cy="${f(y(v))}" r="2.5" fill="${c}"><title>${escapeXml(`v${s.version} at ${(step.atMs / 1000).toFixed(0)}s (${step.phase}): ${v.toFixed(1)}${unit}`)}</title></circle>`,
       );
     });
   }
@@ -95,8 +111,8 @@ function lineChart(options: {
 }
 
 function formatTick(value: number, unit: string): string {
-  const digits = value !== 0 && value < 1 ? 2 : value < 10 ? 1 : 0;
-  return `${value.toFixed(digits)}${unit}`;
+  // Ticks are multiples of yMax / 5 with yMax a 1-2-5 step, so at most one decimal is ever needed.
+  return `${Number.isInteger(value) ? value : value.toFixed(value < 1 ? 2 : 1)}${unit}`;
 }
 
 function legend(versions: readonly number[]): string {
@@ -132,23 +148,30 @@ function scenarioSection(scenario: ScenarioTimeline): string {
   }));
   const errors = versions.map((version) => ({
     version,
-    values: steps.map((step) => (step.versions.get(version)?.errorRate ?? 0) * 100),
+    values: steps.map((step) => {
+      const stats = step.versions.get(version);
+      return stats && stats.requests > 0 ? stats.errorRate * 100 : undefined;
+    }),
   }));
-  const maxError = Math.max(0, ...errors.flatMap((s) => s.values));
+  const maxError = Math.max(0, ...errors.flatMap((s) => s.values.filter((v) => v !== undefined)));
   const allPassed = scenario.expectations.every((e) => e.passed);
   return [
     `<section id="${escapeXml(scenario.id)}">`,
     `<h2>${escapeXml(scenario.title)} <span class="${allPassed ? 'ok' : 'fail'}">${allPassed ? 'passed' : 'FAILED'}</span></h2>`,
-    legend(versions),
-    '<div class="charts">',
-    `<figure>${lineChart({ title: `${scenario.title}: traffic share per version`, unit: '%', yMax: 100, steps, series: share, versions })}<figcaption>Traffic share per version (% of the step's requests)</figcaption></figure>`,
-    `<figure>${lineChart({ title: `${scenario.title}: error rate per version`, unit: '%', yMax: niceCeiling(Math.max(maxError, 5)), steps, series: errors, versions })}<figcaption>Error rate per version (% of its requests in the step)</figcaption></figure>`,
-    '</div>',
+    ...(steps.length === 0
+      ? []
+      : [
+          legend(versions),
+          '<div class="charts">',
+          `<figure>${lineChart({ title: `${scenario.title}: traffic share per version`, unit: '%', yMax: 100, steps, series: share, versions })}<figcaption>Traffic share per version (% of the step's requests)</figcaption></figure>`,
+          `<figure>${lineChart({ title: `${scenario.title}: error rate per version`, unit: '%', yMax: niceCeiling(Math.max(maxError, 5)), steps, series: errors, versions })}<figcaption>Error rate per version (% of its requests in the step)</figcaption></figure>`,
+          '</div>',
+        ]),
     scenario.notes.length ? `<ul class="notes">${scenario.notes.map((n) => `<li>${escapeXml(n)}</li>`).join('')}</ul>` : '',
     `<ul class="expect">${scenario.expectations
       .map((e) => `<li class="${e.passed ? 'ok' : 'fail'}">${e.passed ? '✔' : '✘'} ${escapeXml(e.description)}${e.passed || !e.actual ? '' : ` (got ${escapeXml(e.actual)})`}</li>`)
       .join('')}</ul>`,
-    stepTable(scenario),
+    steps.length === 0 ? '' : stepTable(scenario),
     '</section>',
   ].join('\n');
 }
@@ -158,9 +181,7 @@ body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24
 h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin:28px 0 6px}
 .meta{color:#6b7280;margin-top:0}
 .charts{display:flex;flex-wrap:wrap;gap:16px}figure{margin:0}figcaption{color:#4b5563;font-size:12px}
-svg{background:#fff;border:1px solid #e5e7eb;border-radius:6px}
-.grid{stroke:#f3f4f6}.axisline{stroke:#9ca3af}.tick,.axis{fill:#6b7280;font-size:11px}
-.decision{stroke:#6b7280;stroke-dasharray:4 3}
+svg{border:1px solid #e5e7eb;border-radius:6px;max-width:100%;height:auto}
 .legend span{margin-right:14px}.legend i{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:4px;vertical-align:-1px}
 .legend i.dash{height:0;border-top:2px dashed #6b7280;border-radius:0}
 .ok{color:#15803d}.fail{color:#b91c1c;font-weight:600}

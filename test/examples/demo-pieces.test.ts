@@ -173,9 +173,11 @@ describe('demo report and timeline', () => {
 
   it('plots traffic share as a percentage of each step and scales the error axis', () => {
     const html = renderReport({ title: 't', generatedAt: 'g', description: 'd', scenarios: [scenario()] });
-    expect(html).toContain('v1 at 10s (canary 5%): 95%');
+    expect(html).toContain('v1 at 10s (canary 5%): 95.0%');
     expect(html).toContain('v2 at 10s (canary 5%): 5.0%');
-    expect(html).toContain('v2 at 10s (canary 5%): 20%');
+    expect(html).toContain('v2 at 10s (canary 5%): 20.0%');
+    // No traffic means no error rate: v2's second step is on the share chart only (a gap on the other).
+    expect(html.split('v2 at 20s (canary 25%)')).toHaveLength(2);
     expect([niceCeiling(0), niceCeiling(3), niceCeiling(20), niceCeiling(31), niceCeiling(100)]).toEqual([1, 5, 20, 50, 100]);
     expect(escapeXml(`<a href="x">&'`)).toBe('&lt;a href=&quot;x&quot;&gt;&amp;&#39;');
   });
