@@ -47,7 +47,6 @@ export interface PredictorPoolEvents {
 
 class Entry {
   predictor: Predictor | undefined = undefined;
-  handle: PooledPredictor | undefined = undefined;
   inFlight = 0;
   evicted = false;
   disposed: Promise<void> | undefined = undefined;
@@ -73,6 +72,7 @@ export class PooledPredictor implements Predictor {
   /** @internal */
   entry: Entry;
   private readonly pool: PredictorPool<PoolVersion>;
+  private detached = false;
 
   /** @internal */
   constructor(pool: PredictorPool<PoolVersion>, entry: Entry) {
@@ -89,6 +89,7 @@ export class PooledPredictor implements Predictor {
 
   /** Runs one prediction on this version, keeping it loaded until the call settles. */
   async predict(input: PredictInput, options?: PredictOptions): Promise<PredictOutput> {
+    if (this.detached) throw new InvalidStateError(`handle of model '${this.name}' v${this.version} was disposed; get another from the pool`);
     let entry = this.entry;
     if (entry.evicted) {
       entry = (await this.pool.get(this.name, this.version)).entry;
@@ -102,9 +103,12 @@ export class PooledPredictor implements Predictor {
     }
   }
 
-  /** Unloads this version from the pool (same as `pool.unload(name, version)`). */
-  dispose(): Promise<void> {
-    return this.pool.unload(this.name, this.version);
+  /**
+   * Detaches this handle: later `predict` calls on it reject with `InvalidStateError`. The version
+   * stays loaded, since other callers share it; `pool.unload(name, version)` unloads it.
+   */
+  async dispose(): Promise<void> {
+    this.detached = true;
   }
 }
 
@@ -185,7 +189,8 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
       this.entries.set(key, entry);
     }
     if (entry.loading) await entry.loading;
-    return entry.handle as PooledPredictor;
+    // A handle per caller, so one caller's dispose() detaches only its own.
+    return new PooledPredictor(this as unknown as PredictorPool<PoolVersion>, entry);
   }
 
   /** Loads `name` at `ref` ahead of traffic and returns the version number loaded. */
@@ -204,7 +209,6 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
       this.emit('loadFailed', { name: entry.name, ref, error });
       throw error;
     }
-    entry.handle = new PooledPredictor(this as unknown as PredictorPool<PoolVersion>, entry);
     entry.loading = undefined;
     if (entry.evicted || this.closed) {
       // Unloaded while loading: nobody may keep it.

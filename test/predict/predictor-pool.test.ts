@@ -75,8 +75,7 @@ describe('PredictorPool', () => {
     const handles = await Promise.all(Array.from({ length: 100 }, (_, i) => pool.get('iris', i % 2 === 0 ? 2 : '@production')));
     expect(creates).toBe(1);
     expect(counted.loads).toBe(1);
-    expect(new Set(handles).size).toBe(1);
-    expect(handles[0]?.version).toBe(2);
+    expect(handles.every((h) => h.version === 2)).toBe(true);
     expect(events).toEqual(['loaded iris@2']);
     const latest = await Promise.all(Array.from({ length: 100 }, () => pool.get('iris', 'latest')));
     expect(latest[0]?.version).toBe(3);
@@ -230,9 +229,10 @@ describe('PredictorPool', () => {
     expect(pool.keys()).toEqual([]);
     expect(events).toEqual(['loaded iris@2', 'evicted iris@2 unload']);
     const handle = await pool.get('iris', 1);
-    await handle.dispose();
-    expect(pool.keys()).toEqual([]);
-    await pool.get('iris', 1);
+    await handle.dispose(); // detaches this handle only: the version is shared
+    await expect(handle.predict(virginica)).rejects.toThrow(/handle of model 'iris' v1 was disposed/);
+    expect(pool.keys()).toEqual(['iris@1']);
+    await expect((await pool.get('iris', 1)).predict(virginica)).resolves.toMatchObject({ label: { data: [2] } });
     await pool.dispose();
     await expect(pool.get('iris', 1)).rejects.toBeInstanceOf(InvalidStateError);
   });
