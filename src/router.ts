@@ -121,6 +121,9 @@ function isLoadError(error: unknown): boolean {
   );
 }
 
+/** One request in this many (a power of two, minus one as a mask) refreshes its version's place in the pool's LRU. */
+const RECENCY_EVERY = 1023;
+
 /** The monitor key of a shadow version's mirrored calls. */
 export function shadowKey(version: number): string {
   return `shadow:${version}`;
@@ -163,6 +166,9 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
   private readonly loadRetryMs: number;
   private readonly shadow: ShadowDeployment | undefined;
   private readonly mirror: ShadowMirror;
+  /** Pooled predictors by version, so a request costs no pool lookup; emptied as the pool evicts. */
+  private readonly loaded = new Map<number, PooledPredictor>();
+  private hits = 0;
   /** Routed versions that failed to load: when to try again, and why they failed. */
   private readonly unavailable = new Map<number, { retryAt: number; error: unknown }>();
 
@@ -193,6 +199,9 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
     this.loadRetryMs = checkNumber('loadRetryMs', options.loadRetryMs ?? 5_000, { min: 0 });
     this.mirror = new ShadowMirror(checkNumber('maxShadowInFlight', options.maxShadowInFlight ?? 64, { min: 0, integer: true }));
     this.shadow = policy instanceof ShadowDeployment ? policy : undefined;
+    this.pool.on('evicted', ({ name, version }) => {
+      if (name === this.model) this.loaded.delete(version);
+    });
   }
 
   /**
@@ -200,32 +209,31 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
    * and records the outcome. See the class description for errors, fallback and shadowing.
    */
   async predict(input: PredictInput, options?: RouterPredictOptions): Promise<RouterPrediction> {
-    if (options?.version !== undefined) return this.predictExplicit(input, options.version, options.signal);
+    if (options !== undefined && options.version !== undefined) return this.predictExplicit(input, options.version, options.signal);
     const assignment = this.policy.route(options);
-    let predictor: PooledPredictor;
     let served: Assignment = assignment;
-    const down = this.unavailable.get(assignment.version);
-    if (down !== undefined && this.clock() < down.retryAt) {
-      this.monitor.record(assignment.version, 0, false);
-      served = this.policy.fallback();
-      predictor = await this.fallbackPredictor(assignment, served, down.error);
-    } else {
-      try {
-        predictor = await this.pool.get(this.model, assignment.version);
-        if (down !== undefined) this.unavailable.delete(assignment.version);
-      } catch (error) {
-        if (!isLoadError(error)) throw withRouting(error, this.model, assignment.version, assignment.variant);
-        this.unavailable.set(assignment.version, { retryAt: this.clock() + this.loadRetryMs, error });
-        this.monitor.record(assignment.version, 0, false);
-        served = this.policy.fallback();
-        predictor = await this.fallbackPredictor(assignment, served, error);
-      }
+    let predictor = this.loaded.get(assignment.version);
+    if (predictor === undefined) {
+      ({ predictor, served } = await this.acquire(assignment));
+    } else if ((++this.hits & RECENCY_EVERY) === 0) {
+      this.touch(assignment.version);
     }
-    const result = await this.run(predictor, input, served.version, served.variant, options?.signal);
+    // run() inlined: one promise fewer per request on the hot path.
+    const signal = options === undefined ? undefined : options.signal;
+    const started = this.clock();
+    let output: PredictOutput;
+    try {
+      output = await predictor.predict(input, signal === undefined ? undefined : { signal });
+    } catch (error) {
+      if (!isCallerError(error)) this.monitor.record(served.version, this.clock() - started, false);
+      throw withRouting(error, this.model, served.version, served.variant);
+    }
+    const latencyMs = this.clock() - started;
+    this.monitor.record(served.version, latencyMs, true);
     if (this.shadow !== undefined && (assignment as ShadowAssignment).mirror === true) {
-      this.offerMirror(input, result.output, (assignment as ShadowAssignment).shadowVersion);
+      this.offerMirror(input, output, (assignment as ShadowAssignment).shadowVersion);
     }
-    return result;
+    return { output, version: served.version, variant: served.variant, latencyMs };
   }
 
   /**
@@ -253,44 +261,73 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
     const version = typeof ref === 'number' ? ref : (await this.registry.resolve(this.model, ref as VersionRef)).version;
     let predictor: PooledPredictor;
     try {
-      predictor = await this.pool.get(this.model, version);
+      predictor = await this.predictorFor(version);
     } catch (error) {
       throw withRouting(error, this.model, version, 'explicit');
     }
-    return this.run(predictor, input, version, 'explicit', signal);
+    return this.run(predictor, input, { version, variant: 'explicit', reason: 'forced' }, signal);
   }
 
-  /** The fallback's predictor; if there is no other version to fall back to, the load error stands. */
-  private async fallbackPredictor(routed: Assignment, fallback: Assignment, error: unknown): Promise<PooledPredictor> {
-    if (fallback.version === routed.version) throw withRouting(error, this.model, routed.version, routed.variant);
+  /**
+   * The slow path of a routed request, when its version is not loaded yet: load it, or, if it
+   * cannot be loaded, count a failure against it and answer from the policy's fallback.
+   */
+  private async acquire(assignment: Assignment): Promise<{ predictor: PooledPredictor; served: Assignment }> {
+    const { version, variant } = assignment;
+    const down = this.unavailable.get(version);
+    let error: unknown;
+    if (down !== undefined && this.clock() < down.retryAt) {
+      error = down.error;
+    } else {
+      try {
+        const predictor = await this.predictorFor(version);
+        this.unavailable.delete(version);
+        return { predictor, served: assignment };
+      } catch (loadError) {
+        if (!isLoadError(loadError)) throw withRouting(loadError, this.model, version, variant);
+        this.unavailable.set(version, { retryAt: this.clock() + this.loadRetryMs, error: loadError });
+        error = loadError;
+      }
+    }
+    this.monitor.record(version, 0, false);
+    const fallback = this.policy.fallback();
+    if (fallback.version === version) throw withRouting(error, this.model, version, variant);
     let predictor: PooledPredictor;
     try {
-      predictor = await this.pool.get(this.model, fallback.version);
+      predictor = await this.predictorFor(fallback.version);
     } catch (fallbackError) {
       throw withRouting(fallbackError, this.model, fallback.version, fallback.variant);
     }
-    this.emit('fallback', { routed, fallback, error });
+    this.emit('fallback', { routed: assignment, fallback, error });
+    return { predictor, served: fallback };
+  }
+
+  /** The version's pooled predictor, remembered so later requests skip the pool's (async) lookup. */
+  private async predictorFor(version: number): Promise<PooledPredictor> {
+    const known = this.loaded.get(version);
+    if (known !== undefined) return known;
+    const predictor = await this.pool.get(this.model, version);
+    this.loaded.set(version, predictor);
     return predictor;
   }
 
-  private async run(
-    predictor: PooledPredictor,
-    input: PredictInput,
-    version: number,
-    variant: string,
-    signal: AbortSignal | undefined,
-  ): Promise<RouterPrediction> {
+  /** Tells the pool's LRU a remembered version is still in use (the fast path bypasses `pool.get`). */
+  private touch(version: number): void {
+    this.pool.get(this.model, version).catch(() => this.loaded.delete(version));
+  }
+
+  private async run(predictor: PooledPredictor, input: PredictInput, served: Assignment, signal: AbortSignal | undefined): Promise<RouterPrediction> {
     const started = this.clock();
     let output: PredictOutput;
     try {
       output = await predictor.predict(input, signal === undefined ? undefined : { signal });
     } catch (error) {
-      if (!isCallerError(error)) this.monitor.record(version, this.clock() - started, false);
-      throw withRouting(error, this.model, version, variant);
+      if (!isCallerError(error)) this.monitor.record(served.version, this.clock() - started, false);
+      throw withRouting(error, this.model, served.version, served.variant);
     }
     const latencyMs = this.clock() - started;
-    this.monitor.record(version, latencyMs, true);
-    return { output, version, variant, latencyMs };
+    this.monitor.record(served.version, latencyMs, true);
+    return { output, version: served.version, variant: served.variant, latencyMs };
   }
 
   private offerMirror(input: PredictInput, primaryOutput: PredictOutput, shadowVersion: number): void {
@@ -300,7 +337,7 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
       const started = this.clock();
       let output: PredictOutput;
       try {
-        const predictor = await this.pool.get(this.model, shadowVersion);
+        const predictor = await this.predictorFor(shadowVersion);
         output = await predictor.predict(input);
       } catch (error) {
         // Even an InputShapeError counts here: the primary accepted the input, the shadow did not.
