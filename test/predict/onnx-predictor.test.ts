@@ -219,6 +219,13 @@ describe('OnnxPredictor', () => {
     await expect(p.predict([1, 2, 3])).rejects.toBeInstanceOf(InvalidStateError);
   });
 
+  it('a signal aborted while the model runs rejects with AbortedError and drops the result', async () => {
+    const controller = new AbortController();
+    const running = reg.predict([1, 2, 3], { signal: controller.signal });
+    controller.abort();
+    await expect(running).rejects.toThrow(/^model 'reg' v1: prediction aborted$/);
+  });
+
   it('dispose waits for a running prediction', async () => {
     const p = await OnnxPredictor.create(regression());
     const running = p.predict([1, 2, 3]);
