@@ -4,13 +4,17 @@
  *    (target ≤ 1.10× at p50 and mean): the cost of validation, conversion and plain outputs.
  * 2. BatchingPredictor, 256 concurrent callers with one row each, vs 256 concurrent bare
  *    `session.run` calls (target ≥ 10× throughput), with per-request p50/p99 latency.
- * 3. PredictorPool.get of a loaded version vs loading the model per request (the seed's pattern),
- *    alone and as a whole request (get + predict vs load + create + predict + dispose).
+ * 3. PredictorPool.get of a loaded version vs loading the model per request from a FileSystemStorage
+ *    registry (the seed's pattern), alone and as a whole request (get + predict vs load + create +
+ *    predict + dispose).
  * Run alone: `node --expose-gc --import tsx bench/predict.bench.ts`.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { MemoryStorage } from '../src/storage/index.js';
+import { FileSystemStorage } from '../src/storage/index.js';
 import { ModelRegistry } from '../src/registry/index.js';
 import { BatchingPredictor, OnnxPredictor, PredictorPool } from '../src/predict/index.js';
 import { irisClassifier } from '../test/fixtures/onnx-models.js';
@@ -165,7 +169,9 @@ console.log(
 );
 
 // 3. Pool: a loaded version vs loading the model per request.
-const registry = new ModelRegistry({ storage: new MemoryStorage() });
+// The library's default storage, a directory: the seed, too, read the model from disk per request.
+const modelDir = await mkdtemp(join(tmpdir(), 'predict-bench-'));
+const registry = new ModelRegistry({ storage: new FileSystemStorage(modelDir) });
 await registry.register('iris', bytes);
 const pool = new PredictorPool({ registry });
 await pool.preload('iris', 1);
@@ -203,6 +209,7 @@ console.log(
 );
 
 await Promise.all([pool.dispose(), batching32.dispose(), session.release()]);
+await rm(modelDir, { recursive: true, force: true });
 await batching256.dispose().catch(() => undefined);
 const ok = sequentialP50 <= 1.1 && sequentialMean <= 1.1 && batched32.requestsPerSecond / bareBurst.requestsPerSecond >= 10;
 console.log(ok ? '\nall predict targets met' : '\nsome predict target missed (see ratios above)');
