@@ -201,6 +201,21 @@ describe('ModelRouter.predict', () => {
     expect(error).toMatchObject({ version: 1, variant: 'stable' });
   });
 
+  it('follows the pool: a version the pool evicted is loaded again on its next request', async () => {
+    const { registry } = await irisRegistry();
+    const loads: number[] = [];
+    const pool = new PredictorPool({ registry, maxLoaded: 1, create: (b, record) => (loads.push(record.version), OnnxPredictor.create(b)) });
+    const router = track(new ModelRouter({ registry, model: 'iris', policy: new StaticPolicy({ version: 1 }), pool }));
+    await router.predict(SETOSA);
+    await router.predict(SETOSA);
+    expect(loads).toEqual([1]);
+    await router.predict(SETOSA, { version: 2 }); // LRU: v1 out
+    expect(pool.keys()).toEqual(['iris@2']);
+    expect((await router.predict(SETOSA)).version).toBe(1);
+    expect(loads).toEqual([1, 2, 1]);
+    expect(pool.keys()).toEqual(['iris@1']);
+  });
+
   it('checks its options, naming the bad one', async () => {
     const { registry } = await irisRegistry();
     const policy = new StaticPolicy({ version: 1 });
