@@ -45,7 +45,7 @@ export class InputPlan {
   /** Declared shape; empty means onnxruntime does not know it, so any dims pass. */
   readonly shape: ReadonlyArray<number | string>;
   readonly batchDynamic: boolean;
-  /** Dims after the first, when all fixed (`undefined` otherwise). */
+  /** Dims after the first, when the shape is known and they are all fixed (`undefined` otherwise). */
   readonly rowDims: readonly number[] | undefined;
   /** Elements per row (product of `rowDims`), or -1 when a dim after the first is symbolic. */
   readonly rowSize: number;
@@ -66,7 +66,7 @@ export class InputPlan {
     this.shape = spec.shape;
     this.batchDynamic = typeof spec.shape[0] === 'string';
     const rest = spec.shape.slice(1);
-    this.rowDims = rest.every((d): d is number => typeof d === 'number') ? rest : undefined;
+    this.rowDims = spec.shape.length > 0 && rest.every((d): d is number => typeof d === 'number') ? rest : undefined;
     this.rowSize = this.rowDims ? this.rowDims.reduce((a, b) => a * b, 1) : -1;
     // The dims of one row are the same on every call: built once, frozen, shared by every tensor.
     this.oneRowDims = this.rowDims && spec.shape.length >= 2 ? Object.freeze([1, ...this.rowDims]) : undefined;

@@ -43,13 +43,11 @@ function symbolicInnerMatMul(): Uint8Array {
   return onnx.ModelProto.encode(model).finish();
 }
 
-/** `y = Identity(x)` over x[N,2] of the given ONNX element type. */
-function identity(elemType: number): Uint8Array {
+/** `y = Identity(x)` over x[N,2] of the given ONNX element type (or of unknown shape). */
+function identity(elemType: number, knownShape = true): Uint8Array {
   const { onnx } = onnxProto;
-  const info = (name: string) => ({
-    name,
-    type: { tensorType: { elemType, shape: { dim: [{ dimParam: 'N' }, { dimValue: 2 }] } } },
-  });
+  const shape = knownShape ? { shape: { dim: [{ dimParam: 'N' }, { dimValue: 2 }] } } : {};
+  const info = (name: string) => ({ name, type: { tensorType: { elemType, ...shape } } });
   const model = onnx.ModelProto.create({
     irVersion: 8,
     opsetImport: [{ domain: '', version: 17 }],
@@ -324,6 +322,17 @@ describe('other element types', () => {
     expect((await text.predict([['a', 'b'], ['c', 'd']])).y).toEqual({ data: ['a', 'b', 'c', 'd'], dims: [2, 2], type: 'string' });
     await expect(text.predict(['a', 1 as unknown as string])).rejects.toThrow(/with strings, got number 1 at index 1/);
     await Promise.all([int32, bool, text].map((q) => q.dispose()));
+  });
+});
+
+describe('inputs of unknown shape', () => {
+  it('take rows and flat arrays as given; onnxruntime checks the rest', async () => {
+    const p = await OnnxPredictor.create(identity(onnxProto.onnx.TensorProto.DataType.FLOAT, false));
+    expect(p.signature.inputs[0]?.shape).toEqual([]);
+    expect((await p.predict([[1, 2, 3], [4, 5, 6]])).y?.dims).toEqual([2, 3]);
+    expect((await p.predict([1, 2])).y?.dims).toEqual([2]);
+    await expect(p.predict([[1, 2], [3]])).rejects.toThrow(/got row 1 with 1 values \(row 0 has 2\)/);
+    await p.dispose();
   });
 });
 
