@@ -68,7 +68,11 @@ function expect(scenario: ScenarioTimeline, description: string, passed: boolean
   scenario.expectations.push({ description, passed, ...(actual !== undefined && { actual }) });
 }
 
-/** Sends one step of traffic and appends it to the timeline. */
+/**
+ * One step of traffic through the demo's own loop, for the A/B test, whose outcomes need each
+ * prediction's output (`simulate()` does not hand it back); p99 is the monitor's rolling window,
+ * which is as long as a step.
+ */
 async function step(
   ctx: DemoContext,
   scenario: ScenarioTimeline,
@@ -81,8 +85,8 @@ async function step(
     requests?: number;
     rows?: readonly IrisRow[];
     onOutcome?: (outcome: RequestOutcome) => void;
-    /** Runs after the traffic (and any analysis due at its end): returns the step's decision. */
-    decide?: () => string | undefined | Promise<string | undefined>;
+    /** Runs after the traffic: returns the step's decision. */
+    decide?: () => string | undefined;
   },
 ): Promise<TimelineStep> {
   const tally = new StepTally();
@@ -97,7 +101,7 @@ async function step(
     tally,
     ...(options.onOutcome !== undefined && { onOutcome: options.onOutcome }),
   });
-  const decision = await options.decide?.();
+  const decision = options.decide?.();
   return record(ctx, scenario, started, {
     atMs: ctx.clock.now(),
     phase: options.phase,

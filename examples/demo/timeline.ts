@@ -9,7 +9,7 @@ export interface VersionStep {
   errors: number;
   /** `errors / requests`, 0 when there were no requests. */
   errorRate: number;
-  /** 99th percentile latency in ms from the monitor, `undefined` when the version saw no traffic. */
+  /** 99th percentile latency of the step in ms, `undefined` when the version saw no traffic. */
   p99Ms: number | undefined;
 }
 

@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+import type { AnalysisReport } from '../../src/index.js';
 import {
   BROKEN_TABLE_BINS,
   buildIrisVersions,
@@ -8,6 +9,7 @@ import {
   trainLogisticRegression,
 } from '../../examples/demo/iris.js';
 import { escapeXml, niceCeiling, renderReport } from '../../examples/demo/report.js';
+import { describeAnalysis, fromSimulationStep } from '../../examples/demo/scenarios.js';
 import {
   StepTally,
   formatStep,
@@ -180,5 +182,65 @@ describe('demo report and timeline', () => {
     expect(html.split('v2 at 20s (canary 25%)')).toHaveLength(2);
     expect([niceCeiling(0), niceCeiling(3), niceCeiling(20), niceCeiling(31), niceCeiling(100)]).toEqual([1, 5, 20, 50, 100]);
     expect(escapeXml(`<a href="x">&'`)).toBe('&lt;a href=&quot;x&quot;&gt;&amp;&#39;');
+  });
+});
+
+describe('demo scenario helpers', () => {
+  it('turns a simulate() step into a timeline step, zero-filling versions that got no traffic', () => {
+    const step = fromSimulationStep(
+      {
+        index: 0,
+        startMs: 1_000,
+        endMs: 11_000,
+        percentage: 5,
+        status: 'progressing',
+        requests: 100,
+        versions: [
+          { version: 1, requests: 95, failures: 0, errorRate: 0, p99LatencyMs: 0.3, share: 0.95 },
+          { version: 'shadow:2', requests: 3, failures: 1, errorRate: 1 / 3, p99LatencyMs: 9, share: 0.03 },
+        ],
+        decisions: [],
+      },
+      [1, 2],
+      'canary 5%',
+      'successful → 25%',
+    );
+    expect(step).toEqual({
+      atMs: 11_000,
+      phase: 'canary 5%',
+      percentage: 5,
+      decision: 'successful → 25%',
+      versions: new Map([
+        [1, { requests: 95, errors: 0, errorRate: 0, p99Ms: 0.3 }],
+        [2, { requests: 0, errors: 0, errorRate: 0, p99Ms: undefined }],
+      ]),
+    });
+  });
+
+  it('describes analysis decisions, naming the breached checks of a rollback', () => {
+    const base = {
+      at: 0,
+      phase: 'canary',
+      percentage: 5,
+      candidate: { version: 3, totalRequests: 40, errorRate: 0.3, p99LatencyMs: 1, window: 'rolling' },
+      baseline: { version: 2, totalRequests: 600, errorRate: 0, p99LatencyMs: 1, window: 'rolling' },
+      counters: { runs: 1, successes: 0, consecutiveSuccesses: 0, failures: 1, inconclusives: 0, errors: 0, consecutiveErrors: 0 },
+    } as const;
+    const rollback = {
+      ...base,
+      outcome: 'failed',
+      decision: 'rollback',
+      reason: 'errorRate 0.3 > 0.01',
+      checks: [
+        { metric: 'errorRate', kind: 'absolute', value: 0.3, threshold: 0.01, passed: false },
+        { metric: 'errorRate', kind: 'relative', value: 0.3, threshold: 0.01, baseline: 0, passed: false },
+        { metric: 'p99LatencyMs', kind: 'relative', value: 1, threshold: 2, baseline: 1, passed: true },
+      ],
+    } as AnalysisReport;
+    expect(describeAnalysis(rollback, { percentage: 0 })).toBe(
+      "failed (errorRate 30.0% > 1.0%, errorRate 30.0% > 1.0% (v2's 0.0% + 1.0%)) → rolled back",
+    );
+    const advance = { ...base, outcome: 'successful', decision: 'advance', reason: 'ok', checks: [] } as AnalysisReport;
+    expect(describeAnalysis(advance, { percentage: 25 })).toBe('successful → 25%');
   });
 });
