@@ -15,6 +15,7 @@ export type ModelRolloutErrorCode =
   | 'MODEL_LOAD'
   | 'STORAGE'
   | 'INPUT_SHAPE'
+  | 'INFERENCE'
   | 'INVALID_STATE'
   | 'CAPACITY'
   | 'TIMEOUT'
@@ -78,6 +79,13 @@ export class StorageError extends ModelRolloutError {
 export class InputShapeError extends ModelRolloutError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('INPUT_SHAPE', message, options);
+  }
+}
+
+/** The runtime failed while running a loaded model on a valid input (the model's fault, not the caller's). */
+export class InferenceError extends ModelRolloutError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INFERENCE', message, options);
   }
 }
 

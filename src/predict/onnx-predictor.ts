@@ -1,5 +1,5 @@
 import { InferenceSession } from 'onnxruntime-node';
-import { AbortedError, InvalidStateError, ModelLoadError, ValidationError, describeValue } from '../errors.js';
+import { AbortedError, InferenceError, InvalidStateError, ModelLoadError, ValidationError, describeValue } from '../errors.js';
 import { checkNumber } from '../options.js';
 import { readSignature, type ModelSignature } from '../registry/signature.js';
 import { InputPlans } from './inputs.js';
@@ -125,7 +125,7 @@ export class OnnxPredictor implements Predictor {
   /**
    * Validates `input`, runs the model once and returns its outputs. Rejects with
    * `InputShapeError` for an input that does not fit the signature, `AbortedError` when
-   * `signal` aborts, and `ModelLoadError` (naming the model) when onnxruntime itself fails.
+   * `signal` aborts, and `InferenceError` (naming the model) when onnxruntime itself fails.
    */
   async predict(input: PredictInput, options?: PredictOptions): Promise<PredictOutput> {
     const signal = options?.signal;
@@ -137,7 +137,7 @@ export class OnnxPredictor implements Predictor {
     try {
       results = await (this.fetches ? this.session.run(feeds, this.fetches) : this.session.run(feeds));
     } catch (error) {
-      throw new ModelLoadError(`${this.where}onnxruntime failed to run the model: ${messageOf(error)}`, { cause: error });
+      throw new InferenceError(`${this.where}onnxruntime failed to run the model: ${messageOf(error)}`, { cause: error });
     } finally {
       if (--this.inFlight === 0 && this.idle) this.idle();
     }
