@@ -4,13 +4,16 @@
  * happened as a {@link ScenarioTimeline} with the expectations it checks.
  */
 import {
+  ABTestAnalysis,
   ABTestController,
   BlueGreenAnalysis,
   BlueGreenSwitch,
   CanaryAnalysis,
   CanaryDeployment,
   ModelRouter,
+  type ABTestAnalysisReport,
   type AnalysisReport,
+  type ConcludedEvent,
   type DeploymentMonitor,
   type ModelRegistry,
   type ModelVersion,
@@ -327,8 +330,8 @@ export interface AbTestScenarioOptions {
 /**
  * An A/B test of two versions on a real binary outcome: each user sends a held-out iris row and
  * the result is whether the served version classified it correctly. The experiment uses the
- * always-valid sequential test, so it may be looked at after every step, and is concluded as soon
- * as it is significant.
+ * always-valid sequential test, so an `ABTestAnalysis` may look after every step and conclude it
+ * as soon as it is significant; its guardrails would stop a challenger that errs or is slow.
  */
 export async function runAbTest(ctx: DemoContext, options: AbTestScenarioOptions): Promise<ScenarioTimeline> {
   const { control, challenger } = options;
@@ -352,8 +355,22 @@ export async function runAbTest(ctx: DemoContext, options: AbTestScenarioOptions
     ab.logResult(name, o.variant, label === o.row.label);
   };
 
-  let concluded: ReturnType<ABTestController['conclude']> | undefined;
+  // Guardrails and auto-conclusion, judged every interval on the fake clock's timers.
+  const analysis = new ABTestAnalysis(ab, name, {
+    monitor: ctx.monitor,
+    autoConclude: true,
+    guardrails: { maxErrorRate: 0.01, maxP99LatencyMs: 100, minRequests: 10 },
+    intervalMs: INTERVAL_MS,
+    timers: ctx.clock,
+    clock: ctx.clock.now,
+  });
+  let lastReport: ABTestAnalysisReport | undefined;
+  analysis.on('analysis', (report) => (lastReport = report));
+  let concluded: ConcludedEvent | undefined;
+  ab.on('concluded', (e) => (concluded = e));
+  analysis.start();
   for (let i = 0; i < options.maxSteps && !concluded; i++) {
+    lastReport = undefined;
     await step(ctx, scenario, started, {
       router,
       phase: 'A/B 50/50',
@@ -362,17 +379,19 @@ export async function runAbTest(ctx: DemoContext, options: AbTestScenarioOptions
       rows: ctx.heldOut,
       onOutcome: logOutcome,
       decide: () => {
-        const results = ab.analyze(name);
-        const comparison = results.comparisons['b'];
-        const p = comparison ? comparison.pValue : 1;
-        if (comparison?.significant) {
-          concluded = ab.conclude(name);
-          return `p = ${formatP(p)} → concluded: '${concluded.winner}' (v${concluded.version}) wins`;
+        if (!lastReport) return undefined;
+        const p = lastReport.results.comparisons['b']?.pValue;
+        const shownP = p === undefined ? 'n/a' : formatP(p);
+        if (lastReport.decision === 'conclude') {
+          const winner = lastReport.results.variants.find((v) => v.name === lastReport?.winner);
+          return `p = ${shownP} → concluded: '${lastReport.winner}' (v${winner?.version}) wins`;
         }
-        return `p = ${formatP(p)}: keep collecting`;
+        if (lastReport.decision === 'stopVariant') return `guardrail → stopped: ${lastReport.reason}`;
+        return `p = ${shownP}: keep collecting`;
       },
     });
   }
+  analysis.stop();
   const results = ab.results(name);
   if (concluded) {
     await step(ctx, scenario, started, {
@@ -393,7 +412,7 @@ export async function runAbTest(ctx: DemoContext, options: AbTestScenarioOptions
       ? `difference ${formatPercent(comparison.difference)} (confidence sequence ${formatPercent(comparison.differenceCi[0])}–${formatPercent(comparison.differenceCi[1])}), always-valid p = ${formatP(comparison.pValue)}; sample ratio check: ${results.srm.status}`
       : 'no comparison yet',
   );
-  expect(scenario, `the experiment concluded with v${challenger} ('b') as the significant winner`, concluded?.winner === 'b' && concluded.decision === 'significant', concluded ? `${concluded.winner} (${concluded.decision})` : 'not concluded');
+  expect(scenario, `the analysis concluded the experiment with v${challenger} ('b') as the significant winner`, concluded?.winner === 'b' && concluded.decision === 'significant', concluded ? `${concluded.winner} (${concluded.decision})` : 'not concluded');
   expect(scenario, 'no sample ratio mismatch', !results.srm.mismatch, results.srm.status);
   expect(scenario, 'both arms measured', (a?.count ?? 0) > 0 && (b?.count ?? 0) > 0);
   return scenario;
