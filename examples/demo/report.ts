@@ -87,27 +87,34 @@ function lineChart(options: {
   }
   for (const s of series) {
     const c = colour(versions, s.version);
-    // One polyline per run of defined values, so a gap stays a gap.
+    // A staircase: each step's value holds over the step's own interval (a switch is a jump, not a
+    // ramp), one polyline per run of defined values so that a gap stays a gap.
     let run: string[] = [];
     const flush = (): void => {
-      if (run.length > 1) parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${run.join(' ')}"/>`);
+      if (run.length > 0) parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${run.join(' ')}"/>`);
       run = [];
     };
     s.values.forEach((v, i) => {
-      if (v === undefined) flush();
-      else run.push(`${f(x(steps[i]!.atMs))},${f(y(v))}`);
+      if (v === undefined) return flush();
+      run.push(`${f(x(stepStart(steps, i)))},${f(y(v))}`, `${f(x(steps[i]!.atMs))},${f(y(v))}`);
     });
     flush();
     s.values.forEach((v, i) => {
       if (v === undefined) return;
       const step = steps[i]!;
+      const mid = (stepStart(steps, i) + step.atMs) / 2;
       parts.push(
-        `<circle cx="${f(x(step.atMs))}" cy="${f(y(v))}" r="2.5" fill="${c}"><title>${escapeXml(`v${s.version} at ${(step.atMs / 1000).toFixed(0)}s (${step.phase}): ${v.toFixed(1)}${unit}`)}</title></circle>`,
+        `<circle cx="${f(x(mid))}" cy="${f(y(v))}" r="2.5" fill="${c}"><title>${escapeXml(`v${s.version} at ${(step.atMs / 1000).toFixed(0)}s (${step.phase}): ${v.toFixed(1)}${unit}`)}</title></circle>`,
       );
     });
   }
   parts.push('</svg>');
   return parts.join('\n');
+}
+
+/** Where step `i` began: the end of the step before it, or 0. */
+function stepStart(steps: readonly TimelineStep[], i: number): number {
+  return i === 0 ? 0 : steps[i - 1]!.atMs;
 }
 
 function formatTick(value: number, unit: string): string {
