@@ -244,7 +244,7 @@ async function main(): Promise<void> {
     policy = new StaticPolicy({ version: production });
   } else {
     const canary = new CanaryDeployment({ stable: production, canary: latest, steps: [10, 50, 100], name: `${model}-v${latest}` });
-    analysis = new CanaryAnalysis(canary, { monitor, intervalMs: 30_000, minRequests: 50, maxErrorRate: 0.01, relative: { maxLatencyRatio: 2 } });
+    analysis = new CanaryAnalysis(canary, { monitor, intervalMs: 30_000, minRequests: 50, maxErrorRate: 0.01, maxP99LatencyMs: 50 });
     canary.on('promoted', (e) => {
       void registry.setAlias(model, 'production', e.to, { by: 'canary-analysis', reason: 'canary promoted' });
     });
