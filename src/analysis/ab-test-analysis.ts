@@ -20,8 +20,8 @@ export interface Guardrails {
 
 /** Options of {@link ABTestAnalysis}. */
 export interface ABTestAnalysisOptions {
-  /** Where the variants' live numbers come from: the monitor the `ModelRouter` records into. */
-  monitor: DeploymentMonitor;
+  /** Where the variants' live numbers come from: the monitor the `ModelRouter` records into. Required with `guardrails`. */
+  monitor?: DeploymentMonitor;
   /**
    * Conclude as soon as the always-valid sequential test is significant (default true). Needs an
    * experiment created with `sequential: true`: peeking at a fixed-horizon test until it turns
@@ -36,6 +36,14 @@ export interface ABTestAnalysisOptions {
   timers?: IntervalScheduler;
   /** Time of each report, in ms (default `Date.now`). */
   clock?: Clock;
+}
+
+/** How often and on which timers {@link ABTestAnalysis.start} runs. */
+export interface ABTestAnalysisSchedule {
+  /** Time between runs, in ms (default 60 000). */
+  intervalMs?: number;
+  /** Timers (default: the global ones, unref'd); a `FakeClock` in tests. */
+  timers?: IntervalScheduler;
 }
 
 /** One variant against the guardrails. */
@@ -89,17 +97,20 @@ export interface ABTestAnalysisEvents {
 export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
   readonly controller: ABTestController;
   readonly experiment: string;
-  readonly monitor: DeploymentMonitor;
+  readonly monitor: DeploymentMonitor | undefined;
   readonly autoConclude: boolean;
   private readonly guardrails: Guardrails & { minRequests: number };
   private readonly clock: Clock;
-  private readonly runner: AnalysisRunner;
+  private runner: AnalysisRunner;
 
   constructor(controller: ABTestController, experiment: string, options: ABTestAnalysisOptions) {
     super();
     if (typeof options !== 'object' || options === null) throw new ValidationError(`options must be an object, got ${describeValue(options)}`);
-    if (!(options.monitor instanceof DeploymentMonitor)) {
-      throw new ValidationError(`monitor must be a DeploymentMonitor (the one the router records into), got ${describeValue(options.monitor)}`);
+    const g = options.guardrails ?? {};
+    if (typeof g !== 'object' || g === null) throw new ValidationError(`guardrails must be an object, got ${describeValue(g)}`);
+    const guarded = g.maxErrorRate !== undefined || g.maxP99LatencyMs !== undefined;
+    if (options.monitor !== undefined ? !(options.monitor instanceof DeploymentMonitor) : guarded) {
+      throw new ValidationError(`monitor must be a DeploymentMonitor (the one the router records into) to check guardrails, got ${describeValue(options.monitor)}`);
     }
     this.controller = controller;
     this.experiment = experiment;
@@ -112,30 +123,16 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
         `autoConclude needs experiment '${experiment}' to be sequential (createExperiment(…, { sequential: true })): concluding a fixed-horizon test at the first significant peek inflates false positives; pass autoConclude: false for guardrails only`,
       );
     }
-    const g = options.guardrails ?? {};
     this.guardrails = { minRequests: checkNumber('guardrails.minRequests', g.minRequests ?? 100, { min: 1, integer: true }) };
     if (g.maxErrorRate !== undefined) this.guardrails.maxErrorRate = checkNumber('guardrails.maxErrorRate', g.maxErrorRate, { min: 0, max: 1 });
     if (g.maxP99LatencyMs !== undefined) {
       this.guardrails.maxP99LatencyMs = checkNumber('guardrails.maxP99LatencyMs', g.maxP99LatencyMs, { min: 0, exclusiveMin: true });
     }
-    if (!this.autoConclude && g.maxErrorRate === undefined && g.maxP99LatencyMs === undefined) {
+    if (!this.autoConclude && !guarded) {
       throw new ValidationError('ABTestAnalysis must set guardrails.maxErrorRate or guardrails.maxP99LatencyMs, or autoConclude, got neither: it would do nothing');
     }
     this.clock = options.clock === undefined ? Date.now : checkFunction<Clock>('clock', options.clock);
-    const timers = options.timers ?? globalIntervalScheduler;
-    if (typeof timers.setInterval !== 'function' || typeof timers.clearInterval !== 'function') {
-      throw new ValidationError(`timers must have setInterval and clearInterval functions (e.g. a FakeClock), got ${describeValue(timers)}`);
-    }
-    this.runner = new AnalysisRunner(
-      () => this.analyze(),
-      () => this.controller.results(this.experiment).conclusion !== null,
-      checkNumber('intervalMs', options.intervalMs ?? 60_000, { min: 1 }),
-      timers,
-      (error) => {
-        this.runner.stop();
-        this.emit('analysisStopped', { error });
-      },
-    );
+    this.runner = this.schedule(options);
   }
 
   /** Whether the loop started by `start()` is running. */
@@ -143,8 +140,13 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
     return this.runner.started;
   }
 
-  /** Runs an analysis every `intervalMs` until stopped or the experiment is concluded. */
-  start(): void {
+  /** Runs an analysis every `intervalMs` until stopped or the experiment is concluded; `schedule` replaces the constructor's interval and timers. */
+  start(schedule?: ABTestAnalysisSchedule): void {
+    if (schedule !== undefined) {
+      const runner = this.schedule(schedule);
+      this.runner.stop();
+      this.runner = runner;
+    }
     this.runner.start();
   }
 
@@ -214,8 +216,29 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
     report.reason = `sequential test significant for ${significant.map(([v]) => `'${v}'`).join(', ')}: winner '${concluded.winner}' (${concluded.decision})`;
   }
 
+  private schedule(options: ABTestAnalysisSchedule): AnalysisRunner {
+    const timers = options.timers ?? globalIntervalScheduler;
+    if (typeof timers?.setInterval !== 'function' || typeof timers?.clearInterval !== 'function') {
+      throw new ValidationError(`timers must have setInterval and clearInterval functions (e.g. a FakeClock), got ${describeValue(timers)}`);
+    }
+    return new AnalysisRunner(
+      () => this.analyze(),
+      () => this.controller.results(this.experiment).conclusion !== null,
+      checkNumber('intervalMs', options.intervalMs ?? 60_000, { min: 1 }),
+      timers,
+      (error) => {
+        this.runner.stop();
+        this.emit('analysisStopped', { error });
+      },
+    );
+  }
+
   private guard(variant: string, version: number): VariantGuardrail {
-    const stats = this.monitor.stats(version, { window: 'rolling' });
+    const monitor = this.monitor;
+    if (monitor === undefined) {
+      return { variant, version, numbers: { version, window: 'rolling', totalRequests: 0, errorRate: 0, p99LatencyMs: 0 }, checks: [], breached: false };
+    }
+    const stats = monitor.stats(version, { window: 'rolling' });
     const numbers: AnalysedVersion = {
       version,
       window: 'rolling',

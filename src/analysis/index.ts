@@ -26,4 +26,4 @@ export type { AnalysisOptions, IntervalScheduler } from './options.js';
 export { AnalysisController, type AnalysisEvents, type AnalysisBinding } from './analysis-controller.js';
 export { CanaryAnalysis } from './canary-analysis.js';
 export { BlueGreenAnalysis, type BlueGreenPhase } from './blue-green-analysis.js';
-export { ABTestAnalysis, type ABTestAnalysisOptions, type ABTestAnalysisReport, type ABTestAnalysisEvents, type Guardrails, type VariantGuardrail } from './ab-test-analysis.js';
+export { ABTestAnalysis, type ABTestAnalysisOptions, type ABTestAnalysisSchedule, type ABTestAnalysisReport, type ABTestAnalysisEvents, type Guardrails, type VariantGuardrail } from './ab-test-analysis.js';
