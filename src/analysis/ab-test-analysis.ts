@@ -102,6 +102,7 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
   private readonly guardrails: Guardrails & { minRequests: number };
   private readonly clock: Clock;
   private runner: AnalysisRunner;
+  private lastReport: ABTestAnalysisReport | undefined;
 
   constructor(controller: ABTestController, experiment: string, options: ABTestAnalysisOptions) {
     super();
@@ -160,7 +161,10 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
    * guardrails, then auto-conclusion. A concluded experiment is an `InvalidStateError`.
    */
   async analyze(): Promise<ABTestAnalysisReport> {
-    return this.evaluate(this.controller.analyze(this.experiment));
+    this.lastReport = undefined;
+    const results = this.controller.analyze(this.experiment);
+    // The controller's own automation is evaluated inside controller.analyze(): do not act twice.
+    return this.lastReport ?? this.evaluate(results);
   }
 
   /** Acts on results already computed by `controller.analyze`. @internal */
@@ -190,6 +194,7 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
     } else {
       this.considerConclusion(report, results);
     }
+    this.lastReport = report;
     this.emit('analysis', report);
     if (breached.length > 0) this.emit('guardrailBreached', report);
     return report;
