@@ -14,13 +14,13 @@ export interface Cell {
   failures: number;
 }
 
-/** Serialised {@link Cell}. */
+/** Serialised bucket: its failure count and the sketch of the values recorded in it. */
 export interface CellJSON {
   failures: number;
   sketch: SketchJSON;
 }
 
-/** Serialised {@link SketchRing}: the retired total and the live buckets by absolute index. */
+/** Serialised rolling window: the retired total and the live buckets by absolute index. */
 export interface RingJSON {
   retired: CellJSON;
   live: Array<CellJSON & { index: number }>;
