@@ -189,6 +189,11 @@ export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
   /** Whether the rollout has settled, so the loop can stop. @internal */
   protected abstract finished(): boolean;
 
+  /** The analysis clock's time, in ms. @internal */
+  protected now(): number {
+    return this.clock();
+  }
+
   /** Starts counting again (a new step, phase or a resume). @internal */
   protected resetCounters(): void {
     this.runCounters = emptyAnalysisCounters();

@@ -19,6 +19,9 @@ export type BlueGreenPhase = 'prePromotion' | 'postPromotion';
  *   and the phase ends; failure → `rollback()`, everyone back on the previous version.
  *
  * Past `inconclusiveLimit` either phase emits `needsAttention` and stops its loop until started again.
+ * `start()`'s loop judges a phase only once a full `intervalMs` has passed since it began, so a
+ * post-promotion run never reads traffic from before the switch (keep the monitor's `windowMs` at
+ * most `intervalMs` for that to hold for the whole window).
  *
  * @example
  * ```ts
@@ -36,6 +39,8 @@ export class BlueGreenAnalysis extends AnalysisController {
   readonly phase: BlueGreenPhase;
   /** The version being judged and the one it is judged against, while the phase is pending. */
   private pending: { candidate: number; baseline: number } | undefined;
+  /** When the pending phase began: the loop judges it only after a full interval of its own traffic. */
+  private since = Number.NEGATIVE_INFINITY;
 
   constructor(policy: BlueGreenSwitch, phase: BlueGreenPhase, options: AnalysisBinding & AnalysisOptions) {
     const { monitor, clock, ...analysis } = options;
@@ -115,7 +120,9 @@ export class BlueGreenAnalysis extends AnalysisController {
   }
 
   protected ready(): boolean {
-    return this.pending !== undefined;
+    // A switch made by the pre-promotion run would otherwise be judged by the post-promotion loop at
+    // the same tick, on traffic from before the switch.
+    return this.pending !== undefined && this.now() - this.since >= this.intervalMs;
   }
 
   protected finished(): boolean {
@@ -124,6 +131,7 @@ export class BlueGreenAnalysis extends AnalysisController {
 
   private begin(pending: { candidate: number; baseline: number }): void {
     this.pending = pending;
+    this.since = this.now();
     this.resetCounters();
   }
 
