@@ -209,16 +209,21 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
    * and records the outcome. See the class description for errors, fallback and shadowing.
    */
   async predict(input: PredictInput, options?: RouterPredictOptions): Promise<RouterPrediction> {
-    if (options !== undefined && options.version !== undefined) return this.predictExplicit(input, options.version, options.signal);
-    const assignment = this.policy.route(options);
-    let served: Assignment = assignment;
-    let predictor = this.loaded.get(assignment.version);
-    if (predictor === undefined) {
-      ({ predictor, served } = await this.acquire(assignment));
-    } else if ((++this.hits & RECENCY_EVERY) === 0) {
-      this.touch(assignment.version);
+    let assignment: Assignment;
+    let served: Assignment;
+    let predictor: PooledPredictor | undefined;
+    if (options !== undefined && options.version !== undefined) {
+      ({ predictor, served } = await this.explicit(options.version));
+      assignment = served;
+    } else {
+      assignment = served = this.policy.route(options);
+      predictor = this.loaded.get(assignment.version);
+      if (predictor === undefined) {
+        ({ predictor, served } = await this.acquire(assignment));
+      } else if ((++this.hits & RECENCY_EVERY) === 0) {
+        this.touch(assignment.version);
+      }
     }
-    // run() inlined: one promise fewer per request on the hot path.
     const signal = options === undefined ? undefined : options.signal;
     const started = this.clock();
     let output: PredictOutput;
@@ -256,16 +261,16 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
     return this.mirror.idle();
   }
 
-  private async predictExplicit(input: PredictInput, ref: number | string, signal: AbortSignal | undefined): Promise<RouterPrediction> {
+  /** A caller-chosen version: no policy, no fallback. */
+  private async explicit(ref: number | string): Promise<{ predictor: PooledPredictor; served: Assignment }> {
     // Resolve first so a load failure can name the version; a number never touches the registry.
     const version = typeof ref === 'number' ? ref : (await this.registry.resolve(this.model, ref as VersionRef)).version;
-    let predictor: PooledPredictor;
+    const served: Assignment = { version, variant: 'explicit', reason: 'forced' };
     try {
-      predictor = await this.predictorFor(version);
+      return { predictor: await this.predictorFor(version), served };
     } catch (error) {
       throw withRouting(error, this.model, version, 'explicit');
     }
-    return this.run(predictor, input, { version, variant: 'explicit', reason: 'forced' }, signal);
   }
 
   /**
@@ -314,20 +319,6 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
   /** Tells the pool's LRU a remembered version is still in use (the fast path bypasses `pool.get`). */
   private touch(version: number): void {
     this.pool.get(this.model, version).catch(() => this.loaded.delete(version));
-  }
-
-  private async run(predictor: PooledPredictor, input: PredictInput, served: Assignment, signal: AbortSignal | undefined): Promise<RouterPrediction> {
-    const started = this.clock();
-    let output: PredictOutput;
-    try {
-      output = await predictor.predict(input, signal === undefined ? undefined : { signal });
-    } catch (error) {
-      if (!isCallerError(error)) this.monitor.record(served.version, this.clock() - started, false);
-      throw withRouting(error, this.model, served.version, served.variant);
-    }
-    const latencyMs = this.clock() - started;
-    this.monitor.record(served.version, latencyMs, true);
-    return { output, version: served.version, variant: served.variant, latencyMs };
   }
 
   private offerMirror(input: PredictInput, primaryOutput: PredictOutput, shadowVersion: number): void {
