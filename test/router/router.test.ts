@@ -216,6 +216,19 @@ describe('ModelRouter.predict', () => {
     expect(pool.keys()).toEqual(['iris@1']);
   });
 
+  it("keeps a busy version recent in the pool's LRU although it skips the pool's lookup", async () => {
+    const { registry } = await irisRegistry();
+    const pool = new PredictorPool({ registry, maxLoaded: 2 });
+    const router = track(new ModelRouter({ registry, model: 'iris', policy: new StaticPolicy({ version: 1 }), pool }));
+    await router.predict(SETOSA);
+    await router.predict(SETOSA, { version: 2 }); // LRU order now: v1, v2
+    for (let i = 0; i < 1024; i++) await router.predict(SETOSA);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(pool.keys()).toEqual(['iris@2', 'iris@1']);
+    await router.predict(SETOSA, { version: 3 }); // evicts the least recent: v2, not the busy v1
+    expect(pool.keys()).toEqual(['iris@1', 'iris@3']);
+  });
+
   it('checks its options, naming the bad one', async () => {
     const { registry } = await irisRegistry();
     const policy = new StaticPolicy({ version: 1 });
