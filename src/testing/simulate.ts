@@ -72,8 +72,12 @@ export interface SimulatedVersionStep {
   share: number;
 }
 
-/** One step of the timeline. */
-export interface SimulationStep {
+/**
+ * One step of the timeline. `Report` is what the analysis emits as `analysis`: an
+ * `AnalysisReport` for canaries and blue-green switches, an `ABTestAnalysisReport` for an
+ * `ABTestAnalysis` (call `simulate<ABTestAnalysisReport>(…)`).
+ */
+export interface SimulationStep<Report = AnalysisReport> {
   /** 0, 1, 2 … */
   index: number;
   /** Fake time at the start and end of the step, in ms. */
@@ -90,14 +94,14 @@ export interface SimulationStep {
   /** Per version, ordered as first seen. */
   versions: SimulatedVersionStep[];
   /** Analyses that ran during the step. */
-  decisions: AnalysisReport[];
+  decisions: Report[];
 }
 
 /** What {@link simulate} returns. */
-export interface Simulation {
-  steps: SimulationStep[];
+export interface Simulation<Report = AnalysisReport> {
+  steps: Array<SimulationStep<Report>>;
   /** Every analysis, in order. */
-  decisions: AnalysisReport[];
+  decisions: Report[];
   /** Requests sent. */
   requests: number;
   /** Highest `percentage` of any step. */
@@ -155,7 +159,7 @@ function hasAnalyze(value: unknown): value is Analyzable {
   return typeof value === 'object' && value !== null && typeof (value as Analyzable).analyze === 'function';
 }
 
-function hasOn(value: unknown): value is { on(event: 'analysis', fn: (r: AnalysisReport) => void): unknown; off(event: 'analysis', fn: (r: AnalysisReport) => void): unknown } {
+function hasOn<Report>(value: unknown): value is { on(event: 'analysis', fn: (r: Report) => void): unknown; off(event: 'analysis', fn: (r: Report) => void): unknown } {
   return typeof value === 'object' && value !== null && typeof (value as { on?: unknown }).on === 'function' && typeof (value as { off?: unknown }).off === 'function';
 }
 
@@ -184,7 +188,7 @@ function hasOn(value: unknown): value is { on(event: 'analysis', fn: (r: Analysi
  * expect(run.maxPercentage).toBeLessThanOrEqual(10);
  * ```
  */
-export async function simulate(options: SimulateOptions): Promise<Simulation> {
+export async function simulate<Report = AnalysisReport>(options: SimulateOptions): Promise<Simulation<Report>> {
   if (typeof options !== 'object' || options === null) throw new ValidationError(`options must be an object, got ${describeValue(options)}`);
   const { router, clock } = options;
   if ((router === undefined) === (options.policy === undefined)) {
@@ -264,13 +268,13 @@ export async function simulate(options: SimulateOptions): Promise<Simulation> {
     };
   }
 
-  const decisions: AnalysisReport[] = [];
-  let stepDecisions: AnalysisReport[] = [];
-  const collect = (report: AnalysisReport) => {
+  const decisions: Report[] = [];
+  let stepDecisions: Report[] = [];
+  const collect = (report: Report) => {
     decisions.push(report);
     stepDecisions.push(report);
   };
-  const listening = hasOn(analysis);
+  const listening = hasOn<Report>(analysis);
   if (listening) analysis.on('analysis', collect);
   const timer =
     analyzeEveryMs === undefined
@@ -278,7 +282,7 @@ export async function simulate(options: SimulateOptions): Promise<Simulation> {
       : clock.setInterval(async () => {
           try {
             const report = await (analysis as Analyzable).analyze();
-            if (!listening) collect(report as AnalysisReport);
+            if (!listening) collect(report as Report);
           } catch (error) {
             // Paused, promoted or rolled back: nothing to analyse at this tick.
             if (!(error instanceof InvalidStateError)) throw error;
@@ -291,7 +295,7 @@ export async function simulate(options: SimulateOptions): Promise<Simulation> {
       const status = policyStatus(policy);
       return status === 'promoted' || status === 'rolledBack';
     });
-  const steps: SimulationStep[] = [];
+  const steps: Array<SimulationStep<Report>> = [];
   const gapMs = stepMs / perStep;
   let sent = 0;
   try {

@@ -15,7 +15,7 @@ function setup(options: { conversion: Record<number, number>; failures?: Record<
   const concluded: ConcludedEvent[] = [];
   ab.on('concluded', (e) => concluded.push(e));
   const run = (auto: ABTestAnalysis, requests = 40_000) =>
-    simulate({
+    simulate<ABTestAnalysisReport>({
       policy: ab.policy(NAME), monitor, clock, requests, unitIds: 20_000, analysis: auto, analyzeEveryMs: 10_000,
       until: () => ab.results(NAME).conclusion !== null,
       outcome: (version, _input, assignment) => {
@@ -34,10 +34,10 @@ describe('ABTestAnalysis', () => {
     const timeline = await run(auto);
     expect(concluded).toHaveLength(1);
     expect(concluded[0]).toMatchObject({ winner: 'b', version: 2, decision: 'significant' });
-    const last = timeline.decisions.at(-1) as unknown as ABTestAnalysisReport;
+    const last = timeline.decisions.at(-1);
     expect(last).toMatchObject({ decision: 'conclude', winner: 'b' });
-    expect(last.reason).toMatch(/sequential test significant for 'b'/);
-    expect(timeline.decisions.slice(0, -1).every((d) => (d as unknown as ABTestAnalysisReport).decision === 'hold')).toBe(true);
+    expect(last?.reason).toMatch(/sequential test significant for 'b'/);
+    expect(timeline.decisions.slice(0, -1).every((d) => d.decision === 'hold')).toBe(true);
     // Concluded: everyone gets the winner.
     expect(ab.policy(NAME).route({ unitId: 'anyone' }).version).toBe(2);
   });
@@ -48,7 +48,7 @@ describe('ABTestAnalysis', () => {
     const timeline = await run(auto, 20_000);
     expect(concluded).toHaveLength(0);
     expect(timeline.decisions.length).toBeGreaterThan(10);
-    expect(timeline.decisions.every((d) => (d as unknown as ABTestAnalysisReport).decision === 'hold')).toBe(true);
+    expect(timeline.decisions.every((d) => d.decision === 'hold')).toBe(true);
   });
 
   it('a guardrail stops a breaching challenger: the experiment concludes on the control at once', async () => {
