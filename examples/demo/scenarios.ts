@@ -46,8 +46,11 @@ export interface DemoContext {
   onStart: (scenario: ScenarioTimeline) => void;
 }
 
-/** Scenario time between two analyses (the monitor's rolling window is as long). */
-export const INTERVAL_MS = 10_000;
+/**
+ * Scenario time between two analyses (the monitor's rolling window is as long). A whole number of
+ * ms per request (20 ms at 600 requests a step), so fake time lands exactly on every interval.
+ */
+export const INTERVAL_MS = 12_000;
 /** Requests per step; at 5 % a canary gets about 30 of them. */
 export const REQUESTS_PER_STEP = 600;
 /** While blue-green verifies the idle slot, one request in this many is a QA preview request. */
@@ -454,11 +457,10 @@ export async function runBlueGreen(ctx: DemoContext, options: { active: number; 
   const reports: AnalysisReport[] = [];
   pre.on('analysis', (r) => reports.push(r));
   post.on('analysis', (r) => reports.push(r));
+  // Each loop judges its phase only after a full interval of that phase's own traffic, so the
+  // post-promotion run never reads the preview traffic from before the switch.
   pre.start();
-  // Started at the switch, so its first run is one full interval later. Started together with
-  // pre-promotion, its tick lands right after the switch and judges the preview traffic still in
-  // the monitor's window: it would verify v3 on the QA smoke set alone.
-  bg.on('switched', () => post.start());
+  post.start();
   const decide = (): string | undefined => {
     const described = reports.map((r) => `${r.phase} ${describeBlueGreen(r, bg)}`);
     reports.length = 0;

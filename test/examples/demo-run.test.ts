@@ -36,7 +36,7 @@ describe('npm run demo, end to end', () => {
   });
 
   it('prints one timeline line per step with requests, error rate, p99 and the decision', () => {
-    expect(run.stdout).toMatch(/t=\s+10s canary 5%\s+│ v1\s+\d+ req\s+0\.0% err p99\s+\S+ │ v2\s+\d+ req\s+0\.0% err p99\s+\S+ │ successful → 25%/);
+    expect(run.stdout).toMatch(/t=\s+\d+s canary 5%\s+│ v1\s+\d+ req\s+0\.0% err p99\s+\S+ │ v2\s+\d+ req\s+0\.0% err p99\s+\S+ │ successful → 25%/);
     expect(run.stdout).toMatch(/│ v3\s+\d+ req\s+[1-9]\d\.\d% err p99\s+\S+ │ failed \(errorRate .*\) → rolled back/);
     expect(run.stdout).toMatch(/p = \S+ → concluded: 'b' \(v2\) wins/);
   });
