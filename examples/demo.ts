@@ -77,13 +77,15 @@ async function registryBasics(
   const [v1, v2, v3] = registered.map((r) => r.version) as [number, number, number];
 
   for (const v of await registry.listVersions(MODEL)) {
-    log(`  v${v.version}  ${v.sha256.slice(0, 12)}  ${String(v.size).padStart(4)} B  ${v.createdAt}  ${v.description}`);
+    scenario.notes.push(`v${v.version}  ${v.sha256.slice(0, 12)}  ${String(v.size).padStart(4)} B  ${v.createdAt}  ${v.description}`);
   }
   await registry.setAlias(MODEL, 'production', v1, { by: 'demo', reason: 'first release' });
   await registry.setAlias(MODEL, 'production', v2, { by: 'demo', reason: 'manual upgrade' });
   await registry.setAlias(MODEL, 'production', v1, { by: 'demo', reason: 'rollback: we want a canary first' });
   const history = await registry.aliasHistory(MODEL, 'production');
-  for (const h of history) log(`  @production ${h.previous === null ? '∅' : `v${h.previous}`} → v${h.version ?? '∅'}  ${h.at}  by ${h.by ?? '?'}: ${h.reason ?? ''}`);
+  for (const h of history) {
+    scenario.notes.push(`@production ${h.previous === null ? '∅' : `v${h.previous}`} → v${h.version ?? '∅'}  ${h.at}  by ${h.by ?? '?'}: ${h.reason ?? ''}`);
+  }
   const latest = await registry.resolve(MODEL, 'latest');
   const production = await registry.resolve(MODEL, '@production');
 
