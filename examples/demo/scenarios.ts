@@ -321,7 +321,7 @@ export async function runCanary(ctx: DemoContext, options: CanaryScenarioOptions
     expect(scenario, `no request reached v${candidate} after the rollback`, (after.versions.get(candidate)?.requests ?? 0) === 0, `${after.versions.get(candidate)?.requests ?? 0} requests`);
     expect(scenario, `production alias stayed on v${stable}`, production.version === stable, `@production is v${production.version}`);
     scenario.notes.push(
-      `Blast radius: ${candidateTotals.errors} failed requests of ${rolloutRequests} (${formatPercent(candidateTotals.errors / rolloutRequests, 2)}) before the first analysis rolled v${candidate} back; a full switch would have failed ${formatPercent(candidateTotals.requests === 0 ? 0 : candidateTotals.errors / candidateTotals.requests)} of all requests.`,
+      `Blast radius: ${candidateTotals.errors} failed requests of ${rolloutRequests} (${formatPercent(candidateTotals.errors / rolloutRequests, 2)}) before the analysis rolled v${candidate} back; a full switch would have failed ${formatPercent(candidateTotals.requests === 0 ? 0 : candidateTotals.errors / candidateTotals.requests)} of all requests.`,
     );
   }
   return scenario;
