@@ -20,6 +20,8 @@ import {
 import { checkArray, checkName, checkOptions, checkRecord, snapshotRecord, timeAndChance } from './checks.js';
 import { chooseBucket, type HashVersion } from './hash.js';
 import type { Assignment, RouteContext, RoutingPolicy } from './policy.js';
+import { ABTestAnalysis, type ABTestAnalysisReport, type ABTestAnalysisSchedule, type Guardrails } from '../analysis/ab-test-analysis.js';
+import type { DeploymentMonitor } from '../monitor/deployment-monitor.js';
 
 /** One arm of an experiment. */
 export interface VariantConfig {
@@ -66,6 +68,17 @@ export interface ExperimentOptions {
   analyzeEvery?: number;
   /** Hash specification (default 1, the only one); see `docs/routing.md`. */
   hashVersion?: HashVersion;
+  /**
+   * Conclude on its own as soon as the sequential test is significant (default false); needs
+   * `sequential: true`. Checked at every {@link ABTestController.analyze} (so also with
+   * `analyzeEvery` and `startAnalysis`). Not part of the snapshot: set per process.
+   */
+  autoConclude?: boolean;
+  /**
+   * Error-rate and p99 limits checked on the controller's `monitor` at every analysis: a challenger
+   * past one is stopped (the experiment concludes on the control). Not part of the snapshot.
+   */
+  guardrails?: Guardrails;
 }
 
 /** Options of {@link ABTestController}. */
@@ -76,6 +89,8 @@ export interface ABTestControllerOptions {
   clock?: Clock;
   /** Uniform [0, 1) source for units without a `unitId` (default `Math.random`). */
   random?: RandomSource;
+  /** Where experiments with `guardrails` read their variants' live numbers: the monitor the `ModelRouter` records into. */
+  monitor?: DeploymentMonitor;
 }
 
 /** One variant's numbers in {@link ExperimentResults}. */
@@ -198,6 +213,8 @@ export interface ABTestControllerEvents {
   /** First look at which a challenger differs significantly from the control. */
   significant: (event: SignificantEvent) => void;
   concluded: (event: ConcludedEvent) => void;
+  /** A variant's version is past one of its experiment's `guardrails` (a challenger is then stopped). */
+  guardrailBreached: (report: ABTestAnalysisReport) => void;
 }
 
 /**
@@ -229,12 +246,16 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
   private readonly random: RandomSource;
   private readonly experiments = new Map<string, Experiment>();
   private defaultName: string | undefined;
+  private readonly monitor: DeploymentMonitor | undefined;
+  /** Automations of experiments created with `autoConclude` or `guardrails`, by name. */
+  private readonly automations = new Map<string, ABTestAnalysis>();
 
   constructor(options?: ABTestControllerOptions) {
     super();
     const opts = checkOptions<ABTestControllerOptions>('ABTestController', options);
     ({ clock: this.clock, random: this.random } = timeAndChance(opts));
     this.defaultName = opts.defaultExperiment === undefined ? undefined : checkName('defaultExperiment', opts.defaultExperiment);
+    this.monitor = opts.monitor;
   }
 
   /** Names of the experiments, in creation order. */
@@ -250,8 +271,24 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
   createExperiment(name: string, options: ExperimentOptions): void {
     checkName('name', name);
     if (this.experiments.has(name)) throw new ValidationError(`experiment '${name}' already exists`);
-    const experiment = buildExperiment(name, checkOptions<ExperimentOptions>('createExperiment', options));
+    const opts = checkOptions<ExperimentOptions>('createExperiment', options);
+    const experiment = buildExperiment(name, opts);
     this.experiments.set(name, experiment);
+    if (opts.autoConclude === true || opts.guardrails !== undefined) {
+      try {
+        const automation = new ABTestAnalysis(this, name, {
+          monitor: this.monitor,
+          autoConclude: opts.autoConclude ?? false,
+          guardrails: opts.guardrails,
+          clock: this.clock,
+        });
+        automation.on('guardrailBreached', (report) => this.emit('guardrailBreached', report));
+        this.automations.set(name, automation);
+      } catch (error) {
+        this.experiments.delete(name);
+        throw error;
+      }
+    }
     this.emit('created', { name, variants: variantConfigs(experiment), control: controlOf(experiment).name, at: this.clock() });
   }
 
@@ -386,7 +423,28 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
         this.emit('significant', { name, variant, control: results.control, comparison, sequential: e.sequential, at });
       }
     }
-    return results;
+    const automation = this.automations.get(name);
+    if (automation === undefined) return results;
+    return automation.evaluate(results).results;
+  }
+
+  /**
+   * Runs {@link ABTestController.analyze} on `name` every `intervalMs` (default 60 000; unref'd, or
+   * on `timers`), so guardrails are checked even while no result is logged; stops once concluded.
+   * Needs `autoConclude` or `guardrails` on the experiment (`InvalidStateError` otherwise).
+   */
+  startAnalysis(name: string, schedule: ABTestAnalysisSchedule = {}): void {
+    this.experiment(name);
+    const automation = this.automations.get(name);
+    if (automation === undefined) {
+      throw new InvalidStateError(`experiment '${name}' has nothing to automate: create it with autoConclude or guardrails`);
+    }
+    automation.start(schedule);
+  }
+
+  /** Stops the loop `startAnalysis(name)` started. */
+  stopAnalysis(name: string): void {
+    this.automations.get(name)?.stop();
   }
 
   /**

@@ -15,6 +15,10 @@ import {
 } from './checks.js';
 import { unitHasher, type HashVersion, type UnitHasher } from './hash.js';
 import type { Assignment, RouteContext, RoutingPolicy } from './policy.js';
+import { CanaryAnalysis } from '../analysis/canary-analysis.js';
+import type { AnalysisOptions } from '../analysis/options.js';
+import type { AnalysisReport } from '../analysis/types.js';
+import type { DeploymentMonitor } from '../monitor/deployment-monitor.js';
 
 /**
  * Where a canary rollout stands. `idle`: no rollout (everyone on stable); `progressing`: traffic
@@ -82,6 +86,13 @@ export interface CanaryDeploymentOptions {
   clock?: Clock;
   /** Uniform [0, 1) source for requests without a `unitId` (default `Math.random`). */
   random?: RandomSource;
+  /** Where `analysis` reads the live numbers: the monitor the `ModelRouter` records into. Required with `analysis`. */
+  monitor?: DeploymentMonitor;
+  /**
+   * Automated analysis: `analyze()` / `startAnalysis()` judge the canary on the monitor's numbers
+   * and advance, promote, pause or roll back (see `docs/automated-rollouts.md`).
+   */
+  analysis?: AnalysisOptions;
 }
 
 /** Payload of the `started` event. */
@@ -139,6 +150,14 @@ export interface CanaryDeploymentEvents {
   rolledBack: (event: CanaryRolledBackEvent) => void;
   aborted: (event: CanaryRolledBackEvent) => void;
   promoted: (event: CanaryPromotedEvent) => void;
+  /** An automated analysis ran: its numbers, checks, counters and decision. */
+  analysis: (report: AnalysisReport) => void;
+  /** An automated analysis decided to stay at the current step (more runs needed, a limit not yet reached, a gate refused). */
+  held: (report: AnalysisReport) => void;
+  /** Past `inconclusiveLimit`: the analysis paused the rollout; a human must look, then `resume()`. */
+  needsAttention: (report: AnalysisReport) => void;
+  /** `startAnalysis()`'s loop hit an unexpected error and stopped. */
+  analysisStopped: (event: { error: unknown }) => void;
 }
 
 /** A history entry as stored in a snapshot (JSON has no `undefined`). */
@@ -231,6 +250,7 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
   private forcedStable!: Readonly<Assignment>;
   private forcedCanary: Readonly<Assignment> | undefined;
   private fallbackAssignment!: Readonly<Assignment>;
+  private readonly automation: CanaryAnalysis | undefined;
 
   constructor(options: CanaryDeploymentOptions) {
     super();
@@ -246,6 +266,39 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
     this.hash = unitHasher(this.salt, this.hashVersion);
     this.historyLimit = opts.historyLimit === undefined ? 100 : checkNumber('historyLimit', opts.historyLimit, { min: 0, integer: true });
     this.refresh();
+    if (opts.analysis !== undefined) {
+      if (opts.monitor === undefined) {
+        throw new ValidationError('monitor must be the DeploymentMonitor the router records into when analysis is set, got undefined');
+      }
+      this.automation = new CanaryAnalysis(this, { ...opts.analysis, monitor: opts.monitor, clock: this.clock });
+      for (const event of ['analysis', 'held', 'needsAttention'] as const) {
+        this.automation.on(event, (report) => this.emit(event, report));
+      }
+      this.automation.on('analysisStopped', (event) => this.emit('analysisStopped', event));
+    }
+  }
+
+  /** The automated analysis `analysis` set up, if any (its counters, `running`, `intervalMs`). */
+  get analysis(): CanaryAnalysis | undefined {
+    return this.automation;
+  }
+
+  /**
+   * Runs one automated analysis now and acts on it (see {@link CanaryAnalysis}). Needs the
+   * `analysis` and `monitor` options (`InvalidStateError` otherwise) and a `progressing` rollout.
+   */
+  async analyze(): Promise<AnalysisReport> {
+    return this.requireAnalysis('analyze').analyze();
+  }
+
+  /** Runs {@link CanaryDeployment.analyze} every `analysis.intervalMs` (unref'd) until promoted, rolled back or stopped. */
+  startAnalysis(): void {
+    this.requireAnalysis('startAnalysis').start();
+  }
+
+  /** Stops the loop `startAnalysis()` started; a run in progress finishes. */
+  stopAnalysis(): void {
+    this.automation?.stop();
   }
 
   /** The rollout's name. */
@@ -460,6 +513,13 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
     this.status = status;
     this.history = history.slice(Math.max(0, history.length - this.historyLimit));
     this.refresh();
+  }
+
+  private requireAnalysis(action: string): CanaryAnalysis {
+    if (this.automation === undefined) {
+      throw new InvalidStateError(`cannot ${action}(): this canary has no automated analysis (pass the analysis and monitor options)`);
+    }
+    return this.automation;
   }
 
   private routeForced(force: string): Assignment {
