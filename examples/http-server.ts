@@ -21,7 +21,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
-  CanaryAnalysis,
   CanaryDeployment,
   DeploymentMonitor,
   FileSystemStorage,
@@ -239,12 +238,18 @@ async function main(): Promise<void> {
 
   const monitor = new DeploymentMonitor();
   let policy: RoutingPolicy;
-  let analysis: CanaryAnalysis | undefined;
+  let canary: CanaryDeployment | undefined;
   if (latest === production) {
     policy = new StaticPolicy({ version: production });
   } else {
-    const canary = new CanaryDeployment({ stable: production, canary: latest, steps: [10, 50, 100], name: `${model}-v${latest}` });
-    analysis = new CanaryAnalysis(canary, { monitor, intervalMs: 30_000, minRequests: 50, maxErrorRate: 0.01, maxP99LatencyMs: 50 });
+    canary = new CanaryDeployment({
+      stable: production,
+      canary: latest,
+      steps: [10, 50, 100],
+      name: `${model}-v${latest}`,
+      monitor,
+      analysis: { intervalMs: 30_000, minRequests: 50, maxErrorRate: 0.01, maxP99LatencyMs: 50 },
+    });
     canary.on('promoted', (e) => {
       void registry.setAlias(model, 'production', e.to, { by: 'canary-analysis', reason: 'canary promoted' });
     });
@@ -252,7 +257,7 @@ async function main(): Promise<void> {
       canary.on(event, (e: object) => process.stdout.write(`canary ${event}: ${JSON.stringify(e)}\n`));
     }
     canary.start();
-    analysis.start();
+    canary.startAnalysis();
     policy = canary;
   }
   const router = new ModelRouter({ registry, model, policy, monitor });
@@ -270,7 +275,7 @@ async function main(): Promise<void> {
     );
   });
   const shutdown = (): void => {
-    analysis?.stop();
+    canary?.stopAnalysis();
     server.close(() => void router.pool.dispose());
   };
   process.once('SIGINT', shutdown);

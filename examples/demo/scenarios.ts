@@ -4,14 +4,10 @@
  * happened as a {@link ScenarioTimeline} with the expectations it checks.
  */
 import {
-  ABTestAnalysis,
   ABTestController,
-  BlueGreenAnalysis,
   BlueGreenSwitch,
-  CanaryAnalysis,
   CanaryDeployment,
   ModelRouter,
-  type ABTestAnalysisReport,
   type AnalysisReport,
   type ConcludedEvent,
   type DeploymentMonitor,
@@ -133,9 +129,8 @@ async function simulatedStep(
     phase: string;
     /** Request `i`'s route context and row (default: a random user and a random row). */
     request?: (index: number) => { context: RouteContext; row: IrisRow };
-    /** The step's decision, from the analyses that ran in it. */
+    /** The step's decision, from the analyses that ran in it (the policy's own, collected by `simulate()`). */
     decide: (reports: readonly AnalysisReport[]) => string | undefined;
-    analysis?: CanaryAnalysis;
   },
 ): Promise<TimelineStep> {
   const requests = new Map<number, { context: RouteContext; row: IrisRow }>();
@@ -156,7 +151,6 @@ async function simulatedStep(
     requests: REQUESTS_PER_STEP,
     requestsPerStep: REQUESTS_PER_STEP,
     stepMs: INTERVAL_MS,
-    ...(options.analysis !== undefined && { analysis: options.analysis }),
     context: (i) => requestOf(i).context,
     input: (i) => requestOf(i).row.features,
   });
@@ -244,7 +238,7 @@ export interface CanaryScenarioOptions {
 }
 
 /**
- * A canary of `candidate` against `stable`, driven entirely by `CanaryAnalysis` on the fake
+ * A canary of `candidate` against `stable`, driven entirely by its `analysis` on the fake
  * clock's timers: nobody calls `increase`, `promote` or `rollback` by hand. When it is promoted
  * the production alias follows, as a host would wire it.
  */
@@ -259,8 +253,9 @@ export async function runCanary(ctx: DemoContext, options: CanaryScenarioOptions
     name: options.id,
     clock: ctx.clock.now,
     random: ctx.random,
+    monitor: ctx.monitor,
+    analysis: { ...CANARY_ANALYSIS, timers: ctx.clock },
   });
-  const analysis = new CanaryAnalysis(canary, { monitor: ctx.monitor, clock: ctx.clock.now, timers: ctx.clock, ...CANARY_ANALYSIS });
   const router = new ModelRouter({ registry: ctx.registry, model: ctx.model, policy: canary, monitor: ctx.monitor, pool: ctx.pool });
 
   const aliasMoves: Promise<void>[] = [];
@@ -271,14 +266,13 @@ export async function runCanary(ctx: DemoContext, options: CanaryScenarioOptions
   });
 
   canary.start();
-  analysis.start();
+  canary.startAnalysis();
   // One simulate() call per step, so each step is printed as soon as it ends; the analysis runs
   // on its own interval (the fake clock's timers) and simulate() collects its reports.
   const simulateStep = (phase: string): Promise<TimelineStep> =>
     simulatedStep(ctx, scenario, started, {
       router,
       phase,
-      analysis,
       decide: (reports) => {
         const report = reports[reports.length - 1];
         return report && describeAnalysis(report, canary.state);
@@ -289,7 +283,7 @@ export async function runCanary(ctx: DemoContext, options: CanaryScenarioOptions
   for (let i = 0; i < maxSteps && canary.state.status === 'progressing'; i++) {
     await simulateStep(`canary ${canary.state.percentage}%`);
   }
-  analysis.stop();
+  canary.stopAnalysis();
   await Promise.all(aliasMoves);
   const settled = canary.state;
   const rolloutSteps = scenario.steps.slice();
@@ -337,15 +331,15 @@ export interface AbTestScenarioOptions {
 /**
  * An A/B test of two versions on a real binary outcome: each user sends a held-out iris row and
  * the result is whether the served version classified it correctly. The experiment uses the
- * always-valid sequential test, so an `ABTestAnalysis` may look after every step and conclude it
- * as soon as it is significant; its guardrails would stop a challenger that errs or is slow.
+ * always-valid sequential test, so its analysis may look after every step and conclude it as soon
+ * as it is significant; its guardrails would stop a challenger that errs or is slow.
  */
 export async function runAbTest(ctx: DemoContext, options: AbTestScenarioOptions): Promise<ScenarioTimeline> {
   const { control, challenger } = options;
   const name = 'iris-accuracy';
   const scenario = begin(ctx, 'ab-test', `A/B test: v${control} vs v${challenger} on held-out accuracy`, [control, challenger]);
   const started = ctx.clock.now();
-  const ab = new ABTestController({ clock: ctx.clock.now, random: ctx.random });
+  const ab = new ABTestController({ clock: ctx.clock.now, random: ctx.random, monitor: ctx.monitor });
   ab.createExperiment(name, {
     variants: [
       { name: 'a', version: control },
@@ -354,6 +348,10 @@ export async function runAbTest(ctx: DemoContext, options: AbTestScenarioOptions
     metric: { kind: 'binary' },
     sequential: true,
     alpha: 0.05,
+    // Concluded on its own once the always-valid test is significant; a challenger that errs or
+    // is slow is stopped by the guardrails.
+    autoConclude: true,
+    guardrails: { maxErrorRate: 0.01, maxP99LatencyMs: MAX_P99_MS, minRequests: 10 },
   });
   const router = new ModelRouter({ registry: ctx.registry, model: ctx.model, policy: ab.policy(name), monitor: ctx.monitor, pool: ctx.pool });
   const logOutcome = (o: RequestOutcome): void => {
@@ -362,22 +360,10 @@ export async function runAbTest(ctx: DemoContext, options: AbTestScenarioOptions
     ab.logResult(name, o.variant, label === o.row.label);
   };
 
-  // Guardrails and auto-conclusion, judged every interval on the fake clock's timers.
-  const analysis = new ABTestAnalysis(ab, name, {
-    monitor: ctx.monitor,
-    autoConclude: true,
-    guardrails: { maxErrorRate: 0.01, maxP99LatencyMs: MAX_P99_MS, minRequests: 10 },
-    intervalMs: INTERVAL_MS,
-    timers: ctx.clock,
-    clock: ctx.clock.now,
-  });
-  let lastReport: ABTestAnalysisReport | undefined;
-  analysis.on('analysis', (report) => (lastReport = report));
   let concluded: ConcludedEvent | undefined;
   ab.on('concluded', (e) => (concluded = e));
-  analysis.start();
+  ab.startAnalysis(name, { intervalMs: INTERVAL_MS, timers: ctx.clock });
   for (let i = 0; i < options.maxSteps && !concluded; i++) {
-    lastReport = undefined;
     await step(ctx, scenario, started, {
       router,
       phase: 'A/B 50/50',
@@ -386,19 +372,16 @@ export async function runAbTest(ctx: DemoContext, options: AbTestScenarioOptions
       rows: ctx.heldOut,
       onOutcome: logOutcome,
       decide: () => {
-        if (!lastReport) return undefined;
-        const p = lastReport.results.comparisons['b']?.pValue;
+        const p = ab.results(name).comparisons['b']?.pValue;
         const shownP = p === undefined ? 'n/a' : formatP(p);
-        if (lastReport.decision === 'conclude') {
-          const winner = lastReport.results.variants.find((v) => v.name === lastReport?.winner);
-          return `p = ${shownP} → concluded: '${lastReport.winner}' (v${winner?.version}) wins`;
-        }
-        if (lastReport.decision === 'stopVariant') return `guardrail → stopped: ${lastReport.reason}`;
-        return `p = ${shownP}: keep collecting`;
+        if (!concluded) return `p = ${shownP}: keep collecting`;
+        return concluded.decision === 'significant'
+          ? `p = ${shownP} → concluded: '${concluded.winner}' (v${concluded.version}) wins`
+          : `→ stopped: '${concluded.winner}' (v${concluded.version}) serves everyone (${concluded.decision})`;
       },
     });
   }
-  analysis.stop();
+  ab.stopAnalysis(name);
   const results = ab.results(name);
   if (concluded) {
     await step(ctx, scenario, started, {
@@ -449,23 +432,19 @@ export async function runBlueGreen(ctx: DemoContext, options: { active: number; 
   const { active, candidate } = options;
   const scenario = begin(ctx, 'blue-green', `Blue-green v${active} → v${candidate}: preview-verified switch, automatic switch back`, [active, candidate]);
   const started = ctx.clock.now();
-  const bg = new BlueGreenSwitch({ blue: active, clock: ctx.clock.now });
-  const binding = { monitor: ctx.monitor, clock: ctx.clock.now, timers: ctx.clock, ...BLUE_GREEN_ANALYSIS };
-  const pre = new BlueGreenAnalysis(bg, 'prePromotion', binding);
-  const post = new BlueGreenAnalysis(bg, 'postPromotion', binding);
+  const bg = new BlueGreenSwitch({
+    blue: active,
+    clock: ctx.clock.now,
+    monitor: ctx.monitor,
+    prePromotionAnalysis: { ...BLUE_GREEN_ANALYSIS, timers: ctx.clock },
+    postPromotionAnalysis: { ...BLUE_GREEN_ANALYSIS, timers: ctx.clock },
+  });
   const router = new ModelRouter({ registry: ctx.registry, model: ctx.model, policy: bg, monitor: ctx.monitor, pool: ctx.pool });
-  const reports: AnalysisReport[] = [];
-  pre.on('analysis', (r) => reports.push(r));
-  post.on('analysis', (r) => reports.push(r));
   // Each loop judges its phase only after a full interval of that phase's own traffic, so the
   // post-promotion run never reads the preview traffic from before the switch.
-  pre.start();
-  post.start();
-  const decide = (): string | undefined => {
-    const described = reports.map((r) => `${r.phase} ${describeBlueGreen(r, bg)}`);
-    reports.length = 0;
-    return described.length === 0 ? undefined : described.join('; ');
-  };
+  bg.startAnalysis();
+  const decide = (reports: readonly AnalysisReport[]): string | undefined =>
+    reports.length === 0 ? undefined : reports.map((r) => `${r.phase} ${describeBlueGreen(r, bg)}`).join('; ');
 
   await simulatedStep(ctx, scenario, started, {
     router,
@@ -490,8 +469,7 @@ export async function runBlueGreen(ctx: DemoContext, options: { active: number; 
   for (let i = 0; i < 3 && bg.state.activeVersion === candidate; i++) {
     liveSteps.push(await simulatedStep(ctx, scenario, started, { router, phase: `green v${candidate} active`, decide }));
   }
-  pre.stop();
-  post.stop();
+  bg.stopAnalysis();
   const after = await simulatedStep(ctx, scenario, started, { router, phase: `blue v${bg.state.activeVersion} active again`, decide });
 
   const previewRequests = Math.ceil(REQUESTS_PER_STEP / PREVIEW_EVERY);
