@@ -5,6 +5,7 @@ import { checkOptionalVersion, checkOptions, checkReason, checkVersion, snapshot
 import type { Assignment, RouteContext, RoutingPolicy } from './policy.js';
 import { BlueGreenAnalysis } from '../analysis/blue-green-analysis.js';
 import type { AnalysisOptions } from '../analysis/options.js';
+import type { AnalysisEvents } from '../analysis/analysis-controller.js';
 import type { AnalysisReport } from '../analysis/types.js';
 import type { DeploymentMonitor } from '../monitor/deployment-monitor.js';
 
@@ -74,26 +75,17 @@ export interface BlueGreenSwitchedEvent {
   at: number;
 }
 
-/** Events of {@link BlueGreenSwitch}. */
-export interface BlueGreenSwitchEvents {
+/**
+ * Events of {@link BlueGreenSwitch}: its own transitions, plus every event of its pre- and
+ * post-promotion analyses.
+ */
+export interface BlueGreenSwitchEvents extends AnalysisEvents {
   /** {@link BlueGreenSwitch.deploy} put a version in the idle slot. */
   deployed: (event: BlueGreenDeployedEvent) => void;
   /** {@link BlueGreenSwitch.switch} made the idle slot active. */
   switched: (event: BlueGreenSwitchedEvent) => void;
   /** {@link BlueGreenSwitch.rollback} made the previously active slot active again. */
   rolledBack: (event: BlueGreenSwitchedEvent) => void;
-  /** A pre- or post-promotion analysis ran: its numbers, checks, counters and decision. */
-  analysis: (report: AnalysisReport) => void;
-  /** An analysis decided to wait (more runs needed, a limit not yet reached, a gate refused). */
-  held: (report: AnalysisReport) => void;
-  /** Past `inconclusiveLimit`: that analysis stopped its loop; a human must look. */
-  needsAttention: (report: AnalysisReport) => void;
-  /** Pre-promotion analysis failed: the switch was refused, the active slot keeps serving. */
-  promotionAborted: (report: AnalysisReport) => void;
-  /** Post-promotion analysis passed: the switch is verified. */
-  promotionVerified: (report: AnalysisReport) => void;
-  /** A `startAnalysis()` loop hit an unexpected error and stopped. */
-  analysisStopped: (event: { error: unknown }) => void;
 }
 
 /** JSON-safe state of a {@link BlueGreenSwitch}. */

@@ -17,6 +17,7 @@ import { unitHasher, type HashVersion, type UnitHasher } from './hash.js';
 import type { Assignment, RouteContext, RoutingPolicy } from './policy.js';
 import { CanaryAnalysis } from '../analysis/canary-analysis.js';
 import type { AnalysisOptions } from '../analysis/options.js';
+import type { AnalysisEvents } from '../analysis/analysis-controller.js';
 import type { AnalysisReport } from '../analysis/types.js';
 import type { DeploymentMonitor } from '../monitor/deployment-monitor.js';
 
@@ -141,8 +142,12 @@ export interface CanaryPromotedEvent {
   at: number;
 }
 
-/** Events of {@link CanaryDeployment}, one per transition. */
-export interface CanaryDeploymentEvents {
+/**
+ * Events of {@link CanaryDeployment}: one per transition, plus the events of its automated analysis
+ * (`analysis`, `held`, `needsAttention`, `analysisStopped`).
+ */
+export interface CanaryDeploymentEvents
+  extends Pick<AnalysisEvents, 'analysis' | 'held' | 'needsAttention' | 'analysisStopped'> {
   started: (event: CanaryStartedEvent) => void;
   stepped: (event: CanarySteppedEvent) => void;
   paused: (event: CanaryPausedEvent) => void;
@@ -150,14 +155,6 @@ export interface CanaryDeploymentEvents {
   rolledBack: (event: CanaryRolledBackEvent) => void;
   aborted: (event: CanaryRolledBackEvent) => void;
   promoted: (event: CanaryPromotedEvent) => void;
-  /** An automated analysis ran: its numbers, checks, counters and decision. */
-  analysis: (report: AnalysisReport) => void;
-  /** An automated analysis decided to stay at the current step (more runs needed, a limit not yet reached, a gate refused). */
-  held: (report: AnalysisReport) => void;
-  /** Past `inconclusiveLimit`: the analysis paused the rollout; a human must look, then `resume()`. */
-  needsAttention: (report: AnalysisReport) => void;
-  /** `startAnalysis()`'s loop hit an unexpected error and stopped. */
-  analysisStopped: (event: { error: unknown }) => void;
 }
 
 /** A history entry as stored in a snapshot (JSON has no `undefined`). */
