@@ -10,8 +10,16 @@ const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** Names every build must export; other modules' names are added here as they land. */
-const ROOT_NAMES = [...Object.keys(errors), 'ModelRegistry', 'MemoryStorage', 'FileSystemStorage'];
-const TESTING_NAMES = ['FakeClock', 'seededRandom', 'testStorageAdapter'];
+// The public names DESIGN.md makes binding, plus the pure statistics and the helpers the guides use.
+const ROOT_NAMES = [
+  ...Object.keys(errors),
+  'ModelRegistry', 'MemoryStorage', 'FileSystemStorage',
+  'OnnxPredictor', 'FunctionPredictor', 'BatchingPredictor', 'PredictorPool', 'toPrediction',
+  'StaticPolicy', 'BlueGreenSwitch', 'CanaryDeployment', 'ABTestController', 'ShadowDeployment', 'BanditPolicy',
+  'hashUnit', 'DeploymentMonitor', 'ModelRouter', 'CanaryAnalysis', 'BlueGreenAnalysis', 'ABTestAnalysis',
+  'welchTTest', 'twoProportionZTest', 'srmTest', 'sampleSize', 'minimumDetectableEffect', 'sequentialTest',
+];
+const TESTING_NAMES = ['FakeClock', 'seededRandom', 'testStorageAdapter', 'simulate'];
 
 function newestMtime(dir: string): number {
   let newest = 0;
