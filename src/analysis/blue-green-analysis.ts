@@ -3,6 +3,9 @@ import type { BlueGreenSwitch } from '../routing/blue-green.js';
 import { AnalysisController, type AnalysisBinding, type AnalysisTarget } from './analysis-controller.js';
 import type { AnalysisOptions } from './options.js';
 
+/** 1 µs: far below any meaningful interval, far above float error at epoch-ms magnitudes. */
+const INTERVAL_TOLERANCE_MS = 1e-3;
+
 /** Which of Argo's two blue-green analyses a {@link BlueGreenAnalysis} runs. */
 export type BlueGreenPhase = 'prePromotion' | 'postPromotion';
 
@@ -122,7 +125,9 @@ export class BlueGreenAnalysis extends AnalysisController {
   protected ready(): boolean {
     // A switch made by the pre-promotion run would otherwise be judged by the post-promotion loop at
     // the same tick, on traffic from before the switch.
-    return this.pending !== undefined && this.now() - this.since >= this.intervalMs;
+    // The tolerance absorbs float error in fractional clocks: without it a tick landing exactly one
+    // interval after the phase began can read as a hair short and skip a whole interval.
+    return this.pending !== undefined && this.now() - this.since >= this.intervalMs - INTERVAL_TOLERANCE_MS;
   }
 
   protected finished(): boolean {

@@ -6,8 +6,8 @@ import { BlueGreenSwitch, DeploymentMonitor, InvalidStateError } from '../../src
 import { FakeClock, seededRandom, simulate } from '../../src/testing/index.js';
 
 /** v1 active in blue, v2 deployed to green; 100 requests/s over 1 000 units, a quarter of them preview requests. */
-function setup(options: { pre?: AnalysisOptions; post?: AnalysisOptions } = {}) {
-  const clock = new FakeClock(1_700_000_000_000);
+function setup(options: { pre?: AnalysisOptions; post?: AnalysisOptions; start?: number } = {}) {
+  const clock = new FakeClock(options.start ?? 1_700_000_000_000);
   const monitor = new DeploymentMonitor({ clock: clock.now, windowMs: 10_000, buckets: 10 });
   const bg = new BlueGreenSwitch({ blue: 1, clock: clock.now });
   const base = { monitor, clock: clock.now, timers: clock, intervalMs: 10_000, minRequests: 100, maxErrorRate: 0.02 };
@@ -52,6 +52,16 @@ describe('BlueGreenAnalysis (fake clock, driven by start() on the clock’s time
     ]);
     expect(reports[0]).toMatchObject({ candidate: { version: 2 }, baseline: { version: 1 }, percentage: 0 });
     expect(reports[1]).toMatchObject({ candidate: { version: 2 }, baseline: { version: 1 }, percentage: 100 });
+  });
+
+  it('judges the post-promotion phase one interval after the switch even when fractional fake time carries float error', async () => {
+    // From 0.1 ms, the ticks are 10 000.1 and 20 000.1, whose float difference is 9 999.999999999998.
+    const { bg, events, reports, traffic } = setup({ start: 0.1 });
+    expect(20_000.1 - 10_000.1).toBeLessThan(10_000);
+    await traffic(healthy, 2_000); // 20 s of traffic: the pre-promotion tick and the one after it
+    expect(bg.state).toMatchObject({ active: 'green', activeVersion: 2 });
+    expect(events).toEqual(['switched', 'post:promotionVerified']);
+    expect(reports.map((r) => `${r.phase}:${r.outcome}`)).toEqual(['prePromotion:successful', 'postPromotion:successful']);
   });
 
   it('pre-promotion failure refuses the switch: the active slot keeps serving, nothing is judged until the next deploy', async () => {
