@@ -66,6 +66,14 @@ export class OnnxPredictor implements Predictor {
   private inFlight = 0;
   private disposing: Promise<void> | undefined;
   private idle: (() => void) | undefined;
+  /** Settles a run without a signal; shared by every call, so a run costs no closure. */
+  private readonly answer = (results: InferenceSession.ReturnType): PredictOutput => {
+    this.settled();
+    return toOutputs(results, this.outputNames);
+  };
+  private readonly fail = (error: unknown): never => {
+    throw this.runFailed(error);
+  };
 
   private constructor(session: InferenceSession, options: OnnxPredictorOptions, outputs: readonly string[] | undefined) {
     this.session = session;
@@ -127,22 +135,41 @@ export class OnnxPredictor implements Predictor {
    * `InputShapeError` for an input that does not fit the signature, `AbortedError` when
    * `signal` aborts, and `InferenceError` (naming the model) when onnxruntime itself fails.
    */
-  async predict(input: PredictInput, options?: PredictOptions): Promise<PredictOutput> {
+  predict(input: PredictInput, options?: PredictOptions): Promise<PredictOutput> {
+    // No async frame: one `then` on the session's promise, with shared handlers unless a signal
+    // needs checking after the run.
     const signal = options?.signal;
-    if (signal?.aborted) throw new AbortedError(`${this.where}prediction aborted before it ran`, { cause: signal.reason });
-    if (this.disposing) throw new InvalidStateError(`${this.where}predictor is disposed`);
-    const feeds = this.plans.toFeeds(input);
-    this.inFlight++;
-    let results: InferenceSession.ReturnType;
+    if (signal?.aborted) return Promise.reject(new AbortedError(`${this.where}prediction aborted before it ran`, { cause: signal.reason }));
+    if (this.disposing) return Promise.reject(new InvalidStateError(`${this.where}predictor is disposed`));
+    let feeds: InferenceSession.FeedsType;
     try {
-      results = await (this.fetches ? this.session.run(feeds, this.fetches) : this.session.run(feeds));
+      feeds = this.plans.toFeeds(input);
     } catch (error) {
-      throw new InferenceError(`${this.where}onnxruntime failed to run the model: ${messageOf(error)}`, { cause: error });
-    } finally {
-      if (--this.inFlight === 0 && this.idle) this.idle();
+      return Promise.reject(error);
     }
-    if (signal?.aborted) throw new AbortedError(`${this.where}prediction aborted`, { cause: signal.reason });
-    return toOutputs(results, this.outputNames);
+    this.inFlight++;
+    let running: Promise<InferenceSession.ReturnType>;
+    try {
+      running = this.fetches ? this.session.run(feeds, this.fetches) : this.session.run(feeds);
+    } catch (error) {
+      return Promise.reject(this.runFailed(error));
+    }
+    if (signal === undefined) return running.then(this.answer, this.fail);
+    return running.then((results) => {
+      this.settled();
+      if (signal.aborted) throw new AbortedError(`${this.where}prediction aborted`, { cause: signal.reason });
+      return toOutputs(results, this.outputNames);
+    }, this.fail);
+  }
+
+  /** Ends a run that failed (settling it) and names the model in the error. */
+  private runFailed(error: unknown): InferenceError {
+    this.settled();
+    return new InferenceError(`${this.where}onnxruntime failed to run the model: ${messageOf(error)}`, { cause: error });
+  }
+
+  private settled(): void {
+    if (--this.inFlight === 0 && this.idle) this.idle();
   }
 
   /**
