@@ -51,12 +51,41 @@ class Entry {
   evicted = false;
   disposed: Promise<void> | undefined = undefined;
   drained: (() => void) | undefined = undefined;
+  /** Settles a held call: shared by every call of this entry, so holding one costs no closure. */
+  readonly releaseWith = (output: PredictOutput): PredictOutput => {
+    this.release();
+    return output;
+  };
+  readonly releaseRethrow = (error: unknown): never => {
+    this.release();
+    throw error;
+  };
   constructor(
     readonly key: string,
     readonly name: string,
     readonly version: number,
     public loading: Promise<Entry> | undefined,
   ) {}
+
+  /**
+   * Runs one call of the loaded predictor, holding the entry (so it is not disposed) until the
+   * call settles, whether it answers, rejects or throws.
+   */
+  hold(input: PredictInput, options: PredictOptions | undefined): Promise<PredictOutput> {
+    this.inFlight++;
+    let running: Promise<PredictOutput>;
+    try {
+      running = (this.predictor as Predictor).predict(input, options);
+    } catch (error) {
+      this.release();
+      return Promise.reject(error);
+    }
+    return running.then(this.releaseWith, this.releaseRethrow);
+  }
+
+  private release(): void {
+    if (--this.inFlight === 0 && this.drained) this.drained();
+  }
 }
 
 /**
@@ -88,19 +117,17 @@ export class PooledPredictor implements Predictor {
   }
 
   /** Runs one prediction on this version, keeping it loaded until the call settles. */
-  async predict(input: PredictInput, options?: PredictOptions): Promise<PredictOutput> {
+  predict(input: PredictInput, options?: PredictOptions): Promise<PredictOutput> {
+    // No async frame of its own on the hot path: the entry's hold adds one `then` to the inner call.
+    if (this.detached || this.entry.evicted) return this.reloadAndPredict(input, options);
+    return this.entry.hold(input, options);
+  }
+
+  private async reloadAndPredict(input: PredictInput, options: PredictOptions | undefined): Promise<PredictOutput> {
     if (this.detached) throw new InvalidStateError(`handle of model '${this.name}' v${this.version} was disposed; get another from the pool`);
-    let entry = this.entry;
-    if (entry.evicted) {
-      entry = (await this.pool.get(this.name, this.version)).entry;
-      this.entry = entry;
-    }
-    entry.inFlight++;
-    try {
-      return await (entry.predictor as Predictor).predict(input, options);
-    } finally {
-      if (--entry.inFlight === 0 && entry.drained) entry.drained();
-    }
+    const entry = (await this.pool.get(this.name, this.version)).entry;
+    this.entry = entry;
+    return entry.hold(input, options);
   }
 
   /**
