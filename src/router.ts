@@ -163,6 +163,8 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
   readonly monitor: DeploymentMonitor;
   readonly pool: PredictorPool<ModelVersion>;
   private readonly clock: Clock;
+  /** `clock` is the default `performance.now`. */
+  private readonly monotonicClock: boolean;
   private readonly loadRetryMs: number;
   private readonly shadow: ShadowDeployment | undefined;
   private readonly mirror: ShadowMirror;
@@ -195,7 +197,8 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
     if (!(this.pool instanceof PredictorPool)) {
       throw new ValidationError(`pool must be a PredictorPool, got ${describeValue(options.pool)}`);
     }
-    this.clock = options.clock === undefined ? () => performance.now() : checkFunction<Clock>('clock', options.clock);
+    this.monotonicClock = options.clock === undefined;
+    this.clock = this.monotonicClock ? () => performance.now() : checkFunction<Clock>('clock', options.clock);
     this.loadRetryMs = checkNumber('loadRetryMs', options.loadRetryMs ?? 5_000, { min: 0 });
     this.mirror = new ShadowMirror(checkNumber('maxShadowInFlight', options.maxShadowInFlight ?? 64, { min: 0, integer: true }));
     this.shadow = policy instanceof ShadowDeployment ? policy : undefined;
@@ -208,37 +211,63 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
    * Answers one request: routes it (or serves `options.version`), runs the version's predictor
    * and records the outcome. See the class description for errors, fallback and shadowing.
    */
-  async predict(input: PredictInput, options?: RouterPredictOptions): Promise<RouterPrediction> {
+  predict(input: PredictInput, options?: RouterPredictOptions): Promise<RouterPrediction> {
+    // Synchronous up to the predictor call: the only async frame on the hot path is `serve`.
+    if (options !== undefined && options.version !== undefined) return this.predictExplicit(input, options, options.version);
     let assignment: Assignment;
-    let served: Assignment;
-    let predictor: PooledPredictor | undefined;
-    if (options !== undefined && options.version !== undefined) {
-      ({ predictor, served } = await this.explicit(options.version));
-      assignment = served;
-    } else {
-      assignment = served = this.policy.route(options);
-      predictor = this.loaded.get(assignment.version);
-      if (predictor === undefined) {
-        ({ predictor, served } = await this.acquire(assignment));
-      } else if ((++this.hits & RECENCY_EVERY) === 0) {
-        this.touch(assignment.version);
-      }
+    try {
+      assignment = this.policy.route(options);
+    } catch (error) {
+      return Promise.reject(error);
     }
+    const predictor = this.loaded.get(assignment.version);
+    if (predictor === undefined) return this.predictAcquired(input, options, assignment);
+    if ((++this.hits & RECENCY_EVERY) === 0) this.touch(assignment.version);
+    return this.serve(input, options, assignment, assignment, predictor);
+  }
+
+  private async predictExplicit(input: PredictInput, options: RouterPredictOptions, ref: number | string): Promise<RouterPrediction> {
+    const { predictor, served } = await this.explicit(ref);
+    return this.serve(input, options, served, served, predictor);
+  }
+
+  private async predictAcquired(input: PredictInput, options: RouterPredictOptions | undefined, assignment: Assignment): Promise<RouterPrediction> {
+    const { predictor, served } = await this.acquire(assignment);
+    return this.serve(input, options, assignment, served, predictor);
+  }
+
+  /** Runs the served version's predictor, records the outcome, and offers a mirror. */
+  private async serve(
+    input: PredictInput,
+    options: RouterPredictOptions | undefined,
+    assignment: Assignment,
+    served: Assignment,
+    predictor: PooledPredictor,
+  ): Promise<RouterPrediction> {
     const signal = options === undefined ? undefined : options.signal;
     const started = this.clock();
     let output: PredictOutput;
     try {
       output = await predictor.predict(input, signal === undefined ? undefined : { signal });
     } catch (error) {
-      if (!isCallerError(error)) this.monitor.record(served.version, this.clock() - started, false);
+      if (!isCallerError(error)) this.recordOutcome(served.version, started, false);
       throw withRouting(error, this.model, served.version, served.variant);
     }
-    const latencyMs = this.clock() - started;
-    this.monitor.record(served.version, latencyMs, true);
+    const latencyMs = this.recordOutcome(served.version, started, true);
     if (this.shadow !== undefined && (assignment as ShadowAssignment).mirror === true) {
       this.offerMirror(input, output, (assignment as ShadowAssignment).shadowVersion);
     }
     return { output, version: served.version, variant: served.variant, latencyMs };
+  }
+
+  /** Records a request that started at `started` (router clock) and returns its latency. */
+  private recordOutcome(version: number, started: number, success: boolean): number {
+    const ended = this.clock();
+    const latencyMs = ended - started;
+    // With the default clock the end reading is `performance.now()`, so the monitor need not read its own.
+    if (this.monotonicClock) this.monitor.recordMonotonic(version, latencyMs, success, ended);
+    else this.monitor.record(version, latencyMs, success);
+    return latencyMs;
   }
 
   /**

@@ -30,6 +30,9 @@ import { quantile } from './sketch.js';
 import { type ParsedRing, type RingJSON, SketchRing } from './sketch-ring.js';
 import { type DeploymentStats, type StatsWindow, statsOf } from './stats.js';
 
+/** Wall time at which `performance.now()` reads 0; fixed for the life of the process (the getter costs as much as a clock read). */
+const TIME_ORIGIN = performance.timeOrigin;
+
 /** A version as the monitor keys it: a registry version number, or a string such as `'shadow:3'`. */
 export type MonitoredVersion = number | string;
 
@@ -151,6 +154,8 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
   readonly buckets: number;
   readonly relativeAccuracy: number;
   private readonly clock: Clock;
+  /** The clock is the default `Date.now`, so `performance.timeOrigin + performance.now()` tells the same time. */
+  private readonly wallClock: boolean;
   private readonly bucketMs: number;
   private readonly versions = new Map<MonitoredVersion, VersionState>();
   /** Prometheus label of each version, so `1` and `'1'` cannot both be recorded and collide. */
@@ -163,6 +168,7 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     this.buckets = checkNumber('buckets', buckets, { min: 1, max: 10_000, integer: true });
     this.relativeAccuracy = checkNumber('relativeAccuracy', relativeAccuracy, { min: 0, exclusiveMin: true, max: 0.5 });
     this.clock = checkFunction<Clock>('clock', clock);
+    this.wallClock = clock === Date.now;
     this.bucketMs = this.windowMs / this.buckets;
   }
 
@@ -192,6 +198,24 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     const state = this.versions.get(version) ?? this.addVersion(version, now);
     state.latency.add(now, latencyMs, !success);
     if (output !== undefined) this.outputRing(state, now).add(now, output as number, false);
+  }
+
+  /**
+   * `record(version, latencyMs, success)` for a caller that has just read `performance.now()`
+   * (`monotonicNow`), as `ModelRouter` has: with the default clock the record's time is taken as
+   * `performance.timeOrigin + monotonicNow` (the same instant to well under a millisecond) instead
+   * of a second clock read. Only a record that reaches the end of its bucket reads the clock, so
+   * buckets still rotate on the monitor's own time. With any other clock this is `record`.
+   * @internal
+   */
+  recordMonotonic(version: MonitoredVersion, latencyMs: number, success: boolean, monotonicNow: number): void {
+    const state = this.wallClock && latencyMs >= 0 && latencyMs < Number.POSITIVE_INFINITY ? this.versions.get(version) : undefined;
+    if (state === undefined) {
+      // First record of a version, a latency to reject, or a clock of the host's own.
+      this.record(version, latencyMs, success);
+      return;
+    }
+    state.latency.addEstimated(TIME_ORIGIN + monotonicNow, this.clock, latencyMs, !success);
   }
 
   /** Adds one model output (a score, a probability, a regression value) to the version's output distribution. */

@@ -69,6 +69,17 @@ export class SketchRing {
     if (failed) cell.failures++;
   }
 
+  /**
+   * `add` at a time the caller estimated rather than read: an estimate inside the current bucket
+   * is trusted; at or past its boundary `clock()` is read, so rotation always follows the real clock.
+   */
+  addEstimated(estimate: number, clock: () => number, value: number, failed: boolean): void {
+    if (estimate >= this.nextBoundary) this.rotate(clock());
+    const cell = this.current;
+    cell.sketch.accept(value);
+    if (failed) cell.failures++;
+  }
+
   /** Moves the ring to `now`, retiring every bucket that left the window. */
   rotate(now: number): void {
     if (!Number.isFinite(now)) throw new ValidationError(`clock must return a finite number of ms, got ${describeValue(now)}`);
