@@ -246,9 +246,20 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
   ): Promise<RouterPrediction> {
     const signal = options === undefined ? undefined : options.signal;
     const started = this.clock();
+    const predictOptions = signal === undefined ? undefined : { signal };
+    // Holding the pool entry here, in this frame, spares the handle's own promise layer.
+    const entry = predictor.liveEntry();
     let output: PredictOutput;
     try {
-      output = await predictor.predict(input, signal === undefined ? undefined : { signal });
+      if (entry === undefined) {
+        output = await predictor.predict(input, predictOptions);
+      } else {
+        try {
+          output = await entry.acquire().predict(input, predictOptions);
+        } finally {
+          entry.release();
+        }
+      }
     } catch (error) {
       if (!isCallerError(error)) this.recordOutcome(served.version, started, false);
       throw withRouting(error, this.model, served.version, served.variant);

@@ -72,10 +72,10 @@ class Entry {
    * call settles, whether it answers, rejects or throws.
    */
   hold(input: PredictInput, options: PredictOptions | undefined): Promise<PredictOutput> {
-    this.inFlight++;
+    const predictor = this.acquire();
     let running: Promise<PredictOutput>;
     try {
-      running = (this.predictor as Predictor).predict(input, options);
+      running = predictor.predict(input, options);
     } catch (error) {
       this.release();
       return Promise.reject(error);
@@ -83,7 +83,13 @@ class Entry {
     return running.then(this.releaseWith, this.releaseRethrow);
   }
 
-  private release(): void {
+  /** Holds the entry for one call and returns its predictor; pair with exactly one `release()`. */
+  acquire(): Predictor {
+    this.inFlight++;
+    return this.predictor as Predictor;
+  }
+
+  release(): void {
     if (--this.inFlight === 0 && this.drained) this.drained();
   }
 }
@@ -121,6 +127,15 @@ export class PooledPredictor implements Predictor {
     // No async frame of its own on the hot path: the entry's hold adds one `then` to the inner call.
     if (this.detached || this.entry.evicted) return this.reloadAndPredict(input, options);
     return this.entry.hold(input, options);
+  }
+
+  /**
+   * The entry a caller may hold directly for one call (`acquire` … `release`), skipping this
+   * handle's own `then`; `undefined` when `predict` must take its slow path.
+   * @internal
+   */
+  liveEntry(): Entry | undefined {
+    return this.detached || this.entry.evicted ? undefined : this.entry;
   }
 
   private async reloadAndPredict(input: PredictInput, options: PredictOptions | undefined): Promise<PredictOutput> {
