@@ -5,10 +5,10 @@
  *    the pool lookup, the monitor and the predictor's validation cost per request. Measured with
  *    a pre-built tensor (same input as the bare call: the router's own cost) and with a `number[]`
  *    row (what a host sends; adds the predictor's conversion).
- * 2. `router.predict` over a pool whose predictors are `BatchingPredictor`s (`maxBatchSize` 128: the
- *    canary splits the 256 callers about evenly between two versions; `maxDelayMs` 0.2, so the
- *    leftover of an uneven split waits less), 256 concurrent callers
- *    with one row each, vs 256 concurrent bare `session.run` calls (target ≥ 8× throughput).
+ * 2. `router.predict` (CanaryDeployment at 50 %) over a pool whose predictors are
+ *    `BatchingPredictor`s, 256 concurrent callers with one row each, vs 256 concurrent bare
+ *    `session.run` calls (target ≥ 8× throughput), for four batching configurations: the predict
+ *    bench's two and two sized for the canary's split (see `BATCHING`); every one is reported.
  * Every session (bare and pooled) is created with the same options, `intraOpNumThreads: 1`: with the
  * default (one thread per core) the idle sessions' spinning worker threads of a canary's two
  * versions and the bare peer compete for this 2-core machine, and the figures measure that fight
@@ -172,58 +172,78 @@ async function latency(name: string, call: (i: number) => Promise<unknown>, requ
 }
 
 // 2. 256 concurrent callers, under both session settings: the default (one intra-op thread per
-// core, as the predict bench runs it) and one thread.
+// core, as the predict bench runs it) and one thread. The batching configurations: the predict
+// bench's two (the defaults, and maxBatchSize 256), then two sized for the canary's split of the
+// 256 callers into about 128 per version, with a delay below Node's 1 ms timer floor and with none
+// (maxDelayMs 0: a batch runs with whatever arrived in the same event-loop turn).
+const BATCHING: Array<{ maxBatchSize: number; maxDelayMs: number; note: string }> = [
+  { maxBatchSize: 32, maxDelayMs: 1, note: 'defaults, as the predict bench' },
+  { maxBatchSize: 256, maxDelayMs: 1, note: 'as the predict bench' },
+  { maxBatchSize: 128, maxDelayMs: 0.2, note: 'half of 256 per version' },
+  { maxBatchSize: 128, maxDelayMs: 0, note: 'half of 256 per version, no timer' },
+];
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1] as number;
+}
+
 async function concurrent(label: string, options: typeof SESSION | undefined): Promise<void> {
   const bareSession = await InferenceSession.create(bytes, options ?? {});
-  const batchingRouter = await canaryRouter(
-    new PredictorPool({ registry, create: async (b) => new BatchingPredictor(await OnnxPredictor.create(b, options ?? {}), { maxBatchSize: 128, maxDelayMs: 0.2 }) }),
-  );
+  const routers: ModelRouter[] = [];
   const runs: Array<[string, (i: number) => Promise<unknown>]> = [
     [`bare session.run × 256 concurrent (${label})`, (i) => bareSession.run({ input: prebuiltRows[i & 255] as Tensor })],
-    [`router.predict × 256 concurrent, BatchingPredictor maxBatchSize 128, maxDelayMs 0.2 (${label})`, (i) => batchingRouter.predict(rows[i & 255] as number[], { unitId: unitIds[i & 1023] as string })],
   ];
-  for (const [, call] of runs) await throughput(call, 20_000);
-  // Rounds alternate bare and ours; the ratio is taken within each round (both sides measured under
-  // the same moment's load) and the median round is reported.
-  const best = runs.map(() => 0);
-  const ratios: number[] = [];
-  const burstBest = runs.map(() => 0);
-  const burstRatios: number[] = [];
-  for (let r = 0; r < 7; r++) {
-    const rates = [];
-    for (const [, call] of runs) rates.push(await throughput(call, 30_000));
-    rates.forEach((rate, i) => (best[i] = Math.max(best[i] as number, rate)));
-    ratios.push((rates[1] as number) / (rates[0] as number));
-    const burstRates = [];
-    for (const [, call] of runs) burstRates.push(await burstThroughput(call, 100));
-    burstRates.forEach((rate, i) => (burstBest[i] = Math.max(burstBest[i] as number, rate)));
-    burstRatios.push((burstRates[1] as number) / (burstRates[0] as number));
+  for (const { maxBatchSize, maxDelayMs, note } of BATCHING) {
+    const batchingRouter = await canaryRouter(
+      new PredictorPool({ registry, create: async (b) => new BatchingPredictor(await OnnxPredictor.create(b, options ?? {}), { maxBatchSize, maxDelayMs }) }),
+    );
+    routers.push(batchingRouter);
+    runs.push([
+      `router.predict × 256, batching ${maxBatchSize} / ${maxDelayMs} ms (${note})`,
+      (i) => batchingRouter.predict(rows[i & 255] as number[], { unitId: unitIds[i & 1023] as string }),
+    ]);
   }
-  ratios.sort((a, b) => a - b);
-  burstRatios.sort((a, b) => a - b);
+  for (const [, call] of runs) await throughput(call, 20_000);
+  // Each round measures bare and every configuration in turn; each ratio is taken against the
+  // same round's bare rate (the same moment's load) and the median of 7 rounds is reported.
+  const rates = runs.map((): number[] => []);
+  const burstRates = runs.map((): number[] => []);
+  for (let r = 0; r < 7; r++) {
+    for (let k = 0; k < runs.length; k++) (rates[k] as number[]).push(await throughput((runs[k] as [string, (i: number) => Promise<unknown>])[1], 30_000));
+    for (let k = 0; k < runs.length; k++) (burstRates[k] as number[]).push(await burstThroughput((runs[k] as [string, (i: number) => Promise<unknown>])[1], 100));
+  }
+  const ratiosOf = (series: number[][], k: number) => (series[k] as number[]).map((rate, r) => rate / ((series[0] as number[])[r] as number));
   const latencies: AsyncResult[] = [];
   for (const [name, call] of runs) latencies.push(await latency(name, call, 30_000));
   printTable(
-    `256 concurrent callers in a closed loop, one row each, ${label} (best of 7 × 30 000 requests)`,
-    runs.map(([name], i) => ({
+    `256 concurrent callers in a closed loop, one row each, canary 50 %, ${label} (7 rounds × 30 000 requests)`,
+    runs.map(([name], k) => ({
       name,
-      'requests/s': best[i] as number,
-      'p50 µs': (latencies[i] as AsyncResult).p50Us,
-      'p99 µs': (latencies[i] as AsyncResult).p99Us,
-      'bursts of 256, requests/s': burstBest[i] as number,
+      'requests/s (median)': median(rates[k] as number[]),
+      'p50 µs': (latencies[k] as AsyncResult).p50Us,
+      'p99 µs': (latencies[k] as AsyncResult).p99Us,
+      'vs bare (median)': median(ratiosOf(rates, k)),
+      'bursts of 256 vs bare (median)': median(ratiosOf(burstRates, k)),
     })),
   );
-  console.log(
-    `router + BatchingPredictor / bare concurrent (${label}): median of 7 paired rounds ${ratio(ratios[3] as number, 1)} throughput ` +
-      `(range ${ratio(ratios[0] as number, 1)}–${ratio(ratios[6] as number, 1)}; best rates ${ratio(best[1] as number, best[0] as number)}; target ≥ 8×)`,
-  );
-  console.log(
-    `  in bursts of 256 (the predict bench's method): median ${ratio(burstRatios[3] as number, 1)} ` +
-      `(range ${ratio(burstRatios[0] as number, 1)}–${ratio(burstRatios[6] as number, 1)})`,
-  );
-  const stats = batchingRouter.monitor.stats(2, { window: 'lifetime' });
-  console.log(`monitor saw ${stats.totalRequests} canary requests, ${stats.failures} failures`);
-  await batchingRouter.pool.dispose();
+  for (let k = 1; k < runs.length; k++) {
+    const closed = ratiosOf(rates, k).sort((a, b) => a - b);
+    const bursts = ratiosOf(burstRates, k).sort((a, b) => a - b);
+    console.log(
+      `${(runs[k] as [string, unknown])[0]}: closed loop median ${ratio(closed[3] as number, 1)} (range ${ratio(closed[0] as number, 1)}–${ratio(closed[6] as number, 1)}; target ≥ 8×), ` +
+        `bursts median ${ratio(bursts[3] as number, 1)} (range ${ratio(bursts[0] as number, 1)}–${ratio(bursts[6] as number, 1)})`,
+    );
+  }
+  for (const [k, batchingRouter] of routers.entries()) {
+    const stable = batchingRouter.monitor.stats(1, { window: 'lifetime' });
+    const canary = batchingRouter.monitor.stats(2, { window: 'lifetime' });
+    const { maxBatchSize, maxDelayMs } = BATCHING[k] as (typeof BATCHING)[number];
+    console.log(
+      `batching ${maxBatchSize} / ${maxDelayMs} ms: the monitor saw ${stable.totalRequests} stable + ${canary.totalRequests} canary requests, ${stable.failures + canary.failures} failures`,
+    );
+    await batchingRouter.pool.dispose();
+  }
 }
 await concurrent('default session options', undefined);
 await concurrent('intraOpNumThreads 1', SESSION);
