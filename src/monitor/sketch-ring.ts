@@ -71,10 +71,11 @@ export class SketchRing {
 
   /**
    * `add` at a time the caller estimated rather than read: an estimate inside the current bucket
-   * is trusted; at or past its boundary `clock()` is read, so rotation always follows the real clock.
+   * is trusted; anywhere else `clock()` is read, so rotation always follows the real clock (and an
+   * estimate from a faked or skewed source costs a clock read, never a wrong bucket).
    */
   addEstimated(estimate: number, clock: () => number, value: number, failed: boolean): void {
-    if (estimate >= this.nextBoundary) this.rotate(clock());
+    if (estimate >= this.nextBoundary || estimate < this.nextBoundary - this.bucketMs) this.rotate(clock());
     const cell = this.current;
     cell.sketch.accept(value);
     if (failed) cell.failures++;
