@@ -202,10 +202,11 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
 
   /**
    * `record(version, latencyMs, success)` for a caller that has just read `performance.now()`
-   * (`monotonicNow`), as `ModelRouter` has: with the default clock the record's time is taken as
-   * `performance.timeOrigin + monotonicNow` (the same instant to well under a millisecond) instead
-   * of a second clock read. Only a record that reaches the end of its bucket reads the clock, so
-   * buckets still rotate on the monitor's own time. With any other clock this is `record`.
+   * (`monotonicNow`), as `ModelRouter` has: with the default clock the record's time is estimated
+   * as `performance.timeOrigin + monotonicNow` instead of a second clock read. The estimate only
+   * decides whether the current bucket may still take the record; one past the bucket's end, or
+   * before its start (the wall clock was adjusted since the process started), reads the clock, so
+   * buckets always rotate on the monitor's own time. With any other clock this is `record`.
    * @internal
    */
   recordMonotonic(version: MonitoredVersion, latencyMs: number, success: boolean, monotonicNow: number): void {
