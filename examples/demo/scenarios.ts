@@ -212,8 +212,11 @@ function breaches(report: AnalysisReport): string {
     .join(', ');
 }
 
-/** How each canary is analysed: Flagger-like limits, judged every {@link INTERVAL_MS} of scenario time. */
-export const CANARY_ANALYSIS = {
+/**
+ * The limits every analysis of the demo judges a version by, Flagger-like, every
+ * {@link INTERVAL_MS} of scenario time.
+ */
+const ANALYSIS_LIMITS = {
   intervalMs: INTERVAL_MS,
   minRequests: 25,
   maxErrorRate: 0.01,
@@ -222,9 +225,10 @@ export const CANARY_ANALYSIS = {
   // roll back a good version. (Relative latency limits are worse still at sub-ms latencies.)
   maxP99LatencyMs: MAX_P99_MS,
   relative: { maxErrorRateIncrease: 0.01 },
-  failureLimit: 0,
-  inconclusiveLimit: 2,
 } as const;
+
+/** How each canary is analysed: the shared limits, Argo's default failure and inconclusive limits. */
+export const CANARY_ANALYSIS = { ...ANALYSIS_LIMITS, failureLimit: 0, inconclusiveLimit: 2 } as const;
 
 /** Options of {@link runCanary}. */
 export interface CanaryScenarioOptions {
@@ -413,13 +417,7 @@ function formatP(p: number): string {
 }
 
 /** How both blue-green analyses judge a version: the canary's limits. */
-export const BLUE_GREEN_ANALYSIS = {
-  intervalMs: INTERVAL_MS,
-  minRequests: 25,
-  maxErrorRate: 0.01,
-  maxP99LatencyMs: MAX_P99_MS,
-  relative: { maxErrorRateIncrease: 0.01 },
-} as const;
+export const BLUE_GREEN_ANALYSIS = ANALYSIS_LIMITS;
 
 /**
  * Blue-green, Argo style, with both analyses on: v`active` serves, v`candidate` is deployed to the
