@@ -69,6 +69,17 @@ export function relativeLift(
   };
 }
 
+/**
+ * The `lift` and `liftCi` fields of a {@link ComparisonResult}: the relative lift with an interval of
+ * `halfWidthPerSe` standard errors either side, both `null` when the control mean is 0. @internal
+ */
+export function liftFields(
+  rel: { lift: number; variance: number } | null,
+  halfWidthPerSe: number,
+): Pick<ComparisonResult, 'lift' | 'liftCi'> {
+  return rel ? { lift: rel.lift, liftCi: around(rel.lift, halfWidthPerSe * Math.sqrt(rel.variance)) } : { lift: null, liftCi: null };
+}
+
 /** `[center − halfWidth, center + halfWidth]`. @internal */
 export function around(center: number, halfWidth: number): Interval {
   return [center - halfWidth, center + halfWidth];

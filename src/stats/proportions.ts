@@ -1,5 +1,5 @@
 import { ValidationError, describeValue } from '../errors.js';
-import { around, checkAlpha, relativeLift, type ComparisonOptions, type ComparisonResult } from './comparison.js';
+import { around, checkAlpha, liftFields, relativeLift, type ComparisonOptions, type ComparisonResult } from './comparison.js';
 import { normalTwoSidedP, zQuantile } from './distributions.js';
 
 /** A binary metric's sufficient statistics: how many of `trials` were successes. */
@@ -70,8 +70,7 @@ export function twoProportionZTest(
     // A difference of two rates lies in [−1, 1]; R clips its interval the same way.
     differenceCi: [Math.max(-1, low), Math.min(1, high)],
     standardError,
-    lift: rel ? rel.lift : null,
-    liftCi: rel ? around(rel.lift, critical * Math.sqrt(rel.variance)) : null,
+    ...liftFields(rel, critical),
     statistic,
     pValue,
     significant: pValue < alpha,

@@ -1,6 +1,6 @@
 import { ValidationError } from '../errors.js';
 import { checkNumber, checkOneOf } from '../options.js';
-import { around, checkAlpha, relativeLift, type ComparisonOptions, type ComparisonResult } from './comparison.js';
+import { around, checkAlpha, liftFields, relativeLift, type ComparisonOptions, type ComparisonResult } from './comparison.js';
 import type { MetricKind } from './power.js';
 import { checkProportion, type ProportionInput } from './proportions.js';
 import { toSummary, type SampleInput, type SampleSummary } from './summary.js';
@@ -90,8 +90,7 @@ export function sequentialTest(
     difference,
     differenceCi: around(difference, widthPerSe * standardError),
     standardError,
-    lift: rel ? rel.lift : null,
-    liftCi: rel ? around(rel.lift, widthPerSe * Math.sqrt(rel.variance)) : null,
+    ...liftFields(rel, widthPerSe),
     statistic,
     pValue,
     significant: pValue < alpha,

@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors.js';
-import { around, checkAlpha, relativeLift, type ComparisonOptions, type ComparisonResult } from './comparison.js';
+import { around, checkAlpha, liftFields, relativeLift, type ComparisonOptions, type ComparisonResult } from './comparison.js';
 import { studentTwoSidedP, tQuantileOf } from './distributions.js';
 import { toSummary, type SampleInput } from './summary.js';
 
@@ -43,8 +43,7 @@ export function welchTTest(control: SampleInput, treatment: SampleInput, options
     difference,
     differenceCi: around(difference, critical * standardError),
     standardError,
-    lift: rel ? rel.lift : null,
-    liftCi: rel ? around(rel.lift, critical * Math.sqrt(rel.variance)) : null,
+    ...liftFields(rel, critical),
     statistic,
     df,
     pValue,
