@@ -2,8 +2,8 @@ import type { AnalysisReport } from '../analysis/types.js';
 import { InvalidStateError, ValidationError, describeValue } from '../errors.js';
 import { DeploymentMonitor, type MonitoredVersion } from '../monitor/deployment-monitor.js';
 import { checkFunction, checkNumber } from '../options.js';
-import type { PredictInput } from '../predict/types.js';
-import { ModelRouter, isRoutedError, shadowKey } from '../router.js';
+import type { PredictInput, PredictOutput } from '../predict/types.js';
+import { ModelRouter, isRoutedError, shadowKey, type RoutedError } from '../router.js';
 import type { Assignment, RouteContext, RoutingPolicy } from '../routing/policy.js';
 import type { ShadowAssignment } from '../routing/shadow.js';
 import { FakeClock } from './fake-clock.js';
@@ -56,6 +56,34 @@ export interface SimulateOptions {
   outcome?: (version: number, input: PredictInput | undefined, assignment: Assignment) => SimulatedOutcome;
   /** Stop after the step in which this turns true (default: the policy's `state.status` is `'promoted'` or `'rolledBack'`). */
   until?: () => boolean;
+  /**
+   * Called once per request, in order, as soon as it is answered and recorded (before the clock
+   * moves on), e.g. to log an A/B metric: `(r) => ab.logResult('exp', r.variant, r.output?.['label']?.data[0] === labels[r.index])`.
+   * If it throws (or returns a promise that rejects), no further request is sent and `simulate()`
+   * rejects with that error; the request it was called for stays recorded.
+   */
+  onResult?: (result: SimulatedResult) => void | Promise<void>;
+}
+
+/** What {@link SimulateOptions.onResult} is told about one request. Mirrored (shadow) calls are not requests: they are not reported here. */
+export interface SimulatedResult {
+  /** The request's index: 0, 1, 2 … in the order sent, across steps. */
+  index: number;
+  /** The route context it was sent with (from `context` or `unitIds`), if any. */
+  context: RouteContext | undefined;
+  /** Its input (router mode: always; policy mode: when `input` is given). */
+  input: PredictInput | undefined;
+  /** Version that answered (or failed) it. */
+  version: number;
+  /** Variant, slot or arm that answered (`'stable'`, `'canary'`, `'green'`, `'a'`, `'fallback'` …). */
+  variant: string;
+  success: boolean;
+  /** Router mode: the router's measured time, 0 for a failed request; policy mode: what `outcome` said. */
+  latencyMs: number;
+  /** Router mode: the prediction's output; `undefined` when it failed, and in policy mode. */
+  output: PredictOutput | undefined;
+  /** Router mode: why it failed (the router's routed error); `undefined` when it succeeded, and in policy mode. */
+  error?: RoutedError;
 }
 
 /** One version's traffic in one step. */
@@ -168,6 +196,8 @@ function hasOn<Report>(value: unknown): value is { on(event: 'analysis', fn: (r:
  * milliseconds of real time, and returns a timeline: per step the candidate percentage, per-version
  * requests, error rate and p99, and the analysis decisions taken. Made to unit-test a rollout:
  * "a candidate that fails 10 % is rolled back before it takes more than 10 % of traffic".
+ * `onResult` hands the caller each request as it is answered (version, variant, outcome and, with
+ * a router, the prediction's output), e.g. to log an A/B metric per request.
  *
  * @example
  * ```ts
@@ -207,6 +237,8 @@ export async function simulate<Report = AnalysisReport>(options: SimulateOptions
     options.analyzeEveryMs === undefined ? undefined : checkNumber('analyzeEveryMs', options.analyzeEveryMs, { min: 1 });
   const input = options.input === undefined ? undefined : checkFunction<(i: number) => PredictInput>('input', options.input);
   const until = options.until === undefined ? undefined : checkFunction<() => boolean>('until', options.until);
+  const onResult =
+    options.onResult === undefined ? undefined : checkFunction<NonNullable<SimulateOptions['onResult']>>('onResult', options.onResult);
   const contextOf =
     options.context === undefined ? contexts(options.unitIds) : checkFunction<(i: number) => RouteContext | undefined>('context', options.context);
   const analysis = options.analysis ?? (hasAnalyze(policy) ? policy : undefined);
@@ -221,17 +253,21 @@ export async function simulate<Report = AnalysisReport>(options: SimulateOptions
       throw new ValidationError("outcome is for policy mode; a router's outcomes come from its predictors (inject failures through its pool's create option)");
     }
     send = async (index, tally) => {
+      const given = input(index);
+      const context = contextOf(index);
+      let result: SimulatedResult;
       try {
-        const result = await router.predict(input(index), contextOf(index));
-        tally.add(result.version, result.latencyMs, true);
-        tally.answered++;
-        if (result.version !== policy.fallback().version) tally.notFallback++;
+        const prediction = await router.predict(given, context);
+        result = { index, context, input: given, version: prediction.version, variant: prediction.variant, success: true, latencyMs: prediction.latencyMs, output: prediction.output };
       } catch (error) {
         if (!isRoutedError(error)) throw error;
-        tally.add(error.version, 0, false);
-        tally.answered++;
-        if (error.version !== policy.fallback().version) tally.notFallback++;
+        result = { index, context, input: given, version: error.version, variant: error.variant, success: false, latencyMs: 0, output: undefined, error };
       }
+      tally.add(result.version, result.latencyMs, result.success);
+      tally.answered++;
+      if (result.version !== policy.fallback().version) tally.notFallback++;
+      // Outside the try: the hook's own error must reach the caller, never be taken for a failed request.
+      if (onResult !== undefined) await onResult(result);
     };
   } else {
     const monitor = options.monitor;
@@ -251,7 +287,8 @@ export async function simulate<Report = AnalysisReport>(options: SimulateOptions
       return result;
     };
     send = async (index, tally) => {
-      const assignment = policy.route(contextOf(index));
+      const context = contextOf(index);
+      const assignment = policy.route(context);
       const given = input?.(index);
       const result = run(assignment.version, given, assignment);
       monitor.record(assignment.version, result.latencyMs, result.success);
@@ -264,6 +301,12 @@ export async function simulate<Report = AnalysisReport>(options: SimulateOptions
         const key = shadowKey(shadow.shadowVersion);
         monitor.record(key, mirrored.latencyMs, mirrored.success);
         tally.add(key, mirrored.latencyMs, mirrored.success);
+      }
+      if (onResult !== undefined) {
+        await onResult({
+          index, context, input: given, version: assignment.version, variant: assignment.variant,
+          success: result.success, latencyMs: result.latencyMs, output: undefined,
+        });
       }
     };
   }
