@@ -17,10 +17,9 @@ import {
   type RandomSource,
   type RouteContext,
 } from '../../src/index.js';
-import { simulate, type FakeClock, type SimulationStep } from '../../src/testing/index.js';
+import { simulate, type FakeClock, type SimulatedResult, type SimulationStep } from '../../src/testing/index.js';
 import type { IrisRow } from './iris.js';
-import { StepTally, formatPercent, type ScenarioTimeline, type TimelineStep, type VersionStep } from './timeline.js';
-import { sendTraffic, type RequestOutcome } from './traffic.js';
+import { formatPercent, type ScenarioTimeline, type TimelineStep, type VersionStep } from './timeline.js';
 
 /** Everything the scenarios share: one registry, one warm pool, one monitor, one clock, like one service. */
 export interface DemoContext {
@@ -73,52 +72,10 @@ function expect(scenario: ScenarioTimeline, description: string, passed: boolean
 }
 
 /**
- * One step of traffic through the demo's own loop, for the A/B test, whose outcomes need each
- * prediction's output (`simulate()` does not hand it back); p99 is the monitor's rolling window,
- * which is as long as a step.
- */
-async function step(
-  ctx: DemoContext,
-  scenario: ScenarioTimeline,
-  started: number,
-  options: {
-    router: ModelRouter;
-    phase: string;
-    percentage: number;
-    /** Default {@link REQUESTS_PER_STEP}. */
-    requests?: number;
-    rows?: readonly IrisRow[];
-    onOutcome?: (outcome: RequestOutcome) => void;
-    /** Runs after the traffic: returns the step's decision. */
-    decide?: () => string | undefined;
-  },
-): Promise<TimelineStep> {
-  const tally = new StepTally();
-  await sendTraffic({
-    router: options.router,
-    clock: ctx.clock,
-    random: ctx.random,
-    rows: options.rows ?? ctx.rows,
-    users: USERS,
-    requests: options.requests ?? REQUESTS_PER_STEP,
-    durationMs: INTERVAL_MS,
-    tally,
-    ...(options.onOutcome !== undefined && { onOutcome: options.onOutcome }),
-  });
-  const decision = options.decide?.();
-  return record(ctx, scenario, started, {
-    atMs: ctx.clock.now(),
-    phase: options.phase,
-    percentage: options.percentage,
-    versions: tally.finish(scenario.versions, (v) => ctx.monitor.stats(v).p99LatencyMs),
-    ...(decision !== undefined && { decision }),
-  });
-}
-
-/**
- * One step of real traffic through `simulate()`: {@link REQUESTS_PER_STEP} predictions over
- * {@link INTERVAL_MS} of fake time, from random sticky users sending random iris rows (or what
- * `request` says). Analyses due at the end of the step run inside it, on the fake clock's timers.
+ * One step of real traffic through `simulate()`: {@link REQUESTS_PER_STEP} predictions (or
+ * `requests`) over {@link INTERVAL_MS} of fake time, from random sticky users sending random iris
+ * rows (or what `request` says). Analyses due at the end of the step run inside it, on the fake
+ * clock's timers.
  */
 async function simulatedStep(
   ctx: DemoContext,
@@ -127,8 +84,14 @@ async function simulatedStep(
   options: {
     router: ModelRouter;
     phase: string;
+    /** Default {@link REQUESTS_PER_STEP}. */
+    requests?: number;
+    /** The candidate's share the policy means to send, in percent (default: `simulate()`'s, the share not answered by the policy's fallback). */
+    percentage?: number;
     /** Request `i`'s route context and row (default: a random user and a random row). */
     request?: (index: number) => { context: RouteContext; row: IrisRow };
+    /** Each answered request with the row it sent (`simulate()`'s `onResult`). */
+    onResult?: (result: SimulatedResult, row: IrisRow) => void;
     /** The step's decision, from the analyses that ran in it (the policy's own, collected by `simulate()`). */
     decide: (reports: readonly AnalysisReport[]) => string | undefined;
   },
@@ -145,17 +108,21 @@ async function simulatedStep(
     }
     return request;
   };
+  const requestCount = options.requests ?? REQUESTS_PER_STEP;
+  const { onResult } = options;
   const run = await simulate({
     router: options.router,
     clock: ctx.clock,
-    requests: REQUESTS_PER_STEP,
-    requestsPerStep: REQUESTS_PER_STEP,
+    requests: requestCount,
+    requestsPerStep: requestCount,
     stepMs: INTERVAL_MS,
     context: (i) => requestOf(i).context,
     input: (i) => requestOf(i).row.features,
+    ...(onResult !== undefined && { onResult: (result: SimulatedResult) => onResult(result, requestOf(result.index).row) }),
   });
   const simulated = run.steps[0]!;
-  return record(ctx, scenario, started, fromSimulationStep(simulated, scenario.versions, options.phase, options.decide(simulated.decisions)));
+  const step = fromSimulationStep(simulated, scenario.versions, options.phase, options.decide(simulated.decisions));
+  return record(ctx, scenario, started, options.percentage === undefined ? step : { ...step, percentage: options.percentage });
 }
 
 /** Appends a finished step (its `atMs` in clock time) to the timeline, in scenario time, and prints it. */
@@ -358,23 +325,27 @@ export async function runAbTest(ctx: DemoContext, options: AbTestScenarioOptions
     guardrails: { maxErrorRate: 0.01, maxP99LatencyMs: MAX_P99_MS, minRequests: 10 },
   });
   const router = new ModelRouter({ registry: ctx.registry, model: ctx.model, policy: ab.policy(name), monitor: ctx.monitor, pool: ctx.pool });
-  const logOutcome = (o: RequestOutcome): void => {
-    if (o.result === undefined || o.variant === 'fallback') return;
-    const label = o.result.output['label']?.data[0];
-    ab.logResult(name, o.variant, label === o.row.label);
+  // Each user sends a random held-out row; the metric is whether the answer was its true class.
+  const heldOutRequest = (): { context: RouteContext; row: IrisRow } => {
+    const row = ctx.heldOut[Math.floor(ctx.random() * ctx.heldOut.length)]!;
+    return { context: { unitId: `user-${Math.floor(ctx.random() * USERS)}` }, row };
+  };
+  const logOutcome = (result: SimulatedResult, row: IrisRow): void => {
+    if (!result.success || result.variant === 'fallback') return;
+    ab.logResult(name, result.variant, result.output?.['label']?.data[0] === row.label);
   };
 
   let concluded: ConcludedEvent | undefined;
   ab.on('concluded', (e) => (concluded = e));
   ab.startAnalysis(name, { intervalMs: INTERVAL_MS, timers: ctx.clock });
   for (let i = 0; i < options.maxSteps && !concluded; i++) {
-    await step(ctx, scenario, started, {
+    await simulatedStep(ctx, scenario, started, {
       router,
       phase: 'A/B 50/50',
       percentage: 50,
       requests: AB_REQUESTS_PER_STEP,
-      rows: ctx.heldOut,
-      onOutcome: logOutcome,
+      request: heldOutRequest,
+      onResult: logOutcome,
       decide: () => {
         const p = ab.results(name).comparisons['b']?.pValue;
         const shownP = p === undefined ? 'n/a' : formatP(p);
@@ -388,12 +359,13 @@ export async function runAbTest(ctx: DemoContext, options: AbTestScenarioOptions
   ab.stopAnalysis(name);
   const results = ab.results(name);
   if (concluded) {
-    await step(ctx, scenario, started, {
+    await simulatedStep(ctx, scenario, started, {
       router,
       phase: `concluded: all on v${concluded.version}`,
       percentage: 100,
       requests: AB_REQUESTS_PER_STEP,
-      rows: ctx.heldOut,
+      request: heldOutRequest,
+      decide: () => undefined,
     });
   }
   const [a, b] = results.variants;

@@ -47,40 +47,6 @@ export interface ScenarioTimeline {
   expectations: Expectation[];
 }
 
-/** Counts one step's outcomes per version. */
-export class StepTally {
-  private readonly counts = new Map<number, { requests: number; errors: number }>();
-
-  record(version: number, ok: boolean): void {
-    let entry = this.counts.get(version);
-    if (!entry) {
-      entry = { requests: 0, errors: 0 };
-      this.counts.set(version, entry);
-    }
-    entry.requests++;
-    if (!ok) entry.errors++;
-  }
-
-  /** The finished step; `p99` is asked per version that saw traffic. */
-  finish(
-    versions: readonly number[],
-    p99: (version: number) => number | undefined,
-  ): Map<number, VersionStep> {
-    const result = new Map<number, VersionStep>();
-    for (const version of versions) {
-      const entry = this.counts.get(version) ?? { requests: 0, errors: 0 };
-      result.set(version, {
-        requests: entry.requests,
-        errors: entry.errors,
-        errorRate: entry.requests === 0 ? 0 : entry.errors / entry.requests,
-        p99Ms: entry.requests === 0 ? undefined : p99(version),
-      });
-    }
-    this.counts.clear();
-    return result;
-  }
-}
-
 const pad = (text: string, width: number): string => text.padStart(width);
 
 /** Formats a latency in ms with a sensible number of digits. */
