@@ -51,6 +51,12 @@ export class InputPlan {
   readonly rowSize: number;
   /** `[1, ...rowDims]`, when `rowDims` is known. */
   private readonly oneRowDims: readonly number[] | undefined;
+  /**
+   * `oneRowDims` when a flat array of `rowSize` values is a whole valid input (the batch dim is
+   * symbolic or 1, the row is not empty), so {@link InputPlan.toTensor} can take the commonest
+   * call, one row as `number[]`, without the general form checks.
+   */
+  private readonly flatRowDims: readonly number[] | undefined;
   /** `'x' float32[N,4]`, for messages. */
   readonly label: string;
   private readonly where: string;
@@ -70,6 +76,8 @@ export class InputPlan {
     this.rowSize = this.rowDims ? this.rowDims.reduce((a, b) => a * b, 1) : -1;
     // The dims of one row are the same on every call: built once, frozen, shared by every tensor.
     this.oneRowDims = this.rowDims && spec.shape.length >= 2 ? Object.freeze([1, ...this.rowDims]) : undefined;
+    const oneRowFits = this.batchDynamic || spec.shape[0] === 1;
+    this.flatRowDims = oneRowFits && this.rowSize > 0 && this.ctor ? this.oneRowDims : undefined;
     this.label = `'${spec.name}' ${spec.type}[${spec.shape.join(',')}]`;
     this.where = where;
   }
@@ -293,6 +301,12 @@ export class InputPlan {
 
   /** Converts any accepted form of this input into a tensor, copying only when the type differs. */
   toTensor(value: TensorInput): Tensor {
+    const flatRowDims = this.flatRowDims;
+    if (flatRowDims && Array.isArray(value) && value.length === this.rowSize && !Array.isArray(value[0])) {
+      const target = this.allocate(this.rowSize);
+      this.writeFlat(value, target, 0, -1);
+      return new Tensor(this.type as 'float32', target as Float32Array, flatRowDims as number[]);
+    }
     if (value instanceof Tensor) {
       if (value.type !== this.type) throw this.fail(`a ${value.type} Tensor`);
       this.checkDims(value.dims, value.type);
