@@ -144,20 +144,22 @@ export class InputPlan {
     return [rows, Array.isArray(first) ? first.length : value.length];
   }
 
-  /** Validates explicit dims against the declared shape. */
+  /** Validates explicit dims against the declared shape; builds no string unless it throws. */
   checkDims(dims: readonly number[], type: string): void {
-    const given = () => `${type}[${dims.join(',')}]`;
-    for (const d of dims) {
+    const rank = dims.length;
+    for (let i = 0; i < rank; i++) {
+      const d = dims[i] as number;
       if (!Number.isSafeInteger(d) || d < 0) throw this.fail(`dims [${dims.join(',')}]`);
     }
-    if (this.shape.length > 0) {
-      if (dims.length !== this.shape.length) throw this.fail(`${given()} (rank ${dims.length}, expected rank ${this.shape.length})`);
-      for (let i = 0; i < dims.length; i++) {
-        const want = this.shape[i];
-        if (typeof want === 'number' && want !== dims[i]) throw this.fail(given());
+    const shape = this.shape;
+    if (shape.length > 0) {
+      if (rank !== shape.length) throw this.fail(`${typedDims(type, dims)} (rank ${rank}, expected rank ${shape.length})`);
+      for (let i = 0; i < rank; i++) {
+        const want = shape[i];
+        if (typeof want === 'number' && want !== dims[i]) throw this.fail(typedDims(type, dims));
       }
     }
-    if (dims.length > 0 && dims[0] === 0) throw this.fail(`${given()} (an empty batch)`);
+    if (rank > 0 && dims[0] === 0) throw this.fail(`${typedDims(type, dims)} (an empty batch)`);
   }
 
   /**
@@ -342,6 +344,11 @@ export class InputPlan {
     this.writeFlat(data as ArrayLike<unknown>, target, 0, -1);
     return new Tensor(this.type as 'float32', target as Float32Array, dims);
   }
+}
+
+/** `float32[1,4]`, for messages. */
+function typedDims(type: string, dims: readonly number[]): string {
+  return `${type}[${dims.join(',')}]`;
 }
 
 /** True for `{ data, dims }` objects (and not for a record of inputs). */
