@@ -35,6 +35,8 @@ export interface AsyncResult {
   meanUs: number;
   p50Us: number;
   p99Us: number;
+  /** Mean of the calls below the p99: the mean without the scheduler's preemptions of a shared machine. */
+  trimmedMeanUs: number;
   calls: number;
 }
 
@@ -58,10 +60,52 @@ export async function timeAsync(
 /** Summarises latency samples given in milliseconds. */
 export function summarise(name: string, samplesMs: Float64Array): AsyncResult {
   const sorted = Float64Array.from(samplesMs).sort();
+  const belowP99 = Math.floor(sorted.length * 0.99);
   let total = 0;
-  for (const s of sorted) total += s;
+  let trimmedTotal = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    total += sorted[i] as number;
+    if (i < belowP99) trimmedTotal += sorted[i] as number;
+  }
   const at = (q: number) => (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0) * 1000;
-  return { name, meanUs: (total / sorted.length) * 1000, p50Us: at(0.5), p99Us: at(0.99), calls: sorted.length };
+  return {
+    name,
+    meanUs: (total / sorted.length) * 1000,
+    p50Us: at(0.5),
+    p99Us: at(0.99),
+    trimmedMeanUs: belowP99 > 0 ? (trimmedTotal / belowP99) * 1000 : 0,
+    calls: sorted.length,
+  };
+}
+
+/**
+ * Times two async calls paired, call by call, alternating which goes first (so neither always
+ * runs on the other's warm cache), so both see the same moments of a noisy machine.
+ */
+export async function timePaired(
+  names: [string, string],
+  a: (i: number) => Promise<unknown>,
+  b: (i: number) => Promise<unknown>,
+  calls: number,
+  warmup: number,
+): Promise<[AsyncResult, AsyncResult]> {
+  for (let i = 0; i < warmup; i++) {
+    keep(await a(i));
+    keep(await b(i));
+  }
+  const sa = new Float64Array(calls);
+  const sb = new Float64Array(calls);
+  for (let i = 0; i < calls; i++) {
+    const aFirst = (i & 1) === 0;
+    const t0 = performance.now();
+    keep(await (aFirst ? a(i) : b(i)));
+    const t1 = performance.now();
+    keep(await (aFirst ? b(i) : a(i)));
+    const t2 = performance.now();
+    (aFirst ? sa : sb)[i] = t1 - t0;
+    (aFirst ? sb : sa)[i] = t2 - t1;
+  }
+  return [summarise(names[0], sa), summarise(names[1], sb)];
 }
 
 /** Heap used after a full GC (needs `node --expose-gc`), in bytes. */

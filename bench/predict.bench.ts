@@ -18,7 +18,7 @@ import { FileSystemStorage } from '../src/storage/index.js';
 import { ModelRegistry } from '../src/registry/index.js';
 import { BatchingPredictor, OnnxPredictor, PredictorPool } from '../src/predict/index.js';
 import { irisClassifier } from '../test/fixtures/onnx-models.js';
-import { keep, printTable, ratio, summarise, timeAsync, type AsyncResult } from './harness.js';
+import { keep, printTable, ratio, summarise, timeAsync, timePaired, type AsyncResult } from './harness.js';
 
 const bytes = irisClassifier();
 const row = [5.9, 3.0, 5.1, 1.8];
@@ -30,57 +30,18 @@ const predictor = await OnnxPredictor.create(bytes, { name: 'iris', version: 1 }
 const prebuilt = new Tensor('float32', Float32Array.from(row), [1, 4]);
 const prebuiltRows = rows.map((r) => new Tensor('float32', Float32Array.from(r), [1, 4]));
 
-/**
- * Times two async calls paired, call by call (a, b, a, b…), so both see the same moments of a
- * noisy machine; latencies in ms per call, summarised per side.
- */
-async function paired(names: [string, string], a: () => Promise<unknown>, b: () => Promise<unknown>, calls: number, warmup: number): Promise<[PairedResult, PairedResult]> {
-  for (let i = 0; i < warmup; i++) {
-    keep(await a());
-    keep(await b());
-  }
-  const sa = new Float64Array(calls);
-  const sb = new Float64Array(calls);
-  for (let i = 0; i < calls; i++) {
-    // Alternate which goes first, so neither always runs on the other's warm cache.
-    const first = i & 1 ? b : a;
-    const second = i & 1 ? a : b;
-    const t0 = performance.now();
-    keep(await first());
-    const t1 = performance.now();
-    keep(await second());
-    const t2 = performance.now();
-    (i & 1 ? sb : sa)[i] = t1 - t0;
-    (i & 1 ? sa : sb)[i] = t2 - t1;
-  }
-  return [withTrimmedMean(summarise(names[0], sa), sa), withTrimmedMean(summarise(names[1], sb), sb)];
-}
-
-interface PairedResult extends AsyncResult {
-  /** Mean of the calls below the p99: the mean without the scheduler's preemptions of a shared machine. */
-  trimmedMeanUs: number;
-}
-
-function withTrimmedMean(result: AsyncResult, samplesMs: Float64Array): PairedResult {
-  const sorted = Float64Array.from(samplesMs).sort();
-  const kept = sorted.subarray(0, Math.floor(sorted.length * 0.99));
-  let total = 0;
-  for (const v of kept) total += v;
-  return { ...result, trimmedMeanUs: (total / kept.length) * 1000 };
-}
-
 /** Best (lowest p50, then lowest mean, each on its own) of several paired runs. */
-async function bestPaired(rounds: number, ...args: Parameters<typeof paired>): Promise<[PairedResult, PairedResult]> {
-  let best: [PairedResult, PairedResult] | undefined;
+async function bestPaired(rounds: number, ...args: Parameters<typeof timePaired>): Promise<[AsyncResult, AsyncResult]> {
+  let best: [AsyncResult, AsyncResult] | undefined;
   for (let r = 0; r < rounds; r++) {
-    const [x, y] = await paired(...args);
+    const [x, y] = await timePaired(...args);
     if (!best) best = [x, y];
     else {
       // Keep the round whose ratio was measured under the least load (lowest peer mean).
       if (x.meanUs < best[0].meanUs) best = [x, y];
     }
   }
-  return best as [PairedResult, PairedResult];
+  return best as [AsyncResult, AsyncResult];
 }
 
 // 1. One row, sequential.

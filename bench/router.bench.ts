@@ -24,7 +24,7 @@ import { CanaryDeployment } from '../src/routing/index.js';
 import { DeploymentMonitor } from '../src/monitor/index.js';
 import { ModelRouter } from '../src/router.js';
 import { irisClassifier } from '../test/fixtures/onnx-models.js';
-import { keep, printTable, ratio, summarise, type AsyncResult } from './harness.js';
+import { keep, printTable, ratio, summarise, timePaired, type AsyncResult } from './harness.js';
 
 const bytes = irisClassifier();
 const row = [5.9, 3.0, 5.1, 1.8];
@@ -51,48 +51,14 @@ const predictor = await OnnxPredictor.create(bytes, SESSION);
 const prebuilt = new Tensor('float32', Float32Array.from(row), [1, 4]);
 const prebuiltRows = rows.map((r) => new Tensor('float32', Float32Array.from(r), [1, 4]));
 
-interface PairedResult extends AsyncResult {
-  /** Mean of the calls below the p99: the mean without the scheduler's preemptions of a shared machine. */
-  trimmedMeanUs: number;
-}
-
-/** Times two async calls call by call in alternation, so both see the same moments of a noisy machine. */
-async function paired(names: [string, string], a: (i: number) => Promise<unknown>, b: (i: number) => Promise<unknown>, calls: number): Promise<[PairedResult, PairedResult]> {
-  for (let i = 0; i < 2_000; i++) {
-    keep(await a(i));
-    keep(await b(i));
-  }
-  const sa = new Float64Array(calls);
-  const sb = new Float64Array(calls);
-  for (let i = 0; i < calls; i++) {
-    const aFirst = (i & 1) === 0;
-    const t0 = performance.now();
-    keep(await (aFirst ? a(i) : b(i)));
-    const t1 = performance.now();
-    keep(await (aFirst ? b(i) : a(i)));
-    const t2 = performance.now();
-    (aFirst ? sa : sb)[i] = t1 - t0;
-    (aFirst ? sb : sa)[i] = t2 - t1;
-  }
-  return [trimmed(summarise(names[0], sa), sa), trimmed(summarise(names[1], sb), sb)];
-}
-
-function trimmed(result: AsyncResult, samplesMs: Float64Array): PairedResult {
-  const sorted = Float64Array.from(samplesMs).sort();
-  const kept = sorted.subarray(0, Math.floor(sorted.length * 0.99));
-  let total = 0;
-  for (const v of kept) total += v;
-  return { ...result, trimmedMeanUs: (total / kept.length) * 1000 };
-}
-
 /** The round measured under the least load (lowest bare mean) of several. */
-async function bestOf(rounds: number, ...args: Parameters<typeof paired>): Promise<[PairedResult, PairedResult]> {
-  let best: [PairedResult, PairedResult] | undefined;
+async function bestOf(rounds: number, ...args: Parameters<typeof timePaired>): Promise<[AsyncResult, AsyncResult]> {
+  let best: [AsyncResult, AsyncResult] | undefined;
   for (let r = 0; r < rounds; r++) {
-    const result = await paired(...args);
+    const result = await timePaired(...args);
     if (best === undefined || result[0].trimmedMeanUs < best[0].trimmedMeanUs) best = result;
   }
-  return best as [PairedResult, PairedResult];
+  return best as [AsyncResult, AsyncResult];
 }
 
 // 1. Sequential, one row.
@@ -103,6 +69,7 @@ const [bareT, routedT] = await bestOf(
   bare,
   (i) => router.predict(prebuilt, { unitId: unitIds[i & 1023] as string }),
   10_000,
+  2_000,
 );
 const [bareP, predictorT] = await bestOf(
   5,
@@ -110,6 +77,7 @@ const [bareP, predictorT] = await bestOf(
   bare,
   () => predictor.predict(prebuilt),
   10_000,
+  2_000,
 );
 const [bareR, routedR] = await bestOf(
   5,
@@ -117,6 +85,7 @@ const [bareR, routedR] = await bestOf(
   bare,
   (i) => router.predict(row, { unitId: unitIds[i & 1023] as string }),
   10_000,
+  2_000,
 );
 printTable(
   'one row, sequential, canary 50 %, monitor on, pool warm, paired call by call (µs per call)',
