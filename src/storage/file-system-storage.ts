@@ -73,10 +73,12 @@ async function writeAll(handle: fsp.FileHandle, bytes: Uint8Array): Promise<void
  *   is fsynced, then renamed (or hard-linked) into place, and the directory is fsynced.
  * - `{ ifNoneMatch: '*' }` is a `link()` of the finished temp file, which the kernel refuses if the
  *   key exists: atomic across processes with no lock at all.
- * - `{ ifMatch }`, unconditional writes and deletes take a per-key lock file (`O_EXCL` create),
- *   compare the etag under it, then rename; a lock left by a crashed process is broken (its pid is
- *   gone, or it is older than `staleLockMs`) under a second "breaker" lock, so two processes never
- *   both break it.
+ * - `{ ifMatch }`, unconditional writes and deletes take a per-key lock file (created whole, owner
+ *   included, by `link()`), compare the etag under it, then rename; a lock left by a crashed
+ *   process is broken (its pid is gone, or it is older than `staleLockMs`) under a second "breaker"
+ *   lock, so two processes never both break it.
+ * - No symbolic link inside `dir` is followed: a key whose file or directories are links is a
+ *   `StorageError`.
  * - Keys map to paths through {@link checkStorageKey}, whose segments cannot be `.`, `..` or contain
  *   a separator, so no key reaches outside `dir`. Temp and lock files start with `.`, which no key
  *   segment can, so they never show in `list`. A key cannot also be a directory of other keys
