@@ -106,11 +106,17 @@ function checkLineage(given: unknown): Lineage {
   return lineage;
 }
 
+// A version written in decimal digits, as it arrives from a URL, a CLI or an environment variable.
+const DECIMAL_VERSION = /^[1-9][0-9]*$/;
+
 function parseRef(ref: unknown): number | 'latest' | { alias: string } {
   if (typeof ref === 'number') return checkVersionNumber(ref, 'version ref');
   if (ref === 'latest') return 'latest';
   if (typeof ref === 'string' && ref.startsWith('@')) return { alias: checkName(ref.slice(1), 'alias in version ref') };
-  throw new ValidationError(`version ref must be a version number, 'latest' or '@alias', got ${describeValue(ref)}`);
+  if (typeof ref === 'string' && DECIMAL_VERSION.test(ref)) return checkVersionNumber(Number(ref), 'version ref');
+  throw new ValidationError(
+    `version ref must be a version number (an integer >= 1, or its decimal digits such as '3'), 'latest' or '@alias', got ${describeValue(ref)}`,
+  );
 }
 
 /**
