@@ -3,7 +3,7 @@ import { AbortedError, InferenceError, InvalidStateError, ModelLoadError, Valida
 import { checkNumber } from '../options.js';
 import { readSignature, type ModelSignature } from '../registry/signature.js';
 import { InputPlans } from './inputs.js';
-import { toOutputs } from './outputs.js';
+import { checkFiniteOutputs, toOutputs } from './outputs.js';
 import type { PredictInput, PredictOptions, PredictOutput, Predictor } from './types.js';
 
 /** Options of {@link OnnxPredictor.create}. */
@@ -25,6 +25,12 @@ export interface OnnxPredictorOptions {
   interOpNumThreads?: number;
   /** Outputs to fetch (default: all, in the model's order); others are not computed when avoidable. */
   outputs?: readonly string[];
+  /**
+   * Check every floating-point output for NaN and ±Infinity (default `true`): a run that produced
+   * one rejects with `InferenceError` (counted against the version by a router) instead of serving
+   * it. Costs one pass over the output values; turn it off for very large outputs checked elsewhere.
+   */
+  checkFiniteOutputs?: boolean;
 }
 
 function modelLabel(name: string | undefined, version: number | string | undefined): string {
@@ -63,13 +69,14 @@ export class OnnxPredictor implements Predictor {
   private readonly where: string;
   private readonly outputNames: readonly string[];
   private readonly fetches: string[] | undefined;
+  private readonly checkFinite: boolean;
   private inFlight = 0;
   private disposing: Promise<void> | undefined;
   private idle: (() => void) | undefined;
   /** Settles a run without a signal; shared by every call, so a run costs no closure. */
   private readonly answer = (results: InferenceSession.ReturnType): PredictOutput => {
     this.settled();
-    return toOutputs(results, this.outputNames);
+    return this.checked(toOutputs(results, this.outputNames));
   };
   private readonly fail = (error: unknown): never => {
     throw this.runFailed(error);
@@ -84,6 +91,7 @@ export class OnnxPredictor implements Predictor {
     this.plans = new InputPlans(this.signature, this.where);
     this.outputNames = outputs ?? session.outputNames;
     this.fetches = outputs ? [...outputs] : undefined;
+    this.checkFinite = options.checkFiniteOutputs ?? true;
   }
 
   /**
@@ -94,7 +102,10 @@ export class OnnxPredictor implements Predictor {
     if (typeof source !== 'string' && !(source instanceof Uint8Array)) {
       throw new ValidationError(`source must be a Uint8Array or a file path, got ${describeValue(source)}`);
     }
-    const { name, version, outputs } = options;
+    const { name, version, outputs, checkFiniteOutputs: checkFinite } = options;
+    if (checkFinite !== undefined && typeof checkFinite !== 'boolean') {
+      throw new ValidationError(`checkFiniteOutputs must be a boolean, got ${describeValue(checkFinite)}`);
+    }
     if (name !== undefined && typeof name !== 'string') throw new ValidationError(`name must be a string, got ${describeValue(name)}`);
     if (version !== undefined && typeof version !== 'string' && typeof version !== 'number') {
       throw new ValidationError(`version must be a number or a string, got ${describeValue(version)}`);
@@ -158,8 +169,13 @@ export class OnnxPredictor implements Predictor {
     return running.then((results) => {
       this.settled();
       if (signal.aborted) throw new AbortedError(`${this.where}prediction aborted`, { cause: signal.reason });
-      return toOutputs(results, this.outputNames);
+      return this.checked(toOutputs(results, this.outputNames));
     }, this.fail);
+  }
+
+  private checked(output: PredictOutput): PredictOutput {
+    if (this.checkFinite) checkFiniteOutputs(output, this.where);
+    return output;
   }
 
   /** Ends a run that failed (settling it) and names the model in the error. */
