@@ -30,7 +30,7 @@ export {
   type MdeOptions,
   type SampleSizeResult,
 } from './power.js';
-export { sequentialTest, sequentialRho, type SequentialOptions } from './sequential.js';
+export { sequentialTest, sequentialRho, sequentialLook, checkSequentialState, type SequentialOptions, type SequentialState } from './sequential.js';
 export {
   proportionNonInferiorityTest,
   type EvidenceVerdict,
