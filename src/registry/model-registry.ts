@@ -12,7 +12,7 @@ import {
 } from '../errors.js';
 import { checkFunction, type Clock } from '../options.js';
 import { FileSystemStorage } from '../storage/file-system-storage.js';
-import type { StorageAdapter } from '../storage/storage-adapter.js';
+import type { PutCondition, StorageAdapter } from '../storage/storage-adapter.js';
 import type {
   AliasChangeOptions,
   AliasHistoryEntry,
@@ -205,14 +205,20 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
         validatedBy: inspection?.validatedBy ?? null,
       };
       try {
-        await this.storage.put(versionKey(model, version), encodeJson(record), { ifNoneMatch: '*' });
+        await this.#putConfirmed(versionKey(model, version), encodeJson(record), { ifNoneMatch: '*' });
       } catch (err) {
         if (err instanceof PreconditionFailedError) continue;
         throw err;
       }
       // A concurrent deleteVersion of another version with the same bytes may have removed the
       // blob between our store and our claim; put it back so the new version is never dangling.
-      if ((await this.storage.list(blobKey(sha256))).length === 0) await this.#storeBlob(sha256, bytes);
+      // The version is claimed: a storage failure here must not report the register as failed
+      // (a retry would register the bytes twice), so the repair is best effort.
+      try {
+        if ((await this.storage.list(blobKey(sha256))).length === 0) await this.#storeBlob(sha256, bytes);
+      } catch (err) {
+        if (!(err instanceof StorageError)) throw err;
+      }
       this.emit('registered', record);
       return record;
     }
@@ -394,15 +400,40 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       const stored = await this.#readRecord(model, version);
       if (!stored || isTombstone(stored.value)) break;
       try {
-        await this.storage.put(versionKey(model, version), encodeJson(tombstone), { ifMatch: stored.etag });
+        await this.#putConfirmed(versionKey(model, version), encodeJson(tombstone), { ifMatch: stored.etag });
         break;
       } catch (err) {
         if (!(err instanceof PreconditionFailedError) || attempt >= MAX_CAS_ATTEMPTS) throw err;
       }
     }
-    const blobRemoved = !(await this.#blobInUse(record.sha256));
-    if (blobRemoved) await this.storage.delete(blobKey(record.sha256));
+    // The version is deleted; removing its blob is clean-up. An unremoved blob is only unused
+    // bytes (as a crash leaves), so a storage failure here reports blobRemoved: false, not an error.
+    let blobRemoved = false;
+    try {
+      if (!(await this.#blobInUse(record.sha256))) {
+        await this.storage.delete(blobKey(record.sha256));
+        blobRemoved = true;
+      }
+    } catch (err) {
+      if (!(err instanceof StorageError)) throw err;
+    }
     this.emit('deleted', { name: model, version, sha256: record.sha256, blobRemoved });
+  }
+
+  /**
+   * A conditional write whose outcome is known even when the reply is lost: on a `StorageError`
+   * the key is read back, and if it holds exactly the bytes written (records carry their time, so
+   * another writer's bytes differ) the write took effect and counts as done. Otherwise, or when
+   * the read fails too, the original error propagates.
+   */
+  async #putConfirmed(key: string, data: Uint8Array, cond: PutCondition): Promise<void> {
+    try {
+      await this.storage.put(key, data, cond);
+    } catch (err) {
+      if (!(err instanceof StorageError)) throw err;
+      const stored = await this.storage.get(key).catch(() => undefined);
+      if (stored === undefined || !sameBytes(stored.data, data)) throw err;
+    }
   }
 
   async #readArtifact(artifact: unknown): Promise<Uint8Array> {
@@ -490,7 +521,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       const next = change(stored.value);
       if (!next) return { record: stored.value, changed: false };
       try {
-        await this.storage.put(versionKey(model, version), encodeJson(next), { ifMatch: stored.etag });
+        await this.#putConfirmed(versionKey(model, version), encodeJson(next), { ifMatch: stored.etag });
         return { record: next, changed: true };
       } catch (err) {
         if (!(err instanceof PreconditionFailedError)) throw err;
@@ -522,7 +553,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       if (!entry && !alwaysWrite) return undefined;
       if (entry) doc.history.push(entry);
       try {
-        await this.storage.put(aliasesKey(model), encodeJson(doc), etag === undefined ? { ifNoneMatch: '*' } : { ifMatch: etag });
+        await this.#putConfirmed(aliasesKey(model), encodeJson(doc), etag === undefined ? { ifNoneMatch: '*' } : { ifMatch: etag });
         return entry;
       } catch (err) {
         if (!(err instanceof PreconditionFailedError)) throw err;
@@ -552,6 +583,10 @@ function versionKey(model: string, version: number): string {
 
 function aliasesKey(model: string): string {
   return `models/${model}/aliases.json`;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
 function encodeJson(value: unknown): Uint8Array {
