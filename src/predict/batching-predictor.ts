@@ -489,11 +489,13 @@ export class BatchingPredictor implements Predictor {
         const name = names[i] as string;
         const tensor = output[name] as OutputTensor;
         const width = widths[i] as number;
-        mine[name] = {
+        const part: OutputTensor = {
           data: sliceRows(tensor.data, waiter.offset * width, (waiter.offset + waiter.rows) * width),
           dims: waiter.rows === 1 ? (oneRowDims[i] as readonly number[]) : [waiter.rows, ...tensor.dims.slice(1)],
           type: tensor.type,
         };
+        if (tensor.labels !== undefined) part.labels = tensor.labels;
+        mine[name] = part;
       }
       this.settle(waiter);
       waiter.resolve(mine);

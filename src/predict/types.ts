@@ -69,6 +69,12 @@ export interface OutputTensor {
   dims: readonly number[];
   /** The element type onnxruntime reports, e.g. `'float32'`, `'int64'`, `'string'`. */
   type: Tensor.Type;
+  /**
+   * Class labels of the last dim, in column order, when the model says them: the
+   * `classlabels_int64s` / `classlabels_strings` of a scikit-learn `ZipMap` whose probability
+   * tensor this output is. {@link toPrediction} returns them as `classes`.
+   */
+  labels?: readonly (number | string)[];
 }
 
 /** The outputs of one prediction, keyed by output name, in the model's output order. */
