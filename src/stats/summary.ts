@@ -117,7 +117,7 @@ export function checkSummary(name: string, value: unknown): SampleSummary {
     typeof s === 'object' &&
     s !== null &&
     typeof s.count === 'number' &&
-    Number.isInteger(s.count) &&
+    Number.isSafeInteger(s.count) &&
     s.count >= 0 &&
     typeof s.mean === 'number' &&
     Number.isFinite(s.mean) &&
@@ -129,7 +129,7 @@ export function checkSummary(name: string, value: unknown): SampleSummary {
       (typeof s.meanCorrection === 'number' && Math.abs(s.meanCorrection) <= Math.abs(s.mean as number) * Number.EPSILON));
   if (!ok) {
     throw new ValidationError(
-      `${name} must be { count: integer >= 0, mean: finite, m2: finite >= 0, meanCorrection?: at most an ulp of mean }, got ${describeValue(value)}`,
+      `${name} must be { count: integer from 0 to 2^53, mean: finite, m2: finite >= 0, meanCorrection?: at most an ulp of mean }, got ${describeValue(value)}`,
     );
   }
   return { count: s.count as number, mean: s.mean as number, m2: s.m2 as number, meanCorrection: s.meanCorrection ?? 0 };
