@@ -34,6 +34,14 @@ import { type DeploymentStats, type StatsWindow, statsOf } from './stats.js';
 /** Wall time at which `performance.now()` reads 0; fixed for the life of the process (the getter costs as much as a clock read). */
 const TIME_ORIGIN = performance.timeOrigin;
 
+/**
+ * Largest latency recorded, in ms (about 31.7 years): with at most 2^53 records a version's sum
+ * of latencies then stays finite, so the mean can never become Infinity.
+ */
+const MAX_LATENCY_MS = 1e12;
+/** Largest magnitude of a recorded output, for the same reason (2^53 · 1e290 < 1.8e308). */
+const MAX_OUTPUT = 1e290;
+
 /** A version as the monitor keys it: a registry version number, or a string such as `'shadow:3'`. */
 export type MonitoredVersion = number | string;
 
@@ -196,12 +204,12 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       latencyMs = latencyOrOutcome.latencyMs;
       success = latencyOrOutcome.success ?? true;
       output = latencyOrOutcome.output;
-      if (output !== undefined && (typeof output !== 'number' || !Number.isFinite(output))) {
-        throw new ValidationError(`output must be a finite number, got ${describeValue(output)}`);
+      if (output !== undefined && (typeof output !== 'number' || !(Math.abs(output) <= MAX_OUTPUT))) {
+        throw new ValidationError(`output must be a finite number within ±${MAX_OUTPUT}, got ${describeValue(output)}`);
       }
     }
-    if (typeof latencyMs !== 'number' || !(latencyMs >= 0 && latencyMs < Number.POSITIVE_INFINITY)) {
-      throw new ValidationError(`latencyMs must be a finite number >= 0, got ${describeValue(latencyMs)}`);
+    if (typeof latencyMs !== 'number' || !(latencyMs >= 0 && latencyMs <= MAX_LATENCY_MS)) {
+      throw new ValidationError(`latencyMs must be a finite number from 0 to ${MAX_LATENCY_MS} (about 31.7 years), got ${describeValue(latencyMs)}`);
     }
     if (typeof success !== 'boolean') throw new ValidationError(`success must be a boolean, got ${describeValue(success)}`);
     const now = this.clock();
@@ -220,7 +228,7 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
    * @internal
    */
   recordMonotonic(version: MonitoredVersion, latencyMs: number, success: boolean, monotonicNow: number): void {
-    const state = this.wallClock && latencyMs >= 0 && latencyMs < Number.POSITIVE_INFINITY ? this.versions.get(version) : undefined;
+    const state = this.wallClock && latencyMs >= 0 && latencyMs <= MAX_LATENCY_MS ? this.versions.get(version) : undefined;
     if (state === undefined) {
       // First record of a version, a latency to reject, or a clock of the host's own.
       this.record(version, latencyMs, success);
@@ -231,8 +239,8 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
 
   /** Adds one model output (a score, a probability, a regression value) to the version's output distribution. */
   recordOutput(version: MonitoredVersion, value: number): void {
-    if (typeof value !== 'number' || !Number.isFinite(value)) {
-      throw new ValidationError(`value must be a finite number, got ${describeValue(value)}`);
+    if (typeof value !== 'number' || !(Math.abs(value) <= MAX_OUTPUT)) {
+      throw new ValidationError(`value must be a finite number within ±${MAX_OUTPUT}, got ${describeValue(value)}`);
     }
     const now = this.clock();
     const state = this.versions.get(version) ?? this.addVersion(version, now);
@@ -533,7 +541,8 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       throw new CapacityError(`snapshot.versions holds ${s.versions.length} versions; this monitor keeps at most maxVersions = ${this.maxVersions}`);
     }
     const seen = new Map<string, MonitoredVersion>();
-    return s.versions.map((entry: unknown, i): ParsedVersion => {
+    // Array.from visits holes (as undefined) where map would skip them and leave them in the result.
+    return Array.from(s.versions as unknown[], (entry: unknown, i): ParsedVersion => {
       const at = `snapshot.versions[${i}]`;
       if (typeof entry !== 'object' || entry === null) throw new ValidationError(`${at} must be an object, got ${describeValue(entry)}`);
       const e = entry as Record<string, unknown>;
