@@ -65,7 +65,7 @@ describe(`registry names, aliases, refs and tags over ${RUNS} runs each`, () => 
         }
         const resolved = await registry.resolve('m', ref as never).catch((e: unknown) => e);
         if (resolved instanceof Error) named(resolved, ValidationError, NotFoundError);
-        else expect(resolved.version).toBe(1);
+        else expect((resolved as { version: number }).version).toBe(1);
       }),
       { numRuns: RUNS, seed: 22 },
     );
