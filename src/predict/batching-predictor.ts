@@ -51,6 +51,30 @@ export interface BatchingTimers {
   clearTimeout(handle: never): void;
 }
 
+/** {@link BatchingOptions} checked, defaults filled in. */
+export interface ResolvedBatchingOptions {
+  readonly maxBatchSize: number;
+  /** `undefined`: batching adapts to load. */
+  readonly maxDelayMs: number | undefined;
+  readonly maxQueue: number;
+  readonly timeoutMs: number | undefined;
+}
+
+/**
+ * Checks batching options up front (a `ValidationError` naming the option), so a router can refuse
+ * bad ones at construction rather than at the first load.
+ * @internal
+ */
+export function resolveBatchingOptions(options: BatchingOptions): ResolvedBatchingOptions {
+  if (typeof options !== 'object' || options === null) throw new ValidationError(`batching options must be an object, got ${describeValue(options)}`);
+  const maxBatchSize = checkNumber('maxBatchSize', options.maxBatchSize ?? 128, { min: 1, integer: true });
+  const maxDelayMs = options.maxDelayMs === undefined ? undefined : checkNumber('maxDelayMs', options.maxDelayMs, { min: 0 });
+  const maxQueue = checkNumber('maxQueue', options.maxQueue ?? 1024, { min: 1, integer: true });
+  const timeoutMs =
+    options.timeoutMs === undefined ? undefined : checkNumber('timeoutMs', options.timeoutMs, { min: maxDelayMs ?? 0, exclusiveMin: true });
+  return { maxBatchSize, maxDelayMs, maxQueue, timeoutMs };
+}
+
 type Resolve = (output: PredictOutput) => void;
 type Reject = (error: unknown) => void;
 
@@ -118,12 +142,7 @@ export class BatchingPredictor implements Predictor {
   /** The inner predictor's signature, by which inputs are validated and batched. */
   readonly signature: ModelSignature;
   /** Options in force, defaults filled in; `maxDelayMs` is `undefined` when batching adapts to load. */
-  readonly options: {
-    readonly maxBatchSize: number;
-    readonly maxDelayMs: number | undefined;
-    readonly maxQueue: number;
-    readonly timeoutMs: number | undefined;
-  };
+  readonly options: ResolvedBatchingOptions;
   private readonly inner: Predictor;
   private readonly plans: readonly InputPlan[];
   private readonly inputs: InputPlans;
@@ -162,15 +181,8 @@ export class BatchingPredictor implements Predictor {
     if (typeof inner !== 'object' || inner === null || typeof inner.predict !== 'function') {
       throw new ValidationError(`inner must be a Predictor, got ${describeValue(inner)}`);
     }
-    const maxBatchSize = checkNumber('maxBatchSize', options.maxBatchSize ?? 128, { min: 1, integer: true });
-    const maxDelayMs = options.maxDelayMs === undefined ? undefined : checkNumber('maxDelayMs', options.maxDelayMs, { min: 0 });
-    const maxQueue = checkNumber('maxQueue', options.maxQueue ?? 1024, { min: 1, integer: true });
-    const timeoutMs =
-      options.timeoutMs === undefined
-        ? undefined
-        : checkNumber('timeoutMs', options.timeoutMs, { min: maxDelayMs ?? 0, exclusiveMin: true });
-    this.options = { maxBatchSize, maxDelayMs, maxQueue, timeoutMs };
-    this.adaptive = maxDelayMs === undefined;
+    this.options = resolveBatchingOptions(options);
+    this.adaptive = this.options.maxDelayMs === undefined;
     this.clock = options.clock === undefined ? performance.now.bind(performance) : checkFunction<() => number>('clock', options.clock);
     const timers = options.timers ?? globalThis;
     if (typeof timers.setTimeout !== 'function' || typeof timers.clearTimeout !== 'function') {
