@@ -419,10 +419,19 @@ describe('BatchingPredictor', () => {
       runs[2]?.release();
       const outputs = await Promise.all(queued);
       expect(outputs.map((o) => Array.from(o.y!.data as Float32Array))).toEqual([2, 3, 4, 5, 6, 7].map((v) => [v, v, v]));
-      // Idle again: the next request runs at once.
-      const next = batching.predict([8, 8, 8]);
-      expect(runs).toHaveLength(4);
+      // Callers answered by a batch come back in the same event-loop turn: what they send next
+      // joins one batch, run when that turn ends, not the first alone and the rest after it.
+      const again = [batching.predict([8, 8, 8]), batching.predict([9, 9, 9])];
+      expect(runs).toHaveLength(3);
+      await flush();
+      expect(runs[3]?.dims).toEqual([2, 3]);
       runs[3]?.release();
+      await Promise.all(again);
+      await flush();
+      // Idle again: a lone request runs at once.
+      const next = batching.predict([10, 10, 10]);
+      expect(runs).toHaveLength(5);
+      runs[4]?.release();
       await expect(next).resolves.toMatchObject({ y: { dims: [1, 3] } });
     });
 
