@@ -10,6 +10,7 @@ export type {
   PredictOutput,
   PredictOptions,
   TensorInput,
+  NestedArray,
   TensorData,
   NumericArray,
   OutputTensor,

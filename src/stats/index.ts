@@ -1,7 +1,8 @@
 /**
  * Statistics for experiments, as pure functions: streaming sufficient statistics, Welch's t-test,
  * the two-proportion z-test, sample-ratio-mismatch, sample size and minimum detectable effect, and
- * an always-valid sequential test. See `docs/ab-testing.md` for the formulas and references.
+ * an always-valid sequential test, always-valid non-inferiority tests of error rate and latency
+ * (canary evidence), and off-policy value estimates (IPS, self-normalised IPS). See `docs/ab-testing.md` for the formulas and references.
  *
  * @module
  */
@@ -30,3 +31,24 @@ export {
   type SampleSizeResult,
 } from './power.js';
 export { sequentialTest, sequentialRho, type SequentialOptions } from './sequential.js';
+export {
+  proportionNonInferiorityTest,
+  type EvidenceVerdict,
+  type NonInferiorityOptions,
+  type NonInferiorityResult,
+} from './non-inferiority.js';
+export {
+  latencyNonInferiorityTest,
+  type LatencySample,
+  type LatencyHistogram,
+  type LatencyNonInferiorityOptions,
+  type LatencyNonInferiorityResult,
+} from './latency-non-inferiority.js';
+export {
+  offPolicyEstimate,
+  type LoggedDecision,
+  type TargetPolicy,
+  type PolicyValueEstimate,
+  type OffPolicyResult,
+  type OffPolicyOptions,
+} from './off-policy.js';
