@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   BatchingPredictor,
   BlueGreenSwitch,
@@ -18,6 +18,7 @@ import {
 } from '../../src/index.js';
 import { ModelRouter } from '../../src/router.js';
 import { brokenModel, fixedBatchRegression, irisClassifier } from '../fixtures/onnx-models.js';
+import { trackRouters } from './tracked-routers.js';
 
 const VIRGINICA = [6.7, 3.0, 5.2, 2.3];
 
@@ -66,17 +67,7 @@ function unitFor(policy: { route(ctx: { unitId: string }): { variant: string } }
   for (let i = 0; ; i++) if (policy.route({ unitId: `user-${i}` }).variant === variant) return `user-${i}`;
 }
 
-const routers: ModelRouter[] = [];
-afterEach(async () => {
-  for (const router of routers.splice(0)) {
-    await router.drainShadows();
-    await router.pool.dispose();
-  }
-});
-function track(router: ModelRouter): ModelRouter {
-  routers.push(router);
-  return router;
-}
+const track = trackRouters();
 
 describe('ModelRouter: warm before traffic', () => {
   it('a canary candidate is loaded and warmed when the canary starts, and has served its warm-up inferences before its first routed request', async () => {
