@@ -1,7 +1,7 @@
 /**
  * Load: autocannon against the example host (examples/http-server.ts) on loopback for
  * `DURATION_S` (default 30) seconds with `CONNECTIONS` (default 100) connections, while its canary
- * (iris v1 → v2, the example's own CANARY_ANALYSIS, analysed every 3 s) steps 10 → 50 %, and a
+ * (iris v1 → v2, the example's own CANARY_ANALYSIS, analysed every 3 s) steps 5 → 50 %, and a
  * rollback is forced halfway through. Every response must be a 200: the run fails (exit 1) on
  * any non-2xx answer, socket error or timeout, since the only thing changing is the rollout.
  * Prints requests/s, latency p50 / p99 / max, the canary's transitions and each version's
@@ -28,8 +28,8 @@ const monitor = new DeploymentMonitor({ windowMs: 10_000 });
 const canary = new CanaryDeployment({
   stable: 1,
   canary: 2,
-  // No 100 % step: the run shows steps and a rollback, not a promotion racing the forced rollback.
-  steps: [10, 25, 50],
+  // Ten steps of 3 s: still progressing when the rollback is forced halfway through a 30 s run.
+  steps: [5, 10, 15, 20, 25, 30, 35, 40, 45, 50],
   monitor,
   analysis: { ...CANARY_ANALYSIS, intervalMs: 3_000 },
 });
@@ -39,7 +39,7 @@ const at = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s`;
 for (const event of ['stepped', 'promoted', 'rolledBack', 'paused'] as const) {
   canary.on(event, (e: object) => {
     const { to, reason } = e as { to?: number; reason?: string | null };
-    transitions.push(`${at()}  ${event}${typeof to === 'number' ? ` → ${to} %` : ''}${reason ? ` (${reason})` : ''}`);
+    transitions.push(`${at()}  ${event}${event === 'stepped' ? ` → ${to} %` : ''}${reason ? ` (${reason})` : ''}`);
   });
 }
 canary.start();
