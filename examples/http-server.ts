@@ -89,6 +89,8 @@ export function parsePredictBody(body: unknown): PredictRequestBody {
   if (
     !Array.isArray(features) ||
     features.length === 0 ||
+    // every() skips the holes of a sparse array; a body built in code can have them.
+    Object.keys(features).length !== features.length ||
     !(features.every((f) => typeof f === 'number') || features.every((f) => typeof f === 'string'))
   ) {
     throw new ValidationError(`features must be a non-empty array of numbers or of strings, got ${describeValue(features)}`);
