@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DeploymentMonitor, ModelRolloutError } from '../../src/index.js';
 import { FakeClock } from '../../src/testing/index.js';
-import { anyValue, mutated, RUNS } from './mutate.js';
+import { anyValue, FUZZ_TIMEOUT_MS, mutated, RUNS } from './mutate.js';
 
 function finiteStats(monitor: DeploymentMonitor): void {
   for (const version of monitor.versionsSeen) {
@@ -24,7 +24,7 @@ describe(`DeploymentMonitor inputs over ${RUNS} runs`, () => {
       fc.property(version, outcome, fc.oneof(fc.boolean(), anyValue), fc.integer({ min: 0, max: 3_000 }), (v, o, success, advance) => {
         // A small monitor per run (two versions, one at capacity's edge), so runs stay cheap.
         const clock = new FakeClock(1_700_000_000_000);
-        const monitor = new DeploymentMonitor({ windowMs: 10_000, buckets: 5, clock: clock.now, maxVersions: 3 });
+        const monitor = new DeploymentMonitor({ windowMs: 10_000, buckets: 2, clock: clock.now, maxVersions: 3 });
         monitor.record(1, { latencyMs: 1e12, output: 1e290 });
         monitor.record('constructor', 1e12);
         clock.advance(advance);
@@ -43,15 +43,16 @@ describe(`DeploymentMonitor inputs over ${RUNS} runs`, () => {
       }),
       { numRuns: RUNS, seed: 31 },
     );
-  });
+  }, FUZZ_TIMEOUT_MS);
 
   it('merge accepts a snapshot it can add and refuses the rest with a named error, changing nothing', () => {
     const clock = new FakeClock(1_700_000_000_000);
     const make = () => new DeploymentMonitor({ windowMs: 10_000, buckets: 5, clock: clock.now });
     const other = make();
-    for (let i = 0; i < 300; i++) {
-      if (i % 50 === 0) clock.advance(2_500);
-      other.record(i % 3 === 0 ? 'shadow:2' : 1, { latencyMs: 5 + (i % 17), success: i % 9 !== 0, output: (i % 7) - 3 });
+    // Few distinct values, so the snapshot (and each mutated copy) stays small.
+    for (let i = 0; i < 60; i++) {
+      if (i % 20 === 0) clock.advance(2_500);
+      other.record(i % 3 === 0 ? 'shadow:2' : 1, { latencyMs: i % 2 ? 5 : 6, success: i % 9 !== 0, output: (i % 3) - 1 });
     }
     const valid = JSON.parse(JSON.stringify(other.snapshot())) as unknown;
     const target = make();
@@ -71,5 +72,5 @@ describe(`DeploymentMonitor inputs over ${RUNS} runs`, () => {
       }),
       { numRuns: RUNS, seed: 32 },
     );
-  });
+  }, FUZZ_TIMEOUT_MS);
 });

@@ -49,3 +49,6 @@ export function mutated<T>(valid: T): fc.Arbitrary<T> {
 
 /** Runs per surface: at least 10 000, as the hardening issue asks. */
 export const RUNS = 10_000;
+
+/** A 10 000-run property takes seconds on an idle machine; allow for a heavily loaded one. */
+export const FUZZ_TIMEOUT_MS = 300_000;

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   ABTestController,
   BanditPolicy,
@@ -9,7 +9,9 @@ import {
   ShadowDeployment,
   StaticPolicy,
 } from '../../src/index.js';
-import { anyValue, mutated, RUNS } from './mutate.js';
+import { anyValue, mutated, FUZZ_TIMEOUT_MS, RUNS } from './mutate.js';
+
+vi.setConfig({ testTimeout: FUZZ_TIMEOUT_MS });
 
 /** A refusal is a named library error, and a refused call leaves the state as it was. */
 function refusedCleanly(error: unknown, before: unknown, after: unknown): void {

@@ -1,9 +1,11 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ModelRolloutError, NotFoundError, ValidationError } from '../../src/errors.js';
 import { ModelRegistry } from '../../src/registry/model-registry.js';
 import { MemoryStorage } from '../../src/storage/memory-storage.js';
-import { anyValue, RUNS } from './mutate.js';
+import { anyValue, FUZZ_TIMEOUT_MS, RUNS } from './mutate.js';
+
+vi.setConfig({ testTimeout: FUZZ_TIMEOUT_MS });
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/i;
 
