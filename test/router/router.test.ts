@@ -18,7 +18,8 @@ import {
   type PredictOutput,
   type Predictor,
 } from '../../src/index.js';
-import { ModelRouter, isRoutedError, shadowKey } from '../../src/router.js';
+import { ModelRouter, shadowKey } from '../../src/router/model-router.js';
+import { isRoutedError } from '../../src/router/routed-error.js';
 import { brokenModel, irisClassifier } from '../fixtures/onnx-models.js';
 
 const SETOSA = [5.1, 3.5, 1.4, 0.2];

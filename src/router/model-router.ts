@@ -1,21 +1,18 @@
 import { EventEmitter } from 'eventemitter3';
-import { IntegrityError, ModelLoadError, NotFoundError, StorageError, ValidationError, describeValue } from './errors.js';
-import { DeploymentMonitor } from './monitor/deployment-monitor.js';
-import { type Clock, checkFunction, checkNumber } from './options.js';
-import { PredictorPool, type PooledPredictor } from './predict/predictor-pool.js';
-import type { PredictInput, PredictOutput } from './predict/types.js';
-import type { ModelRegistry } from './registry/model-registry.js';
-import type { ModelVersion, VersionRef } from './registry/model-version.js';
-import { checkName } from './registry/names.js';
-import type { Assignment, RouteContext, RoutingPolicy } from './routing/policy.js';
-import { ShadowDeployment, type ShadowAssignment } from './routing/shadow.js';
-import { isCallerError, withRouting } from './router/routed-error.js';
-import { ShadowMirror, type ShadowCounters } from './router/shadow-mirror.js';
-import { type PolicyTraffic, policyTraffic } from './router/traffic.js';
+import { IntegrityError, ModelLoadError, NotFoundError, StorageError, ValidationError, describeValue } from '../errors.js';
+import { DeploymentMonitor } from '../monitor/deployment-monitor.js';
+import { type Clock, checkFunction, checkNumber } from '../options.js';
+import { PredictorPool, type PooledPredictor } from '../predict/predictor-pool.js';
+import type { PredictInput, PredictOutput } from '../predict/types.js';
+import type { ModelRegistry } from '../registry/model-registry.js';
+import type { ModelVersion, VersionRef } from '../registry/model-version.js';
+import { checkName } from '../registry/names.js';
+import type { Assignment, RouteContext, RoutingPolicy } from '../routing/policy.js';
+import { ShadowDeployment, type ShadowAssignment } from '../routing/shadow.js';
+import { isCallerError, withRouting } from './routed-error.js';
+import { ShadowMirror, type ShadowCounters } from './shadow-mirror.js';
+import { type PolicyTraffic, policyTraffic } from './traffic.js';
 
-export { isRoutedError, type RoutedError, type RoutedErrorDetails } from './router/routed-error.js';
-export type { ShadowCounters } from './router/shadow-mirror.js';
-export type { PolicyTraffic } from './router/traffic.js';
 
 /** Options of {@link ModelRouter}. */
 export interface ModelRouterOptions {
