@@ -6,8 +6,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { build } from 'tsup';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ModelRegistry } from '../../src/registry/index.js';
-import { FileSystemStorage } from '../../src/storage/index.js';
+import { ModelRegistry } from '../../src/index.js';
+import { FileSystemStorage } from '../../src/index.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WORKER_SOURCE = fileURLToPath(new URL('./fixtures/register-worker.ts', import.meta.url));

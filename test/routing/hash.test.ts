@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import chisquareCdf from '@stdlib/stats-base-dists-chisquare-cdf';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { murmur3Utf8 } from '../../src/routing/hash.js';
 import {
   ValidationError,
   bucketRanges,
   chooseBucket,
   hashUnit,
-  murmur3Utf8,
   normalizeWeights,
   unitHasher,
 } from '../../src/index.js';

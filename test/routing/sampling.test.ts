@@ -1,6 +1,7 @@
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import { describe, expect, it } from 'vitest';
-import { ValidationError, sampleBeta, sampleGamma, sampleStandardNormal } from '../../src/index.js';
+import { ValidationError } from '../../src/index.js';
+import { sampleBeta, sampleGamma, sampleStandardNormal } from '../../src/routing/sampling.js';
 import { seededRandom } from '../../src/testing/index.js';
 
 const N = 20_000;
