@@ -117,6 +117,21 @@ export class AbortedError extends ModelRolloutError {
   }
 }
 
+/**
+ * A logged decision has propensity 0: the logging policy could never have chosen that variant, so
+ * no importance weight exists for it and off-policy estimates cannot use the log. A
+ * `ValidationError`, so `err.code === 'VALIDATION'`.
+ */
+export class ZeroPropensityError extends ValidationError {
+  /** Index of the first record with propensity 0. */
+  readonly index: number;
+
+  constructor(message: string, index: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.index = index;
+  }
+}
+
 /** Describes a value for error messages: type and a short rendering, e.g. `number 3`, `string "a/b"`. */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';

@@ -23,6 +23,7 @@ export {
   CapacityError,
   TimeoutError,
   AbortedError,
+  ZeroPropensityError,
   type ModelRolloutErrorCode,
 } from './errors.js';
 export type { Clock, RandomSource } from './options.js';
@@ -59,6 +60,7 @@ export type {
   PredictOutput,
   PredictOptions,
   TensorInput,
+  NestedArray,
   TensorData,
   NumericArray,
   OutputTensor,
@@ -191,6 +193,27 @@ export {
   type SampleSizeResult,
 } from './stats/power.js';
 export { sequentialTest, type SequentialOptions } from './stats/sequential.js';
+export {
+  proportionNonInferiorityTest,
+  type EvidenceVerdict,
+  type NonInferiorityOptions,
+  type NonInferiorityResult,
+} from './stats/non-inferiority.js';
+export {
+  latencyNonInferiorityTest,
+  type LatencySample,
+  type LatencyHistogram,
+  type LatencyNonInferiorityOptions,
+  type LatencyNonInferiorityResult,
+} from './stats/latency-non-inferiority.js';
+export {
+  offPolicyEstimate,
+  type LoggedDecision,
+  type TargetPolicy,
+  type PolicyValueEstimate,
+  type OffPolicyResult,
+  type OffPolicyOptions,
+} from './stats/off-policy.js';
 
 // Monitor: outcomes per version in bounded memory.
 export {

@@ -51,6 +51,8 @@ export class InputPlan {
   readonly rowSize: number;
   /** `[1, ...rowDims]`, when `rowDims` is known. */
   private readonly oneRowDims: readonly number[] | undefined;
+  /** Whether one row without its batch dim is a whole input (the batch dim is symbolic or 1). */
+  private readonly oneRowFits: boolean;
   /**
    * `oneRowDims` when a flat array of `rowSize` values is a whole valid input (the batch dim is
    * symbolic or 1, the row is not empty), so {@link InputPlan.toTensor} can take the commonest
@@ -76,8 +78,8 @@ export class InputPlan {
     this.rowSize = this.rowDims ? this.rowDims.reduce((a, b) => a * b, 1) : -1;
     // The dims of one row are the same on every call: built once, frozen, shared by every tensor.
     this.oneRowDims = this.rowDims && spec.shape.length >= 2 ? Object.freeze([1, ...this.rowDims]) : undefined;
-    const oneRowFits = this.batchDynamic || spec.shape[0] === 1;
-    this.flatRowDims = oneRowFits && this.rowSize > 0 && this.ctor ? this.oneRowDims : undefined;
+    this.oneRowFits = this.batchDynamic || spec.shape[0] === 1;
+    this.flatRowDims = this.oneRowFits && this.rowSize > 0 && this.ctor ? this.oneRowDims : undefined;
     this.label = `'${spec.name}' ${spec.type}[${spec.shape.join(',')}]`;
     this.where = where;
   }
@@ -102,23 +104,17 @@ export class InputPlan {
   private rowsOfForm(value: TensorInput): number {
     if (ArrayBuffer.isView(value)) return this.rowsOfFlatRow((value as NumericArray).length);
     if (!Array.isArray(value)) return -1;
-    const first: unknown = value[0];
-    if (!Array.isArray(first)) {
+    if (!Array.isArray(value[0])) {
       if (value.length === 0) throw this.fail('an empty array (no rows)');
       return this.rowsOfFlatRow(value.length);
     }
-    if (this.shape.length === 1) throw this.fail(`rows (an array of arrays); a rank-1 input takes a flat array`);
-    const width = this.rowSize >= 0 ? this.rowSize : first.length;
-    if (this.shape.length > 2 && this.rowSize < 0) {
-      throw this.fail(`rows; an input with symbolic inner dims takes { data, dims } or a Tensor`);
+    const dims = this.nestedDims(value);
+    const skip = dims.length - nestingOf(value);
+    if (value.length !== dims[skip]) {
+      throw this.fail(`${value.length} values at depth 1, expected ${dims[skip]} (dims [${dims.join(',')}])`);
     }
-    for (let r = 0; r < value.length; r++) {
-      const row: unknown = value[r];
-      if (!Array.isArray(row)) throw this.fail(`row ${r} as ${describeValue(row)}`);
-      if (row.length !== width) throw this.fail(`row ${r} with ${row.length} values${r > 0 ? ` (row 0 has ${width})` : ''}`);
-    }
-    if (width === 0) throw this.fail('rows with 0 values');
-    return value.length;
+    this.checkNested(value, 1, dims, skip, [], 0);
+    return dims[0] as number;
   }
 
   private rowsOfFlatRow(length: number): number {
@@ -126,22 +122,70 @@ export class InputPlan {
     if (this.shape.length <= 1) return this.shape.length === 1 ? length : 1;
     if (this.rowSize >= 0 && length !== this.rowSize) throw this.fail(`${length} values`);
     if (this.rowSize < 0 && this.shape.length > 2) {
-      throw this.fail(`a flat row; an input with symbolic inner dims takes { data, dims } or a Tensor`);
+      throw this.fail(`a flat row; an input with symbolic inner dims takes nested arrays, { data, dims } or a Tensor`);
     }
     return 1;
   }
 
-  /** Dims of an array form with `rows` rows. */
+  /**
+   * Dims of a nested-array form (arrays of arrays, any depth): the length at each depth of the
+   * first element, except that a fixed dim of the declared shape after the first wins (the check
+   * then names the element that differs). A form one level shallower than the shape is one row
+   * when the batch dim is symbolic or 1. Throws for a depth that fits neither.
+   */
+  private nestedDims(value: readonly unknown[]): number[] {
+    const dims: number[] = [];
+    for (let level: unknown = value; Array.isArray(level); level = level[0]) {
+      if (level.length === 0) throw this.fail(`an empty array at depth ${dims.length + 1}`);
+      dims.push(level.length);
+    }
+    const rank = this.shape.length;
+    const depth = dims.length;
+    if (rank === 1) throw this.fail(`rows (an array of arrays); a rank-1 input takes a flat array`);
+    if (rank !== 0 && depth !== rank) {
+      if (depth !== rank - 1 || !this.oneRowFits) {
+        const oneRow = this.oneRowFits ? ` (or ${rank === 2 ? 'a flat array' : `${rank - 1}-level nested arrays`} for one row)` : '';
+        throw this.fail(`${depth}-level nested arrays; a rank-${rank} input takes ${rank}-level nested arrays${oneRow}`);
+      }
+      dims.unshift(1);
+    }
+    for (let i = 1; i < rank; i++) {
+      const want = this.shape[i];
+      if (typeof want === 'number') dims[i] = want;
+    }
+    return dims;
+  }
+
+  /**
+   * Checks that every array below `array` (at `depth`, 1 = the value itself) has the length `dims`
+   * gives its depth, so the form is a full block; `skip` is 1 when the value is one row without
+   * its batch dim. `at` holds the indices leading to `array`, for messages. The leaves are checked
+   * when written.
+   */
+  private checkNested(array: readonly unknown[], depth: number, dims: readonly number[], skip: number, at: number[], atLength: number): void {
+    if (depth + skip >= dims.length) return;
+    const want = dims[depth + skip] as number;
+    for (let i = 0; i < array.length; i++) {
+      const child: unknown = array[i];
+      at[atLength] = i;
+      if (!Array.isArray(child)) {
+        throw this.fail(`${indexPath(at, atLength + 1)} (depth ${depth + 1}) as ${describeValue(child)}, expected an array of ${want} values (dims [${dims.join(',')}])`);
+      }
+      if (child.length !== want) {
+        throw this.fail(`${indexPath(at, atLength + 1)} (depth ${depth + 1}) with ${child.length} values, expected ${want} (dims [${dims.join(',')}])`);
+      }
+      this.checkNested(child, depth + 1, dims, skip, at, atLength + 1);
+    }
+  }
+
+  /** Dims of an array form with `rows` rows, as {@link InputPlan.rowsOf} accepted it. */
   dimsOf(value: readonly unknown[] | NumericArray, rows: number): readonly number[] {
     if (rows === 1 && this.oneRowDims) return this.oneRowDims;
-    if (this.shape.length === 0) {
-      const first = (value as readonly unknown[])[0];
-      return Array.isArray(first) ? [rows, first.length] : [value.length];
-    }
+    if (Array.isArray(value[0])) return this.rowDims ? [rows, ...this.rowDims] : this.nestedDims(value as readonly unknown[]);
+    if (this.shape.length === 0) return [value.length];
     if (this.shape.length === 1) return [rows];
     if (this.rowDims) return [rows, ...this.rowDims];
-    const first = (value as readonly unknown[])[0];
-    return [rows, Array.isArray(first) ? first.length : value.length];
+    return [rows, value.length];
   }
 
   /** Validates explicit dims against the declared shape; builds no string unless it throws. */
@@ -169,18 +213,48 @@ export class InputPlan {
   writeRows(value: readonly unknown[] | NumericArray, target: TargetArray, offset: number): void {
     const first = (value as readonly unknown[])[0];
     if (!Array.isArray(first)) {
-      this.writeFlat(value, target, offset, -1);
+      const bad = this.writeFlat(value, target, offset);
+      if (bad >= 0) throw this.badValue(value[bad], `index ${bad}`);
       return;
     }
-    let at = offset;
-    for (let r = 0; r < value.length; r++) {
-      const row = (value as readonly (readonly unknown[])[])[r] as readonly unknown[];
-      this.writeFlat(row, target, at, r);
-      at += row.length;
+    if (!Array.isArray(first[0])) {
+      let at = offset;
+      for (let r = 0; r < value.length; r++) {
+        const row = (value as readonly (readonly unknown[])[])[r] as readonly unknown[];
+        const bad = this.writeFlat(row, target, at);
+        if (bad >= 0) throw this.badValue(row[bad], `row ${r}, column ${bad}`);
+        at += row.length;
+      }
+      return;
     }
+    this.writeNested(value as readonly unknown[], target, offset, [], 0);
   }
 
-  private writeFlat(values: ArrayLike<unknown>, target: TargetArray, offset: number, row: number): void {
+  /** Writes a block of nested arrays of depth ≥ 3 (checked already); returns the offset after it. */
+  private writeNested(array: readonly unknown[], target: TargetArray, offset: number, at: number[], atLength: number): number {
+    let next = offset;
+    for (let i = 0; i < array.length; i++) {
+      const child = array[i] as readonly unknown[];
+      at[atLength] = i;
+      if (Array.isArray(child[0])) {
+        next = this.writeNested(child, target, next, at, atLength + 1);
+        continue;
+      }
+      const bad = this.writeFlat(child, target, next);
+      if (bad >= 0) {
+        at[atLength + 1] = bad;
+        throw this.badValue(child[bad], `index ${indexPath(at, atLength + 2)}`);
+      }
+      next += child.length;
+    }
+    return next;
+  }
+
+  /**
+   * Converts and checks `values` into `target` from `offset`; returns the index of the first value
+   * that does not fit (the caller names where it is), or -1.
+   */
+  private writeFlat(values: ArrayLike<unknown>, target: TargetArray, offset: number): number {
     const n = values.length;
     const kind = this.kind;
     if (kind === 'float') {
@@ -188,23 +262,19 @@ export class InputPlan {
       for (let i = 0; i < n; i++) {
         const v = values[i];
         // One range test also refuses NaN and ±Infinity (every comparison with NaN is false).
-        if (typeof v !== 'number' || !(v >= this.min && v <= this.max)) {
-          throw this.badValue(v, row, i, this.type === 'float32' ? 'finite numbers in float32 range' : 'finite numbers');
-        }
+        if (typeof v !== 'number' || !(v >= this.min && v <= this.max)) return i;
         out[offset + i] = v;
       }
-      return;
+      return -1;
     }
     if (kind === 'int') {
       const out = target as Int32Array;
       for (let i = 0; i < n; i++) {
         const v = values[i];
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < this.min || v > this.max) {
-          throw this.badValue(v, row, i, `integers in [${this.min}, ${this.max}]`);
-        }
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < this.min || v > this.max) return i;
         out[offset + i] = v;
       }
-      return;
+      return -1;
     }
     if (kind === 'bigint') {
       const out = target as BigInt64Array;
@@ -215,10 +285,10 @@ export class InputPlan {
         } else if (typeof v === 'number' && Number.isSafeInteger(v) && v >= this.min) {
           out[offset + i] = BigInt(v);
         } else {
-          throw this.badValue(v, row, i, this.min === 0 ? 'non-negative safe integers or bigints' : 'safe integers or bigints');
+          return i;
         }
       }
-      return;
+      return -1;
     }
     if (kind === 'bool') {
       const out = target as Uint8Array;
@@ -226,20 +296,36 @@ export class InputPlan {
         const v = values[i];
         if (v === true || v === 1) out[offset + i] = 1;
         else if (v === false || v === 0) out[offset + i] = 0;
-        else throw this.badValue(v, row, i, 'booleans or 0/1');
+        else return i;
       }
-      return;
+      return -1;
     }
     if (kind === 'string') {
       const out = target as string[];
       for (let i = 0; i < n; i++) {
         const v = values[i];
-        if (typeof v !== 'string') throw this.badValue(v, row, i, 'strings');
+        if (typeof v !== 'string') return i;
         out[offset + i] = v;
       }
-      return;
+      return -1;
     }
     throw this.fail(`a plain value; a ${this.type} input takes an onnxruntime Tensor`);
+  }
+
+  /** What {@link InputPlan.writeFlat} accepts, for messages. */
+  private expectedValues(): string {
+    switch (this.kind) {
+      case 'float':
+        return this.type === 'float32' ? 'finite numbers in float32 range' : 'finite numbers';
+      case 'int':
+        return `integers in [${this.min}, ${this.max}]`;
+      case 'bigint':
+        return this.min === 0 ? 'non-negative safe integers or bigints' : 'safe integers or bigints';
+      case 'bool':
+        return 'booleans or 0/1';
+      default:
+        return 'strings';
+    }
   }
 
   /**
@@ -276,7 +362,8 @@ export class InputPlan {
       this.checkValues(data);
       (target as Float32Array).set(data as Float32Array, offset);
     } else {
-      this.writeFlat(data, target, offset, -1);
+      const bad = this.writeFlat(data, target, offset);
+      if (bad >= 0) throw this.badValue(data[bad], `index ${bad}`);
     }
   }
 
@@ -286,13 +373,12 @@ export class InputPlan {
     const values = data as Float32Array;
     for (let i = 0; i < values.length; i++) {
       const v = values[i] as number;
-      if (v - v !== 0) throw this.badValue(v, -1, i, 'finite numbers');
+      if (v - v !== 0) throw new InputShapeError(`${this.where}expected ${this.label} with finite numbers, got ${describeValue(v)} at index ${i}`);
     }
   }
 
-  private badValue(v: unknown, row: number, index: number, expected: string): InputShapeError {
-    const at = row >= 0 ? `row ${row}, column ${index}` : `index ${index}`;
-    return new InputShapeError(`${this.where}expected ${this.label} with ${expected}, got ${describeValue(v)} at ${at}`);
+  private badValue(v: unknown, at: string): InputShapeError {
+    return new InputShapeError(`${this.where}expected ${this.label} with ${this.expectedValues()}, got ${describeValue(v)} at ${at}`);
   }
 
   /** Allocates a buffer of this input's element type. */
@@ -306,7 +392,8 @@ export class InputPlan {
     const flatRowDims = this.flatRowDims;
     if (flatRowDims && Array.isArray(value) && value.length === this.rowSize && !Array.isArray(value[0])) {
       const target = this.allocate(this.rowSize);
-      this.writeFlat(value, target, 0, -1);
+      const bad = this.writeFlat(value, target, 0);
+      if (bad >= 0) throw this.badValue(value[bad], `index ${bad}`);
       return new Tensor(this.type as 'float32', target as Float32Array, flatRowDims as number[]);
     }
     if (value instanceof Tensor) {
@@ -341,9 +428,24 @@ export class InputPlan {
       return new Tensor(this.type as 'float32', data as Float32Array, dims);
     }
     const target = this.allocate(size);
-    this.writeFlat(data as ArrayLike<unknown>, target, 0, -1);
+    const bad = this.writeFlat(data as ArrayLike<unknown>, target, 0);
+    if (bad >= 0) throw this.badValue(data[bad], `index ${bad}`);
     return new Tensor(this.type as 'float32', target as Float32Array, dims);
   }
+}
+
+/** How deep arrays nest along their first elements: 1 for `number[]`, 2 for `number[][]`, … */
+function nestingOf(value: readonly unknown[]): number {
+  let depth = 0;
+  for (let level: unknown = value; Array.isArray(level); level = level[0]) depth++;
+  return depth;
+}
+
+/** `[0][4]`: the first `length` indices of `at`, for messages. */
+function indexPath(at: readonly number[], length: number): string {
+  let path = '';
+  for (let i = 0; i < length; i++) path += `[${at[i]}]`;
+  return path;
 }
 
 /** `float32[1,4]`, for messages. */

@@ -25,26 +25,28 @@ export interface TensorData {
 }
 
 /**
+ * Arrays of arrays of `T`, any depth: `T[]`, `T[][]`, `T[][][]`, … (`number[1][25][96]` for a
+ * `float32[1,25,96]` input).
+ */
+export type NestedArray<T> = readonly T[] | readonly NestedArray<T>[];
+
+/**
  * One input's value, in any of the accepted forms:
  * - `number[]`: a single row (`[5.1, 3.5, 1.4, 0.2]` → dims `[1, 4]`); for a rank-1 input, the
  *   whole vector;
- * - `number[][]`: rows (`[[…], […]]` → dims `[2, 4]`);
+ * - nested arrays as deep as the input's rank: `number[][]` rows (`[[…], […]]` → dims `[2, 4]`),
+ *   `number[1][25][96]` for `[1,25,96]`; every array at one depth must have the same length (a
+ *   ragged one is an `InputShapeError` naming its index and depth);
+ * - nested arrays one level shallower, when the batch dim is symbolic or 1: one row
+ *   (`number[25][96]` → dims `[1, 25, 96]`);
  * - a typed array: a single row, like `number[]`;
  * - {@link TensorData}: flat data with explicit `dims`;
  * - an onnxruntime `Tensor`: passed through unchanged after validation.
  *
- * String inputs take `string[]` / `string[][]` the same way; boolean inputs take booleans or 0/1.
+ * String inputs take `string[]` / `string[][]` (any depth) the same way; boolean inputs take
+ * booleans or 0/1.
  */
-export type TensorInput =
-  | readonly number[]
-  | readonly (readonly number[])[]
-  | readonly string[]
-  | readonly (readonly string[])[]
-  | readonly boolean[]
-  | readonly (readonly boolean[])[]
-  | NumericArray
-  | TensorData
-  | Tensor;
+export type TensorInput = NestedArray<number> | NestedArray<string> | NestedArray<boolean> | NumericArray | TensorData | Tensor;
 
 /**
  * What {@link Predictor.predict} takes for a model: one {@link TensorInput} for a single-input

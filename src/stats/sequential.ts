@@ -25,6 +25,25 @@ export function sequentialRho(alpha: number, tuning: number): number {
 }
 
 /**
+ * Half-width of the 1 − α normal-mixture confidence sequence after `n` units, in standard errors
+ * of the estimate: √(2(nρ² + 1)·ln(√(nρ² + 1)/α) / (nρ²)). @internal
+ */
+export function mixtureHalfWidthPerSe(n: number, rho: number, alpha: number): number {
+  const nr2p1 = n * rho * rho + 1;
+  return Math.sqrt((2 * nr2p1 * Math.log(Math.sqrt(nr2p1) / alpha)) / (n * rho * rho));
+}
+
+/**
+ * Always-valid p-value of a z-score after `n` units: min(1, √(nρ² + 1)·exp(−ρ²n·z² / (2(nρ² + 1)))),
+ * the reciprocal of the normal-mixture martingale (Ville's inequality makes it valid at every look).
+ * @internal
+ */
+export function mixturePValue(z: number, n: number, rho: number): number {
+  const nr2p1 = n * rho * rho + 1;
+  return Math.min(1, Math.exp(0.5 * Math.log(nr2p1) - (rho * rho * n * z * z) / (2 * nr2p1)));
+}
+
+/**
  * Two-sided test of treatment vs control whose p-value stays valid however often it is looked at:
  * the asymptotic confidence sequence of Waudby-Smith, Arbour, Sinha, Kennedy & Ramdas (2023,
  * arXiv:2103.06476), as GrowthBook's gbstats computes it. With n = n_C + n_T units, an estimate θ̂
@@ -64,9 +83,7 @@ export function sequentialTest(
   const vt = perUnitVariance(t) / t.count;
   const n = c.count + t.count;
   const rho = sequentialRho(alpha, tuning);
-  const nr2p1 = n * rho * rho + 1;
-  // Half-width per unit of standard error; s = SE·√n.
-  const widthPerSe = Math.sqrt(n) * Math.sqrt((2 * nr2p1 * Math.log(Math.sqrt(nr2p1) / alpha)) / (n * rho) ** 2);
+  const widthPerSe = mixtureHalfWidthPerSe(n, rho, alpha);
   const difference = t.mean - c.mean;
   const standardError = Math.sqrt(vc + vt);
   const rel = relativeLift(c.mean, vc, t.mean, vt);
@@ -79,8 +96,7 @@ export function sequentialTest(
     pValue = tested.estimate === 0 ? 1 : 0;
   } else {
     statistic = tested.estimate / tested.se;
-    const logEvalue = (rho * rho * n * statistic * statistic) / (2 * nr2p1) - 0.5 * Math.log(nr2p1);
-    pValue = Math.min(1, Math.exp(-logEvalue));
+    pValue = mixturePValue(statistic, n, rho);
   }
   return {
     test: 'asymptotic-confidence-sequence',

@@ -98,7 +98,7 @@ describe('examples/http-server over real HTTP', () => {
       const { status, json } = await predict({ features, unit_id: 'user-1' });
       expect(status).toBe(400);
       expect(json.code).toBe('INPUT_SHAPE');
-      expect(json.error).toContain(`expected 'input' float32[N,4], got row 0 with ${features.length} values`);
+      expect(json.error).toContain(`expected 'input' float32[N,4], got [0] (depth 2) with ${features.length} values, expected 4 (dims [1,4])`);
     }
     const after = monitor.stats(1, { window: 'lifetime' }).totalRequests + monitor.stats(2, { window: 'lifetime' }).totalRequests;
     expect(after).toBe(before);

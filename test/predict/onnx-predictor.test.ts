@@ -164,7 +164,7 @@ describe('OnnxPredictor', () => {
   describe('validation before running → InputShapeError naming the input, expected vs given', () => {
     const cases: Array<[string, () => Promise<unknown>, RegExp]> = [
       ['wrong element count', () => iris.predict([1, 2, 3]), /^model 'iris' v3: expected 'input' float32\[N,4\], got 3 values$/],
-      ['ragged rows', () => iris.predict([setosa, [1, 2]]), /expected 'input' float32\[N,4\], got row 1 with 2 values/],
+      ['ragged rows', () => iris.predict([setosa, [1, 2]]), /^model 'iris' v3: expected 'input' float32\[N,4\], got \[1\] \(depth 2\) with 2 values, expected 4 \(dims \[2,4\]\)$/],
       ['wrong rank', () => iris.predict({ data: new Float32Array(4), dims: [1, 2, 2] }), /expected 'input' float32\[N,4\], got float32\[1,2,2\] \(rank 3, expected rank 2\)/],
       ['wrong fixed dim', () => iris.predict({ data: new Float32Array(6), dims: [2, 3] }), /expected 'input' float32\[N,4\], got float32\[2,3\]/],
       ['data length vs dims', () => iris.predict({ data: new Float32Array(7), dims: [2, 4] }), /got 7 values for dims \[2,4\] \(8 values\)/],
@@ -332,7 +332,7 @@ describe('inputs of unknown shape', () => {
     expect(p.signature.inputs[0]?.shape).toEqual([]);
     expect((await p.predict([[1, 2, 3], [4, 5, 6]])).y?.dims).toEqual([2, 3]);
     expect((await p.predict([1, 2])).y?.dims).toEqual([2]);
-    await expect(p.predict([[1, 2], [3]])).rejects.toThrow(/got row 1 with 1 values \(row 0 has 2\)/);
+    await expect(p.predict([[1, 2], [3]])).rejects.toThrow(/got \[1\] \(depth 2\) with 1 values, expected 2 \(dims \[2,2\]\)/);
     await p.dispose();
   });
 });
