@@ -121,6 +121,18 @@ function isLoadError(error: unknown): boolean {
 /** One request in this many (a power of two, minus one as a mask) refreshes its version's place in the pool's LRU. */
 const RECENCY_EVERY = 1023;
 
+/** The `ValidationError` a malformed `predict` options object deserves, or `undefined` when it is well formed. */
+function invalidPredictOptions(options: unknown): ValidationError | undefined {
+  if (typeof options !== 'object' || options === null) {
+    return new ValidationError(`predict options must be an object like { unitId, signal }, got ${describeValue(options)}`);
+  }
+  const { unitId, force, signal } = options as RouterPredictOptions;
+  if (unitId !== undefined && typeof unitId !== 'string') return new ValidationError(`unitId must be a string, got ${describeValue(unitId)}`);
+  if (force !== undefined && typeof force !== 'string') return new ValidationError(`force must be a variant name, got ${describeValue(force)}`);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) return new ValidationError(`signal must be an AbortSignal, got ${describeValue(signal)}`);
+  return undefined;
+}
+
 /** The monitor key of a shadow version's mirrored calls. */
 export function shadowKey(version: number): string {
   return `shadow:${version}`;
@@ -210,7 +222,12 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
    */
   predict(input: PredictInput, options?: RouterPredictOptions): Promise<RouterPrediction> {
     // Synchronous up to the predictor call: the only async frame on the hot path is `serve`.
-    if (options !== undefined && options.version !== undefined) return this.predictExplicit(input, options, options.version);
+    if (options !== undefined) {
+      // A wrong option type is the caller's mistake: refused before routing, never counted against a version.
+      const invalid = invalidPredictOptions(options);
+      if (invalid !== undefined) return Promise.reject(invalid);
+      if (options.version !== undefined) return this.predictExplicit(input, options, options.version);
+    }
     let assignment: Assignment;
     try {
       assignment = this.policy.route(options);

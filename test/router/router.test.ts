@@ -230,6 +230,22 @@ describe('ModelRouter.predict', () => {
     expect(pool.keys()).toEqual(['iris@1', 'iris@3']);
   });
 
+  it('refuses wrong predict option types with a ValidationError, counted against no version', async () => {
+    const { registry } = await irisRegistry();
+    const monitor = new DeploymentMonitor();
+    const router = track(new ModelRouter({ registry, model: 'iris', policy: new StaticPolicy({ version: 1 }), monitor }));
+    await router.predict(SETOSA);
+    const wrong: unknown[] = [null, 'user-1', { signal: null }, { signal: {} }, { unitId: 42 }, { force: true }];
+    for (const options of wrong) {
+      const error = await router.predict(SETOSA, options as never).catch((e: unknown) => e);
+      expect(error, JSON.stringify(options)).toBeInstanceOf(ValidationError);
+    }
+    await expect(router.predict(SETOSA, { signal: null } as never)).rejects.toThrow('signal must be an AbortSignal, got null');
+    await expect(router.predict(SETOSA, null as never)).rejects.toThrow('predict options must be an object like { unitId, signal }, got null');
+    expect(monitor.stats(1)).toMatchObject({ totalRequests: 1, failures: 0 });
+    expect(monitor.versionsSeen).toEqual([1]);
+  });
+
   it('checks its options, naming the bad one', async () => {
     const { registry } = await irisRegistry();
     const policy = new StaticPolicy({ version: 1 });
