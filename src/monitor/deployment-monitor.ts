@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { ValidationError, describeValue } from '../errors.js';
+import { CapacityError, ValidationError, describeValue } from '../errors.js';
 import { type Clock, checkFunction, checkNumber, checkOneOf } from '../options.js';
 import {
   type DriftReport,
@@ -27,7 +27,7 @@ import {
   toCollector,
 } from './prometheus.js';
 import { quantile } from './sketch.js';
-import { type ParsedRing, type RingJSON, SketchRing } from './sketch-ring.js';
+import { type ParsedRing, type RingJSON, SketchRing, ringTotals } from './sketch-ring.js';
 import { type DeploymentStats, type StatsWindow, statsOf } from './stats.js';
 
 /** Wall time at which `performance.now()` reads 0; fixed for the life of the process (the getter costs as much as a clock read). */
@@ -49,6 +49,12 @@ export interface DeploymentMonitorOptions {
   relativeAccuracy?: number;
   /** Time source in ms (default `Date.now`); pass `FakeClock.now` in tests. */
   clock?: Clock;
+  /**
+   * Most distinct versions the monitor keeps (default 1000; each costs about 10 KB). Recording or
+   * merging in one more is a `CapacityError` and records nothing, so a stream of made-up version
+   * labels cannot exhaust memory, nor a huge snapshot block the event loop in `merge`.
+   */
+  maxVersions?: number;
 }
 
 /** One outcome, the object form of {@link DeploymentMonitor.record}. */
@@ -153,6 +159,8 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
   readonly windowMs: number;
   readonly buckets: number;
   readonly relativeAccuracy: number;
+  /** Most distinct versions kept; see {@link DeploymentMonitorOptions.maxVersions}. */
+  readonly maxVersions: number;
   private readonly clock: Clock;
   /** The clock is the default `Date.now`, so `performance.timeOrigin + performance.now()` tells the same time. */
   private readonly wallClock: boolean;
@@ -163,10 +171,11 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
 
   constructor(options: DeploymentMonitorOptions = {}) {
     super();
-    const { windowMs = 60_000, buckets = 12, relativeAccuracy = 0.01, clock = Date.now } = options;
+    const { windowMs = 60_000, buckets = 12, relativeAccuracy = 0.01, clock = Date.now, maxVersions = 1000 } = options;
     this.windowMs = checkNumber('windowMs', windowMs, { min: 0, exclusiveMin: true });
     this.buckets = checkNumber('buckets', buckets, { min: 1, max: 10_000, integer: true });
     this.relativeAccuracy = checkNumber('relativeAccuracy', relativeAccuracy, { min: 0, exclusiveMin: true, max: 0.5 });
+    this.maxVersions = checkNumber('maxVersions', maxVersions, { min: 1, integer: true });
     this.clock = checkFunction<Clock>('clock', clock);
     this.wallClock = clock === Date.now;
     this.bucketMs = this.windowMs / this.buckets;
@@ -337,6 +346,9 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
    */
   merge(snapshot: MonitorSnapshot): void {
     const parsed = this.parseSnapshot(snapshot);
+    const added = parsed.filter((p) => !this.versions.has(p.version)).length;
+    if (this.versions.size + added > this.maxVersions) throw this.capacityError(`merging a snapshot with ${added} new version(s) was refused`);
+    for (const incoming of parsed) this.checkMergeFits(incoming);
     const now = this.clock();
     for (const incoming of parsed) {
       const existing = this.versions.get(incoming.version);
@@ -439,6 +451,7 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     const valid = typeof version === 'number' ? Number.isFinite(version) : typeof version === 'string' && version !== '';
     if (!valid) throw new ValidationError(`version must be a finite number or a non-empty string, got ${describeValue(version)}`);
     this.checkLabelFree(version);
+    if (this.versions.size >= this.maxVersions) throw this.capacityError(`version ${describeValue(version)} cannot be added`);
     const state: VersionState = {
       version,
       firstRecordAt: now,
@@ -449,6 +462,12 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     this.versions.set(version, state);
     this.labels.set(String(version), version);
     return state;
+  }
+
+  private capacityError(what: string): CapacityError {
+    return new CapacityError(
+      `${what}: the monitor already holds ${this.versions.size} versions and keeps at most maxVersions = ${this.maxVersions}`,
+    );
   }
 
   private checkLabelFree(version: MonitoredVersion): void {
@@ -465,6 +484,23 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     return state.outputs;
   }
 
+  /** A merge that would count past 2^53 or sum to infinity is refused before anything changes. */
+  private checkMergeFits(incoming: ParsedVersion): void {
+    const state = this.versions.get(incoming.version);
+    const fits = (ring: SketchRing | undefined, parsed: ParsedRing | undefined, what: string) => {
+      if (parsed === undefined) return;
+      const mine = ring?.totals() ?? { count: 0, sum: 0 };
+      const theirs = ringTotals(parsed);
+      if (mine.count + theirs.count > Number.MAX_SAFE_INTEGER || !Number.isFinite(mine.sum + theirs.sum)) {
+        throw new ValidationError(
+          `merging ${what} of version ${describeValue(incoming.version)} would overflow: ${mine.count} + ${theirs.count} values summing to ${mine.sum} + ${theirs.sum} is past 2^53 values or not finite; nothing was merged`,
+        );
+      }
+    };
+    fits(state?.latency, incoming.latency, 'latencies');
+    fits(state?.outputs, incoming.outputs, 'outputs');
+  }
+
   private parseSnapshot(snapshot: unknown): ParsedVersion[] {
     if (typeof snapshot !== 'object' || snapshot === null) {
       throw new ValidationError(`snapshot must be an object from DeploymentMonitor.snapshot(), got ${describeValue(snapshot)}`);
@@ -477,6 +513,10 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       }
     }
     if (!Array.isArray(s.versions)) throw new ValidationError(`snapshot.versions must be an array, got ${describeValue(s.versions)}`);
+    // Refused before parsing anything, so an oversized snapshot costs no time.
+    if (s.versions.length > this.maxVersions) {
+      throw new CapacityError(`snapshot.versions holds ${s.versions.length} versions; this monitor keeps at most maxVersions = ${this.maxVersions}`);
+    }
     const seen = new Map<string, MonitoredVersion>();
     return s.versions.map((entry: unknown, i): ParsedVersion => {
       const at = `snapshot.versions[${i}]`;
@@ -497,8 +537,8 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       return {
         version: v,
         firstRecordAt,
-        latency: SketchRing.parse(e.latency, this.relativeAccuracy, `${at}.latency`),
-        outputs: e.outputs === undefined ? undefined : SketchRing.parse(e.outputs, this.relativeAccuracy, `${at}.outputs`),
+        latency: SketchRing.parse(e.latency, this.relativeAccuracy, this.buckets, `${at}.latency`, { nonNegative: true }),
+        outputs: e.outputs === undefined ? undefined : SketchRing.parse(e.outputs, this.relativeAccuracy, this.buckets, `${at}.outputs`),
       };
     });
   }

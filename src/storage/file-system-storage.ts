@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fsp, type Dirent } from 'node:fs';
+import { constants as fsConstants, promises as fsp, type Dirent } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,12 +28,24 @@ const MAGIC = 'MRS1';
 const ETAG_HEX = 32;
 const HEADER_BYTES = MAGIC.length + ETAG_HEX;
 
+// Opening the final path segment never follows a symbolic link (ELOOP instead); Windows has no
+// O_NOFOLLOW and no unprivileged symlinks.
+const READ_NO_FOLLOW = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0);
+
 function errorCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
 function storageError(action: string, target: string, err: unknown): StorageError {
+  if (errorCode(err) === 'ELOOP') return linkError(target, err);
   return new StorageError(`FileSystemStorage could not ${action} ${target}: ${(err as Error).message}`, { cause: err });
+}
+
+function linkError(target: string, cause?: unknown): StorageError {
+  return new StorageError(
+    `FileSystemStorage refuses ${target}: its path goes through a symbolic link, and links inside the storage root are never followed`,
+    { cause },
+  );
 }
 
 function processAlive(pid: number): boolean {
@@ -61,10 +73,12 @@ async function writeAll(handle: fsp.FileHandle, bytes: Uint8Array): Promise<void
  *   is fsynced, then renamed (or hard-linked) into place, and the directory is fsynced.
  * - `{ ifNoneMatch: '*' }` is a `link()` of the finished temp file, which the kernel refuses if the
  *   key exists: atomic across processes with no lock at all.
- * - `{ ifMatch }`, unconditional writes and deletes take a per-key lock file (`O_EXCL` create),
- *   compare the etag under it, then rename; a lock left by a crashed process is broken (its pid is
- *   gone, or it is older than `staleLockMs`) under a second "breaker" lock, so two processes never
- *   both break it.
+ * - `{ ifMatch }`, unconditional writes and deletes take a per-key lock file (created whole, owner
+ *   included, by `link()`), compare the etag under it, then rename; a lock left by a crashed
+ *   process is broken (its pid is gone, or it is older than `staleLockMs`) under a second "breaker"
+ *   lock, so two processes never both break it.
+ * - No symbolic link inside `dir` is followed: a key whose file or directories are links is a
+ *   `StorageError`.
  * - Keys map to paths through {@link checkStorageKey}, whose segments cannot be `.`, `..` or contain
  *   a separator, so no key reaches outside `dir`. Temp and lock files start with `.`, which no key
  *   segment can, so they never show in `list`. A key cannot also be a directory of other keys
@@ -83,6 +97,7 @@ export class FileSystemStorage implements StorageAdapter {
   readonly dir: string;
   readonly #staleLockMs: number;
   readonly #lockTimeoutMs: number;
+  #realDir: string | undefined;
 
   constructor(dir: string, options: FileSystemStorageOptions = {}) {
     if (typeof dir !== 'string' || dir.length === 0) {
@@ -95,9 +110,10 @@ export class FileSystemStorage implements StorageAdapter {
 
   async get(key: string): Promise<StoredObject | undefined> {
     const file = this.#path(key);
+    await this.#refuseLinkedDirs(key, path.dirname(file));
     let bytes: Buffer;
     try {
-      bytes = await fsp.readFile(file);
+      bytes = await fsp.readFile(file, { flag: READ_NO_FOLLOW });
     } catch (err) {
       if (['ENOENT', 'ENOTDIR', 'EISDIR'].includes(errorCode(err) ?? '')) return undefined;
       throw storageError('read', `key '${key}'`, err);
@@ -118,6 +134,7 @@ export class FileSystemStorage implements StorageAdapter {
     if (kind === 'ifMatch') this.#checkMatch(key, await this.#etagOf(key, file), (cond as { ifMatch: string }).ifMatch);
 
     const dir = path.dirname(file);
+    await this.#refuseLinkedDirs(key, dir);
     await this.#makeDirs(key, dir);
     const etag = randomBytes(ETAG_HEX / 2).toString('hex');
     const temp = path.join(dir, `.${path.basename(file)}.${etag}.tmp`);
@@ -154,6 +171,7 @@ export class FileSystemStorage implements StorageAdapter {
   async delete(key: string, cond?: DeleteCondition): Promise<void> {
     const file = this.#path(key);
     const kind = conditionKind(cond, false);
+    await this.#refuseLinkedDirs(key, path.dirname(file));
     if ((await this.#etagOf(key, file)) === undefined) {
       if (kind === 'ifMatch') this.#checkMatch(key, undefined, cond!.ifMatch);
       return;
@@ -211,6 +229,35 @@ export class FileSystemStorage implements StorageAdapter {
     return file;
   }
 
+  /**
+   * Refuses a key whose directory, or any directory between it and the root, is a symbolic link
+   * (a planted link would serve forged records or make writes land outside the root). The root
+   * itself may be a link; what is inside it may not. Directories not created yet are skipped: the
+   * deepest existing one is checked, and mkdir creates real directories below it.
+   */
+  async #refuseLinkedDirs(key: string, dir: string): Promise<void> {
+    if (this.#realDir === undefined) {
+      try {
+        this.#realDir = await fsp.realpath(this.dir);
+      } catch (err) {
+        if (errorCode(err) === 'ENOENT') return;
+        throw storageError('resolve', `the root '${this.dir}'`, err);
+      }
+    }
+    for (let d = dir; d.length >= this.dir.length; d = path.dirname(d)) {
+      let real: string;
+      try {
+        real = await fsp.realpath(d);
+      } catch (err) {
+        if (!['ENOENT', 'ENOTDIR'].includes(errorCode(err) ?? '')) throw storageError('resolve', `the directory of key '${key}'`, err);
+        if (d === this.dir) return;
+        continue;
+      }
+      if (real !== path.join(this.#realDir, path.relative(this.dir, d))) throw linkError(`key '${key}'`);
+      return;
+    }
+  }
+
   #parseHeader(key: string, bytes: Uint8Array): string {
     const header = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, HEADER_BYTES)).toString('latin1');
     if (header.length < HEADER_BYTES || !header.startsWith(MAGIC)) {
@@ -222,7 +269,7 @@ export class FileSystemStorage implements StorageAdapter {
   async #etagOf(key: string, file: string): Promise<string | undefined> {
     let handle: fsp.FileHandle;
     try {
-      handle = await fsp.open(file, 'r');
+      handle = await fsp.open(file, READ_NO_FOLLOW);
     } catch (err) {
       if (['ENOENT', 'ENOTDIR'].includes(errorCode(err) ?? '')) return undefined;
       throw storageError('open', `key '${key}'`, err);
@@ -290,20 +337,33 @@ export class FileSystemStorage implements StorageAdapter {
 
   async #withLock<T>(key: string, file: string, critical: () => Promise<T>): Promise<T> {
     const lock = path.join(path.dirname(file), `.${path.basename(file)}.lock`);
-    const token = JSON.stringify({ pid: process.pid, host: hostname(), id: randomBytes(8).toString('hex') });
+    const id = randomBytes(8).toString('hex');
+    const token = JSON.stringify({ pid: process.pid, host: hostname(), id });
+    // The lock appears by link() of a finished file, so it never exists without its owner in it: a
+    // writer killed at any point leaves no lock or a complete one, never an empty one to wait out.
+    const draft = `${lock}.${id}.tmp`;
+    try {
+      await fsp.writeFile(draft, token, { flag: 'wx' });
+    } catch (err) {
+      throw storageError('lock', `key '${key}'`, err);
+    }
     const deadline = Date.now() + this.#lockTimeoutMs;
-    for (let wait = 1; ; wait = Math.min(wait * 2, 64)) {
-      try {
-        await fsp.writeFile(lock, token, { flag: 'wx' });
-        break;
-      } catch (err) {
-        if (errorCode(err) !== 'EEXIST') throw storageError('lock', `key '${key}'`, err);
+    try {
+      for (let wait = 1; ; wait = Math.min(wait * 2, 64)) {
+        try {
+          await fsp.link(draft, lock);
+          break;
+        } catch (err) {
+          if (errorCode(err) !== 'EEXIST') throw storageError('lock', `key '${key}'`, err);
+        }
+        if (await this.#breakIfStale(lock)) continue;
+        if (Date.now() > deadline) {
+          throw new StorageError(`FileSystemStorage timed out after ${this.#lockTimeoutMs} ms waiting for the lock of key '${key}' (${lock})`);
+        }
+        await sleep(wait * (0.5 + Math.random()));
       }
-      if (await this.#breakIfStale(lock)) continue;
-      if (Date.now() > deadline) {
-        throw new StorageError(`FileSystemStorage timed out after ${this.#lockTimeoutMs} ms waiting for the lock of key '${key}' (${lock})`);
-      }
-      await sleep(wait * (0.5 + Math.random()));
+    } finally {
+      await fsp.rm(draft, { force: true }).catch(() => undefined);
     }
     try {
       return await critical();
@@ -351,11 +411,14 @@ export class FileSystemStorage implements StorageAdapter {
 
   #isStale(lock: { raw: string; mtimeMs: number }): boolean {
     if (Date.now() - lock.mtimeMs > this.#staleLockMs) return true;
+    let holder: { pid?: unknown; host?: unknown };
     try {
-      const holder = JSON.parse(lock.raw) as { pid?: unknown; host?: unknown };
-      return holder.host === hostname() && typeof holder.pid === 'number' && !processAlive(holder.pid);
+      holder = JSON.parse(lock.raw) as { pid?: unknown; host?: unknown };
     } catch {
-      return false; // still being written by its creator
+      // Locks appear complete (see #withLock), so one without an owner was left half-made by a
+      // crash (or an older version of this adapter): nobody holds it.
+      return true;
     }
+    return holder.host === hostname() && typeof holder.pid === 'number' && !processAlive(holder.pid);
   }
 }
