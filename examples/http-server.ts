@@ -3,7 +3,9 @@
  * on the library.
  *
  * - `POST /predict` `{ features, model_version?, unit_id? }` →
- *   `{ prediction, probabilities?, model_version, variant }`
+ *   `{ prediction, probabilities?, classes?, model_version, variant }` (`features`: numbers, or
+ *   strings for a model with a string input; `classes` when the model names its classes, as a
+ *   scikit-learn classifier exported with a `ZipMap` does)
  * - `GET /models/:name/versions` → the registry's versions and aliases (and, for the model the
  *   router serves, its current traffic split)
  * - `GET /metrics` → Prometheus text exposition from the router's `DeploymentMonitor`
@@ -48,7 +50,8 @@ export interface ModelServerOptions {
 
 /** The JSON body of `POST /predict`: the seed's `PredictionRequest`, plus an optional sticky `unit_id`. */
 export interface PredictRequestBody {
-  features: number[];
+  /** One row: numbers, or strings for a model with a string input (`["red", "small"]`). */
+  features: number[] | string[];
   /** A version number (`3` or `"3"`), `'latest'` or `'@alias'`; omitted → the rollout policy decides. */
   model_version?: number | string;
   /** Stable id of the caller (user, session), so the policy sends it to the same version every time. */
@@ -84,10 +87,14 @@ export function parsePredictBody(body: unknown): PredictRequestBody {
     throw new ValidationError(`request body must be a JSON object like {"features":[5.1,3.5,1.4,0.2]}, got ${describeValue(body)}`);
   }
   const { features, model_version: modelVersion, unit_id: unitId } = body as Record<string, unknown>;
-  if (!Array.isArray(features) || features.length === 0 || !features.every((f) => typeof f === 'number')) {
-    throw new ValidationError(`features must be a non-empty array of numbers, got ${describeValue(features)}`);
+  if (
+    !Array.isArray(features) ||
+    features.length === 0 ||
+    !(features.every((f) => typeof f === 'number') || features.every((f) => typeof f === 'string'))
+  ) {
+    throw new ValidationError(`features must be a non-empty array of numbers or of strings, got ${describeValue(features)}`);
   }
-  const parsed: PredictRequestBody = { features: features as number[] };
+  const parsed: PredictRequestBody = { features: features as number[] | string[] };
   if (modelVersion !== undefined && modelVersion !== null) {
     if (typeof modelVersion === 'string' || typeof modelVersion === 'number') {
       parsed.model_version = modelVersion;
@@ -182,7 +189,8 @@ export function createModelServer(options: ModelServerOptions): Server {
         throw new ValidationError(`request body must be JSON: ${(error as Error).message}`);
       }
       const body = parsePredictBody(json);
-      const result = await router.predict([body.features], {
+      const row = body.features;
+      const result = await router.predict(typeof row[0] === 'string' ? [row as string[]] : [row as number[]], {
         ...(body.unit_id !== undefined && { unitId: body.unit_id }),
         ...(body.model_version !== undefined && { version: body.model_version }),
       });

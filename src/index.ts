@@ -76,6 +76,7 @@ export {
   type PredictorPoolEvents,
   type PoolRegistry,
   type PoolVersion,
+  type WarmUpOptions,
 } from './predict/predictor-pool.js';
 export { toPrediction, type Prediction, type PredictionOptions, type PredictionValue } from './predict/outputs.js';
 
