@@ -230,6 +230,7 @@ export {
   type VersionSnapshot,
 } from './monitor/deployment-monitor.js';
 export type { DeploymentStats, StatsWindow } from './monitor/stats.js';
+export { outcomesBetween, type OutcomeHistogram } from './monitor/outcome-histogram.js';
 export {
   judgeHealth,
   compareStats,
