@@ -29,7 +29,7 @@ export {
 export type { Clock, RandomSource } from './options.js';
 
 // Storage: where bytes live.
-export type { StorageAdapter, StoredObject, PutCondition, DeleteCondition } from './storage/storage-adapter.js';
+export type { StorageAdapter, StoredObject, PutCondition, DeleteCondition, StorageGuarantees } from './storage/storage-adapter.js';
 export { checkStorageKey, checkStoragePrefix } from './storage/keys.js';
 export { MemoryStorage } from './storage/memory-storage.js';
 export { FileSystemStorage, type FileSystemStorageOptions } from './storage/file-system-storage.js';
