@@ -29,7 +29,15 @@ export {
 export type { Clock, RandomSource } from './options.js';
 
 // Storage: where bytes live.
-export type { StorageAdapter, StoredObject, PutCondition, DeleteCondition, StorageGuarantees } from './storage/storage-adapter.js';
+export type {
+  StorageAdapter,
+  StoredObject,
+  PutCondition,
+  DeleteCondition,
+  StorageGuarantees,
+  LocalFileStorage,
+} from './storage/storage-adapter.js';
+export { hasLocalFiles } from './storage/storage-adapter.js';
 export { checkStorageKey, checkStoragePrefix } from './storage/keys.js';
 export { MemoryStorage } from './storage/memory-storage.js';
 export { FileSystemStorage, type FileSystemStorageOptions } from './storage/file-system-storage.js';
@@ -282,7 +290,10 @@ export type {
   AnalysisGates,
   AnalysedVersion,
   AnalysisReport,
+  AnalysisMethod,
+  EvidenceOptions,
 } from './analysis/types.js';
+export { judgeEvidence, type EvidenceCriteria } from './analysis/evidence.js';
 export { judgeAnalysis, type Judgement } from './analysis/judge.js';
 export { countAnalysisOutcome, emptyAnalysisCounters } from './analysis/counters.js';
 export type { AnalysisOptions, IntervalScheduler } from './analysis/options.js';
