@@ -76,7 +76,12 @@ export type {
 } from './predict/types.js';
 export { OnnxPredictor, type OnnxPredictorOptions } from './predict/onnx-predictor.js';
 export { FunctionPredictor, type FunctionPredictorOptions } from './predict/function-predictor.js';
-export { BatchingPredictor, type BatchingOptions, type BatchingTimers } from './predict/batching-predictor.js';
+export {
+  BatchingPredictor,
+  type BatchingOptions,
+  type BatchingTimers,
+  type ResolvedBatchingOptions,
+} from './predict/batching-predictor.js';
 export {
   PredictorPool,
   type PooledPredictor,
