@@ -1,7 +1,7 @@
 /**
  * One measured step of the large-model bench, in a process of its own so its peak RSS is its own:
  * `baseline` (imports and onnxruntime loaded, a tiny model served), `register <file>` or
- * `get` (a `PredictorPool` loads version 1 and answers one prediction). Prints one JSON line.
+ * `get` (a `PredictorPool` loads version 1, warms it up and answers one prediction). Prints one JSON line.
  */
 import { ModelRegistry } from '../../src/registry/index.js';
 import { FileSystemStorage } from '../../src/storage/index.js';
@@ -22,7 +22,8 @@ if (mode === 'baseline') {
 } else if (mode === 'get') {
   const pool = new PredictorPool({ registry });
   const predictor = await pool.get('large', 1);
-  const output = await predictor.predict([0, 7]);
+  const input = predictor.signature?.inputs[0]?.name === 'x' ? new Float32Array(predictor.signature.inputs[0].shape[1] as number).fill(1) : [0, 7];
+  const output = await predictor.predict(input);
   detail = { dims: output.y?.dims };
   await pool.dispose();
 } else {
