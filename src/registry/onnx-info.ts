@@ -46,11 +46,14 @@ export async function inspectOnnx(source: Uint8Array | string, label: string): P
   const ort = await import('onnxruntime-node');
   let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
   try {
+    // Validation never runs the model: packing weights for faster kernels (a second copy of
+    // every MatMul weight) would only cost memory.
+    const options = { extra: { session: { disable_prepacking: '1' } } };
     if (typeof source === 'string') {
-      const mapped = await mappedModel(source, {}, label);
-      session = mapped ? await ort.InferenceSession.create(mapped.bytes, mapped.options) : await ort.InferenceSession.create(source);
+      const mapped = await mappedModel(source, options, label);
+      session = mapped ? await ort.InferenceSession.create(mapped.bytes, mapped.options) : await ort.InferenceSession.create(source, options);
     } else {
-      session = await ort.InferenceSession.create(source);
+      session = await ort.InferenceSession.create(source, options);
     }
   } catch (err) {
     throw new ModelLoadError(
