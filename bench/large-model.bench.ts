@@ -44,6 +44,7 @@ try {
       ['baseline (library + onnxruntime, tiny model)', baseline],
       ['register(name, path)', step('register', file)],
       ['pool.get + one predict', step('get')],
+      ...(op === 'matmul' ? ([['pool.get + one predict, prepacking off', step('get-unpacked')]] as const) : []),
     ] as const;
     const label = `${(size / MB).toFixed(0)} MiB, ${op === 'gather' ? 'Gather (a run reads 2 rows)' : 'MatMul (a run reads every weight)'}`;
     for (const [name, r] of rows) {
