@@ -4,9 +4,9 @@
  * `get` (a `PredictorPool` loads version 1, warms it up and answers one prediction) or `get-unpacked`
  * (the same with onnxruntime's weight prepacking off). Prints one JSON line.
  */
-import { ModelRegistry } from '../../src/registry/index.js';
-import { FileSystemStorage } from '../../src/storage/index.js';
-import { OnnxPredictor, PredictorPool } from '../../src/predict/index.js';
+import { ModelRegistry } from '../../src/index.js';
+import { FileSystemStorage } from '../../src/index.js';
+import { OnnxPredictor, PredictorPool } from '../../src/index.js';
 import { regression } from '../../test/fixtures/onnx-models.js';
 
 const [mode, dir, file] = process.argv.slice(2);
