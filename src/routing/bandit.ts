@@ -3,8 +3,9 @@ import { EventEmitter } from 'eventemitter3';
 import { ValidationError, describeValue } from '../errors.js';
 import { checkNumber, checkOneOf, type Clock, type RandomSource } from '../options.js';
 import { checkArray, checkName, checkOptions, checkRecord, checkVersion, snapshotRecord, timeAndChance } from './checks.js';
-import type { Assignment, RouteContext, RoutingPolicy } from './policy.js';
+import type { Assignment, PolicyRestoredEvent, PolicyTraffic, RouteContext, RoutingPolicy } from './policy.js';
 import { sampleBeta } from './sampling.js';
+import { seededRandom } from './seeded-random.js';
 
 /** How a {@link BanditPolicy} picks an arm. */
 export type BanditAlgorithm = 'thompson' | 'epsilon-greedy';
@@ -95,12 +96,18 @@ export interface BanditMergedEvent {
   at: number;
 }
 
+/** Posterior draws behind each Thompson share of {@link BanditPolicy.traffic} (standard error ≤ 0.8 points). */
+const THOMPSON_SHARE_DRAWS = 4_096;
+const THOMPSON_SHARE_SEED = 0x5eed;
+
 /** Events of {@link BanditPolicy}. */
 export interface BanditPolicyEvents {
   /** {@link BanditPolicy.reward} recorded an outcome (only built when someone listens). */
   rewarded: (event: BanditRewardedEvent) => void;
   /** {@link BanditPolicy.merge} took in another replica's counts. */
   merged: (event: BanditMergedEvent) => void;
+  /** {@link BanditPolicy.restore} replaced configuration and counts with a snapshot's. */
+  restored: (event: PolicyRestoredEvent) => void;
 }
 
 interface Config {
@@ -256,6 +263,38 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
   }
 
   /**
+   * Every arm with its expected share of `route()` calls now: the `floor` every arm keeps, plus
+   * what the algorithm gives it. ε-greedy's shares are exact; Thompson's are the probability that
+   * the arm's posterior draw is the highest, estimated from {@link THOMPSON_SHARE_DRAWS} draws of
+   * a fixed seed (so the same counts give the same shares, and `random` is not consumed).
+   */
+  traffic(): PolicyTraffic[] {
+    const { floor, algorithm, epsilon, arms } = this.config;
+    const k = arms.length;
+    const rest = 1 - floor * k;
+    const won = new Float64Array(k);
+    if (algorithm === 'thompson') {
+      const random = seededRandom(THOMPSON_SHARE_SEED);
+      const totals = this.totals;
+      for (let draw = 0; draw < THOMPSON_SHARE_DRAWS; draw++) {
+        let chosen = 0;
+        let best = -1;
+        for (let i = 0; i < k; i++) {
+          const x = sampleBeta(1 + (totals[2 * i] as number), 1 + (totals[2 * i + 1] as number), random);
+          if (x > best) {
+            best = x;
+            chosen = i;
+          }
+        }
+        won[chosen] = (won[chosen] as number) + 1 / THOMPSON_SHARE_DRAWS;
+      }
+    } else {
+      for (let i = 0; i < k; i++) won[i] = i === this.best ? 1 - epsilon : epsilon / (k - 1);
+    }
+    return arms.map((arm, i) => ({ version: arm.version, variant: arm.variant, share: floor + rest * (won[i] as number) }));
+  }
+
+  /**
    * Records an outcome for `variant`: `true`/`false`, or a reward in [0, 1] that counts as that
    * fraction of a success (and the rest as a failure).
    */
@@ -327,6 +366,7 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
     const config = checkConfig(record, 'snapshot.', false);
     const counts = checkCounts('snapshot.counts', record.counts, config.arms);
     this.install(config, counts);
+    this.emit('restored', { at: this.clock() });
   }
 
   private install(config: Config, counts: Map<string, Float64Array>): void {
