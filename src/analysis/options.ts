@@ -106,21 +106,28 @@ export function resolveAnalysisOptions(name: string, options: unknown): Resolved
     }
   }
 
-  let timers = globalIntervalScheduler;
-  if (o.timers !== undefined) {
-    if (typeof o.timers?.setInterval !== 'function' || typeof o.timers?.clearInterval !== 'function') {
-      throw new ValidationError(
-        `${name}.timers must have setInterval and clearInterval functions (e.g. a FakeClock), got ${describeValue(o.timers)}`,
-      );
-    }
-    timers = o.timers;
-  }
+  const { intervalMs, timers } = resolveSchedule(name, o);
 
   return {
-    intervalMs: optional('intervalMs', o.intervalMs, { min: 1 }) ?? 60_000,
+    intervalMs,
     criteria,
     limits,
     gates,
     timers,
   };
+}
+
+/**
+ * Checks the loop settings every analysis shares (`intervalMs`, default 60 000, Flagger's; `timers`,
+ * default the global ones, unref'd), naming the bad one.
+ * @internal
+ */
+export function resolveSchedule(name: string, options: { intervalMs?: unknown; timers?: unknown }): { intervalMs: number; timers: IntervalScheduler } {
+  const intervalMs = options.intervalMs === undefined ? 60_000 : checkNumber(`${name}.intervalMs`, options.intervalMs, { min: 1 });
+  const timers = options.timers as Partial<IntervalScheduler> | undefined;
+  if (timers === undefined) return { intervalMs, timers: globalIntervalScheduler };
+  if (typeof timers?.setInterval !== 'function' || typeof timers?.clearInterval !== 'function') {
+    throw new ValidationError(`${name}.timers must have setInterval and clearInterval functions (e.g. a FakeClock), got ${describeValue(timers)}`);
+  }
+  return { intervalMs, timers: timers as IntervalScheduler };
 }
