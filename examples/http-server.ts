@@ -3,15 +3,17 @@
  * on the library.
  *
  * - `POST /predict` `{ features, model_version?, unit_id? }` →
- *   `{ prediction, probabilities?, model_version, variant }`
+ *   `{ prediction, probabilities?, classes?, model_version, variant }` (`features`: numbers, or
+ *   strings for a model with a string input; `classes` when the model names its classes, as a
+ *   scikit-learn classifier exported with a `ZipMap` does)
  * - `GET /models/:name/versions` → the registry's versions and aliases (and, for the model the
  *   router serves, its current traffic split)
  * - `GET /metrics` → Prometheus text exposition from the router's `DeploymentMonitor`
  * - `GET /health` → `{ status: 'ok', model, serving }`
  *
- * The caller's mistakes (invalid JSON, missing or non-numeric features, a wrong feature count, a
- * malformed `model_version`) are a 400 with the library error's message, an unknown version a
- * 404: never a 500. A 500 means a model failed to run, and says which version.
+ * The caller's mistakes (a malformed URL, invalid JSON, missing or non-numeric features, a wrong
+ * feature count, a malformed `model_version`) are a 400 with the library error's message, a body
+ * declared as other than JSON a 415, an unknown version a 404: never a 500. A 500 means a model failed to run, and says which version.
  *
  * Run it: `npx tsx examples/http-server.ts` (env: `PORT` (8080), `HOST` (127.0.0.1),
  * `MODELS_DIR` (./models)). On an empty registry it trains and registers two iris versions first,
@@ -50,7 +52,8 @@ export interface ModelServerOptions {
 
 /** The JSON body of `POST /predict`: the seed's `PredictionRequest`, plus an optional sticky `unit_id`. */
 export interface PredictRequestBody {
-  features: number[];
+  /** One row: numbers, or strings for a model with a string input (`["red", "small"]`). */
+  features: number[] | string[];
   /** A version number (`3` or `"3"`), `'latest'` or `'@alias'`; omitted → the rollout policy decides. */
   model_version?: number | string;
   /** Stable id of the caller (user, session), so the policy sends it to the same version every time. */
@@ -77,23 +80,25 @@ export function statusOf(error: unknown): number {
 
 /**
  * Checks a parsed `/predict` body. Throws `ValidationError` naming the field, what was expected
- * and what was given. A `model_version` string other than digits is passed on as is: the registry
- * checks refs (`'latest'`, `'@alias'`) and names a bad one.
+ * and what was given. A `model_version` string is passed on as is: the library's one rule for
+ * version refs (a number, its decimal digits such as `"3"`, `'latest'`, `'@alias'`) decides, and
+ * names a bad one.
  */
 export function parsePredictBody(body: unknown): PredictRequestBody {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new ValidationError(`request body must be a JSON object like {"features":[5.1,3.5,1.4,0.2]}, got ${describeValue(body)}`);
   }
   const { features, model_version: modelVersion, unit_id: unitId } = body as Record<string, unknown>;
-  if (!Array.isArray(features) || features.length === 0 || !features.every((f) => typeof f === 'number')) {
-    throw new ValidationError(`features must be a non-empty array of numbers, got ${describeValue(features)}`);
+  if (
+    !Array.isArray(features) ||
+    features.length === 0 ||
+    !(features.every((f) => typeof f === 'number') || features.every((f) => typeof f === 'string'))
+  ) {
+    throw new ValidationError(`features must be a non-empty array of numbers or of strings, got ${describeValue(features)}`);
   }
-  const parsed: PredictRequestBody = { features: features as number[] };
+  const parsed: PredictRequestBody = { features: features as number[] | string[] };
   if (modelVersion !== undefined && modelVersion !== null) {
-    if (typeof modelVersion === 'string') {
-      // A path or query value is a string; "3" means version 3, as the seed's "latest" meant latest.
-      parsed.model_version = /^\d+$/.test(modelVersion) ? Number(modelVersion) : modelVersion;
-    } else if (typeof modelVersion === 'number') {
+    if (typeof modelVersion === 'string' || typeof modelVersion === 'number') {
       parsed.model_version = modelVersion;
     } else {
       throw new ValidationError(`model_version must be a version number, 'latest' or '@alias', got ${describeValue(modelVersion)}`);
@@ -119,6 +124,34 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<string>
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The request's path without its query; a target that is not an absolute path, or has an empty segment (`//`), is a 400. */
+function pathOf(req: IncomingMessage): string {
+  const target = req.url ?? '/';
+  const path = target.split('?', 1)[0]!;
+  if (!path.startsWith('/') || path.includes('//')) {
+    throw new HttpError(400, `request target must be an absolute path without empty segments, got ${describeValue(target)}`);
+  }
+  return path;
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, `path segment ${describeValue(segment)} is not valid percent-encoded UTF-8`);
+  }
+}
+
+/** `POST /predict` bodies are JSON: a body declared as anything else is a 415 (no declared type is read as JSON). */
+function checkJsonContentType(req: IncomingMessage): void {
+  const declared = req.headers['content-type'];
+  if (declared === undefined) return;
+  const type = declared.split(';', 1)[0]!.trim().toLowerCase();
+  if (type !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
+    throw new HttpError(415, `request body must be application/json, got content-type ${describeValue(declared)}`);
+  }
+}
+
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
@@ -132,7 +165,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
  * ```ts
  * const router = new ModelRouter({ registry, model: 'iris', policy: new StaticPolicy({ version: 1 }) });
  * createModelServer({ router }).listen(8080);
- * // curl -s localhost:8080/predict -d '{"features":[5.1,3.5,1.4,0.2]}'
+ * // curl -s localhost:8080/predict -H 'content-type: application/json' -d '{"features":[5.1,3.5,1.4,0.2]}'
  * // → {"prediction":0,"probabilities":[0.97,0.03,0],"model_version":1,"variant":"stable"}
  * ```
  */
@@ -145,10 +178,11 @@ export function createModelServer(options: ModelServerOptions): Server {
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://host').pathname;
+    const path = pathOf(req);
 
     if (path === '/predict') {
       if (req.method !== 'POST') throw new HttpError(405, `/predict takes POST, got ${req.method ?? 'no method'}`);
+      checkJsonContentType(req);
       const text = await readBody(req, maxBodyBytes);
       let json: unknown;
       try {
@@ -157,7 +191,8 @@ export function createModelServer(options: ModelServerOptions): Server {
         throw new ValidationError(`request body must be JSON: ${(error as Error).message}`);
       }
       const body = parsePredictBody(json);
-      const result = await router.predict([body.features], {
+      const row = body.features;
+      const result = await router.predict(typeof row[0] === 'string' ? [row as string[]] : [row as number[]], {
         ...(body.unit_id !== undefined && { unitId: body.unit_id }),
         ...(body.model_version !== undefined && { version: body.model_version }),
       });
@@ -168,7 +203,7 @@ export function createModelServer(options: ModelServerOptions): Server {
     if (req.method !== 'GET') throw new HttpError(405, `${path} takes GET, got ${req.method ?? 'no method'}`);
     const versionsPath = /^\/models\/([^/]+)\/versions$/.exec(path);
     if (versionsPath) {
-      const name = decodeURIComponent(versionsPath[1]!);
+      const name = decodeSegment(versionsPath[1]!);
       const versions = await registry.listVersions(name);
       if (versions.length === 0) throw new NotFoundError(`model '${name}' has no versions`);
       sendJson(res, 200, {
@@ -264,7 +299,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       [
         `serving '${model}' on ${base} (${latest === production ? `v${production}` : `canary v${production} → v${latest}, analysed every 30 s`})`,
-        `  curl -s ${base}/predict -d '{"features":[5.1,3.5,1.4,0.2],"unit_id":"user-1"}'`,
+        `  curl -s ${base}/predict -H 'content-type: application/json' -d '{"features":[5.1,3.5,1.4,0.2],"unit_id":"user-1"}'`,
         `  curl -s ${base}/models/${model}/versions`,
         `  curl -s ${base}/metrics`,
         '',

@@ -29,7 +29,7 @@ export {
 export type { Clock, RandomSource } from './options.js';
 
 // Storage: where bytes live.
-export type { StorageAdapter, StoredObject, PutCondition, DeleteCondition } from './storage/storage-adapter.js';
+export type { StorageAdapter, StoredObject, PutCondition, DeleteCondition, StorageGuarantees } from './storage/storage-adapter.js';
 export { checkStorageKey, checkStoragePrefix } from './storage/keys.js';
 export { MemoryStorage } from './storage/memory-storage.js';
 export { FileSystemStorage, type FileSystemStorageOptions } from './storage/file-system-storage.js';
@@ -76,6 +76,7 @@ export {
   type PredictorPoolEvents,
   type PoolRegistry,
   type PoolVersion,
+  type WarmUpOptions,
 } from './predict/predictor-pool.js';
 export { toPrediction, type Prediction, type PredictionOptions, type PredictionValue } from './predict/outputs.js';
 
@@ -238,6 +239,7 @@ export {
   type VersionSnapshot,
 } from './monitor/deployment-monitor.js';
 export type { DeploymentStats, StatsWindow } from './monitor/stats.js';
+export { outcomesBetween, type OutcomeHistogram } from './monitor/outcome-histogram.js';
 export {
   judgeHealth,
   compareStats,

@@ -1,5 +1,5 @@
 import { InvalidStateError } from '../errors.js';
-import type { CanaryDeployment } from '../routing/canary.js';
+import type { CanaryDeployment, CanaryStartedEvent, CanarySteppedEvent } from '../routing/canary.js';
 import { AnalysisController, checkBinding, type AnalysisBinding, type AnalysisTarget } from './analysis-controller.js';
 import type { AnalysisOptions } from './options.js';
 
@@ -7,8 +7,10 @@ import type { AnalysisOptions } from './options.js';
 export type CanaryAnalysisOptions = AnalysisBinding & AnalysisOptions;
 
 /**
- * Automated analysis composed around a {@link CanaryDeployment}, which knows nothing of it: each run judges the canary's rolling-window numbers against absolute limits and,
- * with `relative`, against the stable version's own live numbers, then
+ * Automated analysis composed around a {@link CanaryDeployment}, which knows nothing of it: each
+ * run judges the canary's rolling-window numbers against absolute limits and, with `relative`,
+ * against the stable version's own live numbers (or, with `method: 'evidence'`, everything both
+ * versions served since the step began by always-valid non-inferiority tests), then
  * - `successful` ×`consecutiveSuccessLimit` → asks `gates.beforeStep` and `increase()`s to the
  *   next step, or after the last step asks `gates.beforePromote` and `promote()`s;
  * - `failed` past `failureLimit` (or `error` past `consecutiveErrorLimit`) → `rollback()`;
@@ -37,6 +39,18 @@ export class CanaryAnalysis extends AnalysisController {
     this.canary = canary;
     const reset = () => this.resetCounters();
     for (const event of ['started', 'stepped', 'resumed', 'promoted', 'rolledBack', 'aborted'] as const) this.follow(event, reset);
+    // One evidence window per step, so load that changes over time hits both versions in the same
+    // proportion; α is split over the steps below 100 % so the guarantee covers the whole rollout.
+    // A step to 100 % keeps the previous window: the stable version gets no traffic to compare with.
+    const share = () => 1 / Math.max(1, canary.steps.filter((step) => step < 100).length);
+    this.follow('started', (event) => {
+      const { canary: candidate, stable } = event as CanaryStartedEvent;
+      this.startEvidence(candidate, stable, share());
+    });
+    this.follow('stepped', (event) => {
+      const { stable, canary: candidate } = canary.state;
+      if ((event as CanarySteppedEvent).to < 100 && candidate !== undefined) this.startEvidence(candidate, stable, share());
+    });
   }
 
   protected target(): AnalysisTarget {

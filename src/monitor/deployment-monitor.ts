@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { ValidationError, describeValue } from '../errors.js';
+import { CapacityError, ValidationError, describeValue } from '../errors.js';
 import { type Clock, checkFunction, checkNumber, checkOneOf } from '../options.js';
 import {
   type DriftReport,
@@ -26,8 +26,9 @@ import {
   resolvePrometheusOptions,
   toCollector,
 } from './prometheus.js';
-import { quantile } from './sketch.js';
-import { type ParsedRing, type RingJSON, SketchRing } from './sketch-ring.js';
+import { NO_OUTCOMES, type OutcomeHistogram } from './outcome-histogram.js';
+import { quantile, sketchHistogram } from './sketch.js';
+import { type ParsedRing, type RingJSON, SketchRing, ringTotals } from './sketch-ring.js';
 import { type DeploymentStats, type StatsWindow, statsOf } from './stats.js';
 
 
@@ -47,6 +48,12 @@ export interface DeploymentMonitorOptions {
   relativeAccuracy?: number;
   /** Time source in ms (default `Date.now`); pass `FakeClock.now` in tests. */
   clock?: Clock;
+  /**
+   * Most distinct versions the monitor keeps (default 1000; each costs about 10 KB). Recording or
+   * merging in one more is a `CapacityError` and records nothing, so a stream of made-up version
+   * labels cannot exhaust memory, nor a huge snapshot block the event loop in `merge`.
+   */
+  maxVersions?: number;
 }
 
 /** Options of {@link DeploymentMonitor.record}. */
@@ -157,6 +164,8 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
   readonly windowMs: number;
   readonly buckets: number;
   readonly relativeAccuracy: number;
+  /** Most distinct versions kept; see {@link DeploymentMonitorOptions.maxVersions}. */
+  readonly maxVersions: number;
   /** Time source of the windows, in ms. */
   readonly clock: Clock;
   private readonly bucketMs: number;
@@ -166,10 +175,11 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
 
   constructor(options: DeploymentMonitorOptions = {}) {
     super();
-    const { windowMs = 60_000, buckets = 12, relativeAccuracy = 0.01, clock = Date.now } = options;
+    const { windowMs = 60_000, buckets = 12, relativeAccuracy = 0.01, clock = Date.now, maxVersions = 1000 } = options;
     this.windowMs = checkNumber('windowMs', windowMs, { min: 0, exclusiveMin: true });
     this.buckets = checkNumber('buckets', buckets, { min: 1, max: 10_000, integer: true });
     this.relativeAccuracy = checkNumber('relativeAccuracy', relativeAccuracy, { min: 0, exclusiveMin: true, max: 0.5 });
+    this.maxVersions = checkNumber('maxVersions', maxVersions, { min: 1, integer: true });
     this.clock = checkFunction<Clock>('clock', clock);
     this.bucketMs = this.windowMs / this.buckets;
   }
@@ -247,6 +257,20 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     if (window === 'lifetime') return statsOf(state.latency.lifetime(now), state.firstRecordAt, now);
     const since = Math.max(state.latency.windowStart(now), state.firstRecordAt);
     return statsOf(state.latency.rolling(now), since, now);
+  }
+
+  /**
+   * A version's outcomes as counts (requests, failures, latency histogram from the sketch's bins)
+   * over the rolling window or (default) its lifetime. Two lifetime readings give the outcomes in
+   * between with `outcomesBetween`, which is how an evidence analysis judges a whole rollout.
+   */
+  outcomes(version: MonitoredVersion, options: StatsOptions = {}): OutcomeHistogram {
+    const window = checkOneOf<StatsWindow>('window', options.window ?? 'lifetime', ['rolling', 'lifetime']);
+    const state = this.versions.get(version);
+    if (state === undefined) return NO_OUTCOMES;
+    const now = this.clock();
+    const cell = window === 'lifetime' ? state.latency.lifetime(now) : state.latency.rolling(now);
+    return { totalRequests: cell.sketch.count, failures: cell.failures, latency: sketchHistogram(cell.sketch) };
   }
 
   /**
@@ -338,6 +362,9 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
    */
   merge(snapshot: MonitorSnapshot): void {
     const parsed = this.parseSnapshot(snapshot);
+    const added = parsed.filter((p) => !this.versions.has(p.version)).length;
+    if (this.versions.size + added > this.maxVersions) throw this.capacityError(`merging a snapshot with ${added} new version(s) was refused`);
+    for (const incoming of parsed) this.checkMergeFits(incoming);
     const now = this.clock();
     for (const incoming of parsed) {
       const existing = this.versions.get(incoming.version);
@@ -440,6 +467,7 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     const valid = typeof version === 'number' ? Number.isFinite(version) : typeof version === 'string' && version !== '';
     if (!valid) throw new ValidationError(`version must be a finite number or a non-empty string, got ${describeValue(version)}`);
     this.checkLabelFree(version);
+    if (this.versions.size >= this.maxVersions) throw this.capacityError(`version ${describeValue(version)} cannot be added`);
     const state: VersionState = {
       version,
       firstRecordAt: now,
@@ -450,6 +478,12 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     this.versions.set(version, state);
     this.labels.set(String(version), version);
     return state;
+  }
+
+  private capacityError(what: string): CapacityError {
+    return new CapacityError(
+      `${what}: the monitor already holds ${this.versions.size} versions and keeps at most maxVersions = ${this.maxVersions}`,
+    );
   }
 
   private checkLabelFree(version: MonitoredVersion): void {
@@ -466,6 +500,23 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     return state.outputs;
   }
 
+  /** A merge that would count past 2^53 or sum to infinity is refused before anything changes. */
+  private checkMergeFits(incoming: ParsedVersion): void {
+    const state = this.versions.get(incoming.version);
+    const fits = (ring: SketchRing | undefined, parsed: ParsedRing | undefined, what: string) => {
+      if (parsed === undefined) return;
+      const mine = ring?.totals() ?? { count: 0, sum: 0 };
+      const theirs = ringTotals(parsed);
+      if (mine.count + theirs.count > Number.MAX_SAFE_INTEGER || !Number.isFinite(mine.sum + theirs.sum)) {
+        throw new ValidationError(
+          `merging ${what} of version ${describeValue(incoming.version)} would overflow: ${mine.count} + ${theirs.count} values summing to ${mine.sum} + ${theirs.sum} is past 2^53 values or not finite; nothing was merged`,
+        );
+      }
+    };
+    fits(state?.latency, incoming.latency, 'latencies');
+    fits(state?.outputs, incoming.outputs, 'outputs');
+  }
+
   private parseSnapshot(snapshot: unknown): ParsedVersion[] {
     if (typeof snapshot !== 'object' || snapshot === null) {
       throw new ValidationError(`snapshot must be an object from DeploymentMonitor.snapshot(), got ${describeValue(snapshot)}`);
@@ -478,6 +529,10 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       }
     }
     if (!Array.isArray(s.versions)) throw new ValidationError(`snapshot.versions must be an array, got ${describeValue(s.versions)}`);
+    // Refused before parsing anything, so an oversized snapshot costs no time.
+    if (s.versions.length > this.maxVersions) {
+      throw new CapacityError(`snapshot.versions holds ${s.versions.length} versions; this monitor keeps at most maxVersions = ${this.maxVersions}`);
+    }
     const seen = new Map<string, MonitoredVersion>();
     return s.versions.map((entry: unknown, i): ParsedVersion => {
       const at = `snapshot.versions[${i}]`;
@@ -498,8 +553,8 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       return {
         version: v,
         firstRecordAt,
-        latency: SketchRing.parse(e.latency, this.relativeAccuracy, `${at}.latency`),
-        outputs: e.outputs === undefined ? undefined : SketchRing.parse(e.outputs, this.relativeAccuracy, `${at}.outputs`),
+        latency: SketchRing.parse(e.latency, this.relativeAccuracy, this.buckets, `${at}.latency`, { nonNegative: true }),
+        outputs: e.outputs === undefined ? undefined : SketchRing.parse(e.outputs, this.relativeAccuracy, this.buckets, `${at}.outputs`),
       };
     });
   }

@@ -149,22 +149,41 @@ export class SketchRing {
     }
   }
 
-  /** Checks and rebuilds a {@link RingJSON} without touching any ring. */
-  static parse(json: unknown, relativeAccuracy: number, where: string): ParsedRing {
+  /** Values recorded and their sum, over every bucket and the retired cell, without merging sketches. */
+  totals(): { count: number; sum: number } {
+    return ringTotals({ retired: this.retired, live: this.cells });
+  }
+
+  /**
+   * Checks and rebuilds a {@link RingJSON} without touching any ring: at most `buckets` live
+   * buckets with distinct indices, the whole ring's count within 2^53 and its sum finite, and with
+   * `nonNegative` (latencies) no value below 0.
+   */
+  static parse(json: unknown, relativeAccuracy: number, buckets: number, where: string, options: { nonNegative?: boolean } = {}): ParsedRing {
     if (typeof json !== 'object' || json === null) {
       throw new ValidationError(`${where} must be an object { retired, live }, got ${describeValue(json)}`);
     }
     const j = json as Record<string, unknown>;
-    if (!Array.isArray(j.live)) throw new ValidationError(`${where}.live must be an array, got ${describeValue(j.live)}`);
-    return {
-      retired: parseCell(j.retired, relativeAccuracy, `${where}.retired`),
+    if (!Array.isArray(j.live) || j.live.length > buckets) {
+      throw new ValidationError(`${where}.live must be an array of at most ${buckets} buckets, got ${describeValue(j.live)}`);
+    }
+    const indices = new Set<number>();
+    const parsed: ParsedRing = {
+      retired: parseCell(j.retired, relativeAccuracy, `${where}.retired`, options.nonNegative),
       live: j.live.map((entry: unknown, i) => {
         const at = `${where}.live[${i}]`;
         const index = (entry as { index?: unknown } | null)?.index;
         if (!Number.isSafeInteger(index)) throw new ValidationError(`${at}.index must be an integer, got ${describeValue(index)}`);
-        return { index: index as number, ...parseCell(entry, relativeAccuracy, at) };
+        if (indices.has(index as number)) throw new ValidationError(`${at}.index ${index as number} appears twice`);
+        indices.add(index as number);
+        return { index: index as number, ...parseCell(entry, relativeAccuracy, at, options.nonNegative) };
       }),
     };
+    const { count, sum } = ringTotals(parsed);
+    if (count > Number.MAX_SAFE_INTEGER || !Number.isFinite(sum)) {
+      throw new ValidationError(`${where} holds ${count} values summing to ${sum}: past 2^53 values or not finite`);
+    }
+    return parsed;
   }
 
   private retire(slot: number): void {
@@ -186,6 +205,17 @@ export class SketchRing {
   }
 }
 
+/** Values and their sum over a ring's cells (a live ring's or a parsed one's). */
+export function ringTotals(ring: { retired: Cell; live: readonly Cell[] }): { count: number; sum: number } {
+  let count = ring.retired.sketch.count;
+  let sum = ring.retired.sketch.sum;
+  for (const cell of ring.live) {
+    count += cell.sketch.count;
+    sum += cell.sketch.sum;
+  }
+  return { count, sum };
+}
+
 function addCell(target: Cell, source: Cell): void {
   mergeSketchInto(target.sketch, source.sketch);
   target.failures += source.failures;
@@ -195,12 +225,15 @@ function cellToJSON(cell: Cell): CellJSON {
   return { failures: cell.failures, sketch: sketchToJSON(cell.sketch) };
 }
 
-function parseCell(json: unknown, relativeAccuracy: number, where: string): Cell {
+function parseCell(json: unknown, relativeAccuracy: number, where: string, nonNegative = false): Cell {
   if (typeof json !== 'object' || json === null) {
     throw new ValidationError(`${where} must be an object { failures, sketch }, got ${describeValue(json)}`);
   }
   const j = json as Record<string, unknown>;
   const sketch = sketchFromJSON(j.sketch, relativeAccuracy, `${where}.sketch`);
+  if (nonNegative && sketch.count > 0 && (sketch.min < 0 || sketch.negativeStore.count > 0 || sketch.sum < 0)) {
+    throw new ValidationError(`${where}.sketch holds negative values (min ${sketch.min}); latencies are >= 0`);
+  }
   const failures = j.failures;
   if (typeof failures !== 'number' || !Number.isSafeInteger(failures) || failures < 0 || failures > sketch.count) {
     throw new ValidationError(`${where}.failures must be an integer from 0 to ${sketch.count}, got ${describeValue(failures)}`);

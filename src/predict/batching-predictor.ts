@@ -15,20 +15,28 @@ import type { OutputData, OutputTensor, PredictInput, PredictOptions, PredictOut
 /** Options of {@link BatchingPredictor}; the names follow Triton's dynamic batcher. */
 export interface BatchingOptions {
   /**
-   * Most rows one run takes (default 32). A batch runs as soon as it holds this many rows; a
-   * single request with more rows runs on its own.
+   * Most rows one run takes (default 128). A batch that reaches it is closed and the next one
+   * opened; a single request with more rows runs on its own.
    */
   maxBatchSize?: number;
   /**
-   * Longest a request waits for batch-mates, in ms (default 1): the price in latency of a
-   * partly filled batch. `0` runs whatever arrived in the same event-loop turn.
+   * Leave unset (the default) for adaptive batching: a request to an idle model runs at once,
+   * requests that arrive while a run is in flight queue, and when that run ends everything
+   * queued runs as one batch (up to `maxBatchSize` rows), so batches grow with the load and a
+   * lightly loaded model pays no wait at all.
+   *
+   * Set it to batch by a time window instead (Triton's `max_queue_delay`): a batch runs when it
+   * holds `maxBatchSize` rows or when its oldest request has waited this long, in ms, with no
+   * limit on runs in flight; `0` runs whatever arrived in the same event-loop turn. Every
+   * request, even a lone one, then waits up to this long.
    */
   maxDelayMs?: number;
   /** Most requests accepted and not yet answered (default 1024); beyond it `predict` rejects at once with `CapacityError`. */
   maxQueue?: number;
   /**
    * Longest a request may wait for its answer, in ms, counted from `predict` (default: no limit);
-   * then it rejects with `TimeoutError` and its batch-mates are unaffected. Must exceed `maxDelayMs`.
+   * then it rejects with `TimeoutError` and its batch-mates are unaffected. Must exceed `maxDelayMs`
+   * when that is set.
    */
   timeoutMs?: number;
   /** Time source for `timeoutMs`, in ms (default `performance.now`). */
@@ -60,44 +68,59 @@ class Waiter {
   ) {}
 }
 
-/** Requests joined into one run; `buffers` hold each input's rows back to back. */
+/** Requests joined into one run; `buffers` hold each input's rows back to back, room for `capacity` rows. */
 class Batch {
   rows = 0;
   readonly waiters: Waiter[] = [];
   timer: unknown = undefined;
-  constructor(readonly buffers: TargetArray[]) {}
+  constructor(
+    public buffers: TargetArray[],
+    public capacity: number,
+  ) {}
 }
 
 function sliceRows(data: OutputData, start: number, end: number): OutputData {
   return ArrayBuffer.isView(data) ? data.subarray(start, end) : data.slice(start, end);
 }
 
+/** A copy of `buffer`'s first `used` elements in a new buffer of `length` elements. */
+function grown(plan: InputPlan, buffer: TargetArray, used: number, length: number): TargetArray {
+  const next = plan.allocate(length);
+  if (ArrayBuffer.isView(buffer)) (next as Float32Array).set((buffer as Float32Array).subarray(0, used));
+  else for (let i = 0; i < used; i++) (next as string[])[i] = (buffer as string[])[i] as string;
+  return next;
+}
+
 /**
- * Dynamic micro-batching, as Triton's dynamic batcher does it: concurrent `predict` calls are
- * validated one by one, their rows copied into one buffer per input, and run as a single call of
- * the inner predictor (concatenated along dim 0); each caller then gets its own rows of every
- * output, in order. A batch runs when it holds `maxBatchSize` rows or when its oldest request has
- * waited `maxDelayMs`.
+ * Dynamic batching, adaptive by default: a request to an idle model runs at once, unchanged
+ * (no copy, no wait); requests arriving while a run is in flight are validated one by one and
+ * their rows copied into one buffer per input; when the run ends, everything queued runs as a
+ * single call of the inner predictor (concatenated along dim 0, up to `maxBatchSize` rows a run),
+ * and each caller then gets its own rows of every output, in order. One run is in flight at a
+ * time, so batches grow with the load: one row each when traffic is light, hundreds under a burst.
+ * With `maxDelayMs` set it batches by a time window instead (see {@link BatchingOptions}).
  *
- * A bad input fails only its own caller (it is validated before it joins a batch); a full queue
- * rejects at once with `CapacityError`; a timed-out (`TimeoutError`) or aborted (`AbortedError`)
- * request is answered at once and its rows' results dropped, without touching its batch-mates.
- * Models whose inputs do not share a dynamic first dimension are refused at construction.
+ * A bad input fails only its own caller (it is validated before it joins a batch; a request run
+ * alone is validated by the inner predictor); a full queue rejects at once with `CapacityError`;
+ * a timed-out (`TimeoutError`) or aborted (`AbortedError`) request is answered at once and its
+ * rows' results dropped, without touching its batch-mates (a request run alone hands its signal
+ * to the inner predictor). Models whose inputs do not share a dynamic first dimension, and
+ * outputs with a fixed first dimension, are refused at construction with the reason.
  *
  * @example
  * ```ts
  * const predictor = new BatchingPredictor(await OnnxPredictor.create(bytes), { maxBatchSize: 64 });
- * // 256 concurrent requests become 4 runs of 64 rows:
+ * // 256 concurrent requests: the first runs at once, the others as batches while it runs
  * await Promise.all(rows.map((row) => predictor.predict(row)));
  * ```
  */
 export class BatchingPredictor implements Predictor {
   /** The inner predictor's signature, by which inputs are validated and batched. */
   readonly signature: ModelSignature;
-  /** Options in force, defaults filled in. */
+  /** Options in force, defaults filled in; `maxDelayMs` is `undefined` when batching adapts to load. */
   readonly options: {
     readonly maxBatchSize: number;
-    readonly maxDelayMs: number;
+    readonly maxDelayMs: number | undefined;
     readonly maxQueue: number;
     readonly timeoutMs: number | undefined;
   };
@@ -106,28 +129,48 @@ export class BatchingPredictor implements Predictor {
   private readonly inputs: InputPlans;
   private readonly clock: () => number;
   private readonly where: string;
+  private readonly adaptive: boolean;
+  /** The batch still taking requests. */
   private open: Batch | undefined;
+  /** Adaptive mode: full batches waiting for the run in flight, oldest first (`open` comes after them). */
+  private readonly ready: Batch[] = [];
   private readonly timers: BatchingTimers;
   private flushTimer: unknown;
   private pending = 0;
   private running = 0;
+  /** Rows of the last batch run: the likely size of the next, so its buffers rarely grow. */
+  private lastRows = 1;
   private disposing: Promise<void> | undefined;
   private idle: (() => void) | undefined;
   private readonly flush = () => {
     this.flushTimer = undefined;
     if (this.open) this.dispatch(this.open);
   };
+  /** Settle a request run alone; shared, so that path costs no closure. */
+  private readonly aloneAnswered = (output: PredictOutput): PredictOutput => {
+    this.pending--;
+    this.runEnded();
+    return output;
+  };
+  private readonly aloneFailed = (error: unknown): never => {
+    this.pending--;
+    this.runEnded();
+    throw error;
+  };
 
   constructor(inner: Predictor, options: BatchingOptions = {}) {
     if (typeof inner !== 'object' || inner === null || typeof inner.predict !== 'function') {
       throw new ValidationError(`inner must be a Predictor, got ${describeValue(inner)}`);
     }
-    const maxBatchSize = checkNumber('maxBatchSize', options.maxBatchSize ?? 32, { min: 1, integer: true });
-    const maxDelayMs = checkNumber('maxDelayMs', options.maxDelayMs ?? 1, { min: 0 });
+    const maxBatchSize = checkNumber('maxBatchSize', options.maxBatchSize ?? 128, { min: 1, integer: true });
+    const maxDelayMs = options.maxDelayMs === undefined ? undefined : checkNumber('maxDelayMs', options.maxDelayMs, { min: 0 });
     const maxQueue = checkNumber('maxQueue', options.maxQueue ?? 1024, { min: 1, integer: true });
     const timeoutMs =
-      options.timeoutMs === undefined ? undefined : checkNumber('timeoutMs', options.timeoutMs, { min: maxDelayMs, exclusiveMin: true });
+      options.timeoutMs === undefined
+        ? undefined
+        : checkNumber('timeoutMs', options.timeoutMs, { min: maxDelayMs ?? 0, exclusiveMin: true });
     this.options = { maxBatchSize, maxDelayMs, maxQueue, timeoutMs };
+    this.adaptive = maxDelayMs === undefined;
     this.clock = options.clock === undefined ? performance.now.bind(performance) : checkFunction<() => number>('clock', options.clock);
     const timers = options.timers ?? globalThis;
     if (typeof timers.setTimeout !== 'function' || typeof timers.clearTimeout !== 'function') {
@@ -171,8 +214,9 @@ export class BatchingPredictor implements Predictor {
   }
 
   /**
-   * Queues one request (one or more rows) for the next batch. Rejects at once with
-   * `InputShapeError` (bad input), `CapacityError` (queue full) or `InvalidStateError` (disposed).
+   * Runs one request (one or more rows) at once if the model is idle, or queues it for the next
+   * batch. Rejects at once with `InputShapeError` (bad input), `CapacityError` (queue full) or
+   * `InvalidStateError` (disposed).
    */
   predict(input: PredictInput, options?: PredictOptions): Promise<PredictOutput> {
     const signal = options?.signal;
@@ -183,6 +227,7 @@ export class BatchingPredictor implements Predictor {
         new CapacityError(`${this.where}batching queue is full: maxQueue is ${this.options.maxQueue} requests waiting or running`),
       );
     }
+    if (this.adaptive && this.running === 0 && this.options.timeoutMs === undefined) return this.runAlone(input, options);
     // A single-input model's value comes as is (`one`); records are split per input (`list`).
     let one: TensorInput | undefined;
     let list: TensorInput[] | undefined;
@@ -202,11 +247,12 @@ export class BatchingPredictor implements Predictor {
     const maxBatchSize = this.options.maxBatchSize;
     let batch = this.open;
     if (batch && batch.rows + rows > maxBatchSize) {
-      this.dispatch(batch);
+      this.close(batch);
       batch = undefined;
     }
     // A request larger than a batch gets a batch of its own, so timeouts and aborts work alike.
-    batch ??= this.openBatch(Math.max(rows, maxBatchSize));
+    batch ??= this.openBatch(rows);
+    if (batch.rows + rows > batch.capacity) this.grow(batch, batch.rows + rows);
     try {
       if (list) {
         for (let i = 0; i < this.plans.length; i++) {
@@ -230,13 +276,29 @@ export class BatchingPredictor implements Predictor {
     });
     this.pending++;
     batch.rows += rows;
-    if (batch.rows >= maxBatchSize) this.dispatch(batch);
-    else if (this.flushTimer === undefined) {
+    // The deadline counts while the request waits for a run too, not only while it runs.
+    if (this.options.timeoutMs !== undefined && batch.timer === undefined) this.armTimeout(batch);
+    if (batch.rows >= maxBatchSize) this.close(batch);
+    else if (!this.adaptive && this.flushTimer === undefined) {
       // Not unref()'d: it only exists while a caller awaits this batch, and must fire for it.
       this.flushTimer =
-        this.options.maxDelayMs === 0 ? setImmediate(this.flush) : this.timers.setTimeout(this.flush, this.options.maxDelayMs);
+        this.options.maxDelayMs === 0 ? setImmediate(this.flush) : this.timers.setTimeout(this.flush, this.options.maxDelayMs as number);
     }
+    if (this.adaptive && this.running === 0) this.runNext();
     return promise;
+  }
+
+  /** Adaptive mode, model idle: the request goes to the inner predictor as it is. */
+  private runAlone(input: PredictInput, options: PredictOptions | undefined): Promise<PredictOutput> {
+    this.pending++;
+    this.running++;
+    let running: Promise<PredictOutput>;
+    try {
+      running = this.inner.predict(input, options);
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    return running.then(this.aloneAnswered, this.aloneFailed);
   }
 
   private rowsOfAll(values: TensorInput[]): number {
@@ -249,9 +311,42 @@ export class BatchingPredictor implements Predictor {
   }
 
   private openBatch(rows: number): Batch {
-    const batch = new Batch(this.plans.map((p) => p.allocate(rows * p.rowSize)));
+    const capacity = Math.max(rows, Math.min(this.options.maxBatchSize, this.lastRows));
+    const batch = new Batch(
+      this.plans.map((p) => p.allocate(capacity * p.rowSize)),
+      capacity,
+    );
     this.open = batch;
     return batch;
+  }
+
+  /** Makes room for `rows` rows in `batch`, at least doubling it, never beyond `maxBatchSize` unless one request needs more. */
+  private grow(batch: Batch, rows: number): void {
+    const capacity = Math.max(rows, Math.min(this.options.maxBatchSize, batch.capacity * 2));
+    for (let i = 0; i < this.plans.length; i++) {
+      const plan = this.plans[i] as InputPlan;
+      batch.buffers[i] = grown(plan, batch.buffers[i] as TargetArray, batch.rows * plan.rowSize, capacity * plan.rowSize);
+    }
+    batch.capacity = capacity;
+  }
+
+  /** A batch that takes no more requests: it runs now (time window), or when its turn comes (adaptive). */
+  private close(batch: Batch): void {
+    if (!this.adaptive) {
+      this.dispatch(batch);
+      return;
+    }
+    if (this.open === batch) this.open = undefined;
+    this.ready.push(batch);
+  }
+
+  /** Adaptive mode, no run in flight: runs the oldest waiting batch that still has a caller. */
+  private runNext(): void {
+    while (this.running === 0) {
+      const batch = this.ready.length > 0 ? (this.ready.shift() as Batch) : this.open;
+      if (batch === undefined) return;
+      this.dispatch(batch);
+    }
   }
 
   private watchAbort(batch: Batch, waiter: Waiter, signal: AbortSignal): void {
@@ -288,8 +383,12 @@ export class BatchingPredictor implements Predictor {
       this.open = undefined;
       this.cancelFlush();
     }
-    if (batch.waiters.every((w) => w.settled)) return;
+    if (batch.waiters.every((w) => w.settled)) {
+      this.clearTimeout(batch);
+      return;
+    }
     const rows = batch.rows;
+    this.lastRows = rows;
     let input: PredictInput;
     if (this.plans.length === 1) {
       input = this.tensorOf(this.plans[0] as InputPlan, batch.buffers[0] as TargetArray, rows);
@@ -302,8 +401,13 @@ export class BatchingPredictor implements Predictor {
       input = record;
     }
     this.running++;
-    if (this.options.timeoutMs !== undefined) this.armTimeout(batch);
-    this.inner.predict(input).then(
+    let running: Promise<PredictOutput>;
+    try {
+      running = this.inner.predict(input);
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    running.then(
       (output) => this.complete(batch, output),
       (error: unknown) => this.fail(batch, error),
     );
@@ -317,7 +421,10 @@ export class BatchingPredictor implements Predictor {
 
   private armTimeout(batch: Batch): void {
     const next = batch.waiters.find((w) => !w.settled);
-    if (!next) return;
+    if (!next) {
+      batch.timer = undefined;
+      return;
+    }
     batch.timer = this.timers.setTimeout(() => {
       const now = this.clock();
       for (const waiter of batch.waiters) {
@@ -329,13 +436,21 @@ export class BatchingPredictor implements Predictor {
     }, Math.max(0, next.deadline - this.clock()));
   }
 
-  private finished(batch: Batch): void {
-    if (batch.timer !== undefined) this.timers.clearTimeout(batch.timer as never);
-    if (--this.running === 0 && this.idle) this.idle();
+  private clearTimeout(batch: Batch): void {
+    if (batch.timer === undefined) return;
+    this.timers.clearTimeout(batch.timer as never);
+    batch.timer = undefined;
+  }
+
+  /** A run ended (batch or alone): start the next one, or wake a waiting `dispose`. */
+  private runEnded(): void {
+    this.running--;
+    if (this.adaptive) this.runNext();
+    if (this.running === 0 && this.idle) this.idle();
   }
 
   private complete(batch: Batch, output: PredictOutput): void {
-    this.finished(batch);
+    this.clearTimeout(batch);
     const waiters = batch.waiters;
     const names = Object.keys(output);
     for (const name of names) {
@@ -346,7 +461,6 @@ export class BatchingPredictor implements Predictor {
           new ValidationError(
             `${this.where}output '${name}' has dims [${dims.join(',')}] for a batch of ${batch.rows} rows: the model does not keep the batch dimension, so it cannot be batched`,
           ),
-          false,
         );
         return;
       }
@@ -357,6 +471,7 @@ export class BatchingPredictor implements Predictor {
         this.settle(only);
         only.resolve(output);
       }
+      this.runEnded();
       return;
     }
     // Per output: elements per row and the dims of a one-row answer, shared by every one-row caller.
@@ -374,33 +489,37 @@ export class BatchingPredictor implements Predictor {
         const name = names[i] as string;
         const tensor = output[name] as OutputTensor;
         const width = widths[i] as number;
-        mine[name] = {
+        const part: OutputTensor = {
           data: sliceRows(tensor.data, waiter.offset * width, (waiter.offset + waiter.rows) * width),
           dims: waiter.rows === 1 ? (oneRowDims[i] as readonly number[]) : [waiter.rows, ...tensor.dims.slice(1)],
           type: tensor.type,
         };
+        if (tensor.labels !== undefined) part.labels = tensor.labels;
+        mine[name] = part;
       }
       this.settle(waiter);
       waiter.resolve(mine);
     }
+    this.runEnded();
   }
 
-  private fail(batch: Batch, error: unknown, first = true): void {
-    if (first) this.finished(batch);
+  private fail(batch: Batch, error: unknown): void {
+    this.clearTimeout(batch);
     for (const waiter of batch.waiters) {
       if (waiter.settled) continue;
       this.settle(waiter);
       waiter.reject(error);
     }
+    this.runEnded();
   }
 
   /**
-   * Runs the open batch now, waits for every running batch, then disposes the inner predictor.
-   * Later `predict` calls reject with `InvalidStateError`.
+   * Runs every queued request, waits for every run, then disposes the inner predictor. Later
+   * `predict` calls reject with `InvalidStateError`.
    */
   dispose(): Promise<void> {
     this.disposing ??= (async () => {
-      if (this.open) this.dispatch(this.open);
+      if (this.open && !this.adaptive) this.dispatch(this.open);
       if (this.running > 0) await new Promise<void>((resolve) => (this.idle = resolve));
       await this.inner.dispose();
     })();

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { InferenceSession } from 'onnxruntime-node';
 import { AbortedError, InferenceError, InvalidStateError, ModelLoadError, ValidationError, describeValue } from '../errors.js';
 import { checkNumber } from '../options.js';
@@ -5,6 +6,7 @@ import { readSignature, type ModelSignature } from '../registry/signature.js';
 import { InputPlans } from './inputs.js';
 import { toOutputs } from './outputs.js';
 import type { PredictInput, PredictOptions, PredictOutput, Predictor } from './types.js';
+import { unzipMaps } from './zipmap.js';
 
 /** Options of {@link OnnxPredictor.create}. */
 export interface OnnxPredictorOptions {
@@ -23,13 +25,39 @@ export interface OnnxPredictorOptions {
   intraOpNumThreads?: number;
   /** Threads used across operators in parallel execution mode. */
   interOpNumThreads?: number;
-  /** Outputs to fetch (default: all, in the model's order); others are not computed when avoidable. */
+  /**
+   * Outputs to fetch (default: every tensor output, in the model's order); others are not
+   * computed when avoidable. onnxruntime-node cannot return sequences or maps, so a non-tensor
+   * output cannot be named here; a `ZipMap`'s output is served as its probability tensor (see
+   * {@link OnnxPredictor}).
+   */
   outputs?: readonly string[];
 }
 
 function modelLabel(name: string | undefined, version: number | string | undefined): string {
   if (name === undefined && version === undefined) return '';
   return `model ${name === undefined ? '(unnamed)' : `'${name}'`}${version === undefined ? '' : ` v${version}`}: `;
+}
+
+async function openSession(source: Uint8Array | string, options: InferenceSession.SessionOptions, where: string): Promise<InferenceSession> {
+  try {
+    return typeof source === 'string' ? await InferenceSession.create(source, options) : await InferenceSession.create(source, options);
+  } catch (error) {
+    throw new ModelLoadError(`${where}onnxruntime could not load the model: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/** What is wrong with the `outputs` option (or with a model that has no tensor output to fetch). */
+function outputsProblem(outputs: readonly string[] | undefined, all: readonly string[], tensors: readonly string[], where: string): string | undefined {
+  const quoted = (names: readonly string[]) => names.map((n) => `'${n}'`).join(', ');
+  const unknown = outputs?.find((o) => !all.includes(o));
+  if (unknown !== undefined) return `outputs must name outputs of the model (${quoted(all)}), got '${unknown}'`;
+  const nonTensor = outputs?.find((o) => !tensors.includes(o));
+  if (nonTensor !== undefined) {
+    return `outputs must name tensor outputs (${quoted(tensors)}): onnxruntime-node cannot return the sequence or map '${nonTensor}'`;
+  }
+  if (tensors.length === 0) return `${where}the model has no tensor output (${quoted(all)}: sequences or maps, which onnxruntime-node cannot return)`;
+  return undefined;
 }
 
 function messageOf(error: unknown): string {
@@ -62,6 +90,7 @@ export class OnnxPredictor implements Predictor {
   private readonly plans: InputPlans;
   private readonly where: string;
   private readonly outputNames: readonly string[];
+  private readonly outputLabels: ReadonlyArray<readonly (number | string)[] | undefined>;
   private readonly fetches: string[] | undefined;
   private inFlight = 0;
   private disposing: Promise<void> | undefined;
@@ -69,21 +98,28 @@ export class OnnxPredictor implements Predictor {
   /** Settles a run without a signal; shared by every call, so a run costs no closure. */
   private readonly answer = (results: InferenceSession.ReturnType): PredictOutput => {
     this.settled();
-    return toOutputs(results, this.outputNames);
+    return toOutputs(results, this.outputNames, this.outputLabels);
   };
   private readonly fail = (error: unknown): never => {
     throw this.runFailed(error);
   };
 
-  private constructor(session: InferenceSession, options: OnnxPredictorOptions, outputs: readonly string[] | undefined) {
+  private constructor(
+    session: InferenceSession,
+    options: OnnxPredictorOptions,
+    fetches: readonly string[],
+    labels: ReadonlyMap<string, readonly (number | string)[]>,
+  ) {
     this.session = session;
     this.name = options.name;
     this.version = options.version;
     this.where = modelLabel(options.name, options.version);
     this.signature = readSignature(session);
     this.plans = new InputPlans(this.signature, this.where);
-    this.outputNames = outputs ?? session.outputNames;
-    this.fetches = outputs ? [...outputs] : undefined;
+    this.outputNames = fetches;
+    this.outputLabels = fetches.map((name) => labels.get(name));
+    const all = fetches.length === session.outputNames.length && fetches.every((n, i) => session.outputNames[i] === n);
+    this.fetches = all ? undefined : [...fetches];
   }
 
   /**
@@ -111,23 +147,31 @@ export class OnnxPredictor implements Predictor {
       sessionOptions.interOpNumThreads = checkNumber('interOpNumThreads', options.interOpNumThreads, { min: 0, integer: true });
     }
     const where = modelLabel(name, version);
-    let session: InferenceSession;
-    try {
-      session =
-        typeof source === 'string'
-          ? await InferenceSession.create(source, sessionOptions)
-          : await InferenceSession.create(source, sessionOptions);
-    } catch (error) {
-      throw new ModelLoadError(`${where}onnxruntime could not load the model: ${messageOf(error)}`, { cause: error });
+    let session = await openSession(source, sessionOptions, where);
+    const labels = new Map<string, readonly (number | string)[]>();
+    if (outputs === undefined && session.outputMetadata.some((m) => !m.isTensor)) {
+      // Served from a rewritten copy in memory: the source (a registry's stored artifact) is untouched.
+      try {
+        const bytes = typeof source === 'string' ? await readFile(source) : source;
+        const unzipped = unzipMaps(bytes, `${where}model`);
+        if (unzipped) {
+          const served = await openSession(unzipped.bytes, sessionOptions, where);
+          await session.release();
+          session = served;
+          for (const { output, labels: classes } of unzipped.outputs) labels.set(output, classes);
+        }
+      } catch (error) {
+        await session.release().catch(() => undefined);
+        throw error;
+      }
     }
-    const unknown = outputs?.find((o) => !session.outputNames.includes(o));
-    if (unknown !== undefined) {
+    const tensors = session.outputMetadata.filter((m) => m.isTensor).map((m) => m.name);
+    const problem = outputsProblem(outputs, session.outputNames, tensors, where);
+    if (problem !== undefined) {
       await session.release();
-      throw new ValidationError(
-        `outputs must name outputs of the model (${session.outputNames.map((n) => `'${n}'`).join(', ')}), got '${unknown}'`,
-      );
+      throw new ValidationError(problem);
     }
-    return new OnnxPredictor(session, options, outputs);
+    return new OnnxPredictor(session, options, outputs ?? tensors, labels);
   }
 
   /**
@@ -158,7 +202,7 @@ export class OnnxPredictor implements Predictor {
     return running.then((results) => {
       this.settled();
       if (signal.aborted) throw new AbortedError(`${this.where}prediction aborted`, { cause: signal.reason });
-      return toOutputs(results, this.outputNames);
+      return toOutputs(results, this.outputNames, this.outputLabels);
     }, this.fail);
   }
 

@@ -23,12 +23,20 @@ function plainData(tensor: Tensor): OutputData {
  * Converts onnxruntime results into plain `{ data, dims, type }` outputs, keyed and ordered by
  * `names`. @internal
  */
-export function toOutputs(results: Record<string, unknown>, names: readonly string[]): PredictOutput {
+export function toOutputs(
+  results: Record<string, unknown>,
+  names: readonly string[],
+  labels?: ReadonlyArray<readonly (number | string)[] | undefined>,
+): PredictOutput {
   const out: PredictOutput = {};
   for (let i = 0; i < names.length; i++) {
     const name = names[i] as string;
     const tensor = results[name] as Tensor;
-    out[name] = { data: plainData(tensor), dims: tensor.dims, type: tensor.type };
+    const classes = labels?.[i];
+    out[name] =
+      classes === undefined
+        ? { data: plainData(tensor), dims: tensor.dims, type: tensor.type }
+        : { data: plainData(tensor), dims: tensor.dims, type: tensor.type, labels: classes };
   }
   return out;
 }
@@ -42,6 +50,11 @@ export interface Prediction {
   prediction: PredictionValue;
   /** Class probabilities (or scores) of the row, when the model outputs them. */
   probabilities?: number[];
+  /**
+   * The class label of each entry of `probabilities`, when the model says them (a scikit-learn
+   * classifier exported with a `ZipMap`: `[0, 1, 2]` or `['setosa', 'versicolor', 'virginica']`).
+   */
+  classes?: Array<number | string>;
 }
 
 /** Which outputs {@link toPrediction} reads. */
@@ -49,8 +62,9 @@ export interface PredictionOptions {
   /** Output holding the label or value; default: the model's first output. */
   label?: string;
   /**
-   * Output holding probabilities; default: the output named `probabilities`, or else the second
-   * output when it is a floating-point tensor. `false` leaves probabilities out.
+   * Output holding probabilities; default: the output that carries class labels (a ZipMap's, see
+   * {@link OutputTensor.labels}), else the output named `probabilities`, else the second output
+   * when it is a floating-point tensor. `false` leaves probabilities out.
    */
   probabilities?: string | false;
   /** Row of the batch to read (default 0). */
@@ -71,7 +85,8 @@ function rowOf(tensor: OutputTensor, row: number, name: string): Array<number | 
 /**
  * Reduces a prediction's outputs to one row's `{ prediction, probabilities? }`: for a
  * scikit-learn-style classifier (`label` int64[N] + `probabilities` float32[N,C]) that is
- * `{ prediction: 2, probabilities: [0.01, 0.2, 0.79] }`; for a one-output regression,
+ * `{ prediction: 2, probabilities: [0.01, 0.2, 0.79] }` (with `classes: [0, 1, 2]` when the
+ * model exported its probabilities through a `ZipMap`); for a one-output regression,
  * `{ prediction: 1.5 }` (or an array when the row has several values).
  *
  * @example
@@ -95,6 +110,7 @@ export function toPrediction(output: PredictOutput, options: PredictionOptions =
     options.probabilities === false
       ? undefined
       : (options.probabilities ??
+        names.find((n) => n !== labelName && output[n]?.labels !== undefined) ??
         (output.probabilities && labelName !== 'probabilities'
           ? 'probabilities'
           : names[1] !== undefined && names[1] !== labelName && isFloat(output[names[1]])
@@ -106,6 +122,7 @@ export function toPrediction(output: PredictOutput, options: PredictionOptions =
       throw new ValidationError(`probabilities must name an output (${names.map((n) => `'${n}'`).join(', ')}), got '${probabilitiesName}'`);
     }
     result.probabilities = rowOf(probabilities, row, probabilitiesName).map(Number);
+    if (probabilities.labels !== undefined) result.classes = [...probabilities.labels];
   }
   return result;
 }

@@ -1,10 +1,12 @@
+import { availableParallelism } from 'node:os';
 import { EventEmitter } from 'eventemitter3';
-import { InvalidStateError, ValidationError, describeValue } from '../errors.js';
+import { InvalidStateError, ModelLoadError, ValidationError, describeValue } from '../errors.js';
 import { checkFunction, checkNumber } from '../options.js';
 import type { VersionRef } from '../registry/model-version.js';
 import type { ModelSignature } from '../registry/signature.js';
 import { OnnxPredictor } from './onnx-predictor.js';
 import type { PredictInput, PredictOptions, PredictOutput, Predictor } from './types.js';
+import { signatureSample } from './warm-up.js';
 
 /** What the pool needs of a version record: its model name and version number. */
 export interface PoolVersion {
@@ -27,18 +29,57 @@ export interface PoolRegistry<V extends PoolVersion = PoolVersion> {
 export interface PredictorPoolOptions<V extends PoolVersion = PoolVersion> {
   registry: PoolRegistry<V>;
   /**
-   * Turns verified bytes into a predictor (default: `OnnxPredictor.create(bytes, { name, version })`).
-   * Wrap here to batch: `(bytes, v) => OnnxPredictor.create(bytes).then((p) => new BatchingPredictor(p))`.
+   * Turns verified bytes into a predictor (default:
+   * `OnnxPredictor.create(bytes, { name, version, intraOpNumThreads })`, with the pool's
+   * `intraOpNumThreads`). Wrap here to batch:
+   * `(bytes, v) => OnnxPredictor.create(bytes).then((p) => new BatchingPredictor(p))`.
    */
   create?: (bytes: Uint8Array, version: V) => Promise<Predictor>;
   /** Most versions kept loaded (default 4); beyond it the least recently used is evicted. */
   maxLoaded?: number;
+  /**
+   * Threads each loaded version's session may use inside one operator, for the default `create`
+   * (default: the machine's cores divided by `maxLoaded`, at least 1, so that every version the
+   * pool may hold, running at once, fits the cores instead of each spinning a thread per core).
+   */
+  intraOpNumThreads?: number;
+  /**
+   * Inferences run on each version once it is loaded and before any `get` returns it (default
+   * `true`: 3 runs on an input built from the signature); `false` hands versions out cold. A
+   * warm-up that fails fails the load with `ModelLoadError`, as Triton does: a version that
+   * cannot answer its own signature's input is not served.
+   */
+  warmUp?: boolean | WarmUpOptions<V>;
+}
+
+/** How {@link PredictorPool} warms a version up once it is loaded, before anyone can use it. */
+export interface WarmUpOptions<V extends PoolVersion = PoolVersion> {
+  /**
+   * Inferences run (default 3): onnxruntime's first run of a session allocates and picks its
+   * kernels (0.2–10 ms here against 0.02 ms steady), the second is still slow at times, the third
+   * is steady.
+   */
+  runs?: number;
+  /**
+   * The input to warm with, e.g. a real request the host kept (default, or when it returns
+   * `undefined`: zeros of each input's type in the signature's shape, symbolic dims as 1). A
+   * version with neither is loaded without a warm-up (`warmUpRuns: 0` in `loaded`).
+   */
+  sample?: (version: V, signature: ModelSignature | undefined) => PredictInput | undefined;
+}
+
+/** Intra-op threads per version so that `maxLoaded` versions running at once fit `cores`. */
+function threadsPerVersion(cores: number, maxLoaded: number): number {
+  return Math.max(1, Math.floor(cores / maxLoaded));
 }
 
 /** Events of {@link PredictorPool}, with their payloads. */
 export interface PredictorPoolEvents {
-  /** A version finished loading and is ready to serve. */
-  loaded: [event: { name: string; version: number; loadMs: number }];
+  /**
+   * A version finished loading and warming up and is ready to serve: `loadMs` in all, of which
+   * `warmUpMs` for its `warmUpRuns` warm-up inferences (0 when not warmed).
+   */
+  loaded: [event: { name: string; version: number; loadMs: number; warmUpRuns: number; warmUpMs: number }];
   /** A version left the pool (LRU or `unload`); it is disposed once its running predictions finish. */
   evicted: [event: { name: string; version: number; reason: 'lru' | 'unload' | 'dispose' }];
   /** A load failed (missing version, `IntegrityError`, `ModelLoadError`…); nothing was cached, the next `get` retries. */
@@ -169,6 +210,11 @@ export class PooledPredictor implements Predictor {
 export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmitter<PredictorPoolEvents> {
   /** Most versions kept loaded. */
   readonly maxLoaded: number;
+  /** Intra-op threads of each version the default `create` loads. */
+  readonly intraOpNumThreads: number;
+  /** Warm-up inferences run on each loaded version (0: none). */
+  readonly warmUpRuns: number;
+  private readonly warmUpSample: ((version: V, signature: ModelSignature | undefined) => PredictInput | undefined) | undefined;
   private readonly registry: PoolRegistry<V>;
   private readonly create: (bytes: Uint8Array, version: V) => Promise<Predictor>;
   /** Insertion order is recency: a hit moves its entry to the end. */
@@ -186,11 +232,26 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
       throw new ValidationError(`registry must have resolve() and loadArtifact(), got ${describeValue(registry)}`);
     }
     this.registry = registry;
+    this.maxLoaded = checkNumber('maxLoaded', options.maxLoaded ?? 4, { min: 1, integer: true });
+    this.intraOpNumThreads = checkNumber('intraOpNumThreads', options.intraOpNumThreads ?? threadsPerVersion(availableParallelism(), this.maxLoaded), {
+      min: 1,
+      integer: true,
+    });
+    const warmUp = options.warmUp ?? true;
+    if (typeof warmUp !== 'boolean' && (typeof warmUp !== 'object' || warmUp === null)) {
+      throw new ValidationError(`warmUp must be a boolean or { runs, sample }, got ${describeValue(warmUp)}`);
+    }
+    const warmUpOptions = typeof warmUp === 'object' ? warmUp : {};
+    this.warmUpRuns = warmUp === false ? 0 : checkNumber('warmUp.runs', warmUpOptions.runs ?? 3, { min: 0, integer: true });
+    this.warmUpSample =
+      warmUpOptions.sample === undefined
+        ? undefined
+        : checkFunction<(version: V, signature: ModelSignature | undefined) => PredictInput | undefined>('warmUp.sample', warmUpOptions.sample);
+    const intraOpNumThreads = this.intraOpNumThreads;
     this.create =
       options.create === undefined
-        ? (bytes, v) => OnnxPredictor.create(bytes, { name: v.name, version: v.version })
+        ? (bytes, v) => OnnxPredictor.create(bytes, { name: v.name, version: v.version, intraOpNumThreads })
         : checkFunction<(bytes: Uint8Array, version: V) => Promise<Predictor>>('create', options.create);
-    this.maxLoaded = checkNumber('maxLoaded', options.maxLoaded ?? 4, { min: 1, integer: true });
   }
 
   /** Versions currently loaded or loading, least recently used first, as `name@version`. */
@@ -263,10 +324,16 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
 
   private async load(entry: Entry, ref: VersionRef, known: V | undefined): Promise<Entry> {
     const started = performance.now();
+    let warmUpRuns = 0;
+    let warmUpMs = 0;
     try {
       const record = known ?? (await this.registry.resolve(entry.name, entry.version));
       const bytes = await this.registry.loadArtifact(entry.name, entry.version);
-      entry.predictor = await this.create(bytes, record);
+      const predictor = await this.create(bytes, record);
+      const warmStarted = performance.now();
+      warmUpRuns = await this.warm(entry, record, predictor);
+      warmUpMs = warmUpRuns === 0 ? 0 : performance.now() - warmStarted;
+      entry.predictor = predictor;
     } catch (error) {
       if (this.entries.get(entry.key) === entry) this.forget(entry);
       this.emit('loadFailed', { name: entry.name, ref, error });
@@ -278,10 +345,30 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
       entry.evicted = true;
       this.retire(entry);
     } else {
-      this.emit('loaded', { name: entry.name, version: entry.version, loadMs: performance.now() - started });
+      this.emit('loaded', { name: entry.name, version: entry.version, loadMs: performance.now() - started, warmUpRuns, warmUpMs });
       this.evictBeyondLimit(entry);
     }
     return entry;
+  }
+
+  /**
+   * Runs the warm-up inferences on a freshly created predictor and returns how many ran; a failure
+   * disposes it and becomes the load's `ModelLoadError`.
+   */
+  private async warm(entry: Entry, record: V, predictor: Predictor): Promise<number> {
+    if (this.warmUpRuns === 0) return 0;
+    let input: PredictInput | undefined;
+    try {
+      input = this.warmUpSample?.(record, predictor.signature);
+      if (input === undefined && predictor.signature) input = signatureSample(predictor.signature);
+      if (input === undefined) return 0;
+      for (let i = 0; i < this.warmUpRuns; i++) await predictor.predict(input);
+    } catch (error) {
+      await predictor.dispose().catch(() => undefined);
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ModelLoadError(`model '${entry.name}' v${entry.version}: warm-up inference failed: ${reason}`, { cause: error });
+    }
+    return this.warmUpRuns;
   }
 
   /**

@@ -16,8 +16,9 @@ export type NumericArray =
 
 /**
  * Flat tensor data with explicit dimensions, e.g. `{ data: new Float32Array(8), dims: [2, 4] }`.
- * When `data` already has the input's element type it is used as is (no copy); otherwise it is
- * converted once.
+ * When `data` already has the input's element type it is used as is: no copy, and no scan of its
+ * values (only `dims` and the length are checked); otherwise it is converted once, value by value,
+ * each value checked (finite, in range) on the way.
  */
 export interface TensorData {
   data: NumericArray | readonly number[] | readonly string[] | readonly boolean[];
@@ -41,7 +42,8 @@ export type NestedArray<T> = readonly T[] | readonly NestedArray<T>[];
  *   (`number[25][96]` → dims `[1, 25, 96]`);
  * - a typed array: a single row, like `number[]`;
  * - {@link TensorData}: flat data with explicit `dims`;
- * - an onnxruntime `Tensor`: passed through unchanged after validation.
+ * - an onnxruntime `Tensor`: passed through unchanged once its type and dims are checked (its
+ *   values are not scanned).
  *
  * String inputs take `string[]` / `string[][]` (any depth) the same way; boolean inputs take
  * booleans or 0/1.
@@ -67,6 +69,12 @@ export interface OutputTensor {
   dims: readonly number[];
   /** The element type onnxruntime reports, e.g. `'float32'`, `'int64'`, `'string'`. */
   type: Tensor.Type;
+  /**
+   * Class labels of the last dim, in column order, when the model says them: the
+   * `classlabels_int64s` / `classlabels_strings` of a scikit-learn `ZipMap` whose probability
+   * tensor this output is. {@link toPrediction} returns them as `classes`.
+   */
+  labels?: readonly (number | string)[];
 }
 
 /** The outputs of one prediction, keyed by output name, in the model's output order. */

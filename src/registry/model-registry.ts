@@ -25,6 +25,7 @@ import type {
 } from './model-version.js';
 import { checkName, checkVersionNumber } from './names.js';
 import { inspectOnnx, type OnnxInspection } from './onnx-info.js';
+import { emptyAliasDocument, parseAliasDocument, parseVersionRecord, type AliasDocument, type Tombstone } from './records.js';
 
 /** Options of {@link ModelRegistry}. */
 export interface ModelRegistryOptions {
@@ -34,32 +35,15 @@ export interface ModelRegistryOptions {
   clock?: Clock;
 }
 
-/** `models/<name>/aliases.json`: current aliases, every move, and versions deleted (never alias targets again). */
-interface AliasDocument {
-  aliases: Record<string, number>;
-  history: AliasHistoryEntry[];
-  deleted: number[];
-}
-
-/** What `models/<name>/versions/<n>.json` holds after a delete: the number stays claimed forever. */
-interface Tombstone {
-  name: string;
-  version: number;
-  sha256: string;
-  deleted: true;
-  deletedAt: string;
-}
-
 type StoredRecord = { value: ModelVersion | Tombstone; etag: string };
 
 // A compare-and-swap loop retries at once (re-reading gives the winner time to finish); this bound
 // only turns a livelock or a broken adapter into an error instead of a hang.
 const MAX_CAS_ATTEMPTS = 1000;
 const FORMAT = /^[a-z0-9][a-z0-9._-]{0,31}$/;
-const VERSION_KEY = /\/versions\/(\d+)\.json$/;
+const VERSION_KEY = /^models\/([^/]+)\/versions\/(\d+)\.json$/;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
@@ -122,11 +106,17 @@ function checkLineage(given: unknown): Lineage {
   return lineage;
 }
 
+// A version written in decimal digits, as it arrives from a URL, a CLI or an environment variable.
+const DECIMAL_VERSION = /^[1-9][0-9]*$/;
+
 function parseRef(ref: unknown): number | 'latest' | { alias: string } {
   if (typeof ref === 'number') return checkVersionNumber(ref, 'version ref');
   if (ref === 'latest') return 'latest';
   if (typeof ref === 'string' && ref.startsWith('@')) return { alias: checkName(ref.slice(1), 'alias in version ref') };
-  throw new ValidationError(`version ref must be a version number, 'latest' or '@alias', got ${describeValue(ref)}`);
+  if (typeof ref === 'string' && DECIMAL_VERSION.test(ref)) return checkVersionNumber(Number(ref), 'version ref');
+  throw new ValidationError(
+    `version ref must be a version number (an integer >= 1, or its decimal digits such as '3'), 'latest' or '@alias', got ${describeValue(ref)}`,
+  );
 }
 
 /**
@@ -341,7 +331,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
 
   /** Current aliases of a model, alias → version (`{}` when none). */
   async getAliases(name: string): Promise<Record<string, number>> {
-    return (await this.#readAliases(checkName(name, 'model name'))).doc.aliases;
+    return { ...(await this.#readAliases(checkName(name, 'model name'))).doc.aliases };
   }
 
   /**
@@ -446,11 +436,20 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   }
 
   async #blobInUse(sha256: string): Promise<boolean> {
-    const keys = (await this.storage.list('models/')).filter((k) => VERSION_KEY.test(k));
-    for (const key of keys) {
+    for (const key of await this.storage.list('models/')) {
+      const match = VERSION_KEY.exec(key);
+      if (!match) continue;
       const stored = await this.storage.get(key);
       if (!stored) continue;
-      const value = JSON.parse(decoder.decode(stored.data)) as ModelVersion | Tombstone;
+      let value: ModelVersion | Tombstone;
+      try {
+        value = parseVersionRecord(key, stored.data, match[1]!, Number(match[2]));
+      } catch (err) {
+        // A damaged record may be one that uses this blob: keep the blob rather than fail a
+        // delete that has already taken effect, or guess.
+        if (err instanceof IntegrityError) return true;
+        throw err;
+      }
       if (!isTombstone(value) && value.sha256 === sha256) return true;
     }
     return false;
@@ -460,21 +459,16 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     const numbers: number[] = [];
     for (const key of await this.storage.list(`models/${model}/versions/`)) {
       const match = VERSION_KEY.exec(key);
-      if (match) numbers.push(Number(match[1]));
+      if (match) numbers.push(Number(match[2]));
     }
     return numbers.sort((a, b) => a - b);
   }
 
   async #readRecord(model: string, version: number): Promise<StoredRecord | undefined> {
-    const stored = await this.storage.get(versionKey(model, version));
+    const key = versionKey(model, version);
+    const stored = await this.storage.get(key);
     if (!stored) return undefined;
-    let value: ModelVersion | Tombstone;
-    try {
-      value = JSON.parse(decoder.decode(stored.data)) as ModelVersion | Tombstone;
-    } catch (err) {
-      throw new IntegrityError(`record of model '${model}' version ${version} is not valid JSON`, { cause: err });
-    }
-    return { value, etag: stored.etag };
+    return { value: parseVersionRecord(key, stored.data, model, version), etag: stored.etag };
   }
 
   async #getVersion(model: string, version: number): Promise<ModelVersion> {
@@ -506,13 +500,10 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   }
 
   async #readAliases(model: string): Promise<{ doc: AliasDocument; etag: string | undefined }> {
-    const stored = await this.storage.get(aliasesKey(model));
-    if (!stored) return { doc: { aliases: {}, history: [], deleted: [] }, etag: undefined };
-    try {
-      return { doc: JSON.parse(decoder.decode(stored.data)) as AliasDocument, etag: stored.etag };
-    } catch (err) {
-      throw new IntegrityError(`alias document of model '${model}' is not valid JSON`, { cause: err });
-    }
+    const key = aliasesKey(model);
+    const stored = await this.storage.get(key);
+    if (!stored) return { doc: emptyAliasDocument(), etag: undefined };
+    return { doc: parseAliasDocument(key, stored.data), etag: stored.etag };
   }
 
   /**

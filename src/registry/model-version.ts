@@ -57,9 +57,11 @@ export interface ModelVersion {
 }
 
 /**
- * Which version to use: a version number, `'latest'` (highest active version) or `'@alias'`.
+ * Which version to use: a version number, the same number in decimal digits (`'3'`, as it comes
+ * from a URL or a CLI; no sign, leading zero or fraction), `'latest'` (highest active version) or
+ * `'@alias'`. This one rule holds wherever a ref is accepted.
  */
-export type VersionRef = number | 'latest' | `@${string}`;
+export type VersionRef = number | `${number}` | 'latest' | `@${string}`;
 
 /** Options of `ModelRegistry.register`. */
 export interface RegisterOptions {

@@ -72,7 +72,7 @@ export function readOnnxHeader(bytes: Uint8Array, label = 'artifact'): OnnxModel
     metadata: {},
   };
   const decoder = new TextDecoder();
-  for (const field of fields(bytes, label)) {
+  for (const field of protobufFields(bytes, label)) {
     switch (field.number) {
       case 1:
         info.irVersion = field.varint;
@@ -91,7 +91,7 @@ export function readOnnxHeader(bytes: Uint8Array, label = 'artifact'): OnnxModel
         break;
       case 8: {
         const opset = { domain: '', version: 0 };
-        for (const f of fields(field.bytes, label)) {
+        for (const f of protobufFields(field.bytes, label)) {
           if (f.number === 1) opset.domain = decoder.decode(f.bytes);
           if (f.number === 2) opset.version = f.varint;
         }
@@ -101,7 +101,7 @@ export function readOnnxHeader(bytes: Uint8Array, label = 'artifact'): OnnxModel
       case 14: {
         let key = '';
         let value = '';
-        for (const f of fields(field.bytes, label)) {
+        for (const f of protobufFields(field.bytes, label)) {
           if (f.number === 1) key = decoder.decode(f.bytes);
           if (f.number === 2) value = decoder.decode(f.bytes);
         }
@@ -113,15 +113,22 @@ export function readOnnxHeader(bytes: Uint8Array, label = 'artifact'): OnnxModel
   return info;
 }
 
-interface WireField {
+/** One field of a protobuf message, with where it lies in the buffer. @internal */
+export interface WireField {
   number: number;
+  /** Wire type: 0 varint, 1 fixed 64-bit, 2 length-delimited, 5 fixed 32-bit. */
+  wire: number;
+  /** The value of a varint field as a number (exact below 2^53), 0 otherwise. */
   varint: number;
+  /** The payload of a length-delimited field; the raw bytes of any other. */
   bytes: Uint8Array;
+  /** Offsets of the whole field (tag included) in the buffer, so a rewriter can copy it as is. */
+  start: number;
+  end: number;
 }
 
-const EMPTY = new Uint8Array(0);
-
-function* fields(buf: Uint8Array, label: string): Generator<WireField> {
+/** Reads the fields of one protobuf message (wire format), in order. @internal */
+export function* protobufFields(buf: Uint8Array, label: string): Generator<WireField> {
   let pos = 0;
   const fail = (): never => {
     throw new ModelLoadError(`${label} is not a well-formed ONNX ModelProto (protobuf error at byte ${pos})`);
@@ -137,28 +144,35 @@ function* fields(buf: Uint8Array, label: string): Generator<WireField> {
     return fail();
   };
   while (pos < buf.length) {
+    const start = pos;
     const tag = varint();
     const number = Math.floor(tag / 8);
-    switch (tag % 8) {
-      case 0:
-        yield { number, varint: varint(), bytes: EMPTY };
+    const wire = tag % 8;
+    switch (wire) {
+      case 0: {
+        const at = pos;
+        const value = varint();
+        yield { number, wire, varint: value, bytes: buf.subarray(at, pos), start, end: pos };
         break;
+      }
       case 1:
-        pos += 8;
+      case 5: {
+        const at = pos;
+        pos += wire === 1 ? 8 : 4;
+        if (pos > buf.length) fail();
+        yield { number, wire, varint: 0, bytes: buf.subarray(at, pos), start, end: pos };
         break;
+      }
       case 2: {
         const length = varint();
         if (pos + length > buf.length) fail();
-        yield { number, varint: 0, bytes: buf.subarray(pos, pos + length) };
+        const at = pos;
         pos += length;
+        yield { number, wire, varint: 0, bytes: buf.subarray(at, pos), start, end: pos };
         break;
       }
-      case 5:
-        pos += 4;
-        break;
       default:
         fail();
     }
   }
-  if (pos > buf.length) fail();
 }

@@ -342,14 +342,11 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
    */
   trafficOf(name: string): PolicyTraffic[] {
     const e = this.experiment(name);
-    const control = controlOf(e);
+    // A running variant's share is its propensity: weight × coverage, the control also taking the uncovered units.
     return e.variants.map((v) => ({
       version: v.version,
       variant: v.name,
-      share:
-        e.conclusion !== null
-          ? Number(v.name === e.conclusion.winner)
-          : e.coverage * v.weight + (v === control ? 1 - e.coverage : 0),
+      share: e.conclusion !== null ? Number(v.name === e.conclusion.winner) : v.byHash.propensity,
     }));
   }
 

@@ -5,7 +5,6 @@ import { checkNumber, checkOneOf, type Clock, type RandomSource } from '../optio
 import { checkArray, checkName, checkOptions, checkRecord, checkVersion, snapshotRecord, timeAndChance } from './checks.js';
 import type { Assignment, PolicyRestoredEvent, PolicyTraffic, RouteContext, RoutingPolicy } from './policy.js';
 import { sampleBeta } from './sampling.js';
-import { seededRandom } from './seeded-random.js';
 
 /** How a {@link BanditPolicy} picks an arm. */
 export type BanditAlgorithm = 'thompson' | 'epsilon-greedy';
@@ -95,10 +94,6 @@ export interface BanditMergedEvent {
   arms: BanditArmState[];
   at: number;
 }
-
-/** Posterior draws behind each Thompson share of {@link BanditPolicy.traffic} (standard error ≤ 0.8 points). */
-const THOMPSON_SHARE_DRAWS = 4_096;
-const THOMPSON_SHARE_SEED = 0x5eed;
 
 /** Events of {@link BanditPolicy}. */
 export interface BanditPolicyEvents {
@@ -202,6 +197,8 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
   private best = 0;
   private byReason!: { explore: Readonly<Assignment>[]; exploit: Readonly<Assignment>[]; forced: Readonly<Assignment>[] };
   private fallbackAssignment!: Readonly<Assignment>;
+  /** Thompson: reward units counted when the propensities were last computed. */
+  private propensityCount = -1;
 
   constructor(options: BanditPolicyOptions) {
     super();
@@ -263,35 +260,11 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
   }
 
   /**
-   * Every arm with its expected share of `route()` calls now: the `floor` every arm keeps, plus
-   * what the algorithm gives it. ε-greedy's shares are exact; Thompson's are the probability that
-   * the arm's posterior draw is the highest, estimated from {@link THOMPSON_SHARE_DRAWS} draws of
-   * a fixed seed (so the same counts give the same shares, and `random` is not consumed).
+   * Every arm with its share of `route()` calls now: its propensity (the `floor` every arm keeps,
+   * plus what the algorithm gives it; ε-greedy's exact, Thompson's computed from the posteriors).
    */
   traffic(): PolicyTraffic[] {
-    const { floor, algorithm, epsilon, arms } = this.config;
-    const k = arms.length;
-    const rest = 1 - floor * k;
-    const won = new Float64Array(k);
-    if (algorithm === 'thompson') {
-      const random = seededRandom(THOMPSON_SHARE_SEED);
-      const totals = this.totals;
-      for (let draw = 0; draw < THOMPSON_SHARE_DRAWS; draw++) {
-        let chosen = 0;
-        let best = -1;
-        for (let i = 0; i < k; i++) {
-          const x = sampleBeta(1 + (totals[2 * i] as number), 1 + (totals[2 * i + 1] as number), random);
-          if (x > best) {
-            best = x;
-            chosen = i;
-          }
-        }
-        won[chosen] = (won[chosen] as number) + 1 / THOMPSON_SHARE_DRAWS;
-      }
-    } else {
-      for (let i = 0; i < k; i++) won[i] = i === this.best ? 1 - epsilon : epsilon / (k - 1);
-    }
-    return arms.map((arm, i) => ({ version: arm.version, variant: arm.variant, share: floor + rest * (won[i] as number) }));
+    return this.config.arms.map((arm, i) => ({ version: arm.version, variant: arm.variant, share: this.label(i).propensity }));
   }
 
   /**
@@ -379,10 +352,44 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
       counts.set(this.replicaId, own);
     }
     this.own = own;
-    const make = (reason: Assignment['reason']) => config.arms.map((arm) => Object.freeze({ version: arm.version, variant: arm.variant, reason }));
-    this.byReason = { explore: make('explore'), exploit: make('exploit'), forced: make('forced') };
-    this.fallbackAssignment = make('fallback')[0] as Readonly<Assignment>;
+    const forced = (reason: Assignment['reason']) =>
+      config.arms.map((arm) => Object.freeze({ version: arm.version, variant: arm.variant, reason, propensity: 1 }));
+    this.byReason = { explore: [], exploit: [], forced: forced('forced') };
+    this.fallbackAssignment = forced('fallback')[0] as Readonly<Assignment>;
+    this.propensityCount = -1;
+    if (config.algorithm === 'epsilon-greedy') this.labelArms(epsilonGreedyPropensities(config));
     this.recount();
+  }
+
+  /** Rebuilds the explore / exploit assignments with each arm's propensity: `[asBest, asOther]` per arm. */
+  private labelArms(propensities: ReadonlyArray<readonly [asBest: number, asOther: number]>): void {
+    const arms = this.config.arms;
+    this.byReason.exploit = arms.map((arm, i) =>
+      Object.freeze({ version: arm.version, variant: arm.variant, reason: 'exploit' as const, propensity: (propensities[i] as readonly number[])[0] as number }),
+    );
+    this.byReason.explore = arms.map((arm, i) =>
+      Object.freeze({ version: arm.version, variant: arm.variant, reason: 'explore' as const, propensity: (propensities[i] as readonly number[])[1] as number }),
+    );
+  }
+
+  /**
+   * Thompson: the chance each arm is served, computed from the posteriors (not sampled) whenever
+   * the reward count has grown by 1 % since the last computation, so a logged propensity is never
+   * more than 1 % of the evidence behind, and route() never pays for it.
+   */
+  private refreshThompsonPropensities(): void {
+    let count = 0;
+    for (let i = 0; i < this.totals.length; i++) count += this.totals[i] as number;
+    if (this.propensityCount >= 0 && count - this.propensityCount < Math.max(1, count * 0.01)) return;
+    this.propensityCount = count;
+    const { floor, arms } = this.config;
+    const wins = thompsonWinProbabilities(this.totals, arms.length);
+    this.labelArms(
+      Array.from(wins, (win) => {
+        const p = floor + (1 - floor * arms.length) * win;
+        return [p, p] as const;
+      }),
+    );
   }
 
   private recount(): void {
@@ -405,6 +412,7 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
       }
     }
     this.best = best;
+    if (this.config.algorithm === 'thompson') this.refreshThompsonPropensities();
   }
 
   private label(index: number): Assignment {
@@ -418,4 +426,69 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
       return { ...arm, successes, failures, mean: (1 + successes) / (2 + successes + failures) };
     });
   }
+}
+
+/** ε-greedy's exact propensities: the floor, plus 1 − ε of the rest for the best arm and ε / (k − 1) for each other. */
+function epsilonGreedyPropensities(config: Config): Array<readonly [number, number]> {
+  const k = config.arms.length;
+  const rest = 1 - config.floor * k;
+  const asBest = config.floor + rest * (k === 1 ? 1 : 1 - config.epsilon);
+  const asOther = config.floor + (k === 1 ? 0 : (rest * config.epsilon) / (k - 1));
+  return config.arms.map(() => [asBest, asOther] as const);
+}
+
+/** Grid points of the Thompson integral. */
+const THOMPSON_GRID = 2048;
+/** Smallest propensity reported, so an arm the posterior all but rules out still has a usable weight. */
+const MIN_PROPENSITY = 1e-12;
+
+/**
+ * P(arm i has the highest draw) for independent Beta(1 + sᵢ, 1 + fᵢ) posteriors:
+ * ∫ pdfᵢ(x) Πⱼ≠ᵢ CDFⱼ(x) dx, by the midpoint rule on a grid spanning every posterior's
+ * mean ± 10 sd, each density normalised on the grid (no Beta function needed). @internal
+ */
+export function thompsonWinProbabilities(totals: ArrayLike<number>, k: number): Float64Array {
+  const a = new Float64Array(k);
+  const b = new Float64Array(k);
+  let lo = 1;
+  let hi = 0;
+  for (let i = 0; i < k; i++) {
+    a[i] = 1 + (totals[2 * i] as number);
+    b[i] = 1 + (totals[2 * i + 1] as number);
+    const n = (a[i] as number) + (b[i] as number);
+    const mean = (a[i] as number) / n;
+    const sd = Math.sqrt(((a[i] as number) * (b[i] as number)) / (n * n * (n + 1)));
+    lo = Math.min(lo, mean - 10 * sd);
+    hi = Math.max(hi, mean + 10 * sd);
+  }
+  lo = Math.max(0, lo);
+  hi = Math.min(1, hi);
+  const step = (hi - lo) / THOMPSON_GRID;
+  const density = new Float64Array(k * THOMPSON_GRID);
+  for (let i = 0; i < k; i++) {
+    let top = -Infinity;
+    for (let g = 0; g < THOMPSON_GRID; g++) {
+      const x = lo + (g + 0.5) * step;
+      const log = ((a[i] as number) - 1) * Math.log(x) + ((b[i] as number) - 1) * Math.log1p(-x);
+      density[i * THOMPSON_GRID + g] = log;
+      if (log > top) top = log;
+    }
+    let sum = 0;
+    for (let g = 0; g < THOMPSON_GRID; g++) sum += density[i * THOMPSON_GRID + g] = Math.exp((density[i * THOMPSON_GRID + g] as number) - top);
+    for (let g = 0; g < THOMPSON_GRID; g++) density[i * THOMPSON_GRID + g] = (density[i * THOMPSON_GRID + g] as number) / sum;
+  }
+  const wins = new Float64Array(k);
+  const below = new Float64Array(k);
+  for (let g = 0; g < THOMPSON_GRID; g++) {
+    for (let i = 0; i < k; i++) {
+      let others = 1;
+      for (let j = 0; j < k; j++) if (j !== i) others *= (below[j] as number) + (density[j * THOMPSON_GRID + g] as number) / 2;
+      wins[i] = (wins[i] as number) + (density[i * THOMPSON_GRID + g] as number) * others;
+    }
+    for (let i = 0; i < k; i++) below[i] = (below[i] as number) + (density[i * THOMPSON_GRID + g] as number);
+  }
+  let total = 0;
+  for (let i = 0; i < k; i++) total += wins[i] as number;
+  for (let i = 0; i < k; i++) wins[i] = Math.max(MIN_PROPENSITY, (wins[i] as number) / total);
+  return wins;
 }

@@ -434,7 +434,11 @@ export class ShadowDeployment extends EventEmitter<ShadowDeploymentEvents> imple
     this.threshold = this.mirrorPercent / 100;
     const mirror = Object.freeze({ version: shadow });
     const make = (mirrored: boolean, reason: Assignment['reason'], version = primary, variant = 'primary'): Readonly<ShadowAssignment> =>
-      Object.freeze(mirrored ? { version, variant, reason, mirror, shadowVersion: shadow } : { version, variant, reason, shadowVersion: shadow });
+      Object.freeze(
+        mirrored
+          ? { version, variant, reason, propensity: 1, mirror, shadowVersion: shadow }
+          : { version, variant, reason, propensity: 1, shadowVersion: shadow },
+      );
     this.mirroredByHash = make(true, 'hash');
     this.unmirroredByHash = make(false, 'hash');
     this.mirroredByRandom = make(true, 'random');

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fsp, type Dirent } from 'node:fs';
+import { constants as fsConstants, promises as fsp, type BigIntStats, type Dirent } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,20 +20,55 @@ export interface FileSystemStorageOptions {
   lockTimeoutMs?: number;
 }
 
-// Every file starts with this header: 4 magic bytes and the 32-hex-digit etag of the write that
-// made it. A random etag per write (not a content hash) changes on every write, even of identical
-// bytes, so a compare-and-swap can never be fooled by a value that went A → B → A; and `get` reads
-// the etag with the bytes in one read, without hashing them.
+// A file holds the value and nothing else. Its etag is derived from the file's identity: every
+// write makes a fresh file (a temp file renamed or linked into place, never a file changed in
+// place), so inode number, modification time (ns) and size change on every write, even of
+// identical bytes, and a compare-and-swap cannot be fooled by a value that went A → B → A; `get`
+// takes the etag from the open file it reads, without hashing.
+//
+// Files written by version 0.1 start with a header instead: 4 magic bytes and the 32-hex-digit
+// random etag of the write. They are still read (value after the header, etag from it), and a
+// value that itself starts like such a header is written with one, so no raw value is ever
+// mistaken for a headed one.
 const MAGIC = 'MRS1';
 const ETAG_HEX = 32;
 const HEADER_BYTES = MAGIC.length + ETAG_HEX;
+const MAGIC_BYTES = [0x4d, 0x52, 0x53, 0x31];
+
+/** The etag in a 0.1-format header at the start of `bytes`, or `undefined` when it has none. */
+function headerEtag(bytes: Uint8Array): string | undefined {
+  if (bytes.length < HEADER_BYTES) return undefined;
+  for (let i = 0; i < MAGIC_BYTES.length; i++) if (bytes[i] !== MAGIC_BYTES[i]) return undefined;
+  for (let i = MAGIC.length; i < HEADER_BYTES; i++) {
+    const c = bytes[i] as number;
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return undefined;
+  }
+  return Buffer.from(bytes.buffer, bytes.byteOffset + MAGIC.length, ETAG_HEX).toString('latin1');
+}
+
+/** The etag of a raw file: its inode, modification time in ns and size. */
+function identityEtag(stat: BigIntStats): string {
+  return `${stat.ino.toString(16)}-${stat.mtimeNs.toString(16)}-${stat.size.toString(16)}`;
+}
+
+// Opening the final path segment never follows a symbolic link (ELOOP instead); Windows has no
+// O_NOFOLLOW and no unprivileged symlinks.
+const READ_NO_FOLLOW = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0);
 
 function errorCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
 function storageError(action: string, target: string, err: unknown): StorageError {
+  if (errorCode(err) === 'ELOOP') return linkError(target, err);
   return new StorageError(`FileSystemStorage could not ${action} ${target}: ${(err as Error).message}`, { cause: err });
+}
+
+function linkError(target: string, cause?: unknown): StorageError {
+  return new StorageError(
+    `FileSystemStorage refuses ${target}: its path goes through a symbolic link, and links inside the storage root are never followed`,
+    { cause },
+  );
 }
 
 function processAlive(pid: number): boolean {
@@ -61,17 +96,21 @@ async function writeAll(handle: fsp.FileHandle, bytes: Uint8Array): Promise<void
  *   is fsynced, then renamed (or hard-linked) into place, and the directory is fsynced.
  * - `{ ifNoneMatch: '*' }` is a `link()` of the finished temp file, which the kernel refuses if the
  *   key exists: atomic across processes with no lock at all.
- * - `{ ifMatch }`, unconditional writes and deletes take a per-key lock file (`O_EXCL` create),
- *   compare the etag under it, then rename; a lock left by a crashed process is broken (its pid is
- *   gone, or it is older than `staleLockMs`) under a second "breaker" lock, so two processes never
- *   both break it.
+ * - `{ ifMatch }`, unconditional writes and deletes take a per-key lock file (created whole, owner
+ *   included, by `link()`), compare the etag under it, then rename; a lock left by a crashed
+ *   process is broken (its pid is gone, or it is older than `staleLockMs`) under a second "breaker"
+ *   lock, so two processes never both break it.
+ * - No symbolic link inside `dir` is followed: a key whose file or directories are links is a
+ *   `StorageError`.
  * - Keys map to paths through {@link checkStorageKey}, whose segments cannot be `.`, `..` or contain
  *   a separator, so no key reaches outside `dir`. Temp and lock files start with `.`, which no key
  *   segment can, so they never show in `list`. A key cannot also be a directory of other keys
  *   (`a` and `a/b`): that `put` is a `StorageError`.
  *
- * Each file holds a 36-byte header (magic and etag) before the value, so the files are not the raw
- * values; read them through the adapter.
+ * Each file holds its value and nothing else (`sha256sum blobs/sha256/<hex>` prints `<hex>`); its
+ * etag comes from the file's identity (inode, modification time, size), which every write
+ * changes because every write is a fresh file. Files written by version 0.1 (a 36-byte header
+ * before the value) are still read.
  *
  * @example
  * ```ts
@@ -83,6 +122,7 @@ export class FileSystemStorage implements StorageAdapter {
   readonly dir: string;
   readonly #staleLockMs: number;
   readonly #lockTimeoutMs: number;
+  #realDir: string | undefined;
 
   constructor(dir: string, options: FileSystemStorageOptions = {}) {
     if (typeof dir !== 'string' || dir.length === 0) {
@@ -95,15 +135,30 @@ export class FileSystemStorage implements StorageAdapter {
 
   async get(key: string): Promise<StoredObject | undefined> {
     const file = this.#path(key);
-    let bytes: Buffer;
+    await this.#refuseLinkedDirs(key, path.dirname(file));
+    let handle: fsp.FileHandle;
     try {
-      bytes = await fsp.readFile(file);
+      handle = await fsp.open(file, READ_NO_FOLLOW);
     } catch (err) {
-      if (['ENOENT', 'ENOTDIR', 'EISDIR'].includes(errorCode(err) ?? '')) return undefined;
+      if (['ENOENT', 'ENOTDIR'].includes(errorCode(err) ?? '')) return undefined;
       throw storageError('read', `key '${key}'`, err);
     }
-    const etag = this.#parseHeader(key, bytes);
-    return { data: new Uint8Array(bytes.buffer, bytes.byteOffset + HEADER_BYTES, bytes.length - HEADER_BYTES), etag };
+    let bytes: Buffer;
+    let stat: BigIntStats;
+    try {
+      // One open file: the etag and the bytes belong to the same write.
+      stat = await handle.stat({ bigint: true });
+      if (stat.isDirectory()) return undefined;
+      bytes = await handle.readFile();
+    } catch (err) {
+      if (errorCode(err) === 'EISDIR') return undefined;
+      throw storageError('read', `key '${key}'`, err);
+    } finally {
+      await handle.close();
+    }
+    const headed = headerEtag(bytes);
+    if (headed === undefined) return { data: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), etag: identityEtag(stat) };
+    return { data: new Uint8Array(bytes.buffer, bytes.byteOffset + HEADER_BYTES, bytes.length - HEADER_BYTES), etag: headed };
   }
 
   async put(key: string, data: Uint8Array, cond?: PutCondition): Promise<{ etag: string }> {
@@ -118,10 +173,10 @@ export class FileSystemStorage implements StorageAdapter {
     if (kind === 'ifMatch') this.#checkMatch(key, await this.#etagOf(key, file), (cond as { ifMatch: string }).ifMatch);
 
     const dir = path.dirname(file);
+    await this.#refuseLinkedDirs(key, dir);
     await this.#makeDirs(key, dir);
-    const etag = randomBytes(ETAG_HEX / 2).toString('hex');
-    const temp = path.join(dir, `.${path.basename(file)}.${etag}.tmp`);
-    await this.#writeTemp(key, temp, etag, data);
+    const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(ETAG_HEX / 2).toString('hex')}.tmp`);
+    const etag = await this.#writeTemp(key, temp, data);
     let tempLeft = true;
     try {
       if (kind === 'ifNoneMatch') {
@@ -154,6 +209,7 @@ export class FileSystemStorage implements StorageAdapter {
   async delete(key: string, cond?: DeleteCondition): Promise<void> {
     const file = this.#path(key);
     const kind = conditionKind(cond, false);
+    await this.#refuseLinkedDirs(key, path.dirname(file));
     if ((await this.#etagOf(key, file)) === undefined) {
       if (kind === 'ifMatch') this.#checkMatch(key, undefined, cond!.ifMatch);
       return;
@@ -178,6 +234,34 @@ export class FileSystemStorage implements StorageAdapter {
     const keys: string[] = [];
     await this.#walk(path.join(this.dir, ...baseKey.split('/').filter(Boolean)), baseKey, prefix, keys);
     return keys.sort();
+  }
+
+  /**
+   * Rewrites every file still in the 0.1 format (a header before the value) as a raw file, so
+   * that, for example, `sha256sum` of every blob prints its name. Each file is replaced by a
+   * compare-and-swap on its old etag, so a concurrent write always wins and nothing is lost; the
+   * store is readable throughout. Run it once no process of version 0.1 uses the directory any
+   * more (0.1 cannot read raw files). Resolves to the keys rewritten.
+   *
+   * @example
+   * ```ts
+   * const rewritten = await new FileSystemStorage('./models').migrateFormat();
+   * ```
+   */
+  async migrateFormat(): Promise<string[]> {
+    const rewritten: string[] = [];
+    for (const key of await this.list('')) {
+      const stored = await this.get(key);
+      // Headed files keep their random 32-hex etag; raw ones have a dashed one.
+      if (!stored || !/^[0-9a-f]{32}$/.test(stored.etag) || headerEtag(stored.data) !== undefined) continue;
+      try {
+        await this.put(key, stored.data, { ifMatch: stored.etag });
+        rewritten.push(key);
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+      }
+    }
+    return rewritten;
   }
 
   async #walk(dirPath: string, dirKey: string, prefix: string, out: string[]): Promise<void> {
@@ -211,29 +295,52 @@ export class FileSystemStorage implements StorageAdapter {
     return file;
   }
 
-  #parseHeader(key: string, bytes: Uint8Array): string {
-    const header = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, HEADER_BYTES)).toString('latin1');
-    if (header.length < HEADER_BYTES || !header.startsWith(MAGIC)) {
-      throw new StorageError(`FileSystemStorage file of key '${key}' has no '${MAGIC}' header: not written by this adapter`);
+  /**
+   * Refuses a key whose directory, or any directory between it and the root, is a symbolic link
+   * (a planted link would serve forged records or make writes land outside the root). The root
+   * itself may be a link; what is inside it may not. Directories not created yet are skipped: the
+   * deepest existing one is checked, and mkdir creates real directories below it.
+   */
+  async #refuseLinkedDirs(key: string, dir: string): Promise<void> {
+    if (this.#realDir === undefined) {
+      try {
+        this.#realDir = await fsp.realpath(this.dir);
+      } catch (err) {
+        if (errorCode(err) === 'ENOENT') return;
+        throw storageError('resolve', `the root '${this.dir}'`, err);
+      }
     }
-    return header.slice(MAGIC.length);
+    for (let d = dir; d.length >= this.dir.length; d = path.dirname(d)) {
+      let real: string;
+      try {
+        real = await fsp.realpath(d);
+      } catch (err) {
+        if (!['ENOENT', 'ENOTDIR'].includes(errorCode(err) ?? '')) throw storageError('resolve', `the directory of key '${key}'`, err);
+        if (d === this.dir) return;
+        continue;
+      }
+      if (real !== path.join(this.#realDir, path.relative(this.dir, d))) throw linkError(`key '${key}'`);
+      return;
+    }
   }
 
   async #etagOf(key: string, file: string): Promise<string | undefined> {
     let handle: fsp.FileHandle;
     try {
-      handle = await fsp.open(file, 'r');
+      handle = await fsp.open(file, READ_NO_FOLLOW);
     } catch (err) {
       if (['ENOENT', 'ENOTDIR'].includes(errorCode(err) ?? '')) return undefined;
       throw storageError('open', `key '${key}'`, err);
     }
     try {
+      const stat = await handle.stat({ bigint: true });
+      if (stat.isDirectory()) return undefined;
       const header = new Uint8Array(HEADER_BYTES);
       const { bytesRead } = await handle.read(header, 0, HEADER_BYTES, 0);
-      return this.#parseHeader(key, header.subarray(0, bytesRead));
+      return headerEtag(header.subarray(0, bytesRead)) ?? identityEtag(stat);
     } catch (err) {
       if (errorCode(err) === 'EISDIR') return undefined;
-      throw err instanceof StorageError ? err : storageError('read', `key '${key}'`, err);
+      throw storageError('read', `key '${key}'`, err);
     } finally {
       await handle.close();
     }
@@ -258,13 +365,17 @@ export class FileSystemStorage implements StorageAdapter {
     for (let d = dir; d !== path.dirname(first); d = path.dirname(d)) await this.#syncDir(path.dirname(d));
   }
 
-  async #writeTemp(key: string, temp: string, etag: string, data: Uint8Array): Promise<void> {
+  /** Writes `data` to the new file `temp`, fsynced; returns the etag the file will have as the key. */
+  async #writeTemp(key: string, temp: string, data: Uint8Array): Promise<string> {
     let handle: fsp.FileHandle | undefined;
     try {
       handle = await fsp.open(temp, 'wx');
-      await writeAll(handle, Buffer.from(MAGIC + etag, 'latin1'));
+      // A value that starts like a 0.1 header is written with one, or it would be read as headed.
+      const headed = headerEtag(data) === undefined ? undefined : randomBytes(ETAG_HEX / 2).toString('hex');
+      if (headed !== undefined) await writeAll(handle, Buffer.from(MAGIC + headed, 'latin1'));
       await writeAll(handle, data);
       await handle.sync();
+      return headed ?? identityEtag(await handle.stat({ bigint: true }));
     } catch (err) {
       await handle?.close().catch(() => undefined);
       handle = undefined;
@@ -290,20 +401,33 @@ export class FileSystemStorage implements StorageAdapter {
 
   async #withLock<T>(key: string, file: string, critical: () => Promise<T>): Promise<T> {
     const lock = path.join(path.dirname(file), `.${path.basename(file)}.lock`);
-    const token = JSON.stringify({ pid: process.pid, host: hostname(), id: randomBytes(8).toString('hex') });
+    const id = randomBytes(8).toString('hex');
+    const token = JSON.stringify({ pid: process.pid, host: hostname(), id });
+    // The lock appears by link() of a finished file, so it never exists without its owner in it: a
+    // writer killed at any point leaves no lock or a complete one, never an empty one to wait out.
+    const draft = `${lock}.${id}.tmp`;
+    try {
+      await fsp.writeFile(draft, token, { flag: 'wx' });
+    } catch (err) {
+      throw storageError('lock', `key '${key}'`, err);
+    }
     const deadline = Date.now() + this.#lockTimeoutMs;
-    for (let wait = 1; ; wait = Math.min(wait * 2, 64)) {
-      try {
-        await fsp.writeFile(lock, token, { flag: 'wx' });
-        break;
-      } catch (err) {
-        if (errorCode(err) !== 'EEXIST') throw storageError('lock', `key '${key}'`, err);
+    try {
+      for (let wait = 1; ; wait = Math.min(wait * 2, 64)) {
+        try {
+          await fsp.link(draft, lock);
+          break;
+        } catch (err) {
+          if (errorCode(err) !== 'EEXIST') throw storageError('lock', `key '${key}'`, err);
+        }
+        if (await this.#breakIfStale(lock)) continue;
+        if (Date.now() > deadline) {
+          throw new StorageError(`FileSystemStorage timed out after ${this.#lockTimeoutMs} ms waiting for the lock of key '${key}' (${lock})`);
+        }
+        await sleep(wait * (0.5 + Math.random()));
       }
-      if (await this.#breakIfStale(lock)) continue;
-      if (Date.now() > deadline) {
-        throw new StorageError(`FileSystemStorage timed out after ${this.#lockTimeoutMs} ms waiting for the lock of key '${key}' (${lock})`);
-      }
-      await sleep(wait * (0.5 + Math.random()));
+    } finally {
+      await fsp.rm(draft, { force: true }).catch(() => undefined);
     }
     try {
       return await critical();
@@ -351,11 +475,14 @@ export class FileSystemStorage implements StorageAdapter {
 
   #isStale(lock: { raw: string; mtimeMs: number }): boolean {
     if (Date.now() - lock.mtimeMs > this.#staleLockMs) return true;
+    let holder: { pid?: unknown; host?: unknown };
     try {
-      const holder = JSON.parse(lock.raw) as { pid?: unknown; host?: unknown };
-      return holder.host === hostname() && typeof holder.pid === 'number' && !processAlive(holder.pid);
+      holder = JSON.parse(lock.raw) as { pid?: unknown; host?: unknown };
     } catch {
-      return false; // still being written by its creator
+      // Locks appear complete (see #withLock), so one without an owner was left half-made by a
+      // crash (or an older version of this adapter): nobody holds it.
+      return true;
     }
+    return holder.host === hostname() && typeof holder.pid === 'number' && !processAlive(holder.pid);
   }
 }

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as ort from 'onnxruntime-node';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
@@ -180,4 +181,51 @@ describe('examples/http-server over real HTTP', () => {
       ],
     });
   });
+
+  it('answers 400, never 500, to a request target that is not a valid path', async () => {
+    for (const target of ['/models/%E0%A4%A/versions', '/models/%ZZ/versions', '//', '/models//versions', '*']) {
+      const { status, json } = await raw('GET', target);
+      expect(status, target).toBe(400);
+      expect(json.error).toMatch(/percent-encoded|absolute path/);
+    }
+  });
+
+  it('answers 415 to a /predict body declared as anything but JSON, and reads an undeclared or +json one', async () => {
+    const body = JSON.stringify({ features: SETOSA });
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const { status, json } = await raw('POST', '/predict', body, type);
+      expect(status, type).toBe(415);
+      expect(json.error).toContain('must be application/json');
+    }
+    for (const type of ['application/json; charset=utf-8', 'Application/JSON', 'application/vnd.iris+json', undefined]) {
+      expect((await raw('POST', '/predict', body, type)).status, String(type)).toBe(200);
+    }
+  });
+
+  it('applies the library\'s one rule for version refs: decimal digits are that version, anything else near it is a 400', async () => {
+    for (const ref of ['02', '-1', '1.5', '2 ', '1e3', '9007199254740993']) {
+      const { status, json } = await predict({ features: SETOSA, model_version: ref });
+      expect(status, ref).toBe(400);
+      expect(json.error).toMatch(/version ref must be/);
+      const direct = await router.registry.resolve('iris', ref as never).catch((e: unknown) => e);
+      expect((direct as Error).message).toBe(json.error);
+    }
+  });
 });
+
+async function raw(method: string, path: string, body?: string, contentType?: string): Promise<{ status: number; json: Record<string, unknown> }> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: url.hostname, port: url.port, method, path, headers: contentType === undefined ? {} : { 'content-type': contentType } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}

@@ -16,29 +16,39 @@ import {
 import { FakeClock, seededRandom } from '../../src/testing/index.js';
 import { fixedBatchRegression, irisClassifier, regression, twoInput } from '../fixtures/onnx-models.js';
 
+/** Dims of one input value as a predictor receives it: a batch's tensor, or a caller's own rows when it ran alone. */
+function dimsOf(value: unknown): number[] {
+  if (Array.isArray(value)) return Array.isArray(value[0]) ? [value.length, (value[0] as unknown[]).length] : [1, value.length];
+  const dims = (value as { dims?: readonly number[] }).dims;
+  if (dims) return [...dims];
+  return dimsOf(Object.values(value as object)[0]);
+}
+
 /** Wraps a predictor and records the rows of every call it receives. */
-function counting(inner: Predictor): { predictor: Predictor; calls: number[] } {
+function counting(inner: Predictor): { predictor: Predictor; calls: number[]; inputs: PredictInput[] } {
   const calls: number[] = [];
+  const inputs: PredictInput[] = [];
   const predictor = new FunctionPredictor<PredictInput, PredictOutput>(
     (input, options) => {
-      const first = (input as { dims?: readonly number[] }).dims ?? (Object.values(input)[0] as { dims: readonly number[] }).dims;
-      calls.push(first[0] as number);
+      calls.push(dimsOf(input)[0] as number);
+      inputs.push(input);
       return inner.predict(input, options);
     },
     { signature: inner.signature!, dispose: () => inner.dispose() },
   );
-  return { predictor, calls };
+  return { predictor, calls, inputs };
 }
 
 /** An inner predictor whose runs finish only when the test says so. */
 function gated(signature: Predictor['signature']) {
-  const runs: Array<{ input: PredictInput; release: (output?: PredictOutput) => void; fail: (e: unknown) => void }> = [];
+  const runs: Array<{ input: PredictInput; dims: number[]; release: (output?: PredictOutput) => void; fail: (e: unknown) => void }> = [];
   const predictor = new FunctionPredictor<PredictInput, PredictOutput>(
     (input) =>
       new Promise<PredictOutput>((resolve, reject) => {
         // Echo: output 'y' is the input rows, so each caller can see its own rows come back.
-        const tensor = input as unknown as { data: Float32Array; dims: number[] };
-        runs.push({ input, release: (o) => resolve(o ?? { y: { data: tensor.data, dims: tensor.dims, type: 'float32' } }), fail: reject });
+        const dims = dimsOf(input);
+        const data = Array.isArray(input) ? Float32Array.from((input as number[][]).flat()) : (input as unknown as { data: Float32Array }).data;
+        runs.push({ input, dims, release: (o) => resolve(o ?? { y: { data, dims, type: 'float32' } }), fail: reject });
       }),
     { signature },
   );
@@ -194,14 +204,18 @@ describe('BatchingPredictor', () => {
     const accepted = [1, 2, 3, 4].map((v) => batching.predict([v, v, v]));
     await expect(batching.predict([5, 5, 5])).rejects.toBeInstanceOf(CapacityError);
     await expect(batching.predict([5, 5, 5])).rejects.toThrow(/maxQueue is 4/);
-    expect(runs).toHaveLength(2);
-    for (const run of runs) run.release();
+    // 1 runs alone; 2 + 3 fill a batch and 4 opens the next, both waiting for that run.
+    expect(runs.map((r) => r.dims[0])).toEqual([1]);
+    for (let i = 0; i < 3; i++) {
+      runs[i]?.release();
+      await flush();
+    }
+    expect(runs.map((r) => r.dims[0])).toEqual([1, 2, 1]);
     const outputs = await Promise.all(accepted);
     expect(outputs.map((o) => Array.from(o.y!.data as Float32Array))).toEqual([[1, 1, 1], [2, 2, 2], [3, 3, 3], [4, 4, 4]]);
     const after = batching.predict([6, 6, 6]);
     await flush();
-    await new Promise((r) => setTimeout(r, 5));
-    runs[2]?.release();
+    runs[3]?.release();
     await expect(after).resolves.toMatchObject({ y: { dims: [1, 3] } });
   });
 
@@ -242,7 +256,7 @@ describe('BatchingPredictor', () => {
     expect(await d).toBeInstanceOf(AbortedError);
     clock.advance(10);
     expect(runs).toHaveLength(1);
-    expect((runs[0]?.input as unknown as { dims: number[] }).dims).toEqual([3, 3]);
+    expect(runs[0]?.dims).toEqual([3, 3]);
     running.abort(); // running: answered now, result dropped
     expect(await c).toBeInstanceOf(AbortedError);
     runs[0]?.release();
@@ -266,13 +280,18 @@ describe('BatchingPredictor', () => {
     expect(runs).toHaveLength(0);
   });
 
-  it('an inner failure rejects every caller of that batch with it', async () => {
+  it('an inner failure rejects every caller of that batch with it, and only them', async () => {
     const { predictor, runs } = gated(reg.signature);
     const batching = new BatchingPredictor(predictor, { maxBatchSize: 2 });
+    const first = batching.predict([0, 0, 0]);
     const both = [batching.predict([1, 1, 1]), batching.predict([2, 2, 2])].map((p) => p.catch((e: unknown) => e));
+    runs[0]?.release();
+    await flush();
     const boom = new Error('boom');
-    runs[0]?.fail(boom);
+    runs[1]?.fail(boom);
     expect(await Promise.all(both)).toEqual([boom, boom]);
+    await expect(first).resolves.toMatchObject({ y: { dims: [1, 3] } });
+    expect(batching.size).toBe(0);
   });
 
   it('refuses models it cannot batch, and bad options, at construction', async () => {
@@ -308,5 +327,146 @@ describe('BatchingPredictor', () => {
     await expect(pending).resolves.toMatchObject({ y: { dims: [1, 3] } });
     await disposed;
     expect(innerDisposed).toBe(true);
+  });
+
+  describe('adaptive batching (the default)', () => {
+    /** Bad inputs at fixed places: a short row, a NaN, a string, a row too wide. */
+    const bad: Array<[number, PredictInput]> = [
+      [3, [1, 2] as number[]],
+      [7, [1, Number.NaN, 3]],
+      [12, ['a', 'b', 'c'] as unknown as number[]],
+      [200, [[1, 2, 3, 4]]],
+    ];
+
+    for (const callers of [1, 16, 256]) {
+      it(`${callers} concurrent caller(s): each gets exactly its unbatched result, in order; bad input fails only its own caller`, async () => {
+        const random = seededRandom(callers);
+        const inputs: PredictInput[] = Array.from({ length: callers }, () => {
+          const rows = random() < 0.8 ? 1 : 2;
+          const value = randomRows(random, rows, 3);
+          return rows === 1 && random() < 0.5 ? (value[0] as number[]) : value;
+        });
+        for (const [at, input] of bad) if (at < callers) inputs[at] = input;
+        const expected = await Promise.allSettled(inputs.map((input) => reg.predict(input)));
+        const { predictor, calls, inputs: received } = counting(reg);
+        const batching = new BatchingPredictor(predictor);
+        const order: number[] = [];
+        const settled = await Promise.allSettled(
+          inputs.map((input, i) =>
+            batching.predict(input).finally(() => {
+              order.push(i);
+            }),
+          ),
+        );
+        for (let i = 0; i < callers; i++) {
+          const want = expected[i] as PromiseSettledResult<PredictOutput>;
+          const got = settled[i] as PromiseSettledResult<PredictOutput>;
+          expect(got.status, `caller ${i}`).toBe(want.status);
+          if (want.status === 'rejected') {
+            expect((got as PromiseRejectedResult).reason).toBeInstanceOf(InputShapeError);
+            expect(String((got as PromiseRejectedResult).reason.message)).toBe(String(want.reason.message));
+            continue;
+          }
+          const output = (got as PromiseFulfilledResult<PredictOutput>).value;
+          expect(output.y?.dims, `caller ${i}`).toEqual(want.value.y?.dims);
+          expect(Array.from(output.y!.data as Float32Array), `caller ${i}`).toEqual(Array.from(want.value.y!.data as Float32Array));
+        }
+        // Answers come back in the order the calls were made (rejections of bad input at once, first).
+        const badAt = new Set(bad.map(([at]) => at).filter((at) => at < callers));
+        expect(order.filter((i) => !badAt.has(i))).toEqual(inputs.map((_, i) => i).filter((i) => !badAt.has(i)));
+        // The first call ran at once, unchanged; everything that arrived meanwhile ran as batches of ≤ 128 rows.
+        expect(received[0]).toBe(inputs[0]);
+        const batches: number[] = [];
+        for (let i = 1; i < callers; i++) {
+          if (badAt.has(i)) continue;
+          const rows = dimsOf(inputs[i])[0] as number;
+          if (batches.length === 0 || (batches[batches.length - 1] as number) + rows > 128) batches.push(rows);
+          else batches[batches.length - 1]! += rows;
+        }
+        expect(calls).toEqual([dimsOf(inputs[0])[0], ...batches]);
+        expect(batching.size).toBe(0);
+      });
+    }
+
+    it('a lone request runs at once: no timer, no copy', async () => {
+      const clock = new FakeClock();
+      const { predictor, inputs } = counting(reg);
+      const batching = new BatchingPredictor(predictor, { timers: clock, clock: clock.now });
+      const row = [1, 2, 3];
+      const output = await batching.predict(row);
+      expect(inputs).toEqual([row]);
+      expect(inputs[0]).toBe(row);
+      expect(clock.pendingTimers).toBe(0);
+      expect(Array.from(output.y!.data as Float32Array)).toEqual(Array.from((await reg.predict(row)).y!.data as Float32Array));
+      expect(batching.options.maxDelayMs).toBeUndefined();
+      expect(batching.options.maxBatchSize).toBe(128);
+    });
+
+    it('queues while a run is in flight and runs everything queued as one batch when it ends', async () => {
+      const { predictor, runs } = gated(reg.signature);
+      const batching = new BatchingPredictor(predictor, { maxBatchSize: 4 });
+      const first = batching.predict([1, 1, 1]);
+      expect(runs.map((r) => r.dims)).toEqual([[1, 3]]);
+      const queued = [2, 3, 4, 5, 6, 7].map((v) => batching.predict([v, v, v]));
+      await flush();
+      expect(runs).toHaveLength(1); // one run in flight at a time
+      runs[0]?.release();
+      await first;
+      expect(runs.map((r) => r.dims)).toEqual([[1, 3], [4, 3]]);
+      runs[1]?.release();
+      await flush();
+      expect(runs.map((r) => r.dims)).toEqual([[1, 3], [4, 3], [2, 3]]);
+      runs[2]?.release();
+      const outputs = await Promise.all(queued);
+      expect(outputs.map((o) => Array.from(o.y!.data as Float32Array))).toEqual([2, 3, 4, 5, 6, 7].map((v) => [v, v, v]));
+      // Idle again: the next request runs at once.
+      const next = batching.predict([8, 8, 8]);
+      expect(runs).toHaveLength(4);
+      runs[3]?.release();
+      await expect(next).resolves.toMatchObject({ y: { dims: [1, 3] } });
+    });
+
+    it('timeoutMs counts while a request waits for the run in flight; a batch left with no caller does not run', async () => {
+      const clock = new FakeClock();
+      const { predictor, runs } = gated(reg.signature);
+      const batching = new BatchingPredictor(predictor, { timeoutMs: 50, timers: clock, clock: clock.now });
+      const running = batching.predict([1, 1, 1]).catch((e: unknown) => e);
+      clock.advance(10);
+      const waiting = batching.predict([2, 2, 2]).catch((e: unknown) => e);
+      expect(runs).toHaveLength(1);
+      clock.advance(40);
+      expect(await running).toBeInstanceOf(TimeoutError);
+      clock.advance(10);
+      expect(await waiting).toBeInstanceOf(TimeoutError);
+      runs[0]?.release();
+      await flush();
+      expect(runs).toHaveLength(1);
+      expect(batching.size).toBe(0);
+      expect(clock.pendingTimers).toBe(0);
+    });
+
+    it('dispose runs what is queued, then disposes the inner predictor', async () => {
+      const { predictor, runs } = gated(reg.signature);
+      let innerDisposed = false;
+      const inner = new FunctionPredictor<PredictInput, PredictOutput>((input, o) => predictor.predict(input, o), {
+        signature: reg.signature,
+        dispose: () => {
+          innerDisposed = true;
+        },
+      });
+      const batching = new BatchingPredictor(inner);
+      const first = batching.predict([1, 1, 1]);
+      const second = batching.predict([2, 2, 2]);
+      const disposed = batching.dispose();
+      await expect(batching.predict([3, 3, 3])).rejects.toBeInstanceOf(InvalidStateError);
+      runs[0]?.release();
+      await first;
+      expect(runs).toHaveLength(2);
+      expect(innerDisposed).toBe(false);
+      runs[1]?.release();
+      expect(Array.from((await second).y!.data as Float32Array)).toEqual([2, 2, 2]);
+      await disposed;
+      expect(innerDisposed).toBe(true);
+    });
   });
 });

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
   FunctionPredictor,
@@ -129,6 +130,7 @@ describe('PredictorPool', () => {
     const pool = new PredictorPool({
       registry,
       maxLoaded: 1,
+      warmUp: false,
       create: async (bytes, v) => {
         const inner = await OnnxPredictor.create(bytes);
         return new FunctionPredictor<PredictInput, PredictOutput>(
@@ -265,5 +267,139 @@ describe('PredictorPool', () => {
     expect(() => new PredictorPool({ registry, maxLoaded: 0 })).toThrow(/maxLoaded must be an integer >= 1, got number 0/);
     expect(() => new PredictorPool({ registry, create: 1 as never })).toThrow(ValidationError);
     expect(() => new PredictorPool(undefined as never)).toThrow(/options must be an object, got undefined/);
+    expect(() => new PredictorPool({ registry, intraOpNumThreads: 0 })).toThrow(/intraOpNumThreads must be an integer >= 1, got number 0/);
+  });
+
+  it('gives each version a share of the cores so that maxLoaded versions do not oversubscribe them', async () => {
+    const cores = availableParallelism();
+    expect(new PredictorPool({ registry, maxLoaded: 4 }).intraOpNumThreads).toBe(Math.max(1, Math.floor(cores / 4)));
+    expect(new PredictorPool({ registry, maxLoaded: 1 }).intraOpNumThreads).toBe(cores);
+    expect(new PredictorPool({ registry, maxLoaded: 4 * cores + 1 }).intraOpNumThreads).toBe(1);
+    const pool = new PredictorPool({ registry, intraOpNumThreads: 3 });
+    expect(pool.intraOpNumThreads).toBe(3);
+    const predictor = await pool.get('iris', 1);
+    expect((await predictor.predict([5.1, 3.5, 1.4, 0.2])).label?.data).toHaveLength(1);
+    await pool.dispose();
+  });
+
+  describe('warm-up', () => {
+    /** OnnxPredictors whose calls (inputs) are recorded, in order, per version. */
+    function recording() {
+      const calls: Array<{ version: number; input: PredictInput }> = [];
+      const create = async (bytes: Uint8Array, v: ModelVersion): Promise<Predictor> => {
+        const inner = await OnnxPredictor.create(bytes, { name: v.name, version: v.version });
+        return new FunctionPredictor<PredictInput, PredictOutput>(
+          (input) => {
+            calls.push({ version: v.version, input });
+            return inner.predict(input);
+          },
+          { signature: inner.signature, dispose: () => inner.dispose() },
+        );
+      };
+      return { calls, create };
+    }
+
+    it('runs 3 inferences on an input built from the signature before get returns the version', async () => {
+      const { calls, create } = recording();
+      const pool = new PredictorPool({ registry, create });
+      const loaded: Array<PredictorPoolEvents['loaded'][0]> = [];
+      pool.on('loaded', (e) => loaded.push(e));
+      const predictor = await pool.get('iris', 1);
+      expect(calls).toHaveLength(3);
+      const sample = calls[0]?.input as Record<string, { type: string; dims: readonly number[]; data: Float32Array }>;
+      expect(Object.keys(sample)).toEqual(['input']);
+      expect(sample.input?.type).toBe('float32');
+      expect(sample.input?.dims).toEqual([1, 4]);
+      expect(Array.from(sample.input!.data)).toEqual([0, 0, 0, 0]);
+      expect(loaded).toHaveLength(1);
+      expect(loaded[0]).toMatchObject({ name: 'iris', version: 1, warmUpRuns: 3 });
+      expect(loaded[0]!.warmUpMs).toBeGreaterThan(0);
+      expect(loaded[0]!.loadMs).toBeGreaterThanOrEqual(loaded[0]!.warmUpMs);
+      await predictor.predict(virginica);
+      expect(calls.map((c) => c.input)).toEqual([sample, sample, sample, virginica]);
+      await pool.dispose();
+    });
+
+    it('warms with the host sample when it gives one, as many runs as asked, or not at all', async () => {
+      const { calls, create } = recording();
+      const pool = new PredictorPool({ registry, create, warmUp: { runs: 2, sample: (v) => (v.version === 2 ? virginica : undefined) } });
+      await pool.get('iris', 2);
+      await pool.get('iris', 3);
+      expect(calls.map((c) => [c.version, Array.isArray(c.input) ? 'sample' : 'signature'])).toEqual([
+        [2, 'sample'],
+        [2, 'sample'],
+        [3, 'signature'],
+        [3, 'signature'],
+      ]);
+      await pool.dispose();
+      const cold = recording();
+      const coldPool = new PredictorPool({ registry, create: cold.create, warmUp: false });
+      const loaded: number[] = [];
+      coldPool.on('loaded', (e) => loaded.push(e.warmUpRuns));
+      await coldPool.get('iris', 1);
+      expect(cold.calls).toHaveLength(0);
+      expect(loaded).toEqual([0]);
+      await coldPool.dispose();
+    });
+
+    it('a version without a signature loads without a warm-up', async () => {
+      let calls = 0;
+      const pool = new PredictorPool({
+        registry,
+        create: async () =>
+          new FunctionPredictor(() => {
+            calls++;
+            return {};
+          }),
+      });
+      const loaded: number[] = [];
+      pool.on('loaded', (e) => loaded.push(e.warmUpRuns));
+      await pool.get('iris', 1);
+      expect(calls).toBe(0);
+      expect(loaded).toEqual([0]);
+      await pool.dispose();
+    });
+
+    it('a failed warm-up fails the load with ModelLoadError, disposes the predictor, and the next get retries', async () => {
+      let fail = true;
+      let disposed = 0;
+      const pool = new PredictorPool({
+        registry,
+        create: async (bytes, v) => {
+          const inner = await OnnxPredictor.create(bytes, { name: v.name, version: v.version });
+          return new FunctionPredictor<PredictInput, PredictOutput>(
+            (input) => {
+              if (fail) throw new Error('kernel exploded');
+              return inner.predict(input);
+            },
+            {
+              signature: inner.signature,
+              dispose: async () => {
+                disposed++;
+                await inner.dispose();
+              },
+            },
+          );
+        },
+      });
+      const { events, failures } = recordEvents(pool);
+      const error = await pool.get('iris', 1).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ModelLoadError);
+      expect((error as Error).message).toBe("model 'iris' v1: warm-up inference failed: kernel exploded");
+      expect(failures[0]?.error).toBe(error);
+      expect(disposed).toBe(1);
+      expect(pool.keys()).toEqual([]);
+      fail = false;
+      const predictor = await pool.get('iris', 1);
+      expect((await predictor.predict(virginica)).label?.data).toEqual([2]);
+      expect(events).toEqual(['loadFailed iris@1', 'loaded iris@1']);
+      await pool.dispose();
+    });
+
+    it('checks its warm-up options, naming the option', () => {
+      expect(() => new PredictorPool({ registry, warmUp: 3 as never })).toThrow(/warmUp must be a boolean or \{ runs, sample \}, got number 3/);
+      expect(() => new PredictorPool({ registry, warmUp: { runs: -1 } })).toThrow(/warmUp.runs must be an integer >= 0, got number -1/);
+      expect(() => new PredictorPool({ registry, warmUp: { sample: 'x' as never } })).toThrow(/warmUp.sample/);
+    });
   });
 });

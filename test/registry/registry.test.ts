@@ -80,6 +80,8 @@ describe.each(adapters)('ModelRegistry on %s', (_name, makeStorage) => {
     }
     expect((await registry.listVersions('iris')).map((v) => v.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     expect((await registry.resolve('iris', 'latest')).version).toBe(12);
+    expect((await registry.resolve('iris', '12')).version).toBe(12); // decimal digits: the same rule as a number
+    expect(new TextDecoder().decode(await registry.loadArtifact('iris', '10'))).toBe('artifact 10');
     expect(new TextDecoder().decode(await registry.loadArtifact('iris', 'latest'))).toBe('artifact 12');
     expect(await registry.listModels()).toEqual(['iris']);
   });
@@ -164,8 +166,11 @@ describe.each(adapters)('ModelRegistry on %s', (_name, makeStorage) => {
       await expect(registry.register('m', blob(1), options as never)).rejects.toThrow(message);
     }
     await expect(registry.register('m', 123 as never)).rejects.toThrow(/artifact must be a Uint8Array or a file path, got number 123/);
-    await expect(registry.resolve('m', 'newest' as never)).rejects.toThrow(/version ref must be a version number, 'latest' or '@alias'/);
+    await expect(registry.resolve('m', 'newest' as never)).rejects.toThrow(/version ref must be a version number .*'latest' or '@alias'/);
     await expect(registry.resolve('m', 0)).rejects.toThrow(/version ref must be an integer >= 1/);
+    for (const ref of ['0', '01', '-1', '+1', '1.0', '1e0', ' 1', '9007199254740993']) {
+      await expect(registry.resolve('m', ref as never), ref).rejects.toBeInstanceOf(ValidationError);
+    }
     expect(() => new ModelRegistry({ storage, clock: 5 as never })).toThrow(/clock must be a function/);
     expect(() => new ModelRegistry({ storage: {} as never })).toThrow(/storage must implement StorageAdapter/);
     expect(await storage.list('')).toEqual([]);
@@ -330,6 +335,6 @@ describe('ModelRegistry defaults', () => {
     const b = new ModelRegistry({ storage: new FileSystemStorage(dir) });
     await a.register('m', blob(1), { format: 'bin' });
     expect((await b.register('m', blob(2), { format: 'bin' })).version).toBe(2);
-    expect(JSON.parse(await readFile(path.join(dir, 'models/m/versions/2.json'), 'latin1').then((s) => s.slice(36)))).toMatchObject({ version: 2 });
+    expect(JSON.parse(await readFile(path.join(dir, 'models/m/versions/2.json'), 'utf8'))).toMatchObject({ version: 2 });
   });
 });

@@ -18,6 +18,7 @@ describe('ShadowDeployment routing', () => {
       version: 1,
       variant: 'primary',
       reason: 'hash',
+      propensity: 1,
       ...(hashUnit('dark', 'user-7') < 0.2 && { mirror: { version: 2 } }),
       shadowVersion: 2,
     });
@@ -33,9 +34,9 @@ describe('ShadowDeployment routing', () => {
     }
     const all = new ShadowDeployment({ primary: 1, shadow: 2 });
     expect(all.route({ unitId: 'x' }).mirror).toEqual({ version: 2 });
-    expect(all.route({ force: 'shadow' })).toEqual({ version: 2, variant: 'shadow', reason: 'forced', shadowVersion: 2 });
-    expect(all.route({ force: 'primary' })).toEqual({ version: 1, variant: 'primary', reason: 'forced', shadowVersion: 2 });
-    expect(all.fallback()).toEqual({ version: 1, variant: 'primary', reason: 'fallback', shadowVersion: 2 });
+    expect(all.route({ force: 'shadow' })).toEqual({ version: 2, variant: 'shadow', reason: 'forced', propensity: 1, shadowVersion: 2 });
+    expect(all.route({ force: 'primary' })).toEqual({ version: 1, variant: 'primary', reason: 'forced', propensity: 1, shadowVersion: 2 });
+    expect(all.fallback()).toEqual({ version: 1, variant: 'primary', reason: 'fallback', propensity: 1, shadowVersion: 2 });
     expect(() => all.route({ force: 'canary' })).toThrow(/force must be 'primary' or 'shadow', got string "canary"/);
   });
 
