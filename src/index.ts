@@ -29,7 +29,15 @@ export {
 export type { Clock, RandomSource } from './options.js';
 
 // Storage: where bytes live.
-export type { StorageAdapter, StoredObject, PutCondition, DeleteCondition, StorageGuarantees } from './storage/storage-adapter.js';
+export type {
+  StorageAdapter,
+  StoredObject,
+  PutCondition,
+  DeleteCondition,
+  StorageGuarantees,
+  LocalFileStorage,
+} from './storage/storage-adapter.js';
+export { hasLocalFiles } from './storage/storage-adapter.js';
 export { checkStorageKey, checkStoragePrefix } from './storage/keys.js';
 export { MemoryStorage } from './storage/memory-storage.js';
 export { FileSystemStorage, type FileSystemStorageOptions } from './storage/file-system-storage.js';
@@ -68,7 +76,12 @@ export type {
 } from './predict/types.js';
 export { OnnxPredictor, type OnnxPredictorOptions } from './predict/onnx-predictor.js';
 export { FunctionPredictor, type FunctionPredictorOptions } from './predict/function-predictor.js';
-export { BatchingPredictor, type BatchingOptions, type BatchingTimers } from './predict/batching-predictor.js';
+export {
+  BatchingPredictor,
+  type BatchingOptions,
+  type BatchingTimers,
+  type ResolvedBatchingOptions,
+} from './predict/batching-predictor.js';
 export {
   PredictorPool,
   type PooledPredictor,
@@ -290,7 +303,10 @@ export type {
   AnalysisGates,
   AnalysedVersion,
   AnalysisReport,
+  AnalysisMethod,
+  EvidenceOptions,
 } from './analysis/types.js';
+export { judgeEvidence, type EvidenceCriteria } from './analysis/evidence.js';
 export { judgeAnalysis, type Judgement } from './analysis/judge.js';
 export { countAnalysisOutcome, emptyAnalysisCounters } from './analysis/counters.js';
 export type { AnalysisOptions, IntervalScheduler } from './analysis/options.js';
