@@ -1,4 +1,4 @@
-import { InvalidStateError } from '../errors.js';
+import { InvalidStateError, ValidationError } from '../errors.js';
 import type { BlueGreenDeployedEvent, BlueGreenSwitch, BlueGreenSwitchedEvent } from '../routing/blue-green.js';
 import { AnalysisController, checkBinding, type AnalysisBinding, type AnalysisTarget } from './analysis-controller.js';
 import type { AnalysisOptions } from './options.js';
@@ -50,6 +50,15 @@ export class BlueGreenAnalysis extends AnalysisController {
   constructor(policy: BlueGreenSwitch, phase: BlueGreenPhase, options: AnalysisBinding & AnalysisOptions) {
     const { monitor, clock, ...analysis } = checkBinding(options);
     super(`${phase}Analysis`, policy, phase, { monitor, clock }, analysis);
+    if (this.settings.evidence !== undefined) {
+      // The evidence tests compare two versions serving the same population at the same time; a
+      // switch has no such split (preview traffic is chosen, and after the switch the previous
+      // version serves nothing), so they would compare unlike with unlike.
+      this.dispose(); // let go of the switch: nothing was composed
+      throw new ValidationError(
+        `${phase}Analysis.method 'evidence' needs a canary's concurrent split of the same traffic; a blue-green switch has none, got method 'evidence'`,
+      );
+    }
     this.policy = policy;
     this.phase = phase;
     this.pending = this.pendingInState();

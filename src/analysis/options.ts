@@ -16,11 +16,11 @@ export interface IntervalScheduler {
 
 /** Options shared by every automated analysis (canary steps, blue-green pre/post promotion). */
 export interface AnalysisOptions extends AnalysisCriteria, AnalysisLimits {
-  /** Time between two runs when driven by `startAnalysis()`, in ms (default 60 000, Flagger's default). */
+  /** Time between two runs when driven by the analysis's `start()`, in ms (default 60 000, Flagger's default). */
   intervalMs?: number;
   /** Async yes/no functions asked before acting on a success. */
   gates?: AnalysisGates;
-  /** Timers for `startAnalysis()` (default: the global ones, unref'd). */
+  /** Timers for the analysis's `start()` (default: the global ones, unref'd). */
   timers?: IntervalScheduler;
 }
 

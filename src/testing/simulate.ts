@@ -38,8 +38,8 @@ export interface SimulateOptions {
   /** Fake time one step covers, in ms (default 1 000). */
   stepMs?: number;
   /**
-   * Call `analysis.analyze()` this often, in fake ms. Leave unset when the policy's own loop runs
-   * (`startAnalysis({ timers: clock })`): its runs land in the timeline all the same.
+   * Call `analysis.analyze()` this often, in fake ms. Leave unset when the analysis's own loop runs
+   * (`analysis.start()` with `timers: clock`): its runs land in the timeline all the same.
    */
   analyzeEveryMs?: number;
   /** What `analyzeEveryMs` analyses and whose `analysis` events are collected: the analysis composed around the policy. */
