@@ -3,9 +3,9 @@
  * `baseline` (imports and onnxruntime loaded, a tiny model served), `register <file>` or
  * `get` (a `PredictorPool` loads version 1 and answers one prediction). Prints one JSON line.
  */
-import { ModelRegistry } from '../../src/registry/index.js';
-import { FileSystemStorage } from '../../src/storage/index.js';
-import { OnnxPredictor, PredictorPool } from '../../src/predict/index.js';
+import { ModelRegistry } from '../../src/index.js';
+import { FileSystemStorage } from '../../src/index.js';
+import { OnnxPredictor, PredictorPool } from '../../src/index.js';
 import { regression } from '../../test/fixtures/onnx-models.js';
 
 const [mode, dir, file] = process.argv.slice(2);
