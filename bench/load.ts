@@ -14,7 +14,7 @@ import autocannon from 'autocannon';
 import * as ort from 'onnxruntime-node';
 import { buildIrisVersions } from '../examples/demo/iris.js';
 import { CANARY_ANALYSIS, createModelServer } from '../examples/http-server.js';
-import { CanaryDeployment, DeploymentMonitor, MemoryStorage, ModelRegistry, ModelRouter } from '../src/index.js';
+import { CanaryDeployment, DeploymentMonitor, canaryAnalysis, MemoryStorage, ModelRegistry, ModelRouter } from '../src/index.js';
 
 ort.env.logLevel = 'fatal';
 const DURATION_S = Number(process.env['DURATION_S'] ?? 30);
@@ -30,8 +30,6 @@ const canary = new CanaryDeployment({
   canary: 2,
   // Ten steps of 3 s: still progressing when the rollback is forced halfway through a 30 s run.
   steps: [5, 10, 15, 20, 25, 30, 35, 40, 45, 50],
-  monitor,
-  analysis: { ...CANARY_ANALYSIS, intervalMs: 3_000 },
 });
 const started = Date.now();
 const transitions: string[] = [];
@@ -43,7 +41,8 @@ for (const event of ['stepped', 'promoted', 'rolledBack', 'paused'] as const) {
   });
 }
 canary.start();
-canary.startAnalysis();
+const analysis = canaryAnalysis(canary, { monitor, ...CANARY_ANALYSIS, intervalMs: 3_000 });
+analysis.start();
 const router = new ModelRouter({ registry, model: 'iris', policy: canary, monitor });
 const server = createModelServer({ router });
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -63,7 +62,7 @@ const result = await autocannon({
   duration: DURATION_S,
 });
 clearTimeout(rollbackTimer);
-canary.stopAnalysis();
+analysis.stop();
 await new Promise<void>((resolve) => server.close(() => resolve()));
 await router.pool.dispose();
 

@@ -1,6 +1,6 @@
 /**
  * Soak: `REQUESTS` (default 10 M) requests through two routers sharing one registry, pool and
- * monitor: one serving a canary (v1 → v2) whose analysis runs every second, one serving a shadow
+ * monitor: one serving a canary (v1 → v2) under analysis every 30 s, one serving a shadow
  * (v1 answers, v3 is mirrored for 20 % of requests). Heap and RSS are printed after a GC every
  * million requests; the run fails (exit 1) when either grew by more than 20 MB after the first
  * million (warm-up), or when a MaxListenersExceededWarning was emitted.
@@ -11,6 +11,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import * as ort from 'onnxruntime-node';
 import {
   CanaryDeployment,
+  canaryAnalysis,
   DeploymentMonitor,
   MemoryStorage,
   ModelRegistry,
@@ -39,11 +40,10 @@ const canary = new CanaryDeployment({
   canary: 2,
   // 49 steps of 30 s: still progressing under analysis at the end of a 10 M run.
   steps: Array.from({ length: 49 }, (_, i) => 2 * (i + 1)),
-  monitor,
-  analysis: { intervalMs: 30_000, minRequests: 100, maxErrorRate: 0.05, relative: { maxLatencyRatio: 3 } },
 });
 canary.start();
-canary.startAnalysis();
+const analysis = canaryAnalysis(canary, { monitor, intervalMs: 30_000, minRequests: 100, maxErrorRate: 0.05, relative: { maxLatencyRatio: 3 } });
+analysis.start();
 const shadow = new ShadowDeployment({ primary: 1, shadow: 3, mirrorPercent: 20 });
 const routers = [
   new ModelRouter({ registry, model: 'iris', policy: canary, monitor, pool }),
@@ -83,7 +83,7 @@ for (let done = 0; done < REQUESTS; ) {
     console.log(`${String(done).padStart(9)}  ${now.heap.toFixed(1).padStart(8)}  ${now.rss.toFixed(1).padStart(7)}   ${canary.state.status} ${canary.state.percentage} %`);
   }
 }
-canary.stopAnalysis();
+analysis.stop();
 await pool.dispose();
 const seconds = (Date.now() - started) / 1000;
 const maxListeners = warnings.filter((w) => w.startsWith('MaxListenersExceededWarning'));

@@ -24,6 +24,8 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   CanaryDeployment,
+  canaryAnalysis,
+  type CanaryAnalysis,
   DeploymentMonitor,
   FileSystemStorage,
   InputShapeError,
@@ -33,11 +35,12 @@ import {
   NotFoundError,
   StaticPolicy,
   ValidationError,
-  describeValue,
   isRoutedError,
   toPrediction,
   type RoutingPolicy,
 } from '../src/index.js';
+// describeValue is the library's own wording of a bad value; the example reuses it rather than a copy.
+import { describeValue } from '../src/errors.js';
 
 /** What the HTTP host serves from. */
 export interface ModelServerOptions {
@@ -287,18 +290,12 @@ async function main(): Promise<void> {
 
   const monitor = new DeploymentMonitor();
   let policy: RoutingPolicy;
-  let canary: CanaryDeployment | undefined;
+  let analysis: CanaryAnalysis | undefined;
   if (latest === production) {
     policy = new StaticPolicy({ version: production });
   } else {
-    canary = new CanaryDeployment({
-      stable: production,
-      canary: latest,
-      steps: [10, 50, 100],
-      name: `${model}-v${latest}`,
-      monitor,
-      analysis: { ...CANARY_ANALYSIS, intervalMs: 30_000 },
-    });
+    const canary = new CanaryDeployment({ stable: production, canary: latest, steps: [10, 50, 100], name: `${model}-v${latest}` });
+    analysis = canaryAnalysis(canary, { monitor, ...CANARY_ANALYSIS, intervalMs: 30_000 });
     canary.on('promoted', (e) => {
       void registry.setAlias(model, 'production', e.to, { by: 'canary-analysis', reason: 'canary promoted' });
     });
@@ -306,7 +303,7 @@ async function main(): Promise<void> {
       canary.on(event, (e: object) => process.stdout.write(`canary ${event}: ${JSON.stringify(e)}\n`));
     }
     canary.start();
-    canary.startAnalysis();
+    analysis.start();
     policy = canary;
   }
   const router = new ModelRouter({ registry, model, policy, monitor });
@@ -324,7 +321,7 @@ async function main(): Promise<void> {
     );
   });
   const shutdown = (): void => {
-    canary?.stopAnalysis();
+    analysis?.stop();
     server.close(() => void router.pool.dispose());
   };
   process.once('SIGINT', shutdown);

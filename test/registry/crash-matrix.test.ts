@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'tsup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotFoundError } from '../../src/errors.js';
-import { ModelRegistry } from '../../src/registry/index.js';
-import { FileSystemStorage } from '../../src/storage/index.js';
+import { ModelRegistry } from '../../src/index.js';
+import { FileSystemStorage } from '../../src/index.js';
 import { seededRandom } from '../../src/testing/index.js';
 
 /**

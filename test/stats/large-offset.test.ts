@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addObservation, emptySummary, mergeSummaries, sequentialTest, welchTTest, type SampleSummary } from '../../src/stats/index.js';
+import { addObservation, emptySummary, mergeSummaries, sequentialTest, welchTTest, type SampleSummary } from '../../src/index.js';
 import { seededRandom } from '../../src/testing/index.js';
 
 // Deviations with mean 0 and variance 1.25 that are exact in binary, so the exact summary of

@@ -9,7 +9,7 @@ import {
   welchTTest,
   type ComparisonResult,
   type SequentialState,
-} from '../../src/stats/index.js';
+} from '../../src/index.js';
 import { seededRandom } from '../../src/testing/index.js';
 
 function gaussian(random: () => number): () => number {

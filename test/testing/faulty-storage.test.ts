@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NotFoundError, StorageError, ValidationError } from '../../src/errors.js';
-import { ModelRegistry } from '../../src/registry/index.js';
-import { FileSystemStorage, MemoryStorage, type StorageAdapter } from '../../src/storage/index.js';
+import { ModelRegistry } from '../../src/index.js';
+import { FileSystemStorage, MemoryStorage, type StorageAdapter } from '../../src/index.js';
 import { FaultyStorage, seededRandom, type StorageFault } from '../../src/testing/index.js';
 
 const dirs: string[] = [];
