@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { build } from 'tsup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotFoundError } from '../../src/errors.js';
 import { ModelRegistry } from '../../src/index.js';
 import { FileSystemStorage } from '../../src/index.js';
 import { seededRandom } from '../../src/testing/index.js';
+import { bundleWorker } from './fixtures/bundle-worker.js';
 
 /**
  * The crash matrix: for each of register, setAlias/deleteAlias and deleteVersion, child
@@ -20,25 +20,13 @@ import { seededRandom } from '../../src/testing/index.js';
  */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const KILLS_PER_OPERATION = 12;
-let workerDir: string;
 let worker: string;
+let removeWorker: (() => Promise<void>) | undefined;
 beforeAll(async () => {
-  workerDir = await mkdtemp(path.join(ROOT, 'node_modules', '.cache-model-rollout-crash-'));
-  await build({
-    entry: { 'crash-worker': fileURLToPath(new URL('./fixtures/crash-worker.ts', import.meta.url)) },
-    outDir: workerDir,
-    format: ['esm'],
-    outExtension: () => ({ js: '.mjs' }),
-    target: 'node20',
-    config: false,
-    dts: false,
-    sourcemap: false,
-    silent: true,
-  });
-  worker = path.join(workerDir, 'crash-worker.mjs');
+  ({ script: worker, remove: removeWorker } = await bundleWorker(new URL('./fixtures/crash-worker.ts', import.meta.url), 'crash-worker'));
 });
 afterAll(async () => {
-  if (workerDir) await rm(workerDir, { recursive: true, force: true });
+  await removeWorker?.();
 });
 
 /** Runs the worker until `killAfterMs` after it is ready, SIGKILLs it and returns what it acknowledged. */

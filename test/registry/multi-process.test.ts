@@ -6,37 +6,21 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { build } from 'tsup';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FileSystemStorage, ModelRegistry } from '../../src/index.js';
 import type { PostgresStorage } from '../../src/storage/postgres/index.js';
 import { makeS3Client, removeAllObjects } from '../storage/s3-env.js';
+import { bundleWorker } from './fixtures/bundle-worker.js';
 import { storageFromSpec } from './fixtures/storage-spec.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const WORKER_SOURCE = fileURLToPath(new URL('./fixtures/register-worker.ts', import.meta.url));
-// The worker is bundled once to plain JS: `node --import tsx` costs 1.5-2 s of startup per process
-// on a loaded 2-core machine, which would dominate a test that starts 8 at once. The bundle lives
-// under node_modules so it resolves onnxruntime-node like the sources do.
-let workerDir: string;
 let worker: string;
+let removeWorker: (() => Promise<void>) | undefined;
 beforeAll(async () => {
-  workerDir = await mkdtemp(path.join(ROOT, 'node_modules', '.cache-model-rollout-worker-'));
-  await build({
-    entry: { 'register-worker': WORKER_SOURCE },
-    outDir: workerDir,
-    format: ['esm'],
-    outExtension: () => ({ js: '.mjs' }),
-    target: 'node20',
-    config: false,
-    dts: false,
-    sourcemap: false,
-    silent: true,
-  });
-  worker = path.join(workerDir, 'register-worker.mjs');
+  ({ script: worker, remove: removeWorker } = await bundleWorker(new URL('./fixtures/register-worker.ts', import.meta.url), 'register-worker'));
 });
 afterAll(async () => {
-  if (workerDir) await rm(workerDir, { recursive: true, force: true });
+  await removeWorker?.();
 });
 
 const dirs: string[] = [];
