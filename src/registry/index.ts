@@ -7,6 +7,8 @@ export type {
   Lineage,
   RegisterOptions,
   ListVersionsOptions,
+  ListVersionsPageOptions,
+  VersionsPage,
   AliasChangeOptions,
   AliasHistoryEntry,
   AliasChangedEvent,
