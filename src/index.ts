@@ -13,3 +13,16 @@ export * from './stats/index.js';
 export * from './monitor/index.js';
 export * from './router.js';
 export * from './analysis/index.js';
+export {
+  DeploymentStore,
+  DeploymentFollower,
+  type DeploymentStoreOptions,
+  type DeploymentState,
+  type AuditRecord,
+  type TransitionInput,
+  type StoredDeployment,
+  type DeploymentFollowerOptions,
+  type DeploymentFollowerEvents,
+  type RestorablePolicy,
+  type ChangeHints,
+} from './fleet/index.js';
