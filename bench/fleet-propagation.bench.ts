@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { DeploymentFollower, DeploymentStore } from '../src/fleet/index.js';
+import { DeploymentFollower, DeploymentStore } from '../src/index.js';
 import { PostgresStorage } from '../src/storage/postgres/index.js';
 import { printTable } from './harness.js';
 

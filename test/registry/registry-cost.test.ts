@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors.js';
-import { ModelRegistry } from '../../src/registry/index.js';
-import { MemoryStorage, type PutCondition, type StorageAdapter } from '../../src/storage/index.js';
+import { ModelRegistry, MemoryStorage, type PutCondition, type StorageAdapter } from '../../src/index.js';
 
 /** Counts every storage call by kind, so a test can assert round trips, not milliseconds. */
 class CountingStorage implements StorageAdapter {
