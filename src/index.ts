@@ -52,6 +52,8 @@ export type {
   Lineage,
   RegisterOptions,
   ListVersionsOptions,
+  ListVersionsPageOptions,
+  VersionsPage,
   AliasChangeOptions,
   AliasHistoryEntry,
   AliasChangedEvent,
@@ -328,3 +330,20 @@ export {
   type Guardrails,
   type VariantGuardrail,
 } from './analysis/ab-test-analysis.js';
+
+// Fleet: one rollout shared by every replica through storage.
+export {
+  DeploymentStore,
+  type DeploymentStoreOptions,
+  type DeploymentState,
+  type AuditRecord,
+  type TransitionInput,
+  type StoredDeployment,
+} from './fleet/deployment-store.js';
+export {
+  DeploymentFollower,
+  type DeploymentFollowerOptions,
+  type DeploymentFollowerEvents,
+  type RestorablePolicy,
+  type ChangeHints,
+} from './fleet/deployment-follower.js';

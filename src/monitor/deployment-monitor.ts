@@ -434,7 +434,7 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     return detach;
   }
 
-  private families({ prefix, labels, quantiles }: ResolvedPrometheusOptions): PrometheusFamily[] {
+  private families({ prefix, labels, quantiles, latency, buckets }: ResolvedPrometheusOptions): PrometheusFamily[] {
     const requests: PrometheusFamily = {
       name: `${prefix}requests_total`,
       help: 'Requests recorded by the deployment monitor, per model version.',
@@ -449,8 +449,11 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     };
     const duration: PrometheusFamily = {
       name: `${prefix}request_duration_seconds`,
-      help: 'Request latency per model version: quantiles over the rolling window, sum and count over the lifetime.',
-      type: 'summary',
+      help:
+        latency === 'summary'
+          ? 'Request latency per model version: quantiles over the rolling window, sum and count over the lifetime.'
+          : 'Request latency per model version over the lifetime, in cumulative buckets (aggregatable across replicas).',
+      type: latency,
       samples: [],
     };
     const now = this.clock();
@@ -460,10 +463,23 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       const rolling = state.latency.rolling(now);
       requests.samples.push({ name: requests.name, labels: versionLabels, value: lifetime.sketch.count });
       failures.samples.push({ name: failures.name, labels: versionLabels, value: lifetime.failures });
-      for (const q of quantiles) {
-        // An empty window has no quantiles: NaN, as the Prometheus client libraries report it.
-        const value = rolling.sketch.count === 0 ? Number.NaN : quantile(rolling.sketch, q) / 1000;
-        duration.samples.push({ name: duration.name, labels: { ...versionLabels, quantile: String(q) }, value });
+      if (latency === 'histogram') {
+        // Bucket counts come from the lifetime sketch's bins: a latency within the sketch's relative
+        // error of a boundary may be counted on either side of it.
+        const { values, counts } = sketchHistogram(lifetime.sketch);
+        let bin = 0;
+        let cumulative = 0;
+        for (const le of buckets) {
+          for (; bin < values.length && values[bin]! / 1000 <= le; bin++) cumulative += counts[bin]!;
+          duration.samples.push({ name: `${duration.name}_bucket`, labels: { ...versionLabels, le: String(le) }, value: cumulative });
+        }
+        duration.samples.push({ name: `${duration.name}_bucket`, labels: { ...versionLabels, le: '+Inf' }, value: lifetime.sketch.count });
+      } else {
+        for (const q of quantiles) {
+          // An empty window has no quantiles: NaN, as the Prometheus client libraries report it.
+          const value = rolling.sketch.count === 0 ? Number.NaN : quantile(rolling.sketch, q) / 1000;
+          duration.samples.push({ name: duration.name, labels: { ...versionLabels, quantile: String(q) }, value });
+        }
       }
       duration.samples.push({ name: `${duration.name}_sum`, labels: versionLabels, value: lifetime.sketch.sum / 1000 });
       duration.samples.push({ name: `${duration.name}_count`, labels: versionLabels, value: lifetime.sketch.count });

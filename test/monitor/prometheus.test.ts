@@ -103,7 +103,7 @@ describe('toPrometheus', () => {
       ['model_rollout_request_duration_seconds', []],
     ]);
     expect(() => monitor.toPrometheus({ prefix: '9bad' })).toThrow(/prefix must match/);
-    expect(() => monitor.toPrometheus({ labels: { version: 'x' } })).toThrow(/not be "version" or "quantile"/);
+    expect(() => monitor.toPrometheus({ labels: { version: 'x' } })).toThrow(/not be "version", "quantile" or "le"/);
     expect(() => monitor.toPrometheus({ labels: { 'bad-name': 'x' } })).toThrow(/labels: each name must match/);
     expect(() => monitor.toPrometheus({ quantiles: [1.5] })).toThrow(/quantiles\[0\] must be a finite number >= 0 <= 1/);
   });

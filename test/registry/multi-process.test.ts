@@ -1,54 +1,26 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { FileSystemStorage, ModelRegistry } from '../../src/index.js';
 import type { PostgresStorage } from '../../src/storage/postgres/index.js';
+import { useBundledWorker } from '../fixtures/bundled-worker.js';
 import { makeS3Client, removeAllObjects } from '../storage/s3-env.js';
-import { bundleWorker } from './fixtures/bundle-worker.js';
 import { storageFromSpec } from './fixtures/storage-spec.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-let worker: string;
-let removeWorker: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  ({ script: worker, remove: removeWorker } = await bundleWorker(new URL('./fixtures/register-worker.ts', import.meta.url), 'register-worker'));
-});
-afterAll(async () => {
-  await removeWorker?.();
-});
+const startWorker = useBundledWorker(fileURLToPath(new URL('./fixtures/register-worker.ts', import.meta.url)));
 
 const dirs: string[] = [];
-const children: ChildProcessWithoutNullStreams[] = [];
 afterEach(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 async function freshDir(): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'mr-proc-'));
   dirs.push(dir);
   return dir;
-}
-
-/** Starts the worker script in its own OS process; `lines` yields its stdout line by line. */
-function startWorker(...args: string[]) {
-  const child = spawn(process.execPath, [worker, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.push(child);
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const nextLine = async (): Promise<string> => {
-    const { value, done } = await lines.next();
-    if (done) throw new Error(`worker ${args.join(' ')} ended early:\n${stderr}`);
-    return value as string;
-  };
-  return { child, nextLine, exited, stderr: () => stderr };
 }
 
 /** Every visible version must be complete: record readable, artifact present and sha256-verified. */
