@@ -73,7 +73,7 @@ async function checkAfterCrash(dir: string): Promise<{ live: number[]; claimed: 
   const claimed = (await storage.list('models/m/versions/')).length;
   // Numbers are never skipped: every number up to the highest is a live version or a tombstone.
   expect(claimed === 0 ? 0 : Math.max(...(await storage.list('models/m/versions/')).map((k) => Number(/(\d+)\.json$/.exec(k)![1])))).toBe(claimed);
-  for (const file of await walk(dir)) expect(path.basename(file), file).toMatch(/^(\.|[0-9a-f]{64}$|\d+\.json$|aliases\.json$)/);
+  for (const file of await walk(dir)) expect(path.basename(file), file).toMatch(/^(\.|[0-9a-f]{64}$|\d+\.json$|aliases\.json$|head\.json$)/);
   return { live, claimed };
 }
 
