@@ -10,6 +10,7 @@
  *    iris and on a model with the wake-word detector's input, float32[1,25,96] (2 400 values).
  * 3. The first request routed to a freshly started canary version against the steady p50, with the
  *    pool's warm-up and without it (the latency the router records, and the wall clock).
+ *    Then 20 identical blue-green pre-promotion analyses with a relative p99 limit: the same verdict in each?
  * 4. Threads: 4 loaded versions of the wake-word-shaped model, onnxruntime's default session
  *    options against the pool's default (cores / maxLoaded intra-op threads a version).
  * 5. Where the time of one batched request goes: routing, validation, copy-in, run, split, record.
@@ -30,6 +31,8 @@ import { ModelRegistry } from '../src/registry/model-registry.js';
 import type { ModelVersion } from '../src/registry/model-version.js';
 import { ModelRouter, type ModelRouterOptions } from '../src/router/model-router.js';
 import { CanaryDeployment } from '../src/routing/canary.js';
+import { BlueGreenSwitch } from '../src/routing/blue-green.js';
+import { blueGreenAnalysis } from '../src/analysis/compose.js';
 import { MemoryStorage } from '../src/storage/memory-storage.js';
 import { irisClassifier, wakeWordShaped } from '../test/fixtures/onnx-models.js';
 import { keep, printTable, ratio, summarise, timeAsync, timePaired, timeSync, type AsyncResult } from './harness.js';
@@ -249,6 +252,32 @@ goal(
   2,
   `median of ${TRIALS} versions, worst ${ratio(Math.max(...warmRatios), 1)}, ${within(warm.recorded, warm.steady)} within 2×; vs an isolated request to the warm stable version ${ratio(median(firstOnly), median(warm.isolatedStable))}; wall clock median ${ratio(median(warm.wall) / warm.steadyWall, 1)}; without warm-up median ${ratio(median(coldRatios), 1)}, worst ${ratio(Math.max(...coldRatios), 1)}`,
 );
+
+// 3b. A verdict that depends on latency: a blue-green pre-promotion analysis with a relative p99
+// limit, run 20 times on identical versions. With the pool's warm-up the preview's first requests
+// are not cold, so every run should give the same verdict. This is a timing, so it lives here and
+// not in the test suite (on a shared machine one preempted request can move a sub-millisecond p99).
+const VERDICT_RUNS = 20;
+const verdicts: string[] = [];
+for (let run = 0; run < VERDICT_RUNS; run++) {
+  const registry = await registryOf((p) => irisClassifier({ producerVersion: p }), 2);
+  const monitor = new DeploymentMonitor();
+  const bg = new BlueGreenSwitch({ blue: 1 });
+  const analyses = blueGreenAnalysis(bg, { monitor, prePromotion: { minRequests: 1_000, relative: { maxLatencyRatio: 3 } } });
+  const router = new ModelRouter({ registry, model: 'm', policy: bg, monitor });
+  await router.warm();
+  bg.deploy(2);
+  await router.warm();
+  // Active and preview requests alternate, so both versions meet the same moments of the machine.
+  for (let i = 0; i < 2_000; i++) await router.predict(row, { unitId: unitIds[i & 1023] as string, preview: (i & 1) === 1 });
+  verdicts.push((await analyses.analyze()).outcome);
+  analyses.dispose();
+  await router.pool.dispose();
+}
+const majority = [...new Set(verdicts)].map((v) => ({ v, n: verdicts.filter((x) => x === v).length })).sort((a, b) => b.n - a.n)[0]!;
+const sameVerdictMet = majority.n === VERDICT_RUNS && majority.v === 'successful';
+goals.push({ goal: `blue-green pre-promotion verdict (relative.maxLatencyRatio 3), identical runs`, value: majority.n / VERDICT_RUNS, target: `${VERDICT_RUNS} of ${VERDICT_RUNS} 'successful'`, met: sameVerdictMet, note: '' });
+console.log(`GOAL same blue-green pre-promotion verdict in ${majority.n} of ${VERDICT_RUNS} runs ('${majority.v}'; all: ${verdicts.join(', ')}) (goal ${VERDICT_RUNS} of ${VERDICT_RUNS} 'successful') — ${sameVerdictMet ? 'met' : 'NOT MET'}`);
 
 // 4. Threads with 4 loaded versions.
 const fourRegistry = await registryOf((p) => wakeWordShaped({ producerVersion: p }), 4);

@@ -2,9 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BatchingPredictor,
   BlueGreenSwitch,
-  blueGreenAnalysis,
   CanaryDeployment,
-  DeploymentMonitor,
   FunctionPredictor,
   MemoryStorage,
   ModelLoadError,
@@ -160,36 +158,6 @@ describe('ModelRouter: warm before traffic', () => {
     await expect(router.warm()).rejects.toBeInstanceOf(ModelLoadError);
     expect(router.ready()).toBe(true); // nothing is being prepared, and the fallback serves
     await expect(router.predict(VIRGINICA, { unitId: unitFor(canary, 'canary') })).resolves.toMatchObject({ version: 1 });
-  });
-
-  // Latencies are timed in CPU time: on a shared 2-core machine other tenants preempt about 1 % of
-  // requests for 10–80 ms of wall time, right at the p99 the relative limit compares, so a wall-clock
-  // verdict would measure the neighbours. A cold first run costs CPU time as much as wall time.
-  const cpuMs = () => {
-    const { user, system } = process.cpuUsage();
-    return (user + system) / 1000;
-  };
-
-  it('a blue-green pre-promotion analysis with relative.maxLatencyRatio gives the same verdict in 20 of 20 identical runs', async () => {
-    const verdicts: string[] = [];
-    const details: string[] = [];
-    for (let run = 0; run < 20; run++) {
-      const registry = await irisRegistry(2);
-      const monitor = new DeploymentMonitor();
-      const bg = new BlueGreenSwitch({ blue: 1 });
-      const analyses = blueGreenAnalysis(bg, { monitor, prePromotion: { minRequests: 1_000, relative: { maxLatencyRatio: 3 } } });
-      const router = track(new ModelRouter({ registry, model: 'iris', policy: bg, monitor, clock: cpuMs }));
-      await router.warm();
-      bg.deploy(2);
-      await router.warm();
-      // Active and preview requests alternate, so both versions meet the same moments of the machine.
-      for (let i = 0; i < 2_000; i++) await router.predict(VIRGINICA, { unitId: `u${i}`, preview: (i & 1) === 1 });
-      const report = await analyses.analyze();
-      verdicts.push(report.outcome);
-      details.push(JSON.stringify(report.checks ?? report));
-      await router.pool.dispose();
-    }
-    expect(verdicts, details.join('\n')).toEqual(Array.from({ length: 20 }, () => 'successful'));
   });
 });
 
