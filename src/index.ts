@@ -1,7 +1,7 @@
 /**
  * model-rollout: ship machine-learning model versions safely from a Node service.
  *
- * @packageDocumentation
+ * @module model-rollout
  */
 export * from './errors.js';
 export type { Clock, RandomSource } from './options.js';

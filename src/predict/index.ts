@@ -26,5 +26,6 @@ export {
   type PredictorPoolEvents,
   type PoolRegistry,
   type PoolVersion,
+  type WarmUpOptions,
 } from './predictor-pool.js';
 export { toPrediction, type Prediction, type PredictionOptions, type PredictionValue } from './outputs.js';

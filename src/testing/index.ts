@@ -2,7 +2,7 @@
  * Test helpers: a fake clock, a seeded random source, the storage conformance suite and
  * rollout simulation.
  *
- * @packageDocumentation
+ * @module model-rollout/testing
  */
 export { FakeClock, type FakeTimer } from './fake-clock.js';
 export { seededRandom } from './seeded-random.js';
