@@ -29,3 +29,4 @@ export {
   type WarmUpOptions,
 } from './predictor-pool.js';
 export { toPrediction, type Prediction, type PredictionOptions, type PredictionValue } from './outputs.js';
+export { toJSONOutput, type JsonOutputTensor, type JsonPredictOutput } from './json-output.js';
