@@ -305,7 +305,7 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
   private async explicit(ref: number | string): Promise<{ predictor: PooledPredictor; served: Assignment }> {
     // Resolve first so a load failure can name the version; a number never touches the registry.
     const version = typeof ref === 'number' ? ref : (await this.registry.resolve(this.model, ref as VersionRef)).version;
-    const served: Assignment = { version, variant: 'explicit', reason: 'forced' };
+    const served: Assignment = { version, variant: 'explicit', reason: 'forced', propensity: 1 };
     try {
       return { predictor: await this.predictorFor(version), served };
     } catch (error) {

@@ -3,7 +3,8 @@ import { ValidationError, describeValue } from '../errors.js';
 import { DeploymentMonitor } from '../monitor/deployment-monitor.js';
 import { type Clock, checkFunction } from '../options.js';
 import { countAnalysisOutcome, emptyAnalysisCounters } from './counters.js';
-import { measure } from './measure.js';
+import { type EvidenceMark, markEvidence, measureEvidence } from './evidence.js';
+import { type Measurement, measure } from './measure.js';
 import { type AnalysisOptions, type ResolvedAnalysisOptions, resolveAnalysisOptions } from './options.js';
 import { AnalysisRunner } from './runner.js';
 import type {
@@ -72,6 +73,8 @@ export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
   private readonly clock: Clock;
   private runCounters: AnalysisCounters = emptyAnalysisCounters();
   private readonly runner: AnalysisRunner;
+  /** Start of the evidence window (evidence method only). */
+  private evidenceMark: EvidenceMark | undefined;
 
   /** @param name - the options' name in error messages, e.g. `'analysis'`. */
   protected constructor(name: string, binding: AnalysisBinding, options: AnalysisOptions) {
@@ -131,7 +134,7 @@ export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
     let outcome: AnalysisOutcome;
     let report: AnalysisReport;
     try {
-      const { candidate, baseline, judgement } = measure(this.monitor, target.candidate, target.baseline, this.settings.criteria);
+      const { candidate, baseline, judgement } = this.measure(target);
       outcome = judgement.outcome;
       report = {
         outcome,
@@ -178,6 +181,27 @@ export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
       }
     }
     return this.conclude(target, report, verdict, counters);
+  }
+
+  /**
+   * Starts the evidence method's window for this pair now (a rollout or a step started): everything
+   * both versions serve from here on is evidence, judged at `alphaShare × evidence.alpha`. Without
+   * a call, the window starts at the first run that sees the pair. No-op for the threshold method.
+   * @internal
+   */
+  protected startEvidence(candidate: number, baseline: number, alphaShare = 1): void {
+    const evidence = this.settings.evidence;
+    if (evidence !== undefined) this.evidenceMark = markEvidence(this.monitor, candidate, baseline, evidence.alpha * alphaShare);
+  }
+
+  private measure(target: AnalysisTarget): Measurement {
+    const { evidence, criteria } = this.settings;
+    if (evidence === undefined) return measure(this.monitor, target.candidate, target.baseline, criteria);
+    const mark = this.evidenceMark;
+    if (mark === undefined || mark.candidate !== target.candidate || mark.baseline !== target.baseline) {
+      this.startEvidence(target.candidate, target.baseline);
+    }
+    return measureEvidence(this.monitor, this.evidenceMark as EvidenceMark, criteria, evidence);
   }
 
   /** The phase the policy is in now; throws `InvalidStateError` when nothing can be analysed. @internal */

@@ -6,7 +6,8 @@ import type { AnalysisOptions } from './options.js';
 /**
  * Automated analysis of a {@link CanaryDeployment} (what `analysis` on the canary's options
  * switches on): each run judges the canary's rolling-window numbers against absolute limits and,
- * with `relative`, against the stable version's own live numbers, then
+ * with `relative`, against the stable version's own live numbers (or, with `method: 'evidence'`,
+ * everything both versions served since the step began by always-valid non-inferiority tests), then
  * - `successful` ×`consecutiveSuccessLimit` → asks `gates.beforeStep` and `increase()`s to the
  *   next step, or after the last step asks `gates.beforePromote` and `promote()`s;
  * - `failed` past `failureLimit` (or `error` past `consecutiveErrorLimit`) → `rollback()`;
@@ -33,6 +34,15 @@ export class CanaryAnalysis extends AnalysisController {
     this.canary = canary;
     const reset = () => this.resetCounters();
     for (const event of ['started', 'stepped', 'resumed', 'promoted', 'rolledBack', 'aborted'] as const) canary.on(event, reset);
+    // One evidence window per step, so load that changes over time hits both versions in the same
+    // proportion; α is split over the steps below 100 % so the guarantee covers the whole rollout.
+    // A step to 100 % keeps the previous window: the stable version gets no traffic to compare with.
+    const share = () => 1 / Math.max(1, canary.steps.filter((step) => step < 100).length);
+    canary.on('started', (event) => this.startEvidence(event.canary, event.stable, share()));
+    canary.on('stepped', (event) => {
+      const { stable, canary: candidate } = canary.state;
+      if (event.to < 100 && candidate !== undefined) this.startEvidence(candidate, stable, share());
+    });
   }
 
   protected target(): AnalysisTarget {

@@ -52,11 +52,12 @@ export function judgeAnalysis(
   }
   const unjudged = checks.filter((c) => c.passed === undefined);
   if (unjudged.length > 0) {
-    return {
-      outcome: 'inconclusive',
-      checks,
-      reason: `too little baseline data to judge ${unjudged.map((c) => c.metric).join(', ')}`,
-    };
+    const pending = unjudged.filter((c) => c.evidence !== undefined);
+    const missing = unjudged.filter((c) => c.evidence === undefined);
+    const parts: string[] = [];
+    if (missing.length > 0) parts.push(`too little baseline data to judge ${missing.map((c) => c.metric).join(', ')}`);
+    if (pending.length > 0) parts.push(`not enough evidence yet: ${pending.map(describeCheck).join('; ')}`);
+    return { outcome: 'inconclusive', checks, reason: parts.join('; ') };
   }
   return { outcome: 'successful', checks, reason: checks.map(describeCheck).join('; ') };
 }
@@ -69,9 +70,28 @@ function limitCheck(metric: AnalysisCheck['metric'], value: number, threshold: n
 }
 
 function describeCheck(check: AnalysisCheck): string {
+  if (check.evidence !== undefined) return describeEvidence(check, check.evidence);
   const verb = check.passed ? '<=' : '>';
   const of = check.baseline === undefined ? '' : ` (baseline ${round(check.baseline)})`;
   return `${check.metric} ${round(check.value)} ${verb} ${round(check.threshold)}${of}`;
+}
+
+/** E.g. `errorRate 0.0412 vs baseline 0.0098: worse than baseline + 0.01 (difference 0.0314, sequence [0.0121, 0.0507], p 0.0031)`. */
+function describeEvidence(check: AnalysisCheck, e: NonNullable<AnalysisCheck['evidence']>): string {
+  const verdict = check.passed === true ? 'within' : check.passed === false ? 'beyond' : 'not yet shown within or beyond';
+  const p = check.passed === true ? e.pValueNonInferior : e.pValueWorse;
+  const sequence = `sequence [${round(e.differenceCi[0])}, ${round(e.differenceCi[1])}], p ${round(p)}`;
+  if (e.test === 'always-valid-latency-non-inferiority') {
+    const q = `p${round(e.quantile * 100)}`;
+    return (
+      `${q} latency ${round(e.candidateQuantileMs)} ms vs baseline ${round(e.baselineQuantileMs)} ms: ${verdict} the ${round(e.limitMs)} ms bar ` +
+      `(share slower than it ${round(e.candidateRate)} vs baseline's ${round(e.baselineRate)} above its ${q}, ${sequence})`
+    );
+  }
+  return (
+    `errorRate ${round(e.candidateRate)} vs baseline ${round(e.baselineRate)}: ${verdict} the margin of +${round(e.margin)} ` +
+    `(difference ${round(e.difference)}, ${sequence})`
+  );
 }
 
 function round(value: number): number {

@@ -1,8 +1,9 @@
 import { ValidationError, describeValue } from '../errors.js';
-import { checkFunction, checkNumber } from '../options.js';
+import { checkFunction, checkNumber, checkOneOf } from '../options.js';
+import { checkAlpha } from '../stats/comparison.js';
 import { DEFAULT_ANALYSIS_LIMITS } from './counters.js';
 import { DEFAULT_MIN_REQUESTS } from './judge.js';
-import type { AnalysisCriteria, AnalysisGate, AnalysisGates, AnalysisLimits } from './types.js';
+import type { AnalysisCriteria, AnalysisGate, AnalysisGates, AnalysisLimits, AnalysisMethod, EvidenceOptions } from './types.js';
 
 /**
  * Something that runs a callback every `ms`: the global timers (the default) or a `FakeClock`
@@ -23,10 +24,15 @@ export interface AnalysisOptions extends AnalysisCriteria, AnalysisLimits {
   timers?: IntervalScheduler;
 }
 
+/** {@link EvidenceOptions} with defaults applied and checked. @internal */
+export type ResolvedEvidenceOptions = Required<EvidenceOptions>;
+
 /** {@link AnalysisOptions} with defaults applied and every value checked. @internal */
 export interface ResolvedAnalysisOptions {
   intervalMs: number;
   criteria: AnalysisCriteria & { minRequests: number };
+  /** Set for the `'evidence'` method. */
+  evidence: ResolvedEvidenceOptions | undefined;
   limits: Required<AnalysisLimits>;
   gates: AnalysisGates;
   timers: IntervalScheduler;
@@ -82,6 +88,7 @@ export function resolveAnalysisOptions(name: string, options: unknown): Resolved
       `${name} must set at least one of maxErrorRate, maxP99LatencyMs or relative (an analysis that checks nothing would pass everything), got none`,
     );
   }
+  const evidence = resolveEvidence(name, o, criteria);
 
   const limits: Required<AnalysisLimits> = {
     failureLimit: optional('failureLimit', o.failureLimit, { min: 0, integer: true }) ?? DEFAULT_ANALYSIS_LIMITS.failureLimit,
@@ -119,8 +126,37 @@ export function resolveAnalysisOptions(name: string, options: unknown): Resolved
   return {
     intervalMs: optional('intervalMs', o.intervalMs, { min: 1 }) ?? 60_000,
     criteria,
+    evidence,
     limits,
     gates,
     timers,
+  };
+}
+
+function resolveEvidence(name: string, o: AnalysisOptions, criteria: AnalysisCriteria): ResolvedEvidenceOptions | undefined {
+  const method = checkOneOf<AnalysisMethod>(`${name}.method`, o.method ?? 'threshold', ['threshold', 'evidence']);
+  if (method === 'threshold') {
+    if (o.evidence !== undefined) throw new ValidationError(`${name}.evidence only applies with method 'evidence', got method 'threshold'`);
+    return undefined;
+  }
+  criteria.method = 'evidence';
+  if (criteria.relative === undefined) {
+    throw new ValidationError(
+      `${name}.method 'evidence' judges the candidate against the baseline with relative's limits as margins: set relative.maxErrorRateIncrease and/or relative.maxLatencyRatio, got no relative`,
+    );
+  }
+  const ratio = criteria.relative.maxLatencyRatio;
+  if (ratio !== undefined && ratio < 1) {
+    throw new ValidationError(`${name}.relative.maxLatencyRatio must be >= 1 with method 'evidence' (a candidate faster than the baseline cannot be required), got number ${ratio}`);
+  }
+  const e = (o.evidence ?? {}) as EvidenceOptions;
+  if (typeof e !== 'object' || e === null) throw new ValidationError(`${name}.evidence must be an object, got ${describeValue(o.evidence)}`);
+  const quantile = checkNumber(`${name}.evidence.latencyQuantile`, e.latencyQuantile ?? 0.95, { min: 0, max: 1, exclusiveMin: true });
+  if (quantile === 1) throw new ValidationError(`${name}.evidence.latencyQuantile must be a finite number > 0 and < 1, got number 1`);
+  return {
+    alpha: checkAlpha(e.alpha, `${name}.evidence.alpha`),
+    tuning: checkNumber(`${name}.evidence.tuning`, e.tuning ?? 5000, { min: 0, exclusiveMin: true }),
+    latencyQuantile: quantile,
+    minLatencyDifferenceMs: checkNumber(`${name}.evidence.minLatencyDifferenceMs`, e.minLatencyDifferenceMs ?? 1, { min: 0 }),
   };
 }

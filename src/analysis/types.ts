@@ -1,3 +1,6 @@
+import type { LatencyNonInferiorityResult } from '../stats/latency-non-inferiority.js';
+import type { NonInferiorityResult } from '../stats/non-inferiority.js';
+
 /** How one analysis run ended (Argo Rollouts' measurement phases). */
 export type AnalysisOutcome = 'successful' | 'failed' | 'inconclusive' | 'error';
 
@@ -27,21 +30,48 @@ export interface MeasuredNumbers {
   p99LatencyMs: number;
 }
 
-/** Thresholds relative to the stable version's own live numbers (Flagger users' #739). */
+/**
+ * Thresholds relative to the stable version's own live numbers (Flagger users' #739); with the
+ * `'evidence'` method, the non-inferiority margins.
+ */
 export interface RelativeCriteria {
   /** Candidate error rate may exceed the baseline's by at most this much (absolute, 0.01 = 1 point). */
   maxErrorRateIncrease?: number;
-  /** Candidate p99 latency may be at most this multiple of the baseline's (1.2 = 20 % slower). */
+  /** Candidate p99 latency (with `'evidence'`: latency at `evidence.latencyQuantile`) may be at most this multiple of the baseline's (1.2 = 20 % slower). */
   maxLatencyRatio?: number;
+}
+
+/**
+ * How the candidate is judged against the baseline: `'threshold'` (the default: the rolling
+ * window's numbers against fixed and relative limits, as Argo and Flagger do) or `'evidence'`
+ * (always-valid non-inferiority tests on everything both versions served since the rollout
+ * started, with `relative`'s limits as margins; see {@link EvidenceOptions}).
+ */
+export type AnalysisMethod = 'threshold' | 'evidence';
+
+/** Settings of the `'evidence'` method. */
+export interface EvidenceOptions {
+  /** Chance that a verdict is wrong, over every run of the rollout together, in (0, 1); default 0.05. */
+  alpha?: number;
+  /** Total requests (both versions) at which the confidence sequences are tightest; default 5000. */
+  tuning?: number;
+  /** The latency quantile compared, in (0, 1); default 0.95. */
+  latencyQuantile?: number;
+  /** The candidate may always be this many ms slower at that quantile, whatever `maxLatencyRatio` says; default 1. */
+  minLatencyDifferenceMs?: number;
 }
 
 /** What a run checks. At least one of `maxErrorRate`, `maxP99LatencyMs` or `relative` must be set. */
 export interface AnalysisCriteria {
-  /** Fewer candidate requests than this in the monitor's rolling window is `inconclusive`, never a pass (default 100). */
+  /** `'threshold'` (default) or `'evidence'`, which needs `relative`. */
+  method?: AnalysisMethod;
+  /** Settings of the `'evidence'` method. */
+  evidence?: EvidenceOptions;
+  /** Fewer candidate requests than this in the window judged is `inconclusive`, never a pass (default 100). */
   minRequests?: number;
-  /** Highest acceptable error rate of the candidate, in [0, 1]. */
+  /** Highest acceptable error rate of the candidate, in [0, 1] (with `'evidence'`, a hard ceiling on the rollout's numbers). */
   maxErrorRate?: number;
-  /** Highest acceptable p99 latency of the candidate, in ms. */
+  /** Highest acceptable p99 latency of the candidate, in ms (with `'evidence'`, a hard ceiling on the rollout's numbers). */
   maxP99LatencyMs?: number;
   /** Limits relative to the baseline (stable / active) version. */
   relative?: RelativeCriteria;
@@ -61,18 +91,26 @@ export interface AnalysisLimits {
 
 /** One comparison of a run, for logs, events and dashboards (Flagger users' #1147: show the numbers). */
 export interface AnalysisCheck {
-  /** `'errorRate'` or `'p99LatencyMs'`. */
-  metric: 'errorRate' | 'p99LatencyMs';
-  /** `'absolute'` (a fixed limit) or `'relative'` (a limit derived from the baseline's own number). */
-  kind: 'absolute' | 'relative';
+  /** `'errorRate'`, `'p99LatencyMs'`, or for an evidence check `'latency'` (the latency at `evidence.latencyQuantile`). */
+  metric: 'errorRate' | 'p99LatencyMs' | 'latency';
+  /**
+   * `'absolute'` (a fixed limit), `'relative'` (a limit derived from the baseline's own number) or
+   * `'evidence'` (an always-valid non-inferiority test against the baseline).
+   */
+  kind: 'absolute' | 'relative' | 'evidence';
   /** The candidate's measured value. */
   value: number;
   /** The highest value that passes: the fixed limit, or `baseline × maxLatencyRatio` / `baseline + maxErrorRateIncrease`. */
   threshold: number;
-  /** Relative checks: the baseline's value the threshold was derived from. */
+  /** Relative and evidence checks: the baseline's value the threshold was derived from. */
   baseline?: number;
-  /** `true` within the limit, `false` past it, `undefined` when there was too little data to judge. */
+  /**
+   * `true` within the limit, `false` past it, `undefined` when there was too little data to judge.
+   * Evidence checks: `true` shown within the margin, `false` shown beyond it, `undefined` not shown either way yet.
+   */
   passed: boolean | undefined;
+  /** Evidence checks: the test behind the verdict (estimates, confidence sequence, p-values). */
+  evidence?: NonInferiorityResult | LatencyNonInferiorityResult;
 }
 
 /** Where a run's counters stand. */
@@ -124,8 +162,11 @@ export interface AnalysisGates {
 /** Numbers of one version in a report. */
 export interface AnalysedVersion extends MeasuredNumbers {
   version: number;
-  /** The window the numbers come from: `'rolling'` (the monitor's window) or `'lifetime'` (a baseline with too little recent traffic). */
-  window: 'rolling' | 'lifetime';
+  /**
+   * The window the numbers come from: `'rolling'` (the monitor's window), `'lifetime'` (a baseline
+   * with too little recent traffic) or `'rollout'` (the evidence method: since the rollout started).
+   */
+  window: 'rolling' | 'lifetime' | 'rollout';
 }
 
 /** Everything one analysis run saw and did; emitted as the `analysis` event and returned by `analyze()`. */

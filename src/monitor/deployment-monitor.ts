@@ -26,7 +26,8 @@ import {
   resolvePrometheusOptions,
   toCollector,
 } from './prometheus.js';
-import { quantile } from './sketch.js';
+import { NO_OUTCOMES, type OutcomeHistogram } from './outcome-histogram.js';
+import { quantile, sketchHistogram } from './sketch.js';
 import { type ParsedRing, type RingJSON, SketchRing, ringTotals } from './sketch-ring.js';
 import { type DeploymentStats, type StatsWindow, statsOf } from './stats.js';
 
@@ -255,6 +256,20 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     if (window === 'lifetime') return statsOf(state.latency.lifetime(now), state.firstRecordAt, now);
     const since = Math.max(state.latency.windowStart(now), state.firstRecordAt);
     return statsOf(state.latency.rolling(now), since, now);
+  }
+
+  /**
+   * A version's outcomes as counts (requests, failures, latency histogram from the sketch's bins)
+   * over the rolling window or (default) its lifetime. Two lifetime readings give the outcomes in
+   * between with `outcomesBetween`, which is how an evidence analysis judges a whole rollout.
+   */
+  outcomes(version: MonitoredVersion, options: StatsOptions = {}): OutcomeHistogram {
+    const window = checkOneOf<StatsWindow>('window', options.window ?? 'lifetime', ['rolling', 'lifetime']);
+    const state = this.versions.get(version);
+    if (state === undefined) return NO_OUTCOMES;
+    const now = this.clock();
+    const cell = window === 'lifetime' ? state.latency.lifetime(now) : state.latency.rolling(now);
+    return { totalRequests: cell.sketch.count, failures: cell.failures, latency: sketchHistogram(cell.sketch) };
   }
 
   /**

@@ -17,6 +17,7 @@ export {
   type VersionSnapshot,
 } from './deployment-monitor.js';
 export type { DeploymentStats, StatsWindow } from './stats.js';
+export { outcomesBetween, type OutcomeHistogram } from './outcome-histogram.js';
 export {
   judgeHealth,
   compareStats,

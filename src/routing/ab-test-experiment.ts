@@ -87,8 +87,8 @@ export function variantInterval(s: SampleSummary, binary: boolean, alpha: number
   return s.count < 2 ? null : meanConfidenceInterval(s, alpha);
 }
 
-function frozen(version: number, variant: string, reason: Assignment['reason']): Readonly<Assignment> {
-  return Object.freeze({ version, variant, reason });
+function frozen(version: number, variant: string, reason: Assignment['reason'], propensity = 1): Readonly<Assignment> {
+  return Object.freeze({ version, variant, reason, propensity });
 }
 
 function checkVariants(options: ExperimentOptions): Array<Required<VariantConfig>> {
@@ -148,13 +148,15 @@ export function buildExperiment(name: string, options: ExperimentOptions): Exper
   const alpha = checkAlpha(options.alpha);
   const hashVersion = (options.hashVersion ?? 1) as HashVersion;
   const variantHash = unitHasher(salt, hashVersion);
+  // A unit outside the coverage gets the control too, so the control's share includes theirs.
+  const propensityOf = (i: number) => coverage * (weights[i] as number) + (i === control ? 1 - coverage : 0);
   const variants: Variant[] = configs.map((v, i) => ({
     name: v.name,
     version: v.version,
     weight: weights[i] as number,
     stats: emptySummary(),
-    byHash: frozen(v.version, v.name, 'hash'),
-    byRandom: frozen(v.version, v.name, 'random'),
+    byHash: frozen(v.version, v.name, 'hash', propensityOf(i)),
+    byRandom: frozen(v.version, v.name, 'random', propensityOf(i)),
     forced: frozen(v.version, v.name, 'forced'),
     concluded: frozen(v.version, v.name, 'concluded'),
   }));
@@ -177,7 +179,7 @@ export function buildExperiment(name: string, options: ExperimentOptions): Exper
     coverageHash: unitHasher(salt + COVERAGE_SALT_SUFFIX, hashVersion),
     forced: new Map(),
     conclusion: null,
-    fallback: frozen(controlVariant.version, controlVariant.name, 'fallback'),
+    fallback: frozen(controlVariant.version, controlVariant.name, 'fallback', propensityOf(control)),
     sinceAnalysis: 0,
     srmReported: false,
     significantReported: new Set(),

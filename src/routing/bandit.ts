@@ -195,6 +195,8 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
   private best = 0;
   private byReason!: { explore: Readonly<Assignment>[]; exploit: Readonly<Assignment>[]; forced: Readonly<Assignment>[] };
   private fallbackAssignment!: Readonly<Assignment>;
+  /** Thompson: reward units counted when the propensities were last computed. */
+  private propensityCount = -1;
 
   constructor(options: BanditPolicyOptions) {
     super();
@@ -339,10 +341,44 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
       counts.set(this.replicaId, own);
     }
     this.own = own;
-    const make = (reason: Assignment['reason']) => config.arms.map((arm) => Object.freeze({ version: arm.version, variant: arm.variant, reason }));
-    this.byReason = { explore: make('explore'), exploit: make('exploit'), forced: make('forced') };
-    this.fallbackAssignment = make('fallback')[0] as Readonly<Assignment>;
+    const forced = (reason: Assignment['reason']) =>
+      config.arms.map((arm) => Object.freeze({ version: arm.version, variant: arm.variant, reason, propensity: 1 }));
+    this.byReason = { explore: [], exploit: [], forced: forced('forced') };
+    this.fallbackAssignment = forced('fallback')[0] as Readonly<Assignment>;
+    this.propensityCount = -1;
+    if (config.algorithm === 'epsilon-greedy') this.labelArms(epsilonGreedyPropensities(config));
     this.recount();
+  }
+
+  /** Rebuilds the explore / exploit assignments with each arm's propensity: `[asBest, asOther]` per arm. */
+  private labelArms(propensities: ReadonlyArray<readonly [asBest: number, asOther: number]>): void {
+    const arms = this.config.arms;
+    this.byReason.exploit = arms.map((arm, i) =>
+      Object.freeze({ version: arm.version, variant: arm.variant, reason: 'exploit' as const, propensity: (propensities[i] as readonly number[])[0] as number }),
+    );
+    this.byReason.explore = arms.map((arm, i) =>
+      Object.freeze({ version: arm.version, variant: arm.variant, reason: 'explore' as const, propensity: (propensities[i] as readonly number[])[1] as number }),
+    );
+  }
+
+  /**
+   * Thompson: the chance each arm is served, computed from the posteriors (not sampled) whenever
+   * the reward count has grown by 1 % since the last computation, so a logged propensity is never
+   * more than 1 % of the evidence behind, and route() never pays for it.
+   */
+  private refreshThompsonPropensities(): void {
+    let count = 0;
+    for (let i = 0; i < this.totals.length; i++) count += this.totals[i] as number;
+    if (this.propensityCount >= 0 && count - this.propensityCount < Math.max(1, count * 0.01)) return;
+    this.propensityCount = count;
+    const { floor, arms } = this.config;
+    const wins = thompsonWinProbabilities(this.totals, arms.length);
+    this.labelArms(
+      Array.from(wins, (win) => {
+        const p = floor + (1 - floor * arms.length) * win;
+        return [p, p] as const;
+      }),
+    );
   }
 
   private recount(): void {
@@ -365,6 +401,7 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
       }
     }
     this.best = best;
+    if (this.config.algorithm === 'thompson') this.refreshThompsonPropensities();
   }
 
   private label(index: number): Assignment {
@@ -378,4 +415,69 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
       return { ...arm, successes, failures, mean: (1 + successes) / (2 + successes + failures) };
     });
   }
+}
+
+/** ε-greedy's exact propensities: the floor, plus 1 − ε of the rest for the best arm and ε / (k − 1) for each other. */
+function epsilonGreedyPropensities(config: Config): Array<readonly [number, number]> {
+  const k = config.arms.length;
+  const rest = 1 - config.floor * k;
+  const asBest = config.floor + rest * (k === 1 ? 1 : 1 - config.epsilon);
+  const asOther = config.floor + (k === 1 ? 0 : (rest * config.epsilon) / (k - 1));
+  return config.arms.map(() => [asBest, asOther] as const);
+}
+
+/** Grid points of the Thompson integral. */
+const THOMPSON_GRID = 2048;
+/** Smallest propensity reported, so an arm the posterior all but rules out still has a usable weight. */
+const MIN_PROPENSITY = 1e-12;
+
+/**
+ * P(arm i has the highest draw) for independent Beta(1 + sᵢ, 1 + fᵢ) posteriors:
+ * ∫ pdfᵢ(x) Πⱼ≠ᵢ CDFⱼ(x) dx, by the midpoint rule on a grid spanning every posterior's
+ * mean ± 10 sd, each density normalised on the grid (no Beta function needed). @internal
+ */
+export function thompsonWinProbabilities(totals: ArrayLike<number>, k: number): Float64Array {
+  const a = new Float64Array(k);
+  const b = new Float64Array(k);
+  let lo = 1;
+  let hi = 0;
+  for (let i = 0; i < k; i++) {
+    a[i] = 1 + (totals[2 * i] as number);
+    b[i] = 1 + (totals[2 * i + 1] as number);
+    const n = (a[i] as number) + (b[i] as number);
+    const mean = (a[i] as number) / n;
+    const sd = Math.sqrt(((a[i] as number) * (b[i] as number)) / (n * n * (n + 1)));
+    lo = Math.min(lo, mean - 10 * sd);
+    hi = Math.max(hi, mean + 10 * sd);
+  }
+  lo = Math.max(0, lo);
+  hi = Math.min(1, hi);
+  const step = (hi - lo) / THOMPSON_GRID;
+  const density = new Float64Array(k * THOMPSON_GRID);
+  for (let i = 0; i < k; i++) {
+    let top = -Infinity;
+    for (let g = 0; g < THOMPSON_GRID; g++) {
+      const x = lo + (g + 0.5) * step;
+      const log = ((a[i] as number) - 1) * Math.log(x) + ((b[i] as number) - 1) * Math.log1p(-x);
+      density[i * THOMPSON_GRID + g] = log;
+      if (log > top) top = log;
+    }
+    let sum = 0;
+    for (let g = 0; g < THOMPSON_GRID; g++) sum += density[i * THOMPSON_GRID + g] = Math.exp((density[i * THOMPSON_GRID + g] as number) - top);
+    for (let g = 0; g < THOMPSON_GRID; g++) density[i * THOMPSON_GRID + g] = (density[i * THOMPSON_GRID + g] as number) / sum;
+  }
+  const wins = new Float64Array(k);
+  const below = new Float64Array(k);
+  for (let g = 0; g < THOMPSON_GRID; g++) {
+    for (let i = 0; i < k; i++) {
+      let others = 1;
+      for (let j = 0; j < k; j++) if (j !== i) others *= (below[j] as number) + (density[j * THOMPSON_GRID + g] as number) / 2;
+      wins[i] = (wins[i] as number) + (density[i * THOMPSON_GRID + g] as number) * others;
+    }
+    for (let i = 0; i < k; i++) below[i] = (below[i] as number) + (density[i * THOMPSON_GRID + g] as number);
+  }
+  let total = 0;
+  for (let i = 0; i < k; i++) total += wins[i] as number;
+  for (let i = 0; i < k; i++) wins[i] = Math.max(MIN_PROPENSITY, (wins[i] as number) / total);
+  return wins;
 }

@@ -316,7 +316,7 @@ export class BlueGreenSwitch extends EventEmitter<BlueGreenSwitchEvents> impleme
   private refresh(): void {
     const make = (slot: BlueGreenSlot, reason: Assignment['reason']): Readonly<Assignment> | undefined => {
       const version = this.slots[slot];
-      return version === undefined ? undefined : Object.freeze({ version, variant: slot, reason });
+      return version === undefined ? undefined : Object.freeze({ version, variant: slot, reason, propensity: 1 });
     };
     this.activeAssignment = make(this.active, 'active') as Readonly<Assignment>;
     this.fallbackAssignment = make(this.active, 'fallback') as Readonly<Assignment>;

@@ -567,15 +567,16 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
     this.splitting = status === 'progressing' || status === 'paused';
     this.threshold = this.percentage / 100;
     const settledReason = status === 'rolledBack' ? 'rollback' : status === 'promoted' ? 'promoted' : 'static';
-    this.settled = Object.freeze({ version: stable, variant: 'stable', reason: settledReason });
-    this.stableByHash = Object.freeze({ version: stable, variant: 'stable', reason: 'hash' });
-    this.stableByRandom = Object.freeze({ version: stable, variant: 'stable', reason: 'random' });
-    this.forcedStable = Object.freeze({ version: stable, variant: 'stable', reason: 'forced' });
-    this.fallbackAssignment = Object.freeze({ version: stable, variant: 'stable', reason: 'fallback' });
+    const share = this.threshold;
+    this.settled = Object.freeze({ version: stable, variant: 'stable', reason: settledReason, propensity: 1 });
+    this.stableByHash = Object.freeze({ version: stable, variant: 'stable', reason: 'hash', propensity: 1 - share });
+    this.stableByRandom = Object.freeze({ version: stable, variant: 'stable', reason: 'random', propensity: 1 - share });
+    this.forcedStable = Object.freeze({ version: stable, variant: 'stable', reason: 'forced', propensity: 1 });
+    this.fallbackAssignment = Object.freeze({ version: stable, variant: 'stable', reason: 'fallback', propensity: 1 });
     const canaryVersion = canary ?? stable;
-    this.canaryByHash = Object.freeze({ version: canaryVersion, variant: 'canary', reason: 'hash' });
-    this.canaryByRandom = Object.freeze({ version: canaryVersion, variant: 'canary', reason: 'random' });
-    this.forcedCanary = canary === undefined ? undefined : Object.freeze({ version: canary, variant: 'canary', reason: 'forced' });
+    this.canaryByHash = Object.freeze({ version: canaryVersion, variant: 'canary', reason: 'hash', propensity: share });
+    this.canaryByRandom = Object.freeze({ version: canaryVersion, variant: 'canary', reason: 'random', propensity: share });
+    this.forcedCanary = canary === undefined ? undefined : Object.freeze({ version: canary, variant: 'canary', reason: 'forced', propensity: 1 });
   }
 }
 

@@ -37,6 +37,17 @@ export interface Assignment {
   /** Name of the variant, slot or arm (`'stable'`, `'canary'`, `'blue'`, `'a'` …). */
   variant: string;
   reason: AssignmentReason;
+  /**
+   * The probability with which the policy chose this variant for a request like this one, in
+   * (0, 1]: the canary's share (1 − share for stable), an A/B variant's weight × coverage (plus
+   * the uncovered share for the control, whose fallback outside the coverage carries the same
+   * number), ε-greedy's exact probability, Thompson sampling's
+   * posterior probability that the arm is best (plus the explore floor). 1 when nothing was left
+   * to chance (forced, static, a blue-green slot, a settled or concluded rollout, a fallback).
+   * Across units it is the share of traffic the variant gets; for one `unitId` the hash makes the
+   * choice sticky. Log it with the reward to evaluate any other policy offline (`offPolicyEstimate`).
+   */
+  propensity: number;
 }
 
 /**

@@ -422,7 +422,7 @@ export class ShadowDeployment extends EventEmitter<ShadowDeploymentEvents> imple
     const { primary, shadow } = this;
     this.threshold = this.mirrorPercent / 100;
     const make = (mirror: boolean, reason: Assignment['reason'], version = primary, variant = 'primary'): Readonly<ShadowAssignment> =>
-      Object.freeze({ version, variant, reason, mirror, shadowVersion: shadow });
+      Object.freeze({ version, variant, reason, propensity: 1, mirror, shadowVersion: shadow });
     this.mirroredByHash = make(true, 'hash');
     this.unmirroredByHash = make(false, 'hash');
     this.mirroredByRandom = make(true, 'random');

@@ -111,8 +111,8 @@ export class StaticPolicy extends EventEmitter<StaticPolicyEvents> implements Ro
 
   private refresh(): void {
     const { version, variant } = this;
-    this.routed = Object.freeze({ version, variant, reason: 'static' });
-    this.forced = Object.freeze({ version, variant, reason: 'forced' });
-    this.fallbackAssignment = Object.freeze({ version, variant, reason: 'fallback' });
+    this.routed = Object.freeze({ version, variant, reason: 'static', propensity: 1 });
+    this.forced = Object.freeze({ version, variant, reason: 'forced', propensity: 1 });
+    this.fallbackAssignment = Object.freeze({ version, variant, reason: 'fallback', propensity: 1 });
   }
 }

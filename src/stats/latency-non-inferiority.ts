@@ -134,6 +134,13 @@ function isArrayLike(value: unknown): value is ArrayLike<number> {
   return Array.isArray(value) || ArrayBuffer.isView(value);
 }
 
+/** The latency at quantile `q` of a histogram (0 when it is empty), as {@link latencyNonInferiorityTest} reads it. @internal */
+export function histogramQuantile(h: LatencyHistogram, q: number): number {
+  let total = 0;
+  for (let i = 0; i < h.counts.length; i++) total += h.counts[i] as number;
+  return total === 0 ? 0 : valueAtQuantile({ ...h, total }, q);
+}
+
 /** The smallest value with at least ⌈q·n⌉ values at or below it (the inverse of the empirical CDF). */
 function valueAtQuantile(h: CheckedHistogram, q: number): number {
   const rank = Math.max(1, Math.ceil(q * h.total));

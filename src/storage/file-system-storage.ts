@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, promises as fsp, type Dirent } from 'node:fs';
+import { constants as fsConstants, promises as fsp, type BigIntStats, type Dirent } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,13 +20,36 @@ export interface FileSystemStorageOptions {
   lockTimeoutMs?: number;
 }
 
-// Every file starts with this header: 4 magic bytes and the 32-hex-digit etag of the write that
-// made it. A random etag per write (not a content hash) changes on every write, even of identical
-// bytes, so a compare-and-swap can never be fooled by a value that went A → B → A; and `get` reads
-// the etag with the bytes in one read, without hashing them.
+// A file holds the value and nothing else. Its etag is derived from the file's identity: every
+// write makes a fresh file (a temp file renamed or linked into place, never a file changed in
+// place), so inode number, modification time (ns) and size change on every write, even of
+// identical bytes, and a compare-and-swap cannot be fooled by a value that went A → B → A; `get`
+// takes the etag from the open file it reads, without hashing.
+//
+// Files written by version 0.1 start with a header instead: 4 magic bytes and the 32-hex-digit
+// random etag of the write. They are still read (value after the header, etag from it), and a
+// value that itself starts like such a header is written with one, so no raw value is ever
+// mistaken for a headed one.
 const MAGIC = 'MRS1';
 const ETAG_HEX = 32;
 const HEADER_BYTES = MAGIC.length + ETAG_HEX;
+const MAGIC_BYTES = [0x4d, 0x52, 0x53, 0x31];
+
+/** The etag in a 0.1-format header at the start of `bytes`, or `undefined` when it has none. */
+function headerEtag(bytes: Uint8Array): string | undefined {
+  if (bytes.length < HEADER_BYTES) return undefined;
+  for (let i = 0; i < MAGIC_BYTES.length; i++) if (bytes[i] !== MAGIC_BYTES[i]) return undefined;
+  for (let i = MAGIC.length; i < HEADER_BYTES; i++) {
+    const c = bytes[i] as number;
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return undefined;
+  }
+  return Buffer.from(bytes.buffer, bytes.byteOffset + MAGIC.length, ETAG_HEX).toString('latin1');
+}
+
+/** The etag of a raw file: its inode, modification time in ns and size. */
+function identityEtag(stat: BigIntStats): string {
+  return `${stat.ino.toString(16)}-${stat.mtimeNs.toString(16)}-${stat.size.toString(16)}`;
+}
 
 // Opening the final path segment never follows a symbolic link (ELOOP instead); Windows has no
 // O_NOFOLLOW and no unprivileged symlinks.
@@ -84,8 +107,10 @@ async function writeAll(handle: fsp.FileHandle, bytes: Uint8Array): Promise<void
  *   segment can, so they never show in `list`. A key cannot also be a directory of other keys
  *   (`a` and `a/b`): that `put` is a `StorageError`.
  *
- * Each file holds a 36-byte header (magic and etag) before the value, so the files are not the raw
- * values; read them through the adapter.
+ * Each file holds its value and nothing else (`sha256sum blobs/sha256/<hex>` prints `<hex>`); its
+ * etag comes from the file's identity (inode, modification time, size), which every write
+ * changes because every write is a fresh file. Files written by version 0.1 (a 36-byte header
+ * before the value) are still read.
  *
  * @example
  * ```ts
@@ -111,15 +136,29 @@ export class FileSystemStorage implements StorageAdapter {
   async get(key: string): Promise<StoredObject | undefined> {
     const file = this.#path(key);
     await this.#refuseLinkedDirs(key, path.dirname(file));
-    let bytes: Buffer;
+    let handle: fsp.FileHandle;
     try {
-      bytes = await fsp.readFile(file, { flag: READ_NO_FOLLOW });
+      handle = await fsp.open(file, READ_NO_FOLLOW);
     } catch (err) {
-      if (['ENOENT', 'ENOTDIR', 'EISDIR'].includes(errorCode(err) ?? '')) return undefined;
+      if (['ENOENT', 'ENOTDIR'].includes(errorCode(err) ?? '')) return undefined;
       throw storageError('read', `key '${key}'`, err);
     }
-    const etag = this.#parseHeader(key, bytes);
-    return { data: new Uint8Array(bytes.buffer, bytes.byteOffset + HEADER_BYTES, bytes.length - HEADER_BYTES), etag };
+    let bytes: Buffer;
+    let stat: BigIntStats;
+    try {
+      // One open file: the etag and the bytes belong to the same write.
+      stat = await handle.stat({ bigint: true });
+      if (stat.isDirectory()) return undefined;
+      bytes = await handle.readFile();
+    } catch (err) {
+      if (errorCode(err) === 'EISDIR') return undefined;
+      throw storageError('read', `key '${key}'`, err);
+    } finally {
+      await handle.close();
+    }
+    const headed = headerEtag(bytes);
+    if (headed === undefined) return { data: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), etag: identityEtag(stat) };
+    return { data: new Uint8Array(bytes.buffer, bytes.byteOffset + HEADER_BYTES, bytes.length - HEADER_BYTES), etag: headed };
   }
 
   async put(key: string, data: Uint8Array, cond?: PutCondition): Promise<{ etag: string }> {
@@ -136,9 +175,8 @@ export class FileSystemStorage implements StorageAdapter {
     const dir = path.dirname(file);
     await this.#refuseLinkedDirs(key, dir);
     await this.#makeDirs(key, dir);
-    const etag = randomBytes(ETAG_HEX / 2).toString('hex');
-    const temp = path.join(dir, `.${path.basename(file)}.${etag}.tmp`);
-    await this.#writeTemp(key, temp, etag, data);
+    const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(ETAG_HEX / 2).toString('hex')}.tmp`);
+    const etag = await this.#writeTemp(key, temp, data);
     let tempLeft = true;
     try {
       if (kind === 'ifNoneMatch') {
@@ -196,6 +234,34 @@ export class FileSystemStorage implements StorageAdapter {
     const keys: string[] = [];
     await this.#walk(path.join(this.dir, ...baseKey.split('/').filter(Boolean)), baseKey, prefix, keys);
     return keys.sort();
+  }
+
+  /**
+   * Rewrites every file still in the 0.1 format (a header before the value) as a raw file, so
+   * that, for example, `sha256sum` of every blob prints its name. Each file is replaced by a
+   * compare-and-swap on its old etag, so a concurrent write always wins and nothing is lost; the
+   * store is readable throughout. Run it once no process of version 0.1 uses the directory any
+   * more (0.1 cannot read raw files). Resolves to the keys rewritten.
+   *
+   * @example
+   * ```ts
+   * const rewritten = await new FileSystemStorage('./models').migrateFormat();
+   * ```
+   */
+  async migrateFormat(): Promise<string[]> {
+    const rewritten: string[] = [];
+    for (const key of await this.list('')) {
+      const stored = await this.get(key);
+      // Headed files keep their random 32-hex etag; raw ones have a dashed one.
+      if (!stored || !/^[0-9a-f]{32}$/.test(stored.etag) || headerEtag(stored.data) !== undefined) continue;
+      try {
+        await this.put(key, stored.data, { ifMatch: stored.etag });
+        rewritten.push(key);
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+      }
+    }
+    return rewritten;
   }
 
   async #walk(dirPath: string, dirKey: string, prefix: string, out: string[]): Promise<void> {
@@ -258,14 +324,6 @@ export class FileSystemStorage implements StorageAdapter {
     }
   }
 
-  #parseHeader(key: string, bytes: Uint8Array): string {
-    const header = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, HEADER_BYTES)).toString('latin1');
-    if (header.length < HEADER_BYTES || !header.startsWith(MAGIC)) {
-      throw new StorageError(`FileSystemStorage file of key '${key}' has no '${MAGIC}' header: not written by this adapter`);
-    }
-    return header.slice(MAGIC.length);
-  }
-
   async #etagOf(key: string, file: string): Promise<string | undefined> {
     let handle: fsp.FileHandle;
     try {
@@ -275,12 +333,14 @@ export class FileSystemStorage implements StorageAdapter {
       throw storageError('open', `key '${key}'`, err);
     }
     try {
+      const stat = await handle.stat({ bigint: true });
+      if (stat.isDirectory()) return undefined;
       const header = new Uint8Array(HEADER_BYTES);
       const { bytesRead } = await handle.read(header, 0, HEADER_BYTES, 0);
-      return this.#parseHeader(key, header.subarray(0, bytesRead));
+      return headerEtag(header.subarray(0, bytesRead)) ?? identityEtag(stat);
     } catch (err) {
       if (errorCode(err) === 'EISDIR') return undefined;
-      throw err instanceof StorageError ? err : storageError('read', `key '${key}'`, err);
+      throw storageError('read', `key '${key}'`, err);
     } finally {
       await handle.close();
     }
@@ -305,13 +365,17 @@ export class FileSystemStorage implements StorageAdapter {
     for (let d = dir; d !== path.dirname(first); d = path.dirname(d)) await this.#syncDir(path.dirname(d));
   }
 
-  async #writeTemp(key: string, temp: string, etag: string, data: Uint8Array): Promise<void> {
+  /** Writes `data` to the new file `temp`, fsynced; returns the etag the file will have as the key. */
+  async #writeTemp(key: string, temp: string, data: Uint8Array): Promise<string> {
     let handle: fsp.FileHandle | undefined;
     try {
       handle = await fsp.open(temp, 'wx');
-      await writeAll(handle, Buffer.from(MAGIC + etag, 'latin1'));
+      // A value that starts like a 0.1 header is written with one, or it would be read as headed.
+      const headed = headerEtag(data) === undefined ? undefined : randomBytes(ETAG_HEX / 2).toString('hex');
+      if (headed !== undefined) await writeAll(handle, Buffer.from(MAGIC + headed, 'latin1'));
       await writeAll(handle, data);
       await handle.sync();
+      return headed ?? identityEtag(await handle.stat({ bigint: true }));
     } catch (err) {
       await handle?.close().catch(() => undefined);
       handle = undefined;

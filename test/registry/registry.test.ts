@@ -335,6 +335,6 @@ describe('ModelRegistry defaults', () => {
     const b = new ModelRegistry({ storage: new FileSystemStorage(dir) });
     await a.register('m', blob(1), { format: 'bin' });
     expect((await b.register('m', blob(2), { format: 'bin' })).version).toBe(2);
-    expect(JSON.parse(await readFile(path.join(dir, 'models/m/versions/2.json'), 'latin1').then((s) => s.slice(36)))).toMatchObject({ version: 2 });
+    expect(JSON.parse(await readFile(path.join(dir, 'models/m/versions/2.json'), 'utf8'))).toMatchObject({ version: 2 });
   });
 });

@@ -68,7 +68,7 @@ describe('assign', () => {
     for (let i = 0; i < 500; i++) {
       const unit = `user-${i}`;
       const expected = hashUnit('exp', unit) < 0.8 ? 'a' : 'b';
-      expect(one.assign('exp', unit)).toEqual({ version: expected === 'a' ? 1 : 2, variant: expected, reason: 'hash' });
+      expect(one.assign('exp', unit)).toEqual({ version: expected === 'a' ? 1 : 2, variant: expected, reason: 'hash', propensity: expected === 'a' ? 0.8 : 0.2 });
       expect(two.assign('exp', unit)).toEqual(one.assign('exp', unit));
     }
   });
@@ -86,7 +86,7 @@ describe('assign', () => {
   it('draws from random without a unitId', () => {
     const ab = new ABTestController({ random: () => 0.9 });
     ab.createExperiment('e', AB);
-    expect(ab.assign('e')).toEqual({ version: 2, variant: 'b', reason: 'random' });
+    expect(ab.assign('e')).toEqual({ version: 2, variant: 'b', reason: 'random', propensity: 0.2 });
     const low = new ABTestController({ random: () => 0.1 });
     low.createExperiment('e', AB);
     expect(low.assign('e')!.variant).toBe('a');
@@ -106,7 +106,10 @@ describe('assign', () => {
       if (ten !== null) {
         inTen++;
         variantsInTen.add(ten.variant);
-        expect(fifty).toEqual(ten);
+        expect(fifty).toMatchObject({ version: ten.version, variant: ten.variant, reason: ten.reason });
+        // Weight × coverage; the control also gets the units outside the coverage.
+        expect(ten.propensity).toBeCloseTo(ten.variant === 'a' ? 0.1 * 0.8 + 0.9 : 0.1 * 0.2, 12);
+        expect(fifty?.propensity).toBeCloseTo(ten.variant === 'a' ? 0.5 * 0.8 + 0.5 : 0.5 * 0.2, 12);
       }
     }
     expect(Math.abs(inTen / 10_000 - 0.1)).toBeLessThan(0.01);
@@ -120,7 +123,7 @@ describe('assign', () => {
     const natural = ab.assign('e', 'qa-1')!.variant;
     const other = natural === 'a' ? 'b' : 'a';
     ab.forceVariant('qa-1', other);
-    expect(ab.assign('e', 'qa-1')).toMatchObject({ variant: other, reason: 'forced' });
+    expect(ab.assign('e', 'qa-1')).toMatchObject({ variant: other, reason: 'forced', propensity: 1 });
     expect(ab.assign('other', 'qa-1')!.reason).toBe('hash');
     ab.forceVariant('qa-1', null);
     expect(ab.assign('e', 'qa-1')!.variant).toBe(natural);
@@ -145,13 +148,14 @@ describe('route: the controller as a router policy', () => {
       const assigned = ab.assign('first', `u${i}`);
       if (assigned === null) {
         fallbacks++;
-        expect(r).toEqual({ version: 1, variant: 'a', reason: 'fallback' });
+        // Outside the coverage the control is served: its share is 0.5 × 0.8 inside plus the 0.5 outside.
+        expect(r).toEqual({ version: 1, variant: 'a', reason: 'fallback', propensity: 0.9 });
       } else expect(r).toBe(assigned);
     }
     expect(fallbacks).toBeGreaterThan(50);
-    expect(ab.route({ force: 'b' })).toEqual({ version: 2, variant: 'b', reason: 'forced' });
+    expect(ab.route({ force: 'b' })).toEqual({ version: 2, variant: 'b', reason: 'forced', propensity: 1 });
     expect(() => ab.route({ force: 'zz' })).toThrow(ValidationError);
-    expect(ab.fallback()).toEqual({ version: 1, variant: 'a', reason: 'fallback' });
+    expect(ab.fallback()).toEqual({ version: 1, variant: 'a', reason: 'fallback', propensity: 0.9 });
   });
 
   it('policy(name) is a RoutingPolicy bound to one experiment; defaultExperiment picks the controller’s', () => {
@@ -161,7 +165,7 @@ describe('route: the controller as a router policy', () => {
     expect(ab.fallback().version).toBe(7);
     const policy = ab.policy('first');
     expect(policy.route({ unitId: 'u1' })).toBe(ab.assign('first', 'u1'));
-    expect(policy.fallback()).toEqual({ version: 1, variant: 'a', reason: 'fallback' });
+    expect(policy.fallback()).toEqual({ version: 1, variant: 'a', reason: 'fallback', propensity: 0.8 });
     expect(() => ab.policy('missing')).toThrow(NotFoundError);
   });
 });
@@ -277,8 +281,8 @@ describe('analyze, conclude', () => {
     expect(result).toMatchObject({ winner: 'b', version: 2, decision: 'significant', at: 1000 });
     expect(events).toHaveLength(1);
     expect(result.results.conclusion).toEqual({ winner: 'b', decision: 'significant', at: 1000 });
-    for (const unit of ['u1', 'u2', 'u3']) expect(ab.assign('e', unit)).toEqual({ version: 2, variant: 'b', reason: 'concluded' });
-    expect(ab.assign('e')).toEqual({ version: 2, variant: 'b', reason: 'concluded' });
+    for (const unit of ['u1', 'u2', 'u3']) expect(ab.assign('e', unit)).toEqual({ version: 2, variant: 'b', reason: 'concluded', propensity: 1 });
+    expect(ab.assign('e')).toEqual({ version: 2, variant: 'b', reason: 'concluded', propensity: 1 });
     expect(() => ab.conclude('e')).toThrow(InvalidStateError);
     // Everyone now gets 'b': the counts leave the weights on purpose, and no SRM alarm follows.
     const srmEvents: unknown[] = [];
@@ -354,7 +358,7 @@ describe('mergeStats, snapshot, restore', () => {
     expect(copy.results('e')).toEqual(ab.results('e'));
     for (let i = 0; i < 100; i++) expect(copy.assign('e', `u${i}`)).toEqual(ab.assign('e', `u${i}`));
     expect(copy.assign('e', 'qa')!.reason).toBe('forced');
-    expect(copy.assign('done', 'anyone')).toEqual({ version: 2, variant: 'b', reason: 'concluded' });
+    expect(copy.assign('done', 'anyone')).toEqual({ version: 2, variant: 'b', reason: 'concluded', propensity: 1 });
   });
 
   it('a bad snapshot is a ValidationError and changes nothing', () => {

@@ -65,8 +65,8 @@ describe('BanditPolicy', () => {
     expect(reasons).toContain('b:exploit');
     expect(reasons).toContain('a:explore');
     expect(reasons).not.toContain('a:exploit');
-    expect(bandit.route({ force: 'a', unitId: 'x' })).toEqual({ version: 1, variant: 'a', reason: 'forced' });
-    expect(bandit.fallback()).toEqual({ version: 1, variant: 'a', reason: 'fallback' });
+    expect(bandit.route({ force: 'a', unitId: 'x' })).toEqual({ version: 1, variant: 'a', reason: 'forced', propensity: 1 });
+    expect(bandit.fallback()).toEqual({ version: 1, variant: 'a', reason: 'fallback', propensity: 1 });
     expect(() => bandit.route({ force: 'c' })).toThrow(/force must name an arm \('a', 'b'\), got string "c"/);
   });
 

@@ -14,20 +14,20 @@ describe('BlueGreenSwitch', () => {
   it('deploys to the idle slot, previews it, switches and rolls back, with an event for each', () => {
     const { bg, clock, events } = make();
     expect(bg.state).toEqual({ active: 'blue', blue: 1, green: undefined, activeVersion: 1, idleVersion: undefined, canRollback: false });
-    expect(bg.route({ unitId: 'u' })).toEqual({ version: 1, variant: 'blue', reason: 'active' });
+    expect(bg.route({ unitId: 'u' })).toEqual({ version: 1, variant: 'blue', reason: 'active', propensity: 1 });
 
     bg.deploy(2);
-    expect(bg.route()).toEqual({ version: 1, variant: 'blue', reason: 'active' });
-    expect(bg.route({ preview: true })).toEqual({ version: 2, variant: 'green', reason: 'preview' });
+    expect(bg.route()).toEqual({ version: 1, variant: 'blue', reason: 'active', propensity: 1 });
+    expect(bg.route({ preview: true })).toEqual({ version: 2, variant: 'green', reason: 'preview', propensity: 1 });
     clock.advance(1_000);
     bg.switch('preview checks passed');
-    expect(bg.route({ unitId: 'u' })).toEqual({ version: 2, variant: 'green', reason: 'active' });
-    expect(bg.route({ preview: true })).toEqual({ version: 1, variant: 'blue', reason: 'preview' });
-    expect(bg.fallback()).toEqual({ version: 2, variant: 'green', reason: 'fallback' });
+    expect(bg.route({ unitId: 'u' })).toEqual({ version: 2, variant: 'green', reason: 'active', propensity: 1 });
+    expect(bg.route({ preview: true })).toEqual({ version: 1, variant: 'blue', reason: 'preview', propensity: 1 });
+    expect(bg.fallback()).toEqual({ version: 2, variant: 'green', reason: 'fallback', propensity: 1 });
     expect(bg.state.canRollback).toBe(true);
     clock.advance(500);
     bg.rollback('error spike');
-    expect(bg.route()).toEqual({ version: 1, variant: 'blue', reason: 'active' });
+    expect(bg.route()).toEqual({ version: 1, variant: 'blue', reason: 'active', propensity: 1 });
     expect(bg.state).toMatchObject({ active: 'blue', idleVersion: 2, canRollback: false });
 
     bg.switch();
@@ -67,7 +67,7 @@ describe('BlueGreenSwitch', () => {
 
   it('forces a slot by name and validates names and options', () => {
     const bg = new BlueGreenSwitch({ blue: 1, green: 2, active: 'green' });
-    expect(bg.route({ force: 'blue' })).toEqual({ version: 1, variant: 'blue', reason: 'forced' });
+    expect(bg.route({ force: 'blue' })).toEqual({ version: 1, variant: 'blue', reason: 'forced', propensity: 1 });
     expect(() => bg.route({ force: 'red' })).toThrow(/force must be 'blue' or 'green', got string "red"/);
     expect(() => new BlueGreenSwitch({ green: 2 })).toThrow(/blue must hold a version because it is the active slot/);
     expect(() => new BlueGreenSwitch({ blue: 1, active: 'teal' as never })).toThrow(/active must be one of 'blue', 'green', got string "teal"/);

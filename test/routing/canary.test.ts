@@ -87,7 +87,7 @@ describe('CanaryDeployment transitions', () => {
     canary.rollback('error rate 7 %');
     expect(canary.state).toMatchObject({ stable: 1, canary: 2, percentage: 0, status: 'rolledBack' });
     expect(events.at(-1)).toEqual(['rolledBack', { stable: 1, canary: 2, fromPercentage: 30, reason: 'error rate 7 %', at: 1_000 }]);
-    expect(canary.route({ unitId: 'anyone' })).toEqual({ version: 1, variant: 'stable', reason: 'rollback' });
+    expect(canary.route({ unitId: 'anyone' })).toEqual({ version: 1, variant: 'stable', reason: 'rollback', propensity: 1 });
 
     canary.start();
     canary.pause();
@@ -122,7 +122,7 @@ describe('CanaryDeployment transitions', () => {
     const { canary } = make();
     canary.start();
     canary.promote();
-    expect(canary.route()).toEqual({ version: 2, variant: 'stable', reason: 'promoted' });
+    expect(canary.route()).toEqual({ version: 2, variant: 'stable', reason: 'promoted', propensity: 1 });
     expect(() => canary.start()).toThrow(/canary must be a version.*got undefined/);
     canary.start(undefined, 3);
     expect(canary.state).toMatchObject({ stable: 2, canary: 3, status: 'progressing' });
@@ -223,7 +223,7 @@ describe('CanaryDeployment transitions', () => {
 describe('CanaryDeployment routing', () => {
   it('routes by hash with a unitId, by random without, and honours force', () => {
     const canary = new CanaryDeployment({ stable: 1, canary: 2, salt: 's', random: seededRandom(1) });
-    expect(canary.route({ unitId: 'u' })).toEqual({ version: 1, variant: 'stable', reason: 'static' });
+    expect(canary.route({ unitId: 'u' })).toEqual({ version: 1, variant: 'stable', reason: 'static', propensity: 1 });
     canary.start(1, 2, 50);
     for (const id of ['a', 'b', 'c', 'd', 'user-1', 'user-2']) {
       const expected = hashUnit('s', id) < 0.5 ? 2 : 1;
@@ -234,11 +234,11 @@ describe('CanaryDeployment routing', () => {
     replay.start(1, 2, 50);
     for (let i = 0; i < 20; i++) {
       const toCanary = random() < 0.5;
-      expect(replay.route()).toEqual({ version: toCanary ? 2 : 1, variant: toCanary ? 'canary' : 'stable', reason: 'random' });
+      expect(replay.route()).toEqual({ version: toCanary ? 2 : 1, variant: toCanary ? 'canary' : 'stable', reason: 'random', propensity: 0.5 });
     }
-    expect(canary.route({ force: 'canary', unitId: 'a' })).toEqual({ version: 2, variant: 'canary', reason: 'forced' });
-    expect(canary.route({ force: 'stable' })).toEqual({ version: 1, variant: 'stable', reason: 'forced' });
-    expect(canary.fallback()).toEqual({ version: 1, variant: 'stable', reason: 'fallback' });
+    expect(canary.route({ force: 'canary', unitId: 'a' })).toEqual({ version: 2, variant: 'canary', reason: 'forced', propensity: 1 });
+    expect(canary.route({ force: 'stable' })).toEqual({ version: 1, variant: 'stable', reason: 'forced', propensity: 1 });
+    expect(canary.fallback()).toEqual({ version: 1, variant: 'stable', reason: 'fallback', propensity: 1 });
     expect(Object.isFrozen(canary.route({ unitId: 'a' }))).toBe(true);
   });
 

@@ -18,6 +18,7 @@ describe('ShadowDeployment routing', () => {
       version: 1,
       variant: 'primary',
       reason: 'hash',
+      propensity: 1,
       mirror: hashUnit('dark', 'user-7') < 0.2,
       shadowVersion: 2,
     });
@@ -29,9 +30,9 @@ describe('ShadowDeployment routing', () => {
     for (let i = 0; i < 50; i++) expect(shadow.route()).toMatchObject({ version: 1, reason: 'random', mirror: random() < 0.5 });
     const all = new ShadowDeployment({ primary: 1, shadow: 2 });
     expect(all.route({ unitId: 'x' }).mirror).toBe(true);
-    expect(all.route({ force: 'shadow' })).toEqual({ version: 2, variant: 'shadow', reason: 'forced', mirror: false, shadowVersion: 2 });
-    expect(all.route({ force: 'primary' })).toEqual({ version: 1, variant: 'primary', reason: 'forced', mirror: false, shadowVersion: 2 });
-    expect(all.fallback()).toEqual({ version: 1, variant: 'primary', reason: 'fallback', mirror: false, shadowVersion: 2 });
+    expect(all.route({ force: 'shadow' })).toEqual({ version: 2, variant: 'shadow', reason: 'forced', propensity: 1, mirror: false, shadowVersion: 2 });
+    expect(all.route({ force: 'primary' })).toEqual({ version: 1, variant: 'primary', reason: 'forced', propensity: 1, mirror: false, shadowVersion: 2 });
+    expect(all.fallback()).toEqual({ version: 1, variant: 'primary', reason: 'fallback', propensity: 1, mirror: false, shadowVersion: 2 });
     expect(() => all.route({ force: 'canary' })).toThrow(/force must be 'primary' or 'shadow', got string "canary"/);
   });
 

@@ -8,14 +8,14 @@ describe('StaticPolicy', () => {
     const policy = new StaticPolicy({ version: 3, clock: clock.now });
     const pinned: unknown[] = [];
     policy.on('pinned', (e) => pinned.push(e));
-    expect(policy.route()).toEqual({ version: 3, variant: 'stable', reason: 'static' });
-    expect(policy.route({ unitId: 'u' })).toEqual({ version: 3, variant: 'stable', reason: 'static' });
-    expect(policy.route({ force: 'stable' })).toEqual({ version: 3, variant: 'stable', reason: 'forced' });
-    expect(policy.fallback()).toEqual({ version: 3, variant: 'stable', reason: 'fallback' });
+    expect(policy.route()).toEqual({ version: 3, variant: 'stable', reason: 'static', propensity: 1 });
+    expect(policy.route({ unitId: 'u' })).toEqual({ version: 3, variant: 'stable', reason: 'static', propensity: 1 });
+    expect(policy.route({ force: 'stable' })).toEqual({ version: 3, variant: 'stable', reason: 'forced', propensity: 1 });
+    expect(policy.fallback()).toEqual({ version: 3, variant: 'stable', reason: 'fallback', propensity: 1 });
     clock.advance(8);
     policy.pin(4);
     expect(policy.currentVersion).toBe(4);
-    expect(policy.route()).toEqual({ version: 4, variant: 'stable', reason: 'static' });
+    expect(policy.route()).toEqual({ version: 4, variant: 'stable', reason: 'static', propensity: 1 });
     expect(pinned).toEqual([{ from: 3, to: 4, at: 50 }]);
   });
 
