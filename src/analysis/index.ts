@@ -19,6 +19,8 @@ export type {
   AnalysisGates,
   AnalysedVersion,
   AnalysisReport,
+  AnalysisMethod,
+  EvidenceOptions,
 } from './types.js';
 export { judgeAnalysis, DEFAULT_MIN_REQUESTS, type Judgement } from './judge.js';
 export { countAnalysisOutcome, emptyAnalysisCounters, DEFAULT_ANALYSIS_LIMITS } from './counters.js';
