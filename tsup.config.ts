@@ -4,6 +4,8 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     'testing/index': 'src/testing/index.ts',
+    'postgres/index': 'src/storage/postgres/index.ts',
+    's3/index': 'src/storage/s3/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

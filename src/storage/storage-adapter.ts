@@ -55,3 +55,23 @@ export interface StorageAdapter {
   /** Every key starting with `prefix`, sorted. */
   list(prefix: string): Promise<string[]>;
 }
+
+/**
+ * What an adapter's store guarantees, declared by the adapter so a host (and the docs) can tell
+ * which promise needs which store. Adapters that omit it make the guarantees of the contract above
+ * within their `scope` only.
+ */
+export interface StorageGuarantees {
+  /**
+   * Who the conditional writes are atomic for: one process (`'process'`), every process on one
+   * host (`'host'`), or every process on every host that reaches the store (`'fleet'`).
+   */
+  scope: 'process' | 'host' | 'fleet';
+  /**
+   * How `delete(key, { ifMatch })` is made atomic: by the store itself (`'native'`), or by a
+   * compare-and-swap to a tombstone that reads as missing, removed afterwards (`'tombstone'`).
+   */
+  conditionalDelete: 'native' | 'tombstone';
+  /** True when the adapter can push change hints (e.g. PostgreSQL LISTEN/NOTIFY); never the source of truth. */
+  changeFeed: boolean;
+}

@@ -6,6 +6,13 @@
  */
 export { FakeClock, type FakeTimer } from './fake-clock.js';
 export { seededRandom } from './seeded-random.js';
-export { testStorageAdapter, type StorageSuiteOptions, type SuiteTest, type SuiteExpect } from './storage-suite.js';
+export {
+  testStorageAdapter,
+  STORAGE_SUITE_GROUPS,
+  type StorageSuiteGroup,
+  type StorageSuiteOptions,
+  type SuiteTest,
+  type SuiteExpect,
+} from './storage-suite.js';
 export { simulate, type SimulateOptions, type Simulation, type SimulationStep, type SimulatedVersionStep, type SimulatedOutcome, type Analyzable } from './simulate.js';
 export type { SimulatedResult } from './simulate.js';

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ValidationError } from '../errors.js';
 import type { StorageAdapter } from '../storage/storage-adapter.js';
 
 /** The part of a test runner's `it`/`test` the suite uses (vitest, jest and mocha-style runners fit). */
@@ -10,10 +11,47 @@ export type SuiteExpect = (actual: unknown) => {
   toEqual(expected: unknown): unknown;
 };
 
+/**
+ * The groups of the conformance suite, each a capability an adapter may lack:
+ * - `basics`: get, unconditional put and delete, empty and binary values, copies;
+ * - `etags`: a new etag on every write, even of identical bytes (no A → B → A confusion);
+ * - `conditionalWrites`: `ifNoneMatch: '*'` (create-once) and `ifMatch` (compare-and-swap);
+ * - `conditionalDelete`: `delete` with `ifMatch`, alone and racing compare-and-swap writers;
+ * - `concurrency`: 50 racers per condition, exactly one wins; read-modify-write loses nothing;
+ * - `listing`: plain-string prefixes, sorted results;
+ * - `paging`: 1 100 keys, more than one page of a paging backend;
+ * - `largeValues`: a 20 MB value;
+ * - `validation`: invalid keys, data and conditions are a `ValidationError` before any write.
+ */
+export const STORAGE_SUITE_GROUPS = [
+  'basics',
+  'etags',
+  'conditionalWrites',
+  'conditionalDelete',
+  'concurrency',
+  'listing',
+  'paging',
+  'largeValues',
+  'validation',
+] as const;
+
+/** One group of the conformance suite (see {@link STORAGE_SUITE_GROUPS}). */
+export type StorageSuiteGroup = (typeof STORAGE_SUITE_GROUPS)[number];
+
 /** What {@link testStorageAdapter} needs from the test runner, and how to clean up. */
 export interface StorageSuiteOptions<A extends StorageAdapter = StorageAdapter> {
   it: SuiteTest;
   expect: SuiteExpect;
+  /**
+   * Groups to switch off (`{ conditionalDelete: false }`) for an adapter whose store lacks that
+   * capability; every group runs unless set to `false`. Say in the adapter's docs which ones are off.
+   */
+  groups?: Partial<Record<StorageSuiteGroup, boolean>>;
+  /**
+   * The runner's skip (`it.skip`): tests of switched-off groups are registered through it, so the
+   * report shows them as skipped instead of leaving them out silently.
+   */
+  skip?: SuiteTest;
   /** Called after every test with the adapter it used (drop a table, remove a temp dir…). */
   dispose?: (adapter: A) => void | Promise<void>;
   /** Per-test timeout passed to `it` (default 60 000 ms; the 20 MB and racing tests do real I/O). */
@@ -63,6 +101,11 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
  * third-party adapter (S3, PostgreSQL, Redis…) should too: passing it is what lets the registry
  * promise "versions never reused, aliases moved by compare-and-swap" on that backend.
  *
+ * Tests are named `<name> [<group>]: <guarantee>` and come in groups (keyv style, see
+ * {@link STORAGE_SUITE_GROUPS}); an adapter whose store lacks a capability switches that group off
+ * with `groups` and passes `skip` so the switched-off tests show as skipped. Every test gets a new
+ * adapter from `makeAdapter` and hands it to `dispose` afterwards, so tests never share state.
+ *
  * It imports no test framework: pass your runner's `it` and `expect`. Errors are matched by their
  * stable `code`, so an adapter built against another copy of this package passes too.
  *
@@ -75,7 +118,10 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
  * import { testStorageAdapter } from 'model-rollout/testing';
  *
  * describe('RedisStorage', () => {
- *   testStorageAdapter('RedisStorage', () => new RedisStorage({ client, prefix: randomUUID() }), { it, expect });
+ *   testStorageAdapter('RedisStorage', () => new RedisStorage({ client, prefix: randomUUID() }), {
+ *     it, expect, skip: it.skip,
+ *     groups: { conditionalDelete: false }, // this store cannot delete conditionally
+ *   });
  * });
  * ```
  */
@@ -84,10 +130,20 @@ export function testStorageAdapter<A extends StorageAdapter>(
   makeAdapter: () => A | Promise<A>,
   options: StorageSuiteOptions<A>,
 ): void {
-  const { it, expect, dispose, timeoutMs = 60_000 } = options;
-  const test = (title: string, body: (storage: A) => Promise<void>) =>
+  const { it, expect, dispose, skip, timeoutMs = 60_000 } = options;
+  for (const group of Object.keys(options.groups ?? {})) {
+    if (!(STORAGE_SUITE_GROUPS as readonly string[]).includes(group)) {
+      throw new ValidationError(`testStorageAdapter groups: unknown group '${group}', expected one of ${STORAGE_SUITE_GROUPS.join(', ')}`);
+    }
+  }
+  const test = (group: StorageSuiteGroup, title: string, body: (storage: A) => Promise<void>) => {
+    const fullName = `${name} [${group}]: ${title}`;
+    if (options.groups?.[group] === false) {
+      skip?.(fullName, async () => undefined, timeoutMs);
+      return;
+    }
     it(
-      `${name}: ${title}`,
+      fullName,
       async () => {
         const storage = await makeAdapter();
         try {
@@ -98,28 +154,29 @@ export function testStorageAdapter<A extends StorageAdapter>(
       },
       timeoutMs,
     );
+  };
 
-  test('a missing key reads as undefined and deleting it without a condition is a no-op', async (s) => {
+  test('basics', 'a missing key reads as undefined and deleting it without a condition is a no-op', async (s) => {
     expect(await s.get('missing/key')).toBe(undefined);
     await s.delete('missing/key');
     expect(await s.list('')).toEqual([]);
   });
 
-  test('round-trips every byte value', async (s) => {
+  test('basics', 'round-trips every byte value', async (s) => {
     const all = Uint8Array.from({ length: 512 }, (_, i) => i % 256);
     await s.put('bin/all-bytes', all);
     const got = await s.get('bin/all-bytes');
     expect(got && Array.from(got.data)).toEqual(Array.from(all));
   });
 
-  test('round-trips an empty value as present, not missing', async (s) => {
+  test('basics', 'round-trips an empty value as present, not missing', async (s) => {
     await s.put('bin/empty', new Uint8Array(0));
     const got = await s.get('bin/empty');
     expect(got?.data.length).toBe(0);
     expect(await s.list('bin/')).toEqual(['bin/empty']);
   });
 
-  test('round-trips a 20 MB value', async (s) => {
+  test('largeValues', 'round-trips a 20 MB value', async (s) => {
     const big = patternBytes(20 * 1024 * 1024, 20);
     await s.put('bin/large', big);
     const got = await s.get('bin/large');
@@ -127,7 +184,7 @@ export function testStorageAdapter<A extends StorageAdapter>(
     expect(got && sha256(got.data)).toBe(sha256(big));
   });
 
-  test('keeps its own copy: mutating the written or the read array changes nothing stored', async (s) => {
+  test('basics', 'keeps its own copy: mutating the written or the read array changes nothing stored', async (s) => {
     const data = bytes('original');
     await s.put('copy/key', data);
     data[0] = 0x58;
@@ -137,13 +194,13 @@ export function testStorageAdapter<A extends StorageAdapter>(
     expect(text((await s.get('copy/key'))?.data)).toBe('original');
   });
 
-  test('an unconditional put replaces the value', async (s) => {
+  test('basics', 'an unconditional put replaces the value', async (s) => {
     await s.put('k', bytes('one'));
     await s.put('k', bytes('two'));
     expect(text((await s.get('k'))?.data)).toBe('two');
   });
 
-  test('put returns the etag get reports, and the etag changes on every write, even of identical bytes', async (s) => {
+  test('etags', 'put returns the etag get reports, and the etag changes on every write, even of identical bytes', async (s) => {
     const seen = new Set<string>();
     for (let i = 0; i < 10; i++) {
       const { etag } = await s.put('etag/key', bytes('same bytes every time'));
@@ -154,13 +211,22 @@ export function testStorageAdapter<A extends StorageAdapter>(
     expect(seen.size).toBe(10);
   });
 
-  test("ifNoneMatch: '*' creates a missing key and refuses an existing one, leaving it unchanged", async (s) => {
+  test('etags', 'a value that goes A → B → A has three etags, and ifMatch with the first one fails', async (s) => {
+    const a1 = await s.put('aba/key', bytes('A'));
+    const b = await s.put('aba/key', bytes('B'), { ifMatch: a1.etag });
+    const a2 = await s.put('aba/key', bytes('A'), { ifMatch: b.etag });
+    expect(new Set([a1.etag, b.etag, a2.etag]).size).toBe(3);
+    expect(await codeOf(s.put('aba/key', bytes('C'), { ifMatch: a1.etag }))).toBe('PRECONDITION_FAILED');
+    expect(await s.get('aba/key')).toEqual({ data: bytes('A'), etag: a2.etag });
+  });
+
+  test('conditionalWrites', "ifNoneMatch: '*' creates a missing key and refuses an existing one, leaving it unchanged", async (s) => {
     const { etag } = await s.put('create/once', bytes('first'), { ifNoneMatch: '*' });
     expect(await codeOf(s.put('create/once', bytes('second'), { ifNoneMatch: '*' }))).toBe('PRECONDITION_FAILED');
     expect(await s.get('create/once')).toEqual({ data: bytes('first'), etag });
   });
 
-  test('ifMatch writes only over the current etag; a stale etag or a missing key fails and changes nothing', async (s) => {
+  test('conditionalWrites', 'ifMatch writes only over the current etag; a stale etag or a missing key fails and changes nothing', async (s) => {
     const first = await s.put('cas/key', bytes('v1'));
     const second = await s.put('cas/key', bytes('v2'), { ifMatch: first.etag });
     expect(second.etag === first.etag).toBe(false);
@@ -170,7 +236,7 @@ export function testStorageAdapter<A extends StorageAdapter>(
     expect(await s.get('cas/missing')).toBe(undefined);
   });
 
-  test('delete with a stale etag fails and keeps the value; with the current etag it deletes', async (s) => {
+  test('conditionalDelete', 'delete with a stale etag fails and keeps the value; with the current etag it deletes', async (s) => {
     const old = await s.put('del/key', bytes('a'));
     const current = await s.put('del/key', bytes('b'));
     expect(await codeOf(s.delete('del/key', { ifMatch: old.etag }))).toBe('PRECONDITION_FAILED');
@@ -181,14 +247,32 @@ export function testStorageAdapter<A extends StorageAdapter>(
     expect(await s.list('del/')).toEqual([]);
   });
 
-  test('a deleted key can be created again and gets a new etag', async (s) => {
+  test('conditionalDelete', `a conditional delete racing ${RACERS - 1} compare-and-swap writers on the same etag: exactly one wins`, async (s) => {
+    const { etag } = await s.put('race/del', bytes('start'));
+    const writers = Array.from({ length: RACERS - 1 }, (_, i) => s.put('race/del', bytes(`w${i}`), { ifMatch: etag }).then(() => `w${i}`));
+    const deleter = s.delete('race/del', { ifMatch: etag }).then(() => 'deleted');
+    const results = await Promise.allSettled([...writers, deleter]);
+    const winners = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    expect(winners.length).toBe(1);
+    const losers = await Promise.all(results.filter((r) => r.status === 'rejected').map((r) => codeOf(Promise.reject(r.reason))));
+    expect(losers).toEqual(Array(RACERS - 1).fill('PRECONDITION_FAILED'));
+    const left = await s.get('race/del');
+    expect(left === undefined ? 'deleted' : text(left.data)).toBe(winners[0]);
+    expect(await s.list('race/')).toEqual(left === undefined ? [] : ['race/del']);
+    // Whatever the delete left behind, the key can be created again exactly once.
+    await s.delete('race/del');
+    const again = await Promise.allSettled(Array.from({ length: 5 }, () => s.put('race/del', bytes('new'), { ifNoneMatch: '*' })));
+    expect(again.filter((r) => r.status === 'fulfilled').length).toBe(1);
+  });
+
+  test('conditionalWrites', 'a deleted key can be created again and gets a new etag', async (s) => {
     const first = await s.put('again/key', bytes('x'), { ifNoneMatch: '*' });
     await s.delete('again/key');
     const second = await s.put('again/key', bytes('x'), { ifNoneMatch: '*' });
     expect(second.etag === first.etag).toBe(false);
   });
 
-  test(`ifNoneMatch: '*' wins exactly once among ${RACERS} concurrent racers`, async (s) => {
+  test('concurrency', `ifNoneMatch: '*' wins exactly once among ${RACERS} concurrent racers`, async (s) => {
     const results = await Promise.allSettled(
       Array.from({ length: RACERS }, (_, i) => s.put('race/create', bytes(`racer ${i}`), { ifNoneMatch: '*' })),
     );
@@ -199,7 +283,7 @@ export function testStorageAdapter<A extends StorageAdapter>(
     expect(await s.get('race/create')).toEqual({ data: bytes(`racer ${winners[0]!.i}`), etag: winners[0]!.etag });
   });
 
-  test(`ifMatch wins exactly once among ${RACERS} concurrent racers holding the same etag`, async (s) => {
+  test('concurrency', `ifMatch wins exactly once among ${RACERS} concurrent racers holding the same etag`, async (s) => {
     const { etag } = await s.put('race/cas', bytes('start'));
     const results = await Promise.allSettled(
       Array.from({ length: RACERS }, (_, i) => s.put('race/cas', bytes(`racer ${i}`), { ifMatch: etag })),
@@ -211,7 +295,7 @@ export function testStorageAdapter<A extends StorageAdapter>(
     expect(await s.get('race/cas')).toEqual({ data: bytes(`racer ${winners[0]!.i}`), etag: winners[0]!.etag });
   });
 
-  test('read-modify-write with ifMatch and retry loses no update among concurrent writers', async (s) => {
+  test('concurrency', 'read-modify-write with ifMatch and retry loses no update among concurrent writers', async (s) => {
     await s.put('counter', bytes('0'));
     const increment = async () => {
       for (;;) {
@@ -229,7 +313,7 @@ export function testStorageAdapter<A extends StorageAdapter>(
     expect(text((await s.get('counter'))?.data)).toBe('20');
   });
 
-  test('list is prefix-exact (a plain string prefix) and sorted', async (s) => {
+  test('listing', 'list is prefix-exact (a plain string prefix) and sorted', async (s) => {
     const keys = ['a/b/c', 'a/bc', 'a/b-d', 'ab', 'b', 'a/b/x/y', 'v/10', 'v/9', 'v/1', 'Q/upper'];
     for (const key of keys) await s.put(key, bytes(key));
     expect(await s.list('')).toEqual([...keys].sort());
@@ -244,7 +328,7 @@ export function testStorageAdapter<A extends StorageAdapter>(
     expect(await s.list('a/b')).toEqual(['a/b-d', 'a/b/c', 'a/b/x/y']);
   });
 
-  test('list returns more keys than one page of a paging backend (1,100)', async (s) => {
+  test('paging', 'list returns more keys than one page of a paging backend (1,100)', async (s) => {
     const keys = Array.from({ length: 1100 }, (_, i) => `many/${String(i).padStart(4, '0')}`);
     for (let i = 0; i < keys.length; i += 50) {
       await Promise.all(keys.slice(i, i + 50).map((key) => s.put(key, new Uint8Array([1]))));
@@ -252,14 +336,14 @@ export function testStorageAdapter<A extends StorageAdapter>(
     expect(await s.list('many/')).toEqual(keys);
   });
 
-  test('accepts every allowed key character', async (s) => {
+  test('validation', 'accepts every allowed key character', async (s) => {
     const key = 'Az09._-@=+~/x.y_z';
     await s.put(key, bytes('ok'));
     expect(text((await s.get(key))?.data)).toBe('ok');
     expect(await s.list('Az09')).toEqual([key]);
   });
 
-  test('rejects invalid keys with a ValidationError before touching anything', async (s) => {
+  test('validation', 'rejects invalid keys with a ValidationError before touching anything', async (s) => {
     await s.put('kept', bytes('kept'));
     const bad = ['', '../x', 'a/../b', './a', '/a', 'a/', 'a//b', '.hidden', 'a\\b', 'sp ace', 'é', 'x'.repeat(1025)];
     for (const key of bad) {
@@ -270,7 +354,7 @@ export function testStorageAdapter<A extends StorageAdapter>(
     expect(await s.list('')).toEqual(['kept']);
   });
 
-  test('rejects data that is not a Uint8Array and malformed conditions with a ValidationError', async (s) => {
+  test('validation', 'rejects data that is not a Uint8Array and malformed conditions with a ValidationError', async (s) => {
     const put = s.put.bind(s) as (key: string, data: unknown, cond?: unknown) => Promise<unknown>;
     expect(await codeOf(put('k', 'a string'))).toBe('VALIDATION');
     expect(await codeOf(put('k', [1, 2, 3]))).toBe('VALIDATION');

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { CreateBucketCommand, DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -8,6 +10,9 @@ import { build } from 'tsup';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ModelRegistry } from '../../src/registry/index.js';
 import { FileSystemStorage } from '../../src/storage/index.js';
+import type { PostgresStorage } from '../../src/storage/postgres/index.js';
+import { makeS3Client, removeAllObjects } from '../storage/s3-env.js';
+import { storageFromSpec } from './fixtures/storage-spec.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WORKER_SOURCE = fileURLToPath(new URL('./fixtures/register-worker.ts', import.meta.url));
@@ -71,9 +76,57 @@ async function expectNoHalfVersions(dir: string, model: string): Promise<number[
   return versions;
 }
 
-describe('ModelRegistry across OS processes on one FileSystemStorage directory', () => {
-  it('8 processes × 25 concurrent registrations end with versions exactly 1..200, each artifact verified', async () => {
-    const dir = await freshDir();
+/**
+ * The shared stores the race runs on: a directory, a PostgreSQL table, an S3 prefix on Ceph RGW.
+ * `prepare` makes an empty one and returns the spec every process opens it by (fixtures/storage-spec.ts).
+ */
+const PG_URL = process.env.MODEL_ROLLOUT_TEST_PG_URL;
+const S3_ENDPOINT = process.env.MODEL_ROLLOUT_TEST_S3_ENDPOINT;
+if (!PG_URL) console.warn('multi-process.test.ts: MODEL_ROLLOUT_TEST_PG_URL is not set; skipping the PostgreSQL race');
+if (!S3_ENDPOINT) console.warn('multi-process.test.ts: MODEL_ROLLOUT_TEST_S3_ENDPOINT is not set; skipping the S3 race');
+const stores = [
+  { kind: 'FileSystemStorage directory', skip: false, timeoutMs: 60_000, prepare: async () => freshDir() },
+  {
+    kind: 'PostgresStorage table',
+    skip: !PG_URL,
+    timeoutMs: 120_000,
+    async prepare() {
+      const spec = `pg:mr_race_${randomBytes(6).toString('hex')}`;
+      const { storage, close } = storageFromSpec(spec);
+      await (storage as PostgresStorage).migrate();
+      cleanups.push(async () => {
+        await (storage as PostgresStorage).drop();
+        await close();
+      });
+      return spec;
+    },
+  },
+  {
+    kind: 'S3Storage prefix on Ceph RGW',
+    skip: !S3_ENDPOINT,
+    // Every register is a handful of requests and RGW on one memstore OSD answers ~100 of them a second.
+    timeoutMs: 240_000,
+    async prepare() {
+      const bucket = `mr-race-${randomBytes(4).toString('hex')}`;
+      const client = makeS3Client();
+      await client.send(new CreateBucketCommand({ Bucket: bucket }));
+      cleanups.push(async () => {
+        await removeAllObjects(client, bucket);
+        await client.send(new DeleteBucketCommand({ Bucket: bucket }));
+        client.destroy();
+      });
+      return `s3:${bucket}/race`;
+    },
+  },
+];
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+describe.each(stores)('ModelRegistry across OS processes on one $kind', ({ skip, timeoutMs, prepare }) => {
+  it.skipIf(skip)('8 processes × 25 concurrent registrations end with versions exactly 1..200, each artifact verified', async () => {
+    const dir = await prepare();
     const workers = Array.from({ length: 8 }, (_, w) => startWorker('race', dir, String(w), '25'));
     for (const w of workers) expect(await w.nextLine()).toBe('ready');
     for (const w of workers) w.child.stdin.write('go\n');
@@ -88,7 +141,9 @@ describe('ModelRegistry across OS processes on one FileSystemStorage directory',
     expect(claimed.map((c) => c.version).sort((a, b) => a - b)).toEqual(expected);
     expect(new Set(claimed.map((c) => c.sha256)).size).toBe(200);
 
-    const registry = new ModelRegistry({ storage: new FileSystemStorage(dir) });
+    const { storage, close } = storageFromSpec(dir);
+    cleanups.unshift(close);
+    const registry = new ModelRegistry({ storage });
     const versions = await registry.listVersions('iris');
     expect(versions.map((v) => v.version)).toEqual(expected);
     const bySha = new Map(claimed.map((c) => [c.version, c.sha256]));
@@ -97,8 +152,10 @@ describe('ModelRegistry across OS processes on one FileSystemStorage directory',
       await registry.loadArtifact('iris', v.version);
     }
     expect((await registry.resolve('iris', 'latest')).version).toBe(200);
-  });
+  }, timeoutMs);
+});
 
+describe('ModelRegistry across OS processes on one FileSystemStorage directory', () => {
   it('a process SIGKILLed after storing the blob but before claiming the version leaves no version; the next register gets 1', async () => {
     const dir = await freshDir();
     const worker = startWorker('stall', dir);

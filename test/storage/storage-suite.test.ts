@@ -3,7 +3,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { PreconditionFailedError } from '../../src/errors.js';
 import { MemoryStorage, type PutCondition, type StorageAdapter } from '../../src/storage/index.js';
-import { testStorageAdapter } from '../../src/testing/index.js';
+import { STORAGE_SUITE_GROUPS, testStorageAdapter } from '../../src/testing/index.js';
 
 /**
  * Runs the conformance suite's tests whose names contain one of `only` against `make`, and returns
@@ -17,7 +17,7 @@ async function failingTests(make: () => StorageAdapter, only: string[]): Promise
     try {
       await fn();
     } catch {
-      failed.push(name.slice('X: '.length));
+      failed.push(name.replace(/^X \[\w+\]: /, ''));
     }
   }
   return failed;
@@ -137,6 +137,52 @@ describe('testStorageAdapter catches broken adapters', () => {
     expect(await failingTests(() => new AnyKey(), ['rejects'])).toEqual([
       'rejects invalid keys with a ValidationError before touching anything',
       'rejects data that is not a Uint8Array and malformed conditions with a ValidationError',
+    ]);
+  });
+});
+
+describe('testStorageAdapter groups', () => {
+  function registered(options: Partial<Parameters<typeof testStorageAdapter>[2]> = {}) {
+    const run: string[] = [];
+    const skipped: string[] = [];
+    testStorageAdapter('X', () => new MemoryStorage(), {
+      it: (name) => run.push(name),
+      skip: (name) => skipped.push(name),
+      expect,
+      ...options,
+    });
+    return { run, skipped };
+  }
+
+  it('names every test by its group and registers every group by default', () => {
+    const { run, skipped } = registered();
+    expect(skipped).toEqual([]);
+    const groups = new Set(run.map((n) => /^X \[(\w+)\]: /.exec(n)?.[1]));
+    expect([...groups].sort()).toEqual([...STORAGE_SUITE_GROUPS].sort());
+  });
+
+  it('a group switched off is registered through skip, the rest run', () => {
+    const all = registered().run;
+    const { run, skipped } = registered({ groups: { conditionalDelete: false, largeValues: false } });
+    expect(skipped.length).toBeGreaterThan(1);
+    expect(skipped.every((n) => n.startsWith('X [conditionalDelete]') || n.startsWith('X [largeValues]'))).toBe(true);
+    expect([...run, ...skipped].sort()).toEqual([...all].sort());
+    expect(registered({ groups: { paging: false }, skip: undefined }).run.some((n) => n.includes('[paging]'))).toBe(false);
+  });
+
+  it('an unknown group is a ValidationError naming the known ones', () => {
+    expect(() => registered({ groups: { pagination: false } as never })).toThrow(/unknown group 'pagination', expected one of basics, etags/);
+  });
+
+  it('catches a conditional delete that ignores its etag (as RGW does with If-Match)', async () => {
+    class IgnoresDeleteCondition extends Delegating {
+      override delete(key: string) {
+        return this.inner.delete(key);
+      }
+    }
+    expect(await failingTests(() => new IgnoresDeleteCondition(), ['[conditionalDelete]'])).toEqual([
+      'delete with a stale etag fails and keeps the value; with the current etag it deletes',
+      'a conditional delete racing 49 compare-and-swap writers on the same etag: exactly one wins',
     ]);
   });
 });
