@@ -11,6 +11,7 @@ import type { Assignment, RouteContext, RoutingPolicy } from './routing/policy.j
 import { ShadowDeployment, type ShadowAssignment } from './routing/shadow.js';
 import { isCallerError, withRouting } from './router/routed-error.js';
 import { ShadowMirror, type ShadowCounters } from './router/shadow-mirror.js';
+import { trackPolicy } from './router/policy-gauges.js';
 import { type PolicyTraffic, policyTraffic } from './router/traffic.js';
 
 export { isRoutedError, type RoutedError, type RoutedErrorDetails } from './router/routed-error.js';
@@ -43,6 +44,12 @@ export interface ModelRouterOptions {
    * failure of the candidate, so its analysis sees it.
    */
   loadRetryMs?: number;
+  /**
+   * Name of this rollout in the monitor's deployment gauges (default: `model`).
+   * The router reports its policy's traffic per version, a canary's status and step, and the
+   * latest analysis outcome and time in every scrape of `monitor`.
+   */
+  deployment?: string;
 }
 
 /** Options of {@link ModelRouter.predict}: who asks, and optionally which version. */
@@ -158,6 +165,8 @@ export function shadowKey(version: number): string {
 export class ModelRouter extends EventEmitter<ModelRouterEvents> {
   /** The model served. */
   readonly model: string;
+  /** Name of this rollout in the monitor's deployment gauges. */
+  readonly deployment: string;
   readonly registry: ModelRegistry;
   readonly policy: RoutingPolicy;
   readonly monitor: DeploymentMonitor;
@@ -205,6 +214,8 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
     this.pool.on('evicted', ({ name, version }) => {
       if (name === this.model) this.loaded.delete(version);
     });
+    this.deployment = options.deployment === undefined ? this.model : checkName(options.deployment, 'deployment');
+    trackPolicy(this.monitor, this.deployment, policy);
   }
 
   /**

@@ -35,3 +35,5 @@ export { PSI_MODERATE, PSI_SIGNIFICANT, type DriftReport, type DriftVerdict } fr
 export type { PrometheusOptions, PromClientRegistry } from './prometheus.js';
 export type { RingJSON, CellJSON } from './sketch-ring.js';
 export type { SketchJSON, StoreJSON } from './sketch.js';
+export type { RolloutGauges, RolloutAnalysisOutcome } from './rollout-gauges.js';
+export type { OpenTelemetryMeter, OpenTelemetryBatchResult, OpenTelemetryObservable } from './opentelemetry.js';
