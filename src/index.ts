@@ -5,6 +5,7 @@
  */
 export * from './errors.js';
 export type { Clock, RandomSource } from './options.js';
+export type { Logger, LogLevel } from './logger.js';
 export * from './storage/index.js';
 export * from './registry/index.js';
 export * from './predict/index.js';

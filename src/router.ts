@@ -1,6 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { IntegrityError, ModelLoadError, NotFoundError, StorageError, ValidationError, describeValue } from './errors.js';
 import { DeploymentMonitor } from './monitor/deployment-monitor.js';
+import { checkLogger, type Logger } from './logger.js';
 import { type Clock, checkFunction, checkNumber } from './options.js';
 import { PredictorPool, type PooledPredictor } from './predict/predictor-pool.js';
 import type { PredictInput, PredictOutput } from './predict/types.js';
@@ -11,6 +12,7 @@ import type { Assignment, RouteContext, RoutingPolicy } from './routing/policy.j
 import { ShadowDeployment, type ShadowAssignment } from './routing/shadow.js';
 import { isCallerError, withRouting } from './router/routed-error.js';
 import { ShadowMirror, type ShadowCounters } from './router/shadow-mirror.js';
+import { logEvents } from './router/event-log.js';
 import { trackPolicy } from './router/policy-gauges.js';
 import { type PolicyTraffic, policyTraffic } from './router/traffic.js';
 
@@ -45,11 +47,17 @@ export interface ModelRouterOptions {
    */
   loadRetryMs?: number;
   /**
-   * Name of this rollout in the monitor's deployment gauges (default: `model`).
+   * Name of this rollout in the monitor's deployment gauges and in log lines (default: `model`).
    * The router reports its policy's traffic per version, a canary's status and step, and the
    * latest analysis outcome and time in every scrape of `monitor`.
    */
   deployment?: string;
+  /**
+   * Where to log the rollout's decisions (transitions and analysis runs), fallbacks, failed and
+   * dropped mirrors and model loads: anything with `debug`, `info`, `warn` and `error` methods
+   * taking `(fields, message)`, such as `console` or a `pino` logger. Nothing is logged by default.
+   */
+  logger?: Logger;
 }
 
 /** Options of {@link ModelRouter.predict}: who asks, and optionally which version. */
@@ -165,7 +173,7 @@ export function shadowKey(version: number): string {
 export class ModelRouter extends EventEmitter<ModelRouterEvents> {
   /** The model served. */
   readonly model: string;
-  /** Name of this rollout in the monitor's deployment gauges. */
+  /** Name of this rollout in the monitor's deployment gauges and in log lines. */
   readonly deployment: string;
   readonly registry: ModelRegistry;
   readonly policy: RoutingPolicy;
@@ -216,6 +224,9 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
     });
     this.deployment = options.deployment === undefined ? this.model : checkName(options.deployment, 'deployment');
     trackPolicy(this.monitor, this.deployment, policy);
+    if (options.logger !== undefined) {
+      logEvents(checkLogger(options.logger), { deployment: this.deployment, model: this.model, router: this, pool: this.pool, policy });
+    }
   }
 
   /**
