@@ -7,8 +7,8 @@
  *    row (what a host sends; adds the predictor's conversion).
  * 2. `router.predict` (CanaryDeployment at 50 %) over a pool whose predictors are
  *    `BatchingPredictor`s, 256 concurrent callers with one row each, vs 256 concurrent bare
- *    `session.run` calls (target ≥ 8× throughput), for four batching configurations: the predict
- *    bench's two and two sized for the canary's split (see `BATCHING`); every one is reported.
+ *    `session.run` calls (target ≥ 8× throughput), for four batching configurations: the
+ *    adaptive default at 128 and 256 rows and two time windows (see `BATCHING`); every one is reported.
  * Every session (bare and pooled) is created with the same options, `intraOpNumThreads: 1`: with the
  * default (one thread per core) the idle sessions' spinning worker threads of a canary's two
  * versions and the bare peer compete for this 2-core machine, and the figures measure that fight
@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { MemoryStorage } from '../src/storage/index.js';
 import { ModelRegistry } from '../src/registry/index.js';
-import { BatchingPredictor, OnnxPredictor, PredictorPool } from '../src/predict/index.js';
+import { BatchingPredictor, OnnxPredictor, PredictorPool, type BatchingOptions } from '../src/predict/index.js';
 import { CanaryDeployment } from '../src/routing/index.js';
 import { DeploymentMonitor } from '../src/monitor/index.js';
 import { ModelRouter } from '../src/router.js';
@@ -141,15 +141,16 @@ async function latency(name: string, call: (i: number) => Promise<unknown>, requ
 }
 
 // 2. 256 concurrent callers, under both session settings: the default (one intra-op thread per
-// core, as the predict bench runs it) and one thread. The batching configurations: the predict
-// bench's two (the defaults, and maxBatchSize 256), then two sized for the canary's split of the
-// 256 callers into about 128 per version, with a delay below Node's 1 ms timer floor and with none
+// core, as the predict bench runs it) and one thread. The batching configurations: the adaptive
+// default (a version's request runs at once when it is idle, the rest as one batch when that run
+// ends) at 128 and 256 rows, then two time windows sized for the canary's split of the 256
+// callers into about 128 per version: a delay below Node's 1 ms timer floor, and none
 // (maxDelayMs 0: a batch runs with whatever arrived in the same event-loop turn).
-const BATCHING: Array<{ maxBatchSize: number; maxDelayMs: number; note: string }> = [
-  { maxBatchSize: 32, maxDelayMs: 1, note: 'defaults, as the predict bench' },
-  { maxBatchSize: 256, maxDelayMs: 1, note: 'as the predict bench' },
-  { maxBatchSize: 128, maxDelayMs: 0.2, note: 'half of 256 per version' },
-  { maxBatchSize: 128, maxDelayMs: 0, note: 'half of 256 per version, no timer' },
+const BATCHING: Array<{ options: BatchingOptions; note: string }> = [
+  { options: {}, note: 'defaults: adaptive, 128 rows' },
+  { options: { maxBatchSize: 256 }, note: 'adaptive, 256 rows' },
+  { options: { maxBatchSize: 128, maxDelayMs: 0.2 }, note: 'time window 0.2 ms, 128 rows' },
+  { options: { maxBatchSize: 128, maxDelayMs: 0 }, note: 'same-turn window, 128 rows' },
 ];
 
 function median(values: number[]): number {
@@ -163,13 +164,13 @@ async function concurrent(label: string, options: typeof SESSION | undefined): P
   const runs: Array<[string, (i: number) => Promise<unknown>]> = [
     [`bare session.run × 256 concurrent (${label})`, (i) => bareSession.run({ input: prebuiltRows[i & 255] as Tensor })],
   ];
-  for (const { maxBatchSize, maxDelayMs, note } of BATCHING) {
+  for (const { options: batching, note } of BATCHING) {
     const batchingRouter = await canaryRouter(
-      new PredictorPool({ registry, create: async (b) => new BatchingPredictor(await OnnxPredictor.create(b, options ?? {}), { maxBatchSize, maxDelayMs }) }),
+      new PredictorPool({ registry, create: async (b) => new BatchingPredictor(await OnnxPredictor.create(b, options ?? {}), batching) }),
     );
     routers.push(batchingRouter);
     runs.push([
-      `router.predict × 256, batching ${maxBatchSize} / ${maxDelayMs} ms (${note})`,
+      `router.predict × 256, batching (${note})`,
       (i) => batchingRouter.predict(rows[i & 255] as number[], { unitId: unitIds[i & 1023] as string }),
     ]);
   }
@@ -207,9 +208,9 @@ async function concurrent(label: string, options: typeof SESSION | undefined): P
   for (const [k, batchingRouter] of routers.entries()) {
     const stable = batchingRouter.monitor.stats(1, { window: 'lifetime' });
     const canary = batchingRouter.monitor.stats(2, { window: 'lifetime' });
-    const { maxBatchSize, maxDelayMs } = BATCHING[k] as (typeof BATCHING)[number];
+    const { note } = BATCHING[k] as (typeof BATCHING)[number];
     console.log(
-      `batching ${maxBatchSize} / ${maxDelayMs} ms: the monitor saw ${stable.totalRequests} stable + ${canary.totalRequests} canary requests, ${stable.failures + canary.failures} failures`,
+      `batching (${note}): the monitor saw ${stable.totalRequests} stable + ${canary.totalRequests} canary requests, ${stable.failures + canary.failures} failures`,
     );
     await batchingRouter.pool.dispose();
   }

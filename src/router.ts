@@ -3,13 +3,17 @@ import { IntegrityError, ModelLoadError, NotFoundError, StorageError, Validation
 import { DeploymentMonitor } from './monitor/deployment-monitor.js';
 import { checkLogger, type Logger } from './logger.js';
 import { type Clock, checkFunction, checkNumber } from './options.js';
-import { PredictorPool, type PooledPredictor } from './predict/predictor-pool.js';
+import { BatchingPredictor, resolveBatchingOptions, type BatchingOptions } from './predict/batching-predictor.js';
+import { OnnxPredictor } from './predict/onnx-predictor.js';
+import { PredictorPool, type PooledPredictor, type PredictorPoolOptions } from './predict/predictor-pool.js';
 import type { PredictInput, PredictOutput } from './predict/types.js';
 import type { ModelRegistry } from './registry/model-registry.js';
 import type { ModelVersion, VersionRef } from './registry/model-version.js';
 import { checkName } from './registry/names.js';
 import type { Assignment, RouteContext, RoutingPolicy } from './routing/policy.js';
 import { ShadowDeployment, type ShadowAssignment } from './routing/shadow.js';
+import { BlueGreenSwitch } from './routing/blue-green.js';
+import { CanaryDeployment } from './routing/canary.js';
 import { isCallerError, withRouting } from './router/routed-error.js';
 import { ShadowMirror, type ShadowCounters } from './router/shadow-mirror.js';
 import { logEvents } from './router/event-log.js';
@@ -30,8 +34,21 @@ export interface ModelRouterOptions {
   policy: RoutingPolicy;
   /** Records every outcome (default: a new `DeploymentMonitor`); give the one your policy's analysis reads. */
   monitor?: DeploymentMonitor;
-  /** Loaded predictors (default: `new PredictorPool({ registry })`); give your own to batch or to plug a non-ONNX model in. */
+  /** Loaded predictors (default: `new PredictorPool({ registry })`); give your own to plug a non-ONNX model in. */
   pool?: PredictorPool<ModelVersion>;
+  /**
+   * Batch concurrent requests per version (default: no batching): `true` for the adaptive
+   * {@link BatchingPredictor} defaults, or its options (`{ maxBatchSize: 64 }` …). The router's own
+   * pool then wraps every version it loads; a version that cannot be batched fails to load with
+   * the reason (`ModelLoadError`), so its requests are answered by the policy's fallback. Not with
+   * `pool`: wrap that pool's `create` instead.
+   */
+  batching?: boolean | BatchingOptions;
+  /**
+   * How the router's own pool warms each version before it serves (default: 3 inferences on an
+   * input built from the signature); see {@link PredictorPoolOptions.warmUp}. Not with `pool`.
+   */
+  warmUp?: PredictorPoolOptions<ModelVersion>['warmUp'];
   /**
    * Monotonic time source in ms for latencies and the load-retry delay (default `performance.now`).
    * The monitor keeps its own clock for its windows.
@@ -190,6 +207,11 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
   private hits = 0;
   /** Routed versions that failed to load: when to try again, and why they failed. */
   private readonly unavailable = new Map<number, { retryAt: number; error: unknown }>();
+  /** Versions being loaded and warmed ahead of traffic; each promise settles (never rejects) when done. */
+  private readonly preparing = new Map<number, Promise<unknown>>();
+  private readonly prepareTraffic = (): void => {
+    for (const { version } of policyTraffic(this.policy)) this.prepareVersion(version);
+  };
 
   constructor(options: ModelRouterOptions) {
     super();
@@ -210,7 +232,12 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
     if (!(this.monitor instanceof DeploymentMonitor)) {
       throw new ValidationError(`monitor must be a DeploymentMonitor, got ${describeValue(options.monitor)}`);
     }
-    this.pool = options.pool ?? new PredictorPool({ registry });
+    if (options.pool !== undefined && (options.batching !== undefined || options.warmUp !== undefined)) {
+      throw new ValidationError(
+        `batching and warmUp configure the router's own pool; with your own pool, set them on it (wrap its create in a BatchingPredictor, pass its warmUp)`,
+      );
+    }
+    this.pool = options.pool ?? this.ownPool(registry, options);
     if (!(this.pool instanceof PredictorPool)) {
       throw new ValidationError(`pool must be a PredictorPool, got ${describeValue(options.pool)}`);
     }
@@ -227,6 +254,42 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
     if (options.logger !== undefined) {
       logEvents(checkLogger(options.logger), { deployment: this.deployment, model: this.model, router: this, pool: this.pool, policy });
     }
+    // Warm a version as soon as the policy may send it traffic, before the first request asks.
+    if (policy instanceof CanaryDeployment) {
+      policy.on('started', (e) => this.prepareVersion(e.canary));
+      policy.on('stepped', this.prepareTraffic);
+      policy.on('resumed', this.prepareTraffic);
+    } else if (policy instanceof BlueGreenSwitch) {
+      policy.on('deployed', (e) => this.prepareVersion(e.version));
+    } else if (policy instanceof ShadowDeployment) {
+      policy.on('mirrorChanged', this.prepareTraffic);
+    }
+  }
+
+  /** The router's own pool, batching and warming as its options say. */
+  private ownPool(registry: ModelRegistry, options: ModelRouterOptions): PredictorPool<ModelVersion> {
+    const { batching, warmUp } = options;
+    if (batching === undefined || batching === false) return new PredictorPool({ registry, warmUp });
+    if (batching !== true && (typeof batching !== 'object' || batching === null)) {
+      throw new ValidationError(`batching must be a boolean or batching options, got ${describeValue(batching)}`);
+    }
+    const batchingOptions = batching === true ? {} : batching;
+    resolveBatchingOptions(batchingOptions);
+    const pool: PredictorPool<ModelVersion> = new PredictorPool({
+      registry,
+      warmUp,
+      create: async (bytes, v) => {
+        const predictor = await OnnxPredictor.create(bytes, { name: v.name, version: v.version, intraOpNumThreads: pool.intraOpNumThreads });
+        try {
+          return new BatchingPredictor(predictor, batchingOptions);
+        } catch (error) {
+          await predictor.dispose();
+          const reason = error instanceof Error ? error.message : String(error);
+          throw new ModelLoadError(`model '${v.name}' v${v.version}: batching is on, but the model ${reason.replace(/^inner /, '')}`, { cause: error });
+        }
+      },
+    });
+    return pool;
   }
 
   /**
@@ -311,6 +374,57 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
     const traffic = policyTraffic(this.policy);
     const records = await Promise.all(traffic.map((t) => this.registry.getVersion(this.model, t.version)));
     return traffic.map((t, i) => ({ ...t, record: records[i] as ModelVersion }));
+  }
+
+  /**
+   * Loads and warms every version the policy may route to now (each pool load runs its warm-up
+   * inferences), and resolves when all of them can serve; for a host's startup, before it takes
+   * traffic. The router does the same by itself, version by version, when a canary starts, steps
+   * or resumes, a blue-green switch deploys, or a shadow's mirror share changes. Rejects with the
+   * first load error (`IntegrityError`, `ModelLoadError` …) once every load has settled; requests
+   * routed to a version that failed are answered by the policy's fallback, as always.
+   */
+  async warm(): Promise<void> {
+    const versions = new Set(policyTraffic(this.policy).map((t) => t.version));
+    versions.add(this.policy.fallback().version);
+    const errors = await Promise.all([...versions].map((version) => this.prepareVersion(version)));
+    const failed = errors.find((error) => error !== undefined);
+    if (failed !== undefined) throw failed;
+  }
+
+  /**
+   * Whether the router can answer now without loading or warming anything on a request's path:
+   * the policy's fallback version is loaded and warm, and no version is being prepared ahead of
+   * traffic (a rollout step that just started turns it `false` until its candidate's warm-up ends).
+   * Synchronous and cheap, for a health endpoint: answer 503 while it is `false`.
+   */
+  ready(): boolean {
+    return this.preparing.size === 0 && this.loaded.has(this.policy.fallback().version);
+  }
+
+  /**
+   * Loads and warms `version` off any request's path, once however often it is asked; resolves
+   * with the load error, if any (never rejects, so an event handler can drop the promise).
+   */
+  private prepareVersion(version: number): Promise<unknown> {
+    if (this.loaded.has(version)) return Promise.resolve(undefined);
+    let preparing = this.preparing.get(version);
+    if (preparing === undefined) {
+      preparing = this.predictorFor(version).then(
+        () => {
+          this.unavailable.delete(version);
+          this.preparing.delete(version);
+          return undefined;
+        },
+        (error: unknown) => {
+          if (isLoadError(error)) this.unavailable.set(version, { retryAt: this.clock() + this.loadRetryMs, error });
+          this.preparing.delete(version);
+          return error;
+        },
+      );
+      this.preparing.set(version, preparing);
+    }
+    return preparing;
   }
 
   /** Counts of mirrored calls: started, completed, failed, dropped, running. */

@@ -18,7 +18,7 @@ const ROOT_NAMES = [
   'StaticPolicy', 'BlueGreenSwitch', 'CanaryDeployment', 'ABTestController', 'ShadowDeployment', 'BanditPolicy',
   'hashUnit', 'DeploymentMonitor', 'ModelRouter', 'CanaryAnalysis', 'BlueGreenAnalysis', 'ABTestAnalysis',
   'welchTTest', 'twoProportionZTest', 'srmTest', 'sampleSize', 'minimumDetectableEffect', 'sequentialTest',
-  'proportionNonInferiorityTest', 'latencyNonInferiorityTest', 'offPolicyEstimate',
+  'proportionNonInferiorityTest', 'latencyNonInferiorityTest', 'offPolicyEstimate', 'judgeEvidence', 'outcomesBetween',
 ];
 const TESTING_NAMES = ['FakeClock', 'seededRandom', 'testStorageAdapter', 'simulate'];
 

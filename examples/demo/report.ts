@@ -139,9 +139,9 @@ function stepTable(scenario: ScenarioTimeline): string {
           : '<td></td><td></td><td></td>';
       })
       .join('');
-    return `<tr><td>${(step.atMs / 1000).toFixed(0)}s</td><td>${escapeXml(step.phase)}</td>${cells}<td>${escapeXml(step.decision ?? '')}</td></tr>`;
+    return `<tr><td>${(step.atMs / 1000).toFixed(0)}s</td><td>${escapeXml(step.phase)}</td>${cells}<td>${escapeXml(step.decision ?? '')}</td><td>${escapeXml(step.evidence ?? '')}</td></tr>`;
   });
-  return `<details><summary>Steps</summary><table><thead><tr><th>time</th><th>phase</th>${head}<th>decision</th></tr></thead><tbody>${rows.join('')}</tbody></table></details>`;
+  return `<details><summary>Steps</summary><table><thead><tr><th>time</th><th>phase</th>${head}<th>decision (threshold method)</th><th>evidence method, same traffic</th></tr></thead><tbody>${rows.join('')}</tbody></table></details>`;
 }
 
 function scenarioSection(scenario: ScenarioTimeline): string {

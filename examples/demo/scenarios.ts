@@ -8,6 +8,8 @@ import {
   BlueGreenSwitch,
   CanaryDeployment,
   ModelRouter,
+  judgeEvidence,
+  outcomesBetween,
   type AnalysisReport,
   type ConcludedEvent,
   type DeploymentMonitor,
@@ -94,6 +96,8 @@ async function simulatedStep(
     onResult?: (result: SimulatedResult, row: IrisRow) => void;
     /** The step's decision, from the analyses that ran in it (the policy's own, collected by `simulate()`). */
     decide: (reports: readonly AnalysisReport[]) => string | undefined;
+    /** What the evidence method, run beside, concluded in the step. */
+    evidence?: () => string | undefined;
   },
 ): Promise<TimelineStep> {
   const requests = new Map<number, { context: RouteContext; row: IrisRow }>();
@@ -122,6 +126,8 @@ async function simulatedStep(
   });
   const simulated = run.steps[0]!;
   const step = fromSimulationStep(simulated, scenario.versions, options.phase, options.decide(simulated.decisions));
+  const evidence = options.evidence?.();
+  if (evidence !== undefined) step.evidence = evidence;
   return record(ctx, scenario, started, options.percentage === undefined ? step : { ...step, percentage: options.percentage });
 }
 
@@ -197,6 +203,57 @@ const ANALYSIS_LIMITS = {
 /** How each canary is analysed: the shared limits, Argo's default failure and inconclusive limits. */
 export const CANARY_ANALYSIS = { ...ANALYSIS_LIMITS, failureLimit: 0, inconclusiveLimit: 2 } as const;
 
+/** The margins the evidence method judges by in the demo: the threshold method's relative error limit, and 20 % of p95 latency. */
+export const EVIDENCE_MARGINS = { maxErrorRateIncrease: CANARY_ANALYSIS.relative.maxErrorRateIncrease, maxLatencyRatio: 1.2, minRequests: CANARY_ANALYSIS.minRequests } as const;
+
+/**
+ * The evidence method beside a canary's threshold analysis, on the same traffic, as a dry run:
+ * at every analysis it judges both versions' outcomes since the step began (`judgeEvidence`, α
+ * split over the steps below 100 % as an evidence analysis does), and remembers the first run at
+ * which it would have failed the candidate.
+ */
+function evidenceBeside(monitor: DeploymentMonitor, canary: CanaryDeployment, stable: number, candidate: number) {
+  const alpha = 0.05 / Math.max(1, canary.steps.filter((s) => s < 100).length);
+  let start = { stable: monitor.outcomes(stable), candidate: monitor.outcomes(candidate) };
+  const restart = () => {
+    start = { stable: monitor.outcomes(stable), candidate: monitor.outcomes(candidate) };
+  };
+  let latest: string | undefined;
+  let firstFailure: { candidateRequests: number; atRun: number } | undefined;
+  let runs = 0;
+  canary.on('started', restart);
+  // The analysis event comes before the step it decides, so each run is judged on its own step.
+  canary.on('analysis', () => {
+    runs++;
+    const window = {
+      stable: outcomesBetween(monitor.outcomes(stable), start.stable),
+      candidate: outcomesBetween(monitor.outcomes(candidate), start.candidate),
+    };
+    const judgement = judgeEvidence(window.stable, window.candidate, { ...EVIDENCE_MARGINS, alpha });
+    const errors = judgement.checks.find((c) => c.metric === 'errorRate')?.evidence;
+    const seen = `v${candidate} ${window.candidate.totalRequests} req`;
+    latest = errors
+      ? `evidence: ${judgement.outcome} (${seen}, error difference in [${formatPercent(errors.differenceCi[0])}, ${formatPercent(errors.differenceCi[1])}])`
+      : `evidence: ${judgement.outcome} (${seen} < ${EVIDENCE_MARGINS.minRequests})`;
+    if (judgement.outcome === 'failed' && firstFailure === undefined) firstFailure = { candidateRequests: window.candidate.totalRequests, atRun: runs };
+  });
+  canary.on('stepped', (e) => {
+    if (e.to < 100) restart();
+  });
+  return {
+    take(): string | undefined {
+      const line = latest;
+      latest = undefined;
+      return line;
+    },
+    summary(): string {
+      return firstFailure === undefined
+        ? `Evidence method beside it (dry run, α 0.05, margin +${formatPercent(EVIDENCE_MARGINS.maxErrorRateIncrease)} errors, ×${EVIDENCE_MARGINS.maxLatencyRatio} p95): never failed v${candidate}.`
+        : `Evidence method beside it (dry run, same traffic): would have failed v${candidate} at analysis ${firstFailure.atRun}, after ${firstFailure.candidateRequests} of its requests.`;
+    },
+  };
+}
+
 /** Options of {@link runCanary}. */
 export interface CanaryScenarioOptions {
   id: string;
@@ -236,6 +293,8 @@ export async function runCanary(ctx: DemoContext, options: CanaryScenarioOptions
     );
   });
 
+  // The evidence method as a dry run on the same traffic: judged at every analysis, never acting.
+  const evidence = evidenceBeside(ctx.monitor, canary, stable, candidate);
   canary.start();
   canary.startAnalysis();
   // One simulate() call per step, so each step is printed as soon as it ends; the analysis runs
@@ -248,6 +307,7 @@ export async function runCanary(ctx: DemoContext, options: CanaryScenarioOptions
         const report = reports[reports.length - 1];
         return report && describeAnalysis(report, canary.state);
       },
+      evidence: () => evidence.take(),
     });
 
   const maxSteps = options.steps.length + CANARY_ANALYSIS.inconclusiveLimit + 2;
@@ -271,6 +331,7 @@ export async function runCanary(ctx: DemoContext, options: CanaryScenarioOptions
   );
   const rolloutRequests = rolloutSteps.reduce((n, s) => n + [...s.versions.values()].reduce((m, v) => m + v.requests, 0), 0);
   const production = await ctx.registry.resolve(ctx.model, '@production');
+  scenario.notes.push(evidence.summary());
 
   if (options.expected === 'promoted') {
     expect(scenario, `analysis promoted v${candidate} through ${options.steps.join(' → ')} %`, settled.status === 'promoted' && settled.stable === candidate, `status ${settled.status}, stable v${settled.stable}`);

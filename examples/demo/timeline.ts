@@ -25,6 +25,8 @@ export interface TimelineStep {
   versions: Map<number, VersionStep>;
   /** The controller's decision after the step (`successful → 50%`, `rolled back` …), if any. */
   decision?: string;
+  /** Canary scenarios: what the evidence method, run beside the threshold analysis on the same traffic, concluded. */
+  evidence?: string;
 }
 
 /** One expectation the demo checks; any failed one makes the demo exit non-zero. */
@@ -75,6 +77,7 @@ export function formatStep(step: TimelineStep): string {
     );
   }
   if (step.decision) parts.push(step.decision);
+  if (step.evidence) parts.push(step.evidence);
   return parts.join(' │ ');
 }
 

@@ -22,6 +22,7 @@ export type {
   AnalysisMethod,
   EvidenceOptions,
 } from './types.js';
+export { judgeEvidence, type EvidenceCriteria } from './evidence.js';
 export { judgeAnalysis, DEFAULT_MIN_REQUESTS, type Judgement } from './judge.js';
 export { countAnalysisOutcome, emptyAnalysisCounters, DEFAULT_ANALYSIS_LIMITS } from './counters.js';
 export type { AnalysisOptions, IntervalScheduler } from './options.js';

@@ -51,6 +51,30 @@ export interface BatchingTimers {
   clearTimeout(handle: never): void;
 }
 
+/** {@link BatchingOptions} checked, defaults filled in. */
+export interface ResolvedBatchingOptions {
+  readonly maxBatchSize: number;
+  /** `undefined`: batching adapts to load. */
+  readonly maxDelayMs: number | undefined;
+  readonly maxQueue: number;
+  readonly timeoutMs: number | undefined;
+}
+
+/**
+ * Checks batching options up front (a `ValidationError` naming the option), so a router can refuse
+ * bad ones at construction rather than at the first load.
+ * @internal
+ */
+export function resolveBatchingOptions(options: BatchingOptions): ResolvedBatchingOptions {
+  if (typeof options !== 'object' || options === null) throw new ValidationError(`batching options must be an object, got ${describeValue(options)}`);
+  const maxBatchSize = checkNumber('maxBatchSize', options.maxBatchSize ?? 128, { min: 1, integer: true });
+  const maxDelayMs = options.maxDelayMs === undefined ? undefined : checkNumber('maxDelayMs', options.maxDelayMs, { min: 0 });
+  const maxQueue = checkNumber('maxQueue', options.maxQueue ?? 1024, { min: 1, integer: true });
+  const timeoutMs =
+    options.timeoutMs === undefined ? undefined : checkNumber('timeoutMs', options.timeoutMs, { min: maxDelayMs ?? 0, exclusiveMin: true });
+  return { maxBatchSize, maxDelayMs, maxQueue, timeoutMs };
+}
+
 type Resolve = (output: PredictOutput) => void;
 type Reject = (error: unknown) => void;
 
@@ -118,12 +142,7 @@ export class BatchingPredictor implements Predictor {
   /** The inner predictor's signature, by which inputs are validated and batched. */
   readonly signature: ModelSignature;
   /** Options in force, defaults filled in; `maxDelayMs` is `undefined` when batching adapts to load. */
-  readonly options: {
-    readonly maxBatchSize: number;
-    readonly maxDelayMs: number | undefined;
-    readonly maxQueue: number;
-    readonly timeoutMs: number | undefined;
-  };
+  readonly options: ResolvedBatchingOptions;
   private readonly inner: Predictor;
   private readonly plans: readonly InputPlan[];
   private readonly inputs: InputPlans;
@@ -140,6 +159,17 @@ export class BatchingPredictor implements Predictor {
   private running = 0;
   /** Rows of the last batch run: the likely size of the next, so its buffers rarely grow. */
   private lastRows = 1;
+  /**
+   * Adaptive mode: a batch of several callers was just answered and this turn of the event loop is
+   * resuming them; whatever they send next joins one batch, run when the turn ends, rather than
+   * the first of them running alone and the rest after it.
+   */
+  private answering = false;
+  private readonly answered = (): void => {
+    this.answering = false;
+    this.runNext();
+    if (this.running === 0 && this.idle) this.idle();
+  };
   private disposing: Promise<void> | undefined;
   private idle: (() => void) | undefined;
   private readonly flush = () => {
@@ -149,12 +179,12 @@ export class BatchingPredictor implements Predictor {
   /** Settle a request run alone; shared, so that path costs no closure. */
   private readonly aloneAnswered = (output: PredictOutput): PredictOutput => {
     this.pending--;
-    this.runEnded();
+    this.runEnded(1);
     return output;
   };
   private readonly aloneFailed = (error: unknown): never => {
     this.pending--;
-    this.runEnded();
+    this.runEnded(1);
     throw error;
   };
 
@@ -162,15 +192,8 @@ export class BatchingPredictor implements Predictor {
     if (typeof inner !== 'object' || inner === null || typeof inner.predict !== 'function') {
       throw new ValidationError(`inner must be a Predictor, got ${describeValue(inner)}`);
     }
-    const maxBatchSize = checkNumber('maxBatchSize', options.maxBatchSize ?? 128, { min: 1, integer: true });
-    const maxDelayMs = options.maxDelayMs === undefined ? undefined : checkNumber('maxDelayMs', options.maxDelayMs, { min: 0 });
-    const maxQueue = checkNumber('maxQueue', options.maxQueue ?? 1024, { min: 1, integer: true });
-    const timeoutMs =
-      options.timeoutMs === undefined
-        ? undefined
-        : checkNumber('timeoutMs', options.timeoutMs, { min: maxDelayMs ?? 0, exclusiveMin: true });
-    this.options = { maxBatchSize, maxDelayMs, maxQueue, timeoutMs };
-    this.adaptive = maxDelayMs === undefined;
+    this.options = resolveBatchingOptions(options);
+    this.adaptive = this.options.maxDelayMs === undefined;
     this.clock = options.clock === undefined ? performance.now.bind(performance) : checkFunction<() => number>('clock', options.clock);
     const timers = options.timers ?? globalThis;
     if (typeof timers.setTimeout !== 'function' || typeof timers.clearTimeout !== 'function') {
@@ -227,7 +250,7 @@ export class BatchingPredictor implements Predictor {
         new CapacityError(`${this.where}batching queue is full: maxQueue is ${this.options.maxQueue} requests waiting or running`),
       );
     }
-    if (this.adaptive && this.running === 0 && this.options.timeoutMs === undefined) return this.runAlone(input, options);
+    if (this.adaptive && this.running === 0 && !this.answering && this.options.timeoutMs === undefined) return this.runAlone(input, options);
     // A single-input model's value comes as is (`one`); records are split per input (`list`).
     let one: TensorInput | undefined;
     let list: TensorInput[] | undefined;
@@ -284,7 +307,7 @@ export class BatchingPredictor implements Predictor {
       this.flushTimer =
         this.options.maxDelayMs === 0 ? setImmediate(this.flush) : this.timers.setTimeout(this.flush, this.options.maxDelayMs as number);
     }
-    if (this.adaptive && this.running === 0) this.runNext();
+    if (this.adaptive && this.running === 0 && !this.answering) this.runNext();
     return promise;
   }
 
@@ -442,10 +465,23 @@ export class BatchingPredictor implements Predictor {
     batch.timer = undefined;
   }
 
-  /** A run ended (batch or alone): start the next one, or wake a waiting `dispose`. */
-  private runEnded(): void {
+  /**
+   * A run ended (batch or alone): start the next one, or wake a waiting `dispose`. After a batch of
+   * several callers with nothing queued, the next run waits for the end of this event-loop turn
+   * (`setImmediate`, no timer), so the callers it answered come back as one batch.
+   */
+  private runEnded(callers: number): void {
     this.running--;
-    if (this.adaptive) this.runNext();
+    if (this.adaptive) {
+      if (callers > 1 && this.running === 0 && this.ready.length === 0 && this.open === undefined) {
+        if (!this.answering) {
+          this.answering = true;
+          setImmediate(this.answered);
+        }
+        return;
+      }
+      this.runNext();
+    }
     if (this.running === 0 && this.idle) this.idle();
   }
 
@@ -471,7 +507,7 @@ export class BatchingPredictor implements Predictor {
         this.settle(only);
         only.resolve(output);
       }
-      this.runEnded();
+      this.runEnded(1);
       return;
     }
     // Per output: elements per row and the dims of a one-row answer, shared by every one-row caller.
@@ -500,7 +536,7 @@ export class BatchingPredictor implements Predictor {
       this.settle(waiter);
       waiter.resolve(mine);
     }
-    this.runEnded();
+    this.runEnded(waiters.length);
   }
 
   private fail(batch: Batch, error: unknown): void {
@@ -510,7 +546,7 @@ export class BatchingPredictor implements Predictor {
       this.settle(waiter);
       waiter.reject(error);
     }
-    this.runEnded();
+    this.runEnded(batch.waiters.length);
   }
 
   /**

@@ -18,7 +18,7 @@ export type {
 } from './types.js';
 export { OnnxPredictor, type OnnxPredictorOptions } from './onnx-predictor.js';
 export { FunctionPredictor, type FunctionPredictorOptions } from './function-predictor.js';
-export { BatchingPredictor, type BatchingOptions, type BatchingTimers } from './batching-predictor.js';
+export { BatchingPredictor, type BatchingOptions, type BatchingTimers, type ResolvedBatchingOptions } from './batching-predictor.js';
 export {
   PredictorPool,
   PooledPredictor,

@@ -15,14 +15,20 @@ export interface PoolVersion {
 }
 
 /**
- * The two registry methods the pool calls; `ModelRegistry` has them, and so can any other
- * source of sha256-verified artifacts.
+ * The registry methods the pool calls; `ModelRegistry` has them, and so can any other source of
+ * sha256-verified artifacts.
  */
 export interface PoolRegistry<V extends PoolVersion = PoolVersion> {
   /** Resolves a reference (`3`, `'latest'`, `'@production'`) to a version record. */
   resolve(name: string, ref: VersionRef): Promise<V>;
   /** The version's artifact, checked against its recorded sha256 (`IntegrityError` otherwise). */
   loadArtifact(name: string, ref: VersionRef): Promise<Uint8Array>;
+  /**
+   * A local path of the version's artifact, verified against its recorded sha256 (optional).
+   * When present, the default `create` and `createFromFile` open models by path, so a model of
+   * gigabytes is not held in memory on the way to onnxruntime.
+   */
+  loadArtifactFile?(name: string, ref: VersionRef): Promise<string>;
 }
 
 /** Options of {@link PredictorPool}. */
@@ -35,6 +41,13 @@ export interface PredictorPoolOptions<V extends PoolVersion = PoolVersion> {
    * `(bytes, v) => OnnxPredictor.create(bytes).then((p) => new BatchingPredictor(p))`.
    */
   create?: (bytes: Uint8Array, version: V) => Promise<Predictor>;
+  /**
+   * Like `create`, from the path of the verified artifact (`registry.loadArtifactFile`, which
+   * the registry must then have): `(file, v) => OnnxPredictor.create(file).then(…)`. Give one of
+   * `create` and `createFromFile`. Without either, the pool opens models by path when the
+   * registry has `loadArtifactFile`, and from bytes otherwise.
+   */
+  createFromFile?: (file: string, version: V) => Promise<Predictor>;
   /** Most versions kept loaded (default 4); beyond it the least recently used is evicted. */
   maxLoaded?: number;
   /**
@@ -198,8 +211,10 @@ export class PooledPredictor implements Predictor {
 /**
  * Loaded predictors keyed by (model, version): one load per key however many callers ask at once,
  * least-recently-used eviction beyond `maxLoaded`, and disposal only once an evicted version's
- * running predictions have finished. Artifacts come from `registry.loadArtifact`, which verifies
- * their sha256, so a corrupted blob fails the load (`loadFailed`, `IntegrityError`) and is never served.
+ * running predictions have finished. Artifacts come from `registry.loadArtifactFile` (a verified
+ * local path, opened by onnxruntime itself) or `registry.loadArtifact` (verified bytes), both of
+ * which check their sha256, so a corrupted blob fails the load (`loadFailed`, `IntegrityError`)
+ * and is never served.
  *
  * @example
  * ```ts
@@ -218,7 +233,8 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
   readonly warmUpRuns: number;
   private readonly warmUpSample: ((version: V, signature: ModelSignature | undefined) => PredictInput | undefined) | undefined;
   private readonly registry: PoolRegistry<V>;
-  private readonly create: (bytes: Uint8Array, version: V) => Promise<Predictor>;
+  /** Loads the verified artifact of `v` and creates its predictor. */
+  private readonly create: (v: V) => Promise<Predictor>;
   /** Insertion order is recency: a hit moves its entry to the end. */
   private readonly entries = new Map<string, Entry>();
   private closed = false;
@@ -246,11 +262,31 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
       warmUpOptions.sample === undefined
         ? undefined
         : checkFunction<(version: V, signature: ModelSignature | undefined) => PredictInput | undefined>('warmUp.sample', warmUpOptions.sample);
+    this.create = this.creator(options);
+  }
+
+  private creator(options: PredictorPoolOptions<V>): (v: V) => Promise<Predictor> {
+    const { registry } = this;
+    const { create, createFromFile } = options;
+    if (create !== undefined && createFromFile !== undefined) throw new ValidationError('give create or createFromFile, not both');
+    if (create !== undefined) {
+      const fromBytes = checkFunction<(bytes: Uint8Array, version: V) => Promise<Predictor>>('create', create);
+      return async (v) => fromBytes(await registry.loadArtifact(v.name, v.version), v);
+    }
+    const loadFile = registry.loadArtifactFile;
+    if (loadFile !== undefined && typeof loadFile !== 'function') {
+      throw new ValidationError(`registry.loadArtifactFile must be a function when present, got ${describeValue(loadFile)}`);
+    }
+    if (createFromFile !== undefined) {
+      const fromFile = checkFunction<(file: string, version: V) => Promise<Predictor>>('createFromFile', createFromFile);
+      if (loadFile === undefined) throw new ValidationError('createFromFile needs a registry with loadArtifactFile()');
+      return async (v) => fromFile(await loadFile.call(registry, v.name, v.version), v);
+    }
     const intraOpNumThreads = this.intraOpNumThreads;
-    this.create =
-      options.create === undefined
-        ? (bytes, v) => OnnxPredictor.create(bytes, { name: v.name, version: v.version, intraOpNumThreads })
-        : checkFunction<(bytes: Uint8Array, version: V) => Promise<Predictor>>('create', options.create);
+    return async (v) => {
+      const source = loadFile === undefined ? await registry.loadArtifact(v.name, v.version) : await loadFile.call(registry, v.name, v.version);
+      return OnnxPredictor.create(source, { name: v.name, version: v.version, intraOpNumThreads });
+    };
   }
 
   /** Versions currently loaded or loading, least recently used first, as `name@version`. */
@@ -307,8 +343,7 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
     let warmUpMs = 0;
     try {
       const record = known ?? (await this.registry.resolve(entry.name, entry.version));
-      const bytes = await this.registry.loadArtifact(entry.name, entry.version);
-      const predictor = await this.create(bytes, record);
+      const predictor = await this.create(record);
       const warmStarted = performance.now();
       warmUpRuns = await this.warm(entry, record, predictor);
       warmUpMs = warmUpRuns === 0 ? 0 : performance.now() - warmStarted;

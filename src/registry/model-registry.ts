@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { EventEmitter } from 'eventemitter3';
 import {
   IntegrityError,
@@ -12,7 +14,8 @@ import {
 } from '../errors.js';
 import { checkFunction, type Clock } from '../options.js';
 import { FileSystemStorage } from '../storage/file-system-storage.js';
-import type { StorageAdapter } from '../storage/storage-adapter.js';
+import { hasLocalFiles, type StorageAdapter } from '../storage/storage-adapter.js';
+import { hashFile, isAsyncIterable, stageArtifact, type StagedArtifact } from './artifact-files.js';
 import type {
   AliasChangeOptions,
   AliasHistoryEntry,
@@ -33,6 +36,13 @@ export interface ModelRegistryOptions {
   storage?: StorageAdapter;
   /** Source of `createdAt` and alias-history times, in ms since the epoch (default `Date.now`). */
   clock?: Clock;
+  /**
+   * Local directory where {@link ModelRegistry.loadArtifactFile} keeps verified copies of
+   * artifacts from storage that is not local files (MemoryStorage, S3, PostgreSQL), and where
+   * `register` stages a path or stream for such storage. Default: `model-rollout-cache-<uid>` in
+   * the OS temp directory. Files are named by sha256 and verified on every load.
+   */
+  cacheDir?: string;
 }
 
 type StoredRecord = { value: ModelVersion | Tombstone; etag: string };
@@ -140,11 +150,13 @@ function parseRef(ref: unknown): number | 'latest' | { alias: string } {
 export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   /** The storage this registry reads and writes. */
   readonly storage: StorageAdapter;
+  /** Where verified local copies of artifacts from non-file storage are kept (see {@link ModelRegistryOptions.cacheDir}). */
+  readonly cacheDir: string;
   readonly #clock: Clock;
 
   constructor(options: ModelRegistryOptions = {}) {
     super();
-    checkOptionsObject('ModelRegistry options', options, ['storage', 'clock']);
+    checkOptionsObject('ModelRegistry options', options, ['storage', 'clock', 'cacheDir']);
     const storage = options.storage ?? new FileSystemStorage('./models');
     for (const method of ['get', 'put', 'delete', 'list'] as const) {
       if (typeof (storage as unknown as Record<string, unknown>)[method] !== 'function') {
@@ -153,6 +165,9 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     }
     this.storage = storage;
     this.#clock = options.clock === undefined ? Date.now : checkFunction<Clock>('clock', options.clock);
+    const cacheDir = options.cacheDir ?? path.join(tmpdir(), `model-rollout-cache-${process.getuid?.() ?? 'user'}`);
+    if (typeof cacheDir !== 'string' || cacheDir.length === 0) throw new ValidationError(`cacheDir must be a non-empty path string, got ${describeValue(cacheDir)}`);
+    this.cacheDir = path.resolve(cacheDir);
   }
 
   /**
@@ -162,13 +177,24 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
    * record with `ifNoneMatch: '*'`, moving to the next number when another writer got there first.
    * A crash at any point leaves at most an unreferenced blob, never a half version.
    *
-   * @param artifact - The bytes, or a path to read them from.
+   * A path or a stream is written to a staging file while it is hashed (one pass, one chunk in
+   * memory at a time); onnxruntime validates it from that file, and on `FileSystemStorage` the
+   * file is linked into place, so a model of gigabytes is never held in memory by the registry.
+   * Other storage receives the staged bytes with one `put`.
+   *
+   * With `ifIdentical: 'reuse'`, an existing (not deleted) version of `name` with the same sha256
+   * and the same description, tags, lineage and format is returned instead of a new one, also
+   * when identical registrations race: a registration claims a number only after checking every
+   * version below it, so of racing identical ones the first claim wins and the others return it.
+   *
+   * @param artifact - The bytes, a path to read them from, or an async iterable of `Uint8Array`
+   * chunks (a Node `Readable`, a web `ReadableStream`).
    * @throws ValidationError for a bad name or option; ModelLoadError when an ONNX artifact does not
    * load (nothing is stored); NotFoundError when the artifact path does not exist.
    */
-  async register(name: string, artifact: Uint8Array | string, options: RegisterOptions = {}): Promise<ModelVersion> {
+  async register(name: string, artifact: Uint8Array | string | AsyncIterable<Uint8Array>, options: RegisterOptions = {}): Promise<ModelVersion> {
     const model = checkName(name, 'model name');
-    checkOptionsObject('register options', options, ['description', 'tags', 'lineage', 'format', 'validate']);
+    checkOptionsObject('register options', options, ['description', 'tags', 'lineage', 'format', 'validate', 'ifIdentical']);
     const description = checkOptionalString('description', options.description) ?? '';
     const tags = options.tags === undefined ? {} : checkStringRecord('tags', options.tags);
     const lineage = checkLineage(options.lineage);
@@ -178,44 +204,105 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     }
     const validate = options.validate ?? true;
     if (typeof validate !== 'boolean') throw new ValidationError(`validate must be a boolean, got ${describeValue(validate)}`);
-    const bytes = await this.#readArtifact(artifact);
+    const ifIdentical = options.ifIdentical ?? 'create';
+    if (ifIdentical !== 'create' && ifIdentical !== 'reuse') {
+      throw new ValidationError(`ifIdentical must be 'create' or 'reuse', got ${describeValue(ifIdentical)}`);
+    }
+    const label = `artifact for model '${model}'`;
+    const claim = (sha256: string, size: number, inspection: OnnxInspection | undefined, restore: () => Promise<void>) =>
+      this.#claimVersion(
+        { name: model, sha256, size, format, signature: inspection?.signature ?? null, description, tags, lineage, onnx: inspection?.onnx ?? null, validatedBy: inspection?.validatedBy ?? null },
+        ifIdentical === 'reuse',
+        restore,
+      );
 
-    let inspection: OnnxInspection | undefined;
-    if (validate && format === 'onnx') inspection = await inspectOnnx(bytes, `artifact for model '${model}'`);
+    if (artifact instanceof Uint8Array) {
+      const inspection = validate && format === 'onnx' ? await inspectOnnx(artifact, label) : undefined;
+      const sha256 = sha256Hex(artifact);
+      const restore = () => this.#storeBlob(sha256, artifact);
+      await restore();
+      return claim(sha256, artifact.length, inspection, restore);
+    }
+    if (!(typeof artifact === 'string' && artifact.length > 0) && !isAsyncIterable(artifact)) {
+      throw new ValidationError(`artifact must be a Uint8Array, a file path or an async iterable of Uint8Array chunks, got ${describeValue(artifact)}`);
+    }
+    const storage = this.storage;
+    const staged = await stageArtifact(artifact, hasLocalFiles(storage) ? await storage.stagingDir() : this.cacheDir);
+    try {
+      const inspection = validate && format === 'onnx' ? await inspectOnnx(staged.file, label) : undefined;
+      const restore = () => this.#storeBlobFile(staged);
+      await restore();
+      return await claim(staged.sha256, staged.size, inspection, restore);
+    } finally {
+      await rm(staged.file, { force: true });
+    }
+  }
 
-    const sha256 = sha256Hex(bytes);
-    await this.#storeBlob(sha256, bytes);
-
+  /**
+   * Claims the next free version number for `fields` (or, with `reuse`, returns an identical
+   * existing version: every number below the one claimed has been read and compared).
+   */
+  async #claimVersion(
+    fields: Omit<ModelVersion, 'version' | 'createdAt' | 'status'>,
+    reuse: boolean,
+    restoreBlob: () => Promise<void>,
+  ): Promise<ModelVersion> {
+    const model = fields.name;
     const versions = await this.#versionNumbers(model);
+    if (reuse) {
+      for (const v of versions) {
+        const found = await this.#identicalVersion(model, v, fields);
+        if (found) return found;
+      }
+    }
     let version = (versions.at(-1) ?? 0) + 1;
     for (;; version++) {
       const record: ModelVersion = {
         name: model,
         version,
         createdAt: new Date(this.#clock()).toISOString(),
-        sha256,
-        size: bytes.length,
-        format,
-        signature: inspection?.signature ?? null,
-        description,
-        tags,
-        lineage,
+        sha256: fields.sha256,
+        size: fields.size,
+        format: fields.format,
+        signature: fields.signature,
+        description: fields.description,
+        tags: fields.tags,
+        lineage: fields.lineage,
         status: 'active',
-        onnx: inspection?.onnx ?? null,
-        validatedBy: inspection?.validatedBy ?? null,
+        onnx: fields.onnx,
+        validatedBy: fields.validatedBy,
       };
       try {
         await this.storage.put(versionKey(model, version), encodeJson(record), { ifNoneMatch: '*' });
       } catch (err) {
-        if (err instanceof PreconditionFailedError) continue;
-        throw err;
+        if (!(err instanceof PreconditionFailedError)) throw err;
+        if (reuse) {
+          const found = await this.#identicalVersion(model, version, fields);
+          if (found) return found;
+        }
+        continue;
       }
       // A concurrent deleteVersion of another version with the same bytes may have removed the
       // blob between our store and our claim; put it back so the new version is never dangling.
-      if ((await this.storage.list(blobKey(sha256))).length === 0) await this.#storeBlob(sha256, bytes);
+      if ((await this.storage.list(blobKey(fields.sha256))).length === 0) await restoreBlob();
       this.emit('registered', record);
       return record;
     }
+  }
+
+  /** Version `version` of `model` when it exists, is not deleted, and has `fields`' bytes and metadata. */
+  async #identicalVersion(model: string, version: number, fields: Omit<ModelVersion, 'version' | 'createdAt' | 'status'>): Promise<ModelVersion | undefined> {
+    const stored = await this.#readRecord(model, version);
+    if (!stored || isTombstone(stored.value)) return undefined;
+    const r = stored.value;
+    const same =
+      r.sha256 === fields.sha256 &&
+      r.size === fields.size &&
+      r.format === fields.format &&
+      r.description === fields.description &&
+      canonicalJson(r.tags) === canonicalJson(fields.tags) &&
+      canonicalJson(r.lineage) === canonicalJson(fields.lineage);
+    return same ? r : undefined;
   }
 
   /**
@@ -284,13 +371,49 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     const blob = await this.storage.get(blobKey(record.sha256));
     const label = `artifact of model '${record.name}' version ${record.version}`;
     if (!blob) throw new IntegrityError(`${label} is missing from storage (blob ${blobKey(record.sha256)})`);
-    const actual = sha256Hex(blob.data);
-    if (blob.data.length !== record.size || actual !== record.sha256) {
-      throw new IntegrityError(
-        `${label} is corrupt: expected sha256 ${record.sha256} (${record.size} bytes), got ${actual} (${blob.data.length} bytes); refusing to serve it`,
-      );
-    }
+    checkArtifact(label, record, sha256Hex(blob.data), blob.data.length);
     return blob.data;
+  }
+
+  /**
+   * A local file path holding the artifact of a version, verified against the recorded sha256 and
+   * size by streaming it on every call, so onnxruntime can open it by path and the registry never
+   * holds the artifact in memory. On `FileSystemStorage` it is the blob file itself; for other
+   * storage (and for blobs still in the 0.1 file format) it is a copy in {@link ModelRegistry.cacheDir},
+   * named by sha256, written once from storage and verified on every later call (a damaged copy is
+   * replaced).
+   *
+   * @throws IntegrityError naming the version when the stored bytes changed or are missing;
+   * NotFoundError when the ref does not resolve.
+   */
+  async loadArtifactFile(name: string, ref: VersionRef): Promise<string> {
+    const record = await this.resolve(name, ref);
+    const label = `artifact of model '${record.name}' version ${record.version}`;
+    const storage = this.storage;
+    const local = hasLocalFiles(storage) ? await storage.localPath(blobKey(record.sha256)) : undefined;
+    if (local !== undefined) {
+      const actual = await hashFile(local).catch(() => undefined);
+      if (actual === undefined) throw new IntegrityError(`${label} is missing from storage (blob ${blobKey(record.sha256)})`);
+      checkArtifact(label, record, actual.sha256, actual.size);
+      return local;
+    }
+    const cached = path.join(this.cacheDir, record.sha256);
+    const copy = await stat(cached).then(
+      () => hashFile(cached),
+      () => undefined,
+    );
+    if (copy?.sha256 === record.sha256 && copy.size === record.size) return cached;
+    const bytes = await this.loadArtifact(name, record.version);
+    const staged = await stageArtifact([bytes], this.cacheDir).catch((err: unknown) => {
+      throw new StorageError(`could not write ${label} to the cache directory '${this.cacheDir}': ${(err as Error).message}`, { cause: err });
+    });
+    try {
+      checkArtifact(label, record, staged.sha256, staged.size);
+      await rename(staged.file, cached);
+    } finally {
+      await rm(staged.file, { force: true });
+    }
+    return cached;
   }
 
   /**
@@ -405,19 +528,6 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     this.emit('deleted', { name: model, version, sha256: record.sha256, blobRemoved });
   }
 
-  async #readArtifact(artifact: unknown): Promise<Uint8Array> {
-    if (artifact instanceof Uint8Array) return artifact;
-    if (typeof artifact === 'string' && artifact.length > 0) {
-      try {
-        return await readFile(artifact);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`artifact file '${artifact}' does not exist`, { cause: err });
-        throw new ValidationError(`artifact file '${artifact}' could not be read: ${(err as Error).message}`, { cause: err });
-      }
-    }
-    throw new ValidationError(`artifact must be a Uint8Array or a file path, got ${describeValue(artifact)}`);
-  }
-
   async #storeBlob(sha256: string, bytes: Uint8Array): Promise<void> {
     try {
       await this.storage.put(blobKey(sha256), bytes, { ifNoneMatch: '*' });
@@ -433,6 +543,29 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
         await this.#storeBlob(sha256, bytes);
       }
     }
+  }
+
+  /**
+   * Stores a staged file as its blob: linked into place on local-file storage (an identical blob
+   * already there is verified by streaming and repaired if damaged), through one `put` elsewhere.
+   */
+  async #storeBlobFile(staged: StagedArtifact): Promise<void> {
+    const storage = this.storage;
+    if (!hasLocalFiles(storage)) {
+      await this.#storeBlob(staged.sha256, await readFile(staged.file));
+      return;
+    }
+    const key = blobKey(staged.sha256);
+    try {
+      await storage.putFile(key, staged.file, { ifNoneMatch: '*' });
+      return;
+    } catch (err) {
+      if (!(err instanceof PreconditionFailedError)) throw err;
+    }
+    const existing = await storage.localPath(key);
+    if (existing !== undefined && (await hashFile(existing).catch(() => undefined))?.sha256 === staged.sha256) return;
+    // Missing since, damaged, or a 0.1-format file: the bytes path handles each (through memory, rarely).
+    await this.#storeBlob(staged.sha256, await readFile(staged.file));
   }
 
   async #blobInUse(sha256: string): Promise<boolean> {
@@ -540,6 +673,22 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     if (reason !== undefined) result.reason = reason;
     return result;
   }
+}
+
+/** Throws `IntegrityError` unless `sha256` and `size` are the recorded ones. */
+function checkArtifact(label: string, record: ModelVersion, sha256: string, size: number): void {
+  if (size !== record.size || sha256 !== record.sha256) {
+    throw new IntegrityError(
+      `${label} is corrupt: expected sha256 ${record.sha256} (${record.size} bytes), got ${sha256} (${size} bytes); refusing to serve it`,
+    );
+  }
+}
+
+/** JSON with object keys sorted at every depth, so equal values compare equal as strings. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    isPlainObject(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v,
+  );
 }
 
 function blobKey(sha256: string): string {

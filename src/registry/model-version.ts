@@ -75,6 +75,13 @@ export interface RegisterOptions {
    * bytes that do not load are a `ModelLoadError` and nothing is stored. Ignored for other formats.
    */
   validate?: boolean;
+  /**
+   * What to do when a version of this model already has the same sha256, description, tags,
+   * lineage and format: `'create'` (default) claims a new version anyway; `'reuse'` returns the
+   * existing one (active or archived, never a deleted one) and stores nothing, also when
+   * identical registrations race (they all return the first one's version).
+   */
+  ifIdentical?: 'create' | 'reuse';
 }
 
 /** Options of `ModelRegistry.listVersions`. */

@@ -1,3 +1,4 @@
+import { open } from 'node:fs/promises';
 import { ModelLoadError } from '../errors.js';
 import { readSignature, type ModelSignature } from './signature.js';
 
@@ -30,7 +31,8 @@ export interface OnnxInspection {
 }
 
 /**
- * Opens `bytes` with onnxruntime-node (which checks the graph, types and operators), reads the
+ * Opens `source` (bytes, or a file path that onnxruntime reads itself) with onnxruntime-node
+ * (which checks the graph, types and operators), reads the
  * signature, then reads the model header with a small protobuf reader (onnxruntime does not expose
  * producer or opset fields). onnxruntime is imported lazily, so hosts that only use storage never
  * load the native binding.
@@ -38,11 +40,11 @@ export interface OnnxInspection {
  * @throws ModelLoadError when onnxruntime cannot load the bytes.
  * @internal
  */
-export async function inspectOnnx(bytes: Uint8Array, label: string): Promise<OnnxInspection> {
+export async function inspectOnnx(source: Uint8Array | string, label: string): Promise<OnnxInspection> {
   const ort = await import('onnxruntime-node');
   let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
   try {
-    session = await ort.InferenceSession.create(bytes);
+    session = typeof source === 'string' ? await ort.InferenceSession.create(source) : await ort.InferenceSession.create(source);
   } catch (err) {
     throw new ModelLoadError(
       `${label} is not a loadable ONNX model (onnxruntime-node ${ort.env.versions.node ?? ''}): ${(err as Error).message}`,
@@ -52,13 +54,56 @@ export async function inspectOnnx(bytes: Uint8Array, label: string): Promise<Onn
   try {
     return {
       signature: readSignature(session),
-      onnx: readOnnxHeader(bytes, label),
+      onnx: typeof source === 'string' ? await readOnnxHeaderFile(source, label) : readOnnxHeader(source, label),
       validatedBy: { runtime: 'onnxruntime-node', version: ort.env.versions.node ?? 'unknown' },
     };
   } finally {
     await session.release();
   }
 }
+
+/**
+ * {@link readOnnxHeader} of a model file, reading only the top-level fields other than the graph
+ * (which it skips by its length), so a model of gigabytes costs a few small reads.
+ * @internal
+ */
+export async function readOnnxHeaderFile(file: string, label = 'artifact'): Promise<OnnxModelInfo> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const parts: Uint8Array[] = [];
+    const head = new Uint8Array(20);
+    for (let pos = 0; pos < size; ) {
+      const { bytesRead } = await handle.read(head, 0, head.length, pos);
+      let at = 0;
+      const varint = (): number => {
+        let value = 0;
+        for (let scale = 1; at < bytesRead; scale *= 128) {
+          const byte = head[at++]!;
+          value += (byte & 0x7f) * scale;
+          if (byte < 0x80) return value;
+        }
+        throw new ModelLoadError(`${label} is not a well-formed ONNX ModelProto (protobuf error at byte ${pos})`);
+      };
+      const tag = varint();
+      const wire = tag % 8;
+      const length = wire === 2 ? varint() : wire === 0 ? (varint(), 0) : wire === 1 ? 8 : wire === 5 ? 4 : -1;
+      if (length < 0 || pos + at + length > size) throw new ModelLoadError(`${label} is not a well-formed ONNX ModelProto (protobuf error at byte ${pos})`);
+      const end = pos + at + length;
+      if (Math.floor(tag / 8) !== GRAPH_FIELD) {
+        const field = new Uint8Array(end - pos);
+        await handle.read(field, 0, field.length, pos);
+        parts.push(field);
+      }
+      pos = end;
+    }
+    return readOnnxHeader(Buffer.concat(parts), label);
+  } finally {
+    await handle.close();
+  }
+}
+
+const GRAPH_FIELD = 7;
 
 /** Reads the `ModelProto` header fields from serialized ONNX bytes (protobuf wire format). @internal */
 export function readOnnxHeader(bytes: Uint8Array, label = 'artifact'): OnnxModelInfo {

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PreconditionFailedError, StorageError, ValidationError, describeValue } from '../errors.js';
 import { checkNumber } from '../options.js';
 import { checkStorageData, checkStorageKey, checkStoragePrefix, conditionKind, isStorageKey } from './keys.js';
-import type { DeleteCondition, PutCondition, StorageAdapter, StoredObject } from './storage-adapter.js';
+import type { DeleteCondition, LocalFileStorage, PutCondition, StorageAdapter, StoredObject } from './storage-adapter.js';
 
 /** Options of {@link FileSystemStorage}. */
 export interface FileSystemStorageOptions {
@@ -117,7 +117,7 @@ async function writeAll(handle: fsp.FileHandle, bytes: Uint8Array): Promise<void
  * const registry = new ModelRegistry({ storage: new FileSystemStorage('./models') });
  * ```
  */
-export class FileSystemStorage implements StorageAdapter {
+export class FileSystemStorage implements StorageAdapter, LocalFileStorage {
   /** Absolute path of the root directory. */
   readonly dir: string;
   readonly #staleLockMs: number;
@@ -162,8 +162,60 @@ export class FileSystemStorage implements StorageAdapter {
   }
 
   async put(key: string, data: Uint8Array, cond?: PutCondition): Promise<{ etag: string }> {
-    const file = this.#path(key);
     checkStorageData(data);
+    return this.#write(key, cond, (temp) => this.#writeTemp(key, temp, data));
+  }
+
+  /**
+   * Stores the bytes of `file` under `key` without reading them into memory (see
+   * {@link LocalFileStorage.putFile}): hard-linked into place when `file` is on this file system
+   * (a file in {@link FileSystemStorage.stagingDir} always is), streamed otherwise. Write nothing
+   * to `file` afterwards: a linked file is the stored value.
+   */
+  async putFile(key: string, file: string, cond?: PutCondition): Promise<{ etag: string }> {
+    if (typeof file !== 'string' || file.length === 0) throw new ValidationError(`file must be a path string, got ${describeValue(file)}`);
+    const head = new Uint8Array(HEADER_BYTES);
+    try {
+      const handle = await fsp.open(file, 'r');
+      try {
+        await handle.read(head, 0, HEADER_BYTES, 0);
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      throw storageError('read', `the file '${file}' for key '${key}'`, err);
+    }
+    // A value that starts like a 0.1 header is stored with one (see #writeTemp): rare, so through memory.
+    if (headerEtag(head) !== undefined) return this.put(key, await fsp.readFile(file), cond);
+    return this.#write(key, cond, (temp) => this.#linkTemp(key, temp, file));
+  }
+
+  /** A directory inside the root (hidden from `list`) for files to be stored with {@link FileSystemStorage.putFile}. */
+  async stagingDir(): Promise<string> {
+    const dir = path.join(this.dir, '.staging');
+    try {
+      await fsp.mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw storageError('create', `the staging directory '${dir}'`, err);
+    }
+    return dir;
+  }
+
+  /**
+   * The path of the file holding exactly the value of `key`, or `undefined` when the key does not
+   * exist or its file is in the 0.1 format (a header before the value).
+   */
+  async localPath(key: string): Promise<string | undefined> {
+    const file = this.#path(key);
+    await this.#refuseLinkedDirs(key, path.dirname(file));
+    const etag = await this.#etagOf(key, file);
+    if (etag === undefined || /^[0-9a-f]{32}$/.test(etag)) return undefined;
+    return file;
+  }
+
+  /** The common path of `put` and `putFile`: `fill(temp)` makes the new file and returns its etag. */
+  async #write(key: string, cond: PutCondition | undefined, fill: (temp: string) => Promise<string>): Promise<{ etag: string }> {
+    const file = this.#path(key);
     const kind = conditionKind(cond, true);
     // Cheap early answers for racers that have already lost, before writing a possibly large temp
     // file; the authoritative checks are the link() and the compare under the lock below.
@@ -176,7 +228,7 @@ export class FileSystemStorage implements StorageAdapter {
     await this.#refuseLinkedDirs(key, dir);
     await this.#makeDirs(key, dir);
     const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(ETAG_HEX / 2).toString('hex')}.tmp`);
-    const etag = await this.#writeTemp(key, temp, data);
+    const etag = await fill(temp);
     let tempLeft = true;
     try {
       if (kind === 'ifNoneMatch') {
@@ -383,6 +435,33 @@ export class FileSystemStorage implements StorageAdapter {
       throw storageError('write', `key '${key}'`, err);
     } finally {
       await handle?.close();
+    }
+  }
+
+  /**
+   * Makes `temp` the file `source` (hard link, or a streamed copy across file systems), fsynced,
+   * with a fresh modification time so that its etag is new even when the same file is stored again.
+   */
+  async #linkTemp(key: string, temp: string, source: string): Promise<string> {
+    try {
+      try {
+        await fsp.link(source, temp);
+      } catch (err) {
+        if (!['EXDEV', 'EPERM', 'ENOTSUP', 'EMLINK'].includes(errorCode(err) ?? '')) throw err;
+        await fsp.copyFile(source, temp, fsConstants.COPYFILE_EXCL);
+      }
+      const handle = await fsp.open(temp, 'r+');
+      try {
+        const now = (performance.timeOrigin + performance.now()) / 1000;
+        await handle.utimes(now, now);
+        await handle.sync();
+        return identityEtag(await handle.stat({ bigint: true }));
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      await fsp.rm(temp, { force: true }).catch(() => undefined);
+      throw storageError('store', `the file '${source}' as key '${key}'`, err);
     }
   }
 

@@ -75,3 +75,33 @@ export interface StorageGuarantees {
   /** True when the adapter can push change hints (e.g. PostgreSQL LISTEN/NOTIFY); never the source of truth. */
   changeFeed: boolean;
 }
+
+/**
+ * What an adapter whose values are plain local files offers besides the four methods, so that
+ * artifacts of gigabytes never pass through memory: `register` from a path or a stream writes
+ * into {@link LocalFileStorage.stagingDir}, then {@link LocalFileStorage.putFile} links the file
+ * into place; a load verifies the file at {@link LocalFileStorage.localPath} by streaming and
+ * opens it by path. `FileSystemStorage` has it; other adapters go through a local cache directory
+ * (see `ModelRegistry`'s `cacheDir`). Check for it with {@link hasLocalFiles}.
+ */
+export interface LocalFileStorage {
+  /** A directory on the same file system as the stored files, for files to be stored with `putFile`. */
+  stagingDir(): Promise<string>;
+  /**
+   * Stores the bytes of `file` under `key`, as `put` would (same conditions, same atomicity),
+   * without reading them into memory: linked into place when `file` is on the same file system,
+   * copied by streaming otherwise. `file` itself is left where it is.
+   */
+  putFile(key: string, file: string, cond?: PutCondition): Promise<{ etag: string }>;
+  /**
+   * The path of the file that holds exactly the value of `key` (nothing before or after it), or
+   * `undefined` when the key does not exist or its file is not the raw value.
+   */
+  localPath(key: string): Promise<string | undefined>;
+}
+
+/** Whether `storage` offers {@link LocalFileStorage}. */
+export function hasLocalFiles(storage: StorageAdapter): storage is StorageAdapter & LocalFileStorage {
+  const s = storage as Partial<LocalFileStorage>;
+  return typeof s.stagingDir === 'function' && typeof s.putFile === 'function' && typeof s.localPath === 'function';
+}

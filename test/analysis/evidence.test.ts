@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CanaryAnalysis } from '../../src/analysis/canary-analysis.js';
 import type { AnalysisOptions } from '../../src/analysis/options.js';
-import { CanaryDeployment, DeploymentMonitor, ValidationError } from '../../src/index.js';
+import { CanaryDeployment, DeploymentMonitor, ValidationError, judgeEvidence, outcomesBetween } from '../../src/index.js';
 import { FakeClock, seededRandom } from '../../src/testing/index.js';
 
 const EVIDENCE: AnalysisOptions = { method: 'evidence', minRequests: 20, relative: { maxErrorRateIncrease: 0.01, maxLatencyRatio: 1.2 }, inconclusiveLimit: 1000 };
@@ -51,6 +51,20 @@ describe("CanaryAnalysis with method: 'evidence'", () => {
     expect(errorCheck?.evidence?.pValueWorse).toBeLessThan(0.025);
     expect(report.reason).toMatch(/^errorRate 0\.0\d+ vs baseline 0\.0\d+: beyond the margin of \+0\.01 \(difference 0\.0\d+, sequence \[0\.\d+, 0\.\d+\], p [\d.e-]+\)/);
     expect(canary.state.history.at(-1)?.reason).toMatch(/^analysis failed: errorRate/);
+  });
+
+  it('judgeEvidence is the same judgement as a pure function of two windows of outcomes', async () => {
+    const { monitor, canary, analysis } = setup();
+    canary.start();
+    const atStart = { 1: monitor.outcomes(1), 2: monitor.outcomes(2) };
+    traffic((v, l, s) => monitor.record(v, l, s), 7, { 1: 9000, 2: 1000 }, { 1: 0.01, 2: 0.03 }, { 1: 20, 2: 21 });
+    const window = { 1: outcomesBetween(monitor.outcomes(1), atStart[1]), 2: outcomesBetween(monitor.outcomes(2), atStart[2]) };
+    expect(window[2].totalRequests).toBe(1000);
+    const pure = judgeEvidence(window[1], window[2], { maxErrorRateIncrease: 0.01, maxLatencyRatio: 1.2, alpha: 0.025, minRequests: 20 });
+    const report = await analysis.analyze();
+    expect(pure.outcome).toBe(report.outcome);
+    expect(pure.checks).toEqual(report.checks);
+    expect(pure.reason).toBe(report.reason);
   });
 
   it('is inconclusive while evidence accrues, then successful, and a new step starts a new window', async () => {

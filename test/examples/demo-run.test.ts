@@ -41,12 +41,21 @@ describe('npm run demo, end to end', () => {
     expect(run.stdout).toMatch(/p = \S+ → concluded: 'b' \(v2\) wins/);
   });
 
+  it('shows the evidence method beside the threshold method on the same canary traffic', () => {
+    expect(run.stdout).toMatch(/│ successful → 25% │ evidence: inconclusive \(v2 \d+ req, error difference in \[-\d+\.\d%, \d+\.\d%\]\)/);
+    expect(run.stdout).toMatch(/→ rolled back │ evidence: failed \(v3 \d+ req, error difference in \[\d+\.\d%, \d+\.\d%\]\)/);
+    expect(run.stdout).toMatch(/Evidence method beside it \(dry run, same traffic\): would have failed v3 at analysis \d+, after \d+ of its requests\./);
+    expect(run.stdout).toMatch(/Evidence method beside it .*: never failed v2\./);
+  });
+
   it('writes the HTML report where it says, with a chart pair per scenario', async () => {
     const reportPath = /report: (.+)$/m.exec(run.stdout)?.[1];
     expect(reportPath).toBe(join(dir, 'rollout-report.html'));
     const html = await readFile(reportPath!, 'utf8');
     expect(html.match(/<svg /g)).toHaveLength(8);
     expect(html).not.toMatch(/<script|<link|\bsrc=/i);
+    expect(html).toContain('<th>decision (threshold method)</th><th>evidence method, same traffic</th>');
+    expect(html).toMatch(/<td>evidence: failed \(v3 \d+ req/);
   });
 
   it('refuses a directory that already holds the model, and exits 1', async () => {

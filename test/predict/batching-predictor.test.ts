@@ -39,9 +39,10 @@ function counting(inner: Predictor): { predictor: Predictor; calls: number[]; in
   return { predictor, calls, inputs };
 }
 
-/** An inner predictor whose runs finish only when the test says so. */
+/** An inner predictor whose runs finish only when the test says so, and which tells whether it was disposed. */
 function gated(signature: Predictor['signature']) {
   const runs: Array<{ input: PredictInput; dims: number[]; release: (output?: PredictOutput) => void; fail: (e: unknown) => void }> = [];
+  let disposed = false;
   const predictor = new FunctionPredictor<PredictInput, PredictOutput>(
     (input) =>
       new Promise<PredictOutput>((resolve, reject) => {
@@ -50,9 +51,14 @@ function gated(signature: Predictor['signature']) {
         const data = Array.isArray(input) ? Float32Array.from((input as number[][]).flat()) : (input as unknown as { data: Float32Array }).data;
         runs.push({ input, dims, release: (o) => resolve(o ?? { y: { data, dims, type: 'float32' } }), fail: reject });
       }),
-    { signature },
+    {
+      signature,
+      dispose: () => {
+        disposed = true;
+      },
+    },
   );
-  return { predictor, runs };
+  return { predictor, runs, disposed: () => disposed };
 }
 
 const randomRows = (random: () => number, rows: number, width: number) =>
@@ -308,25 +314,18 @@ describe('BatchingPredictor', () => {
   });
 
   it('dispose runs the open batch, waits for it, then disposes the inner predictor', async () => {
-    const { predictor, runs } = gated(reg.signature);
-    let innerDisposed = false;
-    const inner = new FunctionPredictor<PredictInput, PredictOutput>((input, o) => predictor.predict(input, o), {
-      signature: reg.signature,
-      dispose: () => {
-        innerDisposed = true;
-      },
-    });
-    const batching = new BatchingPredictor(inner, { maxBatchSize: 8, maxDelayMs: 1000 });
+    const { predictor, runs, disposed: innerDisposed } = gated(reg.signature);
+    const batching = new BatchingPredictor(predictor, { maxBatchSize: 8, maxDelayMs: 1000 });
     const pending = batching.predict([1, 1, 1]);
     const disposed = batching.dispose();
     await expect(batching.predict([1, 1, 1])).rejects.toBeInstanceOf(InvalidStateError);
     await flush();
     expect(runs).toHaveLength(1);
-    expect(innerDisposed).toBe(false);
+    expect(innerDisposed()).toBe(false);
     runs[0]?.release();
     await expect(pending).resolves.toMatchObject({ y: { dims: [1, 3] } });
     await disposed;
-    expect(innerDisposed).toBe(true);
+    expect(innerDisposed()).toBe(true);
   });
 
   describe('adaptive batching (the default)', () => {
@@ -419,10 +418,19 @@ describe('BatchingPredictor', () => {
       runs[2]?.release();
       const outputs = await Promise.all(queued);
       expect(outputs.map((o) => Array.from(o.y!.data as Float32Array))).toEqual([2, 3, 4, 5, 6, 7].map((v) => [v, v, v]));
-      // Idle again: the next request runs at once.
-      const next = batching.predict([8, 8, 8]);
-      expect(runs).toHaveLength(4);
+      // Callers answered by a batch come back in the same event-loop turn: what they send next
+      // joins one batch, run when that turn ends, not the first alone and the rest after it.
+      const again = [batching.predict([8, 8, 8]), batching.predict([9, 9, 9])];
+      expect(runs).toHaveLength(3);
+      await flush();
+      expect(runs[3]?.dims).toEqual([2, 3]);
       runs[3]?.release();
+      await Promise.all(again);
+      await flush();
+      // Idle again: a lone request runs at once.
+      const next = batching.predict([10, 10, 10]);
+      expect(runs).toHaveLength(5);
+      runs[4]?.release();
       await expect(next).resolves.toMatchObject({ y: { dims: [1, 3] } });
     });
 
@@ -446,15 +454,8 @@ describe('BatchingPredictor', () => {
     });
 
     it('dispose runs what is queued, then disposes the inner predictor', async () => {
-      const { predictor, runs } = gated(reg.signature);
-      let innerDisposed = false;
-      const inner = new FunctionPredictor<PredictInput, PredictOutput>((input, o) => predictor.predict(input, o), {
-        signature: reg.signature,
-        dispose: () => {
-          innerDisposed = true;
-        },
-      });
-      const batching = new BatchingPredictor(inner);
+      const { predictor, runs, disposed: innerDisposed } = gated(reg.signature);
+      const batching = new BatchingPredictor(predictor);
       const first = batching.predict([1, 1, 1]);
       const second = batching.predict([2, 2, 2]);
       const disposed = batching.dispose();
@@ -462,11 +463,11 @@ describe('BatchingPredictor', () => {
       runs[0]?.release();
       await first;
       expect(runs).toHaveLength(2);
-      expect(innerDisposed).toBe(false);
+      expect(innerDisposed()).toBe(false);
       runs[1]?.release();
       expect(Array.from((await second).y!.data as Float32Array)).toEqual([2, 2, 2]);
       await disposed;
-      expect(innerDisposed).toBe(true);
+      expect(innerDisposed()).toBe(true);
     });
   });
 });

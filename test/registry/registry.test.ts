@@ -165,7 +165,7 @@ describe.each(adapters)('ModelRegistry on %s', (_name, makeStorage) => {
     for (const [options, message] of cases) {
       await expect(registry.register('m', blob(1), options as never)).rejects.toThrow(message);
     }
-    await expect(registry.register('m', 123 as never)).rejects.toThrow(/artifact must be a Uint8Array or a file path, got number 123/);
+    await expect(registry.register('m', 123 as never)).rejects.toThrow(/artifact must be a Uint8Array, a file path or an async iterable of Uint8Array chunks, got number 123/);
     await expect(registry.resolve('m', 'newest' as never)).rejects.toThrow(/version ref must be a version number .*'latest' or '@alias'/);
     await expect(registry.resolve('m', 0)).rejects.toThrow(/version ref must be an integer >= 1/);
     for (const ref of ['0', '01', '-1', '+1', '1.0', '1e0', ' 1', '9007199254740993']) {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CanaryDeployment,
   DeploymentMonitor,
@@ -20,6 +20,7 @@ import {
 } from '../../src/index.js';
 import { ModelRouter, isRoutedError, shadowKey } from '../../src/router.js';
 import { brokenModel, irisClassifier } from '../fixtures/onnx-models.js';
+import { trackRouters } from './tracked-routers.js';
 
 const SETOSA = [5.1, 3.5, 1.4, 0.2];
 const VIRGINICA = [6.7, 3.0, 5.2, 2.3];
@@ -47,17 +48,7 @@ function functionPool(registry: ModelRegistry, behave: (version: number, input: 
   });
 }
 
-const routers: ModelRouter[] = [];
-afterEach(async () => {
-  for (const router of routers.splice(0)) {
-    await router.drainShadows();
-    await router.pool.dispose();
-  }
-});
-function track(router: ModelRouter): ModelRouter {
-  routers.push(router);
-  return router;
-}
+const track = trackRouters();
 
 describe('ModelRouter.predict', () => {
   it('routes through the policy, answers from the real ONNX model and records the outcome', async () => {

@@ -1,0 +1,347 @@
+/**
+ * Serving speed, in one run; every ratio is taken against its peer measured in the same round
+ * (these machines are shared: absolute numbers move, ratios much less), and each goal is printed
+ * with its target and whether it is met.
+ * 1. Adaptive batching through the router (`batching: {}`, canary at 50 %, monitor on, pool warm),
+ *    one row (`number[]`) per request: at 1 caller against the unbatched router (sequential,
+ *    paired), at 16 and 256 callers in a closed loop against as many bare `session.run` callers;
+ *    beside it the limit, what one bare run of 128 or 256 rows does per row.
+ * 2. `router.predict(Tensor)` against bare `session.run` of the same tensor, sequential, paired, on
+ *    iris and on a model with the wake-word detector's input, float32[1,25,96] (2 400 values).
+ * 3. The first request routed to a freshly started canary version against the steady p50, with the
+ *    pool's warm-up and without it (the latency the router records, and the wall clock).
+ * 4. Threads: 4 loaded versions of the wake-word-shaped model, onnxruntime's default session
+ *    options against the pool's default (cores / maxLoaded intra-op threads a version).
+ * 5. Where the time of one batched request goes: routing, validation, copy-in, run, split, record.
+ * Every session on the bare side is created with the same options as the pool's (its default
+ * `intraOpNumThreads`), except in 4, which compares exactly those options.
+ * Run alone: `node --expose-gc --import tsx bench/serving.bench.ts`.
+ */
+import { performance } from 'node:perf_hooks';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { DeploymentMonitor } from '../src/monitor/deployment-monitor.js';
+import { BatchingPredictor } from '../src/predict/batching-predictor.js';
+import { FunctionPredictor } from '../src/predict/function-predictor.js';
+import { InputPlans } from '../src/predict/inputs.js';
+import { OnnxPredictor } from '../src/predict/onnx-predictor.js';
+import { PredictorPool } from '../src/predict/predictor-pool.js';
+import type { PredictInput, PredictOutput } from '../src/predict/types.js';
+import { ModelRegistry } from '../src/registry/model-registry.js';
+import type { ModelVersion } from '../src/registry/model-version.js';
+import { ModelRouter, type ModelRouterOptions } from '../src/router.js';
+import { CanaryDeployment } from '../src/routing/canary.js';
+import { MemoryStorage } from '../src/storage/memory-storage.js';
+import { irisClassifier, wakeWordShaped } from '../test/fixtures/onnx-models.js';
+import { keep, printTable, ratio, summarise, timeAsync, timePaired, timeSync, type AsyncResult } from './harness.js';
+
+const row = [5.9, 3.0, 5.1, 1.8];
+const rows = Array.from({ length: 256 }, (_, i) => [4 + (i % 7) * 0.5, 2 + (i % 5) * 0.3, 1 + (i % 11) * 0.5, 0.1 + (i % 3) * 0.8]);
+const unitIds = Array.from({ length: 1024 }, (_, i) => `user-${i}`);
+const irisTensor = new Tensor('float32', Float32Array.from(row), [1, 4]);
+const irisRows = rows.map((r) => new Tensor('float32', Float32Array.from(r), [1, 4]));
+const wakeTensor = new Tensor('float32', Float32Array.from({ length: 2400 }, (_, i) => Math.sin(i * 0.01)), [1, 25, 96]);
+
+interface Goal {
+  goal: string;
+  value: number;
+  target: string;
+  met: boolean;
+  note: string;
+}
+const goals: Goal[] = [];
+function goal(name: string, value: number, comparison: '>=' | '<=', target: number, note = ''): void {
+  const met = comparison === '>=' ? value >= target : value <= target;
+  goals.push({ goal: name, value, target: `${comparison === '>=' ? '≥' : '≤'} ${target}×`, met, note });
+  console.log(`GOAL ${name}: ${ratio(value, 1)} (goal ${comparison === '>=' ? '≥' : '≤'} ${target}×) — ${met ? 'met' : 'NOT MET'}${note ? ` (${note})` : ''}`);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1] as number;
+}
+function range(values: number[]): string {
+  return `${ratio(Math.min(...values), 1)}–${ratio(Math.max(...values), 1)}`;
+}
+
+const threads = new PredictorPool({ registry: new ModelRegistry({ storage: new MemoryStorage() }) }).intraOpNumThreads;
+const SESSION = { intraOpNumThreads: threads } as const;
+
+async function registryOf(bytes: (producerVersion: string) => Uint8Array, versions: number): Promise<ModelRegistry> {
+  const registry = new ModelRegistry({ storage: new MemoryStorage() });
+  for (let v = 1; v <= versions; v++) await registry.register('m', bytes(String(v)));
+  return registry;
+}
+
+/** A router over a canary of v2 at 50 % on v1, warmed. */
+async function canaryRouter(registry: ModelRegistry, options: Partial<ModelRouterOptions> = {}): Promise<ModelRouter> {
+  const canary = new CanaryDeployment({ stable: 1, canary: 2 });
+  canary.start(1, 2, 50);
+  const router = new ModelRouter({ registry, model: 'm', policy: canary, monitor: new DeploymentMonitor(), ...options });
+  await router.warm();
+  return router;
+}
+
+/** `callers` callers, each sending its next request when its previous one is answered; requests per second. */
+async function closedLoop(call: (i: number) => Promise<unknown>, callers: number, requests: number): Promise<number> {
+  let next = 0;
+  const caller = async () => {
+    while (next < requests) keep(await call(next++));
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: callers }, caller));
+  return requests / ((performance.now() - started) / 1000);
+}
+
+// 1. Adaptive batching through the router.
+const irisRegistry = await registryOf((p) => irisClassifier({ producerVersion: p }), 2);
+const unbatched = await canaryRouter(irisRegistry);
+const batched = await canaryRouter(irisRegistry, { batching: {} });
+const bare = await InferenceSession.create(irisClassifier(), SESSION);
+
+const oneCaller: Array<[AsyncResult, AsyncResult]> = [];
+for (let r = 0; r < 5; r++) {
+  oneCaller.push(
+    await timePaired(
+      ['router, no batching', 'router, batching (defaults)'],
+      (i) => unbatched.predict(row, { unitId: unitIds[i & 1023] as string }),
+      (i) => batched.predict(row, { unitId: unitIds[i & 1023] as string }),
+      10_000,
+      1_000,
+    ),
+  );
+}
+const oneCallerRatios = oneCaller.map(([u, b]) => u.trimmedMeanUs / b.trimmedMeanUs);
+const lastOne = oneCaller[oneCaller.length - 1] as [AsyncResult, AsyncResult];
+printTable(
+  '1 caller, sequential, canary 50 %, paired call by call (µs per call, last of 5 rounds)',
+  lastOne.map((r) => ({ name: r.name, mean: r.meanUs, 'mean < p99': r.trimmedMeanUs, p50: r.p50Us, p99: r.p99Us })),
+);
+goal('batching at 1 caller, throughput vs the unbatched router', median(oneCallerRatios), '>=', 0.95, `median of 5 rounds, range ${range(oneCallerRatios)}; mean below p99`);
+
+const limits: Record<number, number> = {};
+for (const size of [128, 256]) {
+  const big = new Tensor('float32', Float32Array.from(rows.slice(0, size).flat()), [size, 4]);
+  const run = await timeAsync(`bare session.run, ${size} rows`, () => bare.run({ input: big }), 3_000, 300);
+  limits[size] = size / (run.p50Us / 1e6);
+}
+for (const callers of [16, 256]) {
+  const runs: Array<[string, (i: number) => Promise<unknown>]> = [
+    [`bare session.run × ${callers} callers`, (i) => bare.run({ input: irisRows[i & 255] as Tensor })],
+    [`router.predict × ${callers} callers, batching`, (i) => batched.predict(rows[i & 255] as number[], { unitId: unitIds[i & 1023] as string })],
+    [`router.predict × ${callers} callers, no batching`, (i) => unbatched.predict(rows[i & 255] as number[], { unitId: unitIds[i & 1023] as string })],
+  ];
+  const requests = callers === 16 ? 20_000 : 30_000;
+  for (const [, call] of runs) await closedLoop(call, callers, 5_000);
+  const rates = runs.map((): number[] => []);
+  for (let r = 0; r < 7; r++) for (let k = 0; k < runs.length; k++) (rates[k] as number[]).push(await closedLoop((runs[k] as [string, (i: number) => Promise<unknown>])[1], callers, requests));
+  const vsBare = (k: number) => (rates[k] as number[]).map((rate, r) => rate / ((rates[0] as number[])[r] as number));
+  const bareRate = median(rates[0] as number[]);
+  printTable(
+    `${callers} callers in a closed loop, one row each, canary 50 % (7 rounds × ${requests} requests; medians)`,
+    [
+      ...runs.map(([name], k) => ({ name, 'requests/s': median(rates[k] as number[]), 'vs bare': ratio(median(vsBare(k)), 1) })),
+      { name: 'limit: one bare run of 128 rows, per row', 'requests/s': limits[128] as number, 'vs bare': ratio(limits[128] as number, bareRate) },
+      { name: 'limit: one bare run of 256 rows, per row', 'requests/s': limits[256] as number, 'vs bare': ratio(limits[256] as number, bareRate) },
+    ],
+  );
+  const target = callers === 16 ? 2 : 20;
+  goal(
+    `batching at ${callers} callers, throughput vs bare`,
+    median(vsBare(1)),
+    '>=',
+    target,
+    `median of 7 rounds, range ${range(vsBare(1))}; unbatched router ${ratio(median(vsBare(2)), 1)}; 256-row limit ${ratio(limits[256] as number, bareRate)}`,
+  );
+}
+const seen = [1, 2].map((v) => batched.monitor.stats(v, { window: 'lifetime' }));
+console.log(`batching router: the monitor saw ${seen[0]?.totalRequests} stable + ${seen[1]?.totalRequests} canary requests, ${(seen[0]?.failures ?? 0) + (seen[1]?.failures ?? 0)} failures`);
+
+// 2. router.predict(Tensor) vs bare, sequential, paired.
+const wakeRegistry = await registryOf((p) => wakeWordShaped({ producerVersion: p }), 2);
+const wakeRouter = await canaryRouter(wakeRegistry);
+const wakeBare = await InferenceSession.create(wakeWordShaped(), SESSION);
+for (const [label, router, session, tensor, target] of [
+  ['iris', unbatched, bare, irisTensor, 1.05],
+  ['wake-word shape, 2 400 values', wakeRouter, wakeBare, wakeTensor, 1.1],
+] as const) {
+  const rounds: Array<[AsyncResult, AsyncResult]> = [];
+  const feeds = { [session.inputNames[0] as string]: tensor };
+  for (let r = 0; r < 5; r++) {
+    rounds.push(
+      await timePaired(
+        ['bare session.run', 'router.predict(tensor, { unitId })'],
+        () => session.run(feeds),
+        (i) => router.predict(tensor, { unitId: unitIds[i & 1023] as string }),
+        10_000,
+        1_000,
+      ),
+    );
+  }
+  const p50s = rounds.map(([b, o]) => o.p50Us / b.p50Us);
+  const means = rounds.map(([b, o]) => o.trimmedMeanUs / b.trimmedMeanUs);
+  const [b, o] = rounds[rounds.length - 1] as [AsyncResult, AsyncResult];
+  printTable(`${label}: one request at a time, canary 50 %, paired (µs per call, last of 5 rounds)`, [b, o].map((r) => ({ name: r.name, mean: r.meanUs, 'mean < p99': r.trimmedMeanUs, p50: r.p50Us, p99: r.p99Us })));
+  goal(`router.predict(Tensor) vs bare, ${label}, p50`, median(p50s), '<=', target, `median of 5 rounds, range ${range(p50s)}; mean below p99 ${ratio(median(means), 1)}`);
+}
+
+// 3. The first routed request to a new version: the latency the router records for it (what the
+// monitor, and so a relative-latency analysis, sees) against the steady p50 of the same, and the
+// host's wall-clock view of the call (which also pays the monitor's first record of a version).
+// An isolated request is slower than the p50 of a tight loop whatever the version (cold caches after
+// the pause), so each trial also times an isolated request to the long-warm stable version in the
+// same position: trials alternate which of the two goes first after the preparation.
+async function firstRequests(
+  warmUp: boolean,
+  trials: number,
+): Promise<{ recorded: number[]; wall: number[]; isolatedStable: number[]; steady: number; steadyWall: number }> {
+  const registry = await registryOf((p) => irisClassifier({ producerVersion: p }), trials + 1);
+  const canary = new CanaryDeployment({ stable: 1, canary: 2 });
+  const router = new ModelRouter({ registry, model: 'm', policy: canary, monitor: new DeploymentMonitor(), warmUp });
+  await router.warm();
+  for (let i = 0; i < 2_000; i++) await router.predict(row, { unitId: unitIds[i & 1023] as string });
+  const recorded: number[] = [];
+  const wall: number[] = [];
+  const isolatedStable: number[] = [];
+  for (let v = 2; v <= trials + 1; v++) {
+    canary.start(1, v, 50);
+    await router.warm();
+    const canaryUnit = unitIds.find((id) => canary.route({ unitId: id }).variant === 'canary') as string;
+    const stableUnit = unitIds.find((id) => canary.route({ unitId: id }).variant === 'stable') as string;
+    if ((v & 1) === 1) isolatedStable.push((await router.predict(row, { unitId: stableUnit })).latencyMs * 1000);
+    const started = performance.now();
+    const answer = await router.predict(row, { unitId: canaryUnit });
+    wall.push((performance.now() - started) * 1000);
+    recorded.push(answer.latencyMs * 1000);
+    if (answer.version !== v) throw new Error(`expected the first request to reach v${v}, got v${answer.version}`);
+    canary.abort('next trial');
+  }
+  const latencies = new Float64Array(5_000);
+  const walls = new Float64Array(5_000);
+  for (let i = 0; i < latencies.length; i++) {
+    const started = performance.now();
+    latencies[i] = (await router.predict(row, { unitId: unitIds[i & 1023] as string })).latencyMs;
+    walls[i] = performance.now() - started;
+  }
+  await router.pool.dispose();
+  return { recorded, wall, isolatedStable, steady: summarise('steady', latencies).p50Us, steadyWall: summarise('steady', walls).p50Us };
+}
+const TRIALS = 20;
+const warm = await firstRequests(true, TRIALS);
+const cold = await firstRequests(false, TRIALS);
+const within = (values: number[], steady: number) => `${values.filter((v) => v <= 2 * steady).length} of ${TRIALS}`;
+printTable(`first request routed to a freshly started canary version (${TRIALS} versions each), µs`, [
+  { name: 'warmed by the pool (default): recorded latency', 'steady p50': warm.steady, 'first, median': median(warm.recorded), 'first, max': Math.max(...warm.recorded), 'within 2× steady': within(warm.recorded, warm.steady) },
+  { name: 'warmed by the pool (default): wall clock', 'steady p50': warm.steadyWall, 'first, median': median(warm.wall), 'first, max': Math.max(...warm.wall), 'within 2× steady': within(warm.wall, warm.steadyWall) },
+  { name: 'warmUp: false (before): recorded latency', 'steady p50': cold.steady, 'first, median': median(cold.recorded), 'first, max': Math.max(...cold.recorded), 'within 2× steady': within(cold.recorded, cold.steady) },
+  { name: 'warmUp: false (before): wall clock', 'steady p50': cold.steadyWall, 'first, median': median(cold.wall), 'first, max': Math.max(...cold.wall), 'within 2× steady': within(cold.wall, cold.steadyWall) },
+]);
+const firstOnly = warm.recorded.filter((_, i) => (i & 1) === 0);
+console.log(
+  `isolated request (first after the preparation), recorded latency, median: new version ${median(firstOnly).toFixed(1)} µs, ` +
+    `long-warm stable version ${median(warm.isolatedStable).toFixed(1)} µs (${ratio(median(firstOnly), median(warm.isolatedStable))}); steady p50 ${warm.steady.toFixed(1)} µs`,
+);
+const warmRatios = warm.recorded.map((f) => f / warm.steady);
+const coldRatios = cold.recorded.map((f) => f / cold.steady);
+goal(
+  'first routed request to a new version vs steady p50 (recorded latency)',
+  median(warmRatios),
+  '<=',
+  2,
+  `median of ${TRIALS} versions, worst ${ratio(Math.max(...warmRatios), 1)}, ${within(warm.recorded, warm.steady)} within 2×; vs an isolated request to the warm stable version ${ratio(median(firstOnly), median(warm.isolatedStable))}; wall clock median ${ratio(median(warm.wall) / warm.steadyWall, 1)}; without warm-up median ${ratio(median(coldRatios), 1)}, worst ${ratio(Math.max(...coldRatios), 1)}`,
+);
+
+// 4. Threads with 4 loaded versions.
+const fourRegistry = await registryOf((p) => wakeWordShaped({ producerVersion: p }), 4);
+const wakeDefaultBare = await InferenceSession.create(wakeWordShaped());
+async function fourLoaded(create: ((bytes: Uint8Array, v: ModelVersion) => Promise<OnnxPredictor>) | undefined): Promise<ModelRouter> {
+  const pool = new PredictorPool({ registry: fourRegistry, ...(create ? { create } : {}) });
+  const router = await canaryRouter(fourRegistry, { pool });
+  await pool.preload('m', 3);
+  await pool.preload('m', 4);
+  return router;
+}
+const ortDefaults = await fourLoaded((b, v) => OnnxPredictor.create(b, { name: v.name, version: v.version }));
+const poolDefaults = await fourLoaded(undefined);
+const threadRows: Array<Record<string, string | number>> = [];
+const threadRatios: Record<string, number[]> = { ort: [], pool: [], ortLoop: [], poolLoop: [] };
+for (let r = 0; r < 3; r++) {
+  for (const [key, router] of [['ort', ortDefaults], ['pool', poolDefaults]] as const) {
+    const [b, o] = await timePaired(['bare (onnxruntime defaults)', key], () => wakeDefaultBare.run({ x: wakeTensor }), (i) => router.predict(wakeTensor, { unitId: unitIds[i & 1023] as string }), 5_000, 500);
+    (threadRatios[key] as number[]).push(o.p50Us / b.p50Us);
+    const loop = await closedLoop((i) => router.predict(wakeTensor, { version: 1 + (i & 3) }), 16, 10_000);
+    (threadRatios[`${key}Loop`] as number[]).push(loop);
+  }
+}
+for (const [key, label] of [['ort', `onnxruntime defaults (a thread per core, ${4} versions)`], ['pool', `pool default (${threads} intra-op thread(s) a version)`]] as const) {
+  threadRows.push({
+    name: label,
+    'sequential p50 vs bare (median of 3)': ratio(median(threadRatios[key] as number[]), 1),
+    '16 callers over the 4 versions, requests/s (median)': median(threadRatios[`${key}Loop`] as number[]),
+  });
+}
+printTable('wake-word-shaped model, 4 versions loaded (2 in the canary, 2 idle), bare with onnxruntime defaults', threadRows);
+console.log(`threads: pool default / onnxruntime defaults, 16 callers: ${ratio(median(threadRatios.poolLoop as number[]), median(threadRatios.ortLoop as number[]))} the throughput`);
+
+// 5. Where one batched request's time goes (iris, one row).
+const irisSignature = (await batched.pool.get('m', 1)).signature!;
+const plans = new InputPlans(irisSignature, '');
+const plan = plans.plans[0]!;
+const buffer = plan.allocate(128 * plan.rowSize);
+const breakdownPolicy = new CanaryDeployment({ stable: 1, canary: 2 });
+breakdownPolicy.start(1, 2, 50);
+const routing = timeSync('route', (i) => breakdownPolicy.route({ unitId: unitIds[i & 1023] as string }), 1_000_000);
+const validation = timeSync('validation', (i) => plan.rowsOfAny(rows[i & 255] as number[]), 1_000_000);
+const copyIn = timeSync('copy-in', (i) => plan.writeAny(rows[i & 255] as number[], buffer, (i & 127) * 4), 1_000_000);
+const recordMonitor = new DeploymentMonitor();
+const record = timeSync('record', (i) => recordMonitor.recordMonotonic(1 + (i & 1), 0.05, true, performance.now()), 1_000_000);
+const bigRun = await timeAsync('run', () => bare.run({ input: new Tensor('float32', Float32Array.from(rows.slice(0, 128).flat()), [128, 4]) }), 3_000, 300);
+// Split, and the promise bookkeeping around it: a BatchingPredictor over an inner that answers a
+// ready 128-row output at once, minus the validation and copy-in measured above.
+const ready128 = await bare.run({ input: new Tensor('float32', Float32Array.from(rows.slice(0, 128).flat()), [128, 4]) });
+const output128: PredictOutput = {
+  label: { data: Array.from(ready128.label!.data as BigInt64Array, Number), dims: [128], type: 'int64' },
+  probabilities: { data: ready128.probabilities!.data as Float32Array, dims: [128, 3], type: 'float32' },
+};
+const outputOf = (n: number): PredictOutput => ({
+  label: { data: (output128.label!.data as number[]).slice(0, n), dims: [n], type: 'int64' },
+  probabilities: { data: (output128.probabilities!.data as Float32Array).subarray(0, n * 3), dims: [n, 3], type: 'float32' },
+});
+const outputsBySize = Array.from({ length: 129 }, (_, n) => outputOf(n));
+const instant = new BatchingPredictor(
+  new FunctionPredictor<PredictInput, PredictOutput>((input) => outputsBySize[input instanceof Tensor ? (input.dims[0] as number) : 1] as PredictOutput, { signature: irisSignature }),
+  { maxBatchSize: 128 },
+);
+const burst = async () => {
+  const calls: Array<Promise<unknown>> = [instant.predict(rows[0] as number[])];
+  for (let i = 1; i < 129; i++) calls.push(instant.predict(rows[i & 255] as number[]));
+  keep(await Promise.all(calls));
+};
+const batchingOnly = await timeAsync('batching bookkeeping', burst, 3_000, 300);
+const perRequestBatching = batchingOnly.p50Us / 128;
+const breakdown = [
+  { part: 'routing (policy.route, short ids)', us: routing.nsPerOp / 1000 },
+  { part: 'validation (rows and dims of a number[] row)', us: validation.nsPerOp / 1000 },
+  { part: 'copy-in (values checked and written into the batch)', us: copyIn.nsPerOp / 1000 },
+  { part: 'run (one bare run of 128 rows, per row)', us: bigRun.p50Us / 128 },
+  { part: 'split + promises (batching over an instant model, minus the two above)', us: Math.max(0, perRequestBatching - (validation.nsPerOp + copyIn.nsPerOp) / 1000) },
+  { part: 'record (monitor.recordMonotonic)', us: record.nsPerOp / 1000 },
+];
+printTable('per-request cost of a batched request, iris, µs (micro-benchmarks, p50 or best round)', breakdown);
+console.log(`sum ${breakdown.reduce((n, b) => n + b.us, 0).toFixed(3)} µs a request; the router's own frames (async serve, pool hold, result object) are the rest of the measured cost at 256 callers`);
+
+// What validating one wake-word-shaped input costs, by form: a Tensor is checked for type and dims
+// only; nested arrays are checked value by value while they are converted.
+const wakeSignature = (await wakeRouter.pool.get('m', 1)).signature!;
+const wakePlans = new InputPlans(wakeSignature, '');
+const nested = Array.from({ length: 25 }, (_, f) => Array.from({ length: 96 }, (_, k) => Math.sin((f * 96 + k) * 0.01)));
+const byTensor = timeSync('Tensor', () => wakePlans.toFeeds(wakeTensor), 1_000_000);
+const byNested = timeSync('number[25][96]', () => wakePlans.toFeeds(nested), 50_000);
+printTable('validation and conversion of one float32[1,25,96] input (2 400 values), µs', [
+  { form: 'Tensor (type and dims only)', us: byTensor.nsPerOp / 1000 },
+  { form: 'number[25][96] (converted, every value checked)', us: byNested.nsPerOp / 1000, 'ns a value': byNested.nsPerOp / 2400 },
+]);
+
+printTable('goals', goals.map((g) => ({ goal: g.goal, value: ratio(g.value, 1), target: g.target, result: g.met ? 'met' : 'NOT MET' })));
+await Promise.all([unbatched, batched, wakeRouter, ortDefaults, poolDefaults].map((r) => r.pool.dispose()));
+await instant.dispose();
+await Promise.all([bare, wakeBare, wakeDefaultBare].map((s) => s.release()));
