@@ -14,6 +14,8 @@ export default defineConfig({
   sourcemap: false,
   clean: true,
   target: 'node20',
-  splitting: false,
+  // Shared chunks: model-rollout/testing imports the same DeploymentMonitor, ModelRouter and error
+  // classes as the main entry instead of bundling copies, so instanceof holds across the two.
+  splitting: true,
   treeshake: true,
 });

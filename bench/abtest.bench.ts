@@ -6,7 +6,7 @@
  * `node --expose-gc --import tsx bench/abtest.bench.ts`.
  */
 import { GrowthBookClient, type Experiment } from '@growthbook/growthbook';
-import { ABTestController } from '../src/routing/index.js';
+import { ABTestController } from '../src/index.js';
 import { seededRandom } from '../src/testing/index.js';
 import { heapUsedAfterGc, keep, printTable, ratio, timeSync } from './harness.js';
 

@@ -3,15 +3,7 @@
  * smaller sets of the same scenarios: test/analysis/evidence-simulation.test.ts). Not a speed
  * bench: run it with `npx tsx bench/evidence-simulations.ts` (about 5 minutes on 2 cores).
  */
-import {
-  EVIDENCE,
-  UNIFORM_VALUE,
-  medianRequestsToRollback,
-  offPolicyRun,
-  rollbackRate,
-  rollouts,
-  thresholds,
-} from '../test/analysis/fixtures/canary-evidence.js';
+import { EVIDENCE, medianRequestsToRollback, offPolicyCoverage, rollbackRate, rollouts, thresholds } from '../test/analysis/fixtures/canary-evidence.js';
 
 const percent = (x: number) => `${(100 * x).toFixed(1)} %`;
 const started = performance.now();
@@ -44,12 +36,6 @@ console.log(
 const slow = await rollouts(SHORT, EVIDENCE, { slowdown: 1.5 });
 console.log(`candidate 1.5× slower, ${SHORT} rollouts: evidence rolled back ${percent(rollbackRate(slow))}, median ${medianRequestsToRollback(slow)} candidate requests`);
 
-let ips = 0;
-let snips = 0;
-for (let seed = 1; seed <= 200; seed++) {
-  const r = await offPolicyRun(seed);
-  if (r.ips[0] <= UNIFORM_VALUE && UNIFORM_VALUE <= r.ips[1]) ips++;
-  if (r.snips[0] <= UNIFORM_VALUE && UNIFORM_VALUE <= r.snips[1]) snips++;
-}
-console.log(`off-policy, 200 bandit runs of 4 000 requests: IPS covers ${percent(ips / 200)}, self-normalised ${percent(snips / 200)} (95 % intervals)`);
+const coverage = await offPolicyCoverage(200);
+console.log(`off-policy, 200 bandit runs of 4 000 requests: IPS covers ${percent(coverage.ips)}, self-normalised ${percent(coverage.snips)} (95 % intervals)`);
 console.log(`${((performance.now() - started) / 1000).toFixed(0)} s`);

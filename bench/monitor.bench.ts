@@ -4,7 +4,7 @@
  * records. Run alone: `node --expose-gc --import tsx bench/monitor.bench.ts`.
  */
 import { Histogram, Registry, Summary } from 'prom-client';
-import { DeploymentMonitor } from '../src/monitor/index.js';
+import { DeploymentMonitor } from '../src/index.js';
 import { seededRandom } from '../src/testing/index.js';
 import { heapUsedAfterGc, keep, printTable, ratio, timeSync } from './harness.js';
 

@@ -15,9 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { FileSystemStorage } from '../src/storage/index.js';
-import { ModelRegistry } from '../src/registry/index.js';
-import { BatchingPredictor, OnnxPredictor, PredictorPool } from '../src/predict/index.js';
+import { FileSystemStorage } from '../src/index.js';
+import { ModelRegistry } from '../src/index.js';
+import { BatchingPredictor, OnnxPredictor, PredictorPool } from '../src/index.js';
 import { irisClassifier } from '../test/fixtures/onnx-models.js';
 import { keep, printTable, ratio, summarise, timeAsync, timePaired, type AsyncResult } from './harness.js';
 

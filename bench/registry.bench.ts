@@ -11,8 +11,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import * as path from 'node:path';
-import { ModelRegistry } from '../src/registry/index.js';
-import { FileSystemStorage } from '../src/storage/index.js';
+import { ModelRegistry } from '../src/index.js';
+import { FileSystemStorage } from '../src/index.js';
 import { keep, printTable, ratio, summarise, type AsyncResult } from './harness.js';
 
 const SIZE = 10 * 1024 * 1024;

@@ -17,12 +17,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { MemoryStorage } from '../src/storage/index.js';
-import { ModelRegistry } from '../src/registry/index.js';
-import { BatchingPredictor, OnnxPredictor, PredictorPool, type BatchingOptions } from '../src/predict/index.js';
-import { CanaryDeployment } from '../src/routing/index.js';
-import { DeploymentMonitor } from '../src/monitor/index.js';
-import { ModelRouter } from '../src/router.js';
+import { BatchingPredictor, CanaryDeployment, DeploymentMonitor, MemoryStorage, ModelRegistry, OnnxPredictor, PredictorPool, type BatchingOptions } from '../src/index.js';
+import { ModelRouter } from '../src/router/model-router.js';
 import { irisClassifier } from '../test/fixtures/onnx-models.js';
 import { keep, printTable, ratio, summarise, timePaired, type AsyncResult } from './harness.js';
 

@@ -28,7 +28,7 @@ import { PredictorPool } from '../src/predict/predictor-pool.js';
 import type { PredictInput, PredictOutput } from '../src/predict/types.js';
 import { ModelRegistry } from '../src/registry/model-registry.js';
 import type { ModelVersion } from '../src/registry/model-version.js';
-import { ModelRouter, type ModelRouterOptions } from '../src/router.js';
+import { ModelRouter, type ModelRouterOptions } from '../src/router/model-router.js';
 import { CanaryDeployment } from '../src/routing/canary.js';
 import { MemoryStorage } from '../src/storage/memory-storage.js';
 import { irisClassifier, wakeWordShaped } from '../test/fixtures/onnx-models.js';

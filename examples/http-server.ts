@@ -33,11 +33,12 @@ import {
   NotFoundError,
   StaticPolicy,
   ValidationError,
-  describeValue,
   isRoutedError,
   toPrediction,
   type RoutingPolicy,
 } from '../src/index.js';
+// describeValue is the library's own wording of a bad value; the example reuses it rather than a copy.
+import { describeValue } from '../src/errors.js';
 
 /** What the HTTP host serves from. */
 export interface ModelServerOptions {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -12,7 +12,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Names every build must export; other modules' names are added here as they land. */
 // The public names DESIGN.md makes binding, plus the pure statistics and the helpers the guides use.
 const ROOT_NAMES = [
-  ...Object.keys(errors),
+  ...Object.keys(errors).filter((name) => name.endsWith('Error')),
   'ModelRegistry', 'MemoryStorage', 'FileSystemStorage',
   'OnnxPredictor', 'FunctionPredictor', 'BatchingPredictor', 'PredictorPool', 'toPrediction',
   'StaticPolicy', 'BlueGreenSwitch', 'CanaryDeployment', 'ABTestController', 'ShadowDeployment', 'BanditPolicy',
@@ -21,6 +21,16 @@ const ROOT_NAMES = [
   'proportionNonInferiorityTest', 'latencyNonInferiorityTest', 'offPolicyEstimate', 'judgeEvidence', 'outcomesBetween',
 ];
 const TESTING_NAMES = ['FakeClock', 'seededRandom', 'testStorageAdapter', 'simulate'];
+/** Helpers the modules share among themselves; the curated surface must not leak them. */
+const INTERNAL_NAMES = ['describeValue', 'checkName', 'murmur3Utf8', 'sampleGamma', 'sampleBeta', 'policyTraffic', 'AnalysisController', 'checkNumber'];
+/** Classes the testing entry uses; each must be defined once per format (esbuild writes `var X = class`), so both entries share it. */
+const SHARED_CLASSES = ['DeploymentMonitor', 'ModelRouter', 'ModelRolloutError', 'ValidationError', 'CanaryDeployment'];
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? listFiles(path.join(dir, entry.name)) : [path.join(dir, entry.name)],
+  );
+}
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -32,17 +42,21 @@ function newestMtime(dir: string): number {
 }
 
 /** Loads both entry points in a plain Node process (no vitest transforms), by the package's own name. */
-async function exportedNames(kind: 'import' | 'require'): Promise<{ root: string[]; testing: string[]; errorsWork: boolean }> {
+async function exportedNames(
+  kind: 'import' | 'require',
+): Promise<{ root: string[]; testing: string[]; errorsWork: boolean; testingErrorIsRootClass: boolean }> {
   const load = kind === 'import' ? (s: string) => `await import('${s}')` : (s: string) => `require('${s}')`;
   const script = `
     const root = ${load('model-rollout')};
     const testing = ${load('model-rollout/testing')};
     const e = new root.ValidationError('x');
     const errorsWork = e instanceof root.ModelRolloutError && e.code === 'VALIDATION';
-    console.log(JSON.stringify({ root: Object.keys(root), testing: Object.keys(testing), errorsWork }));`;
+    let testingErrorIsRootClass = false;
+    try { new testing.FakeClock(Number.NaN); } catch (error) { testingErrorIsRootClass = error instanceof root.ValidationError; }
+    console.log(JSON.stringify({ root: Object.keys(root), testing: Object.keys(testing), errorsWork, testingErrorIsRootClass }));`;
   const args = kind === 'import' ? ['--input-type=module', '-e', script] : ['-e', script];
   const { stdout } = await run(process.execPath, args, { cwd: ROOT });
-  return JSON.parse(stdout) as { root: string[]; testing: string[]; errorsWork: boolean };
+  return JSON.parse(stdout) as { root: string[]; testing: string[]; errorsWork: boolean; testingErrorIsRootClass: boolean };
 }
 
 describe('the built package', () => {
@@ -65,6 +79,26 @@ describe('the built package', () => {
     expect(root).toEqual(expect.arrayContaining(ROOT_NAMES));
     expect(testing).toEqual(expect.arrayContaining(TESTING_NAMES));
     expect(errorsWork).toBe(true);
+  });
+
+  it.each(['import', 'require'] as const)('keeps internal helpers out of the public surface (%s)', async (kind) => {
+    const { root, testing } = await exportedNames(kind);
+    for (const name of INTERNAL_NAMES) {
+      expect(root, name).not.toContain(name);
+      expect(testing, name).not.toContain(name);
+    }
+  });
+
+  it.each(['import', 'require'] as const)('throws errors from model-rollout/testing that are the main entry\'s classes (%s)', async (kind) => {
+    expect((await exportedNames(kind)).testingErrorIsRootClass).toBe(true);
+  });
+
+  it.each([['.js'], ['.cjs']])('defines every shared class in one %s file of dist/', (extension) => {
+    const files = listFiles(path.join(ROOT, 'dist')).filter((file) => file.endsWith(extension));
+    for (const name of SHARED_CLASSES) {
+      const defining = files.filter((file) => new RegExp(`\\bclass ${name}\\b|\\b${name} = class\\b`).test(readFileSync(file, 'utf8')));
+      expect(defining.map((file) => path.relative(ROOT, file)), name).toHaveLength(1);
+    }
   });
 
   it('exports the same names from ESM and CJS', async () => {

@@ -1,11 +1,12 @@
 /**
  * One measured step of the large-model bench, in a process of its own so its peak RSS is its own:
  * `baseline` (imports and onnxruntime loaded, a tiny model served), `register <file>` or
- * `get` (a `PredictorPool` loads version 1 and answers one prediction). Prints one JSON line.
+ * `get` (a `PredictorPool` loads version 1, warms it up and answers one prediction) or `get-unpacked`
+ * (the same with onnxruntime's weight prepacking off). Prints one JSON line.
  */
-import { ModelRegistry } from '../../src/registry/index.js';
-import { FileSystemStorage } from '../../src/storage/index.js';
-import { OnnxPredictor, PredictorPool } from '../../src/predict/index.js';
+import { ModelRegistry } from '../../src/index.js';
+import { FileSystemStorage } from '../../src/index.js';
+import { OnnxPredictor, PredictorPool } from '../../src/index.js';
 import { regression } from '../../test/fixtures/onnx-models.js';
 
 const [mode, dir, file] = process.argv.slice(2);
@@ -19,10 +20,18 @@ if (mode === 'baseline') {
 } else if (mode === 'register') {
   const version = await registry.register('large', file as string);
   detail = { version: version.version, size: version.size };
-} else if (mode === 'get') {
-  const pool = new PredictorPool({ registry });
+} else if (mode === 'get' || mode === 'get-unpacked') {
+  // get-unpacked: onnxruntime's weight prepacking off (a packed copy of every MatMul weight otherwise).
+  const pool =
+    mode === 'get'
+      ? new PredictorPool({ registry })
+      : new PredictorPool({
+          registry,
+          createFromFile: (f, v) => OnnxPredictor.create(f, { name: v.name, version: v.version, sessionOptions: { extra: { session: { disable_prepacking: '1' } } } }),
+        });
   const predictor = await pool.get('large', 1);
-  const output = await predictor.predict([0, 7]);
+  const input = predictor.signature?.inputs[0]?.name === 'x' ? new Float32Array(predictor.signature.inputs[0].shape[1] as number).fill(1) : [0, 7];
+  const output = await predictor.predict(input);
   detail = { dims: output.y?.dims };
   await pool.dispose();
 } else {

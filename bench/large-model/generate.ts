@@ -1,8 +1,10 @@
 /**
  * Writes an ONNX model of about `bytes` bytes without ever holding it in memory: one float32
- * initializer `W` [rows, 1024] read by a `Gather` (input `index` int64[N] → output `y`
- * float32[N,1024]), so a prediction is cheap however large the model. The small parts of the
- * protobuf are encoded with onnx-proto; the initializer's `raw_data` is streamed in chunks.
+ * initializer `W` [rows, 1024], read by a `Gather` (input `index` int64[N] → output `y`
+ * float32[N,1024]: a prediction reads two rows however large the model), or with `op: 'matmul'`
+ * by a `MatMul` (input `x` float32[N, rows] → `y` = x · W: every prediction reads every weight).
+ * The small parts of the protobuf are encoded with onnx-proto; the initializer's `raw_data` is
+ * streamed in chunks.
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
@@ -28,7 +30,7 @@ function header(field: number, length: number): Uint8Array {
 }
 
 /** Writes the model to `file`; returns its size in bytes and the number of rows of `W`. */
-export async function writeLargeModel(file: string, bytes: number): Promise<{ size: number; rows: number }> {
+export async function writeLargeModel(file: string, bytes: number, op: 'gather' | 'matmul' = 'gather'): Promise<{ size: number; rows: number }> {
   const rows = Math.max(1, Math.floor(bytes / (COLUMNS * 4)));
   const rawLength = rows * COLUMNS * 4;
   const tensorHead = TensorProto.encode({ name: 'W', dims: [rows, COLUMNS], dataType: TensorProto.DataType.FLOAT }).finish();
@@ -36,8 +38,15 @@ export async function writeLargeModel(file: string, bytes: number): Promise<{ si
   const tensorLength = tensorHead.length + rawHead.length + rawLength;
   const graphHead = onnx.GraphProto.encode({
     name: 'large_gather',
-    node: [{ opType: 'Gather', input: ['W', 'index'], output: ['y'], attribute: [{ name: 'axis', type: 2, i: 0 }] }],
-    input: [{ name: 'index', type: { tensorType: { elemType: TensorProto.DataType.INT64, shape: { dim: [{ dimParam: 'N' }] } } } }],
+    node:
+      op === 'gather'
+        ? [{ opType: 'Gather', input: ['W', 'index'], output: ['y'], attribute: [{ name: 'axis', type: 2, i: 0 }] }]
+        : [{ opType: 'MatMul', input: ['x', 'W'], output: ['y'] }],
+    input: [
+      op === 'gather'
+        ? { name: 'index', type: { tensorType: { elemType: TensorProto.DataType.INT64, shape: { dim: [{ dimParam: 'N' }] } } } }
+        : { name: 'x', type: { tensorType: { elemType: TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: 'N' }, { dimValue: rows }] } } } },
+    ],
     output: [
       {
         name: 'y',

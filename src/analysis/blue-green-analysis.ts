@@ -1,4 +1,4 @@
-import { InvalidStateError } from '../errors.js';
+import { InvalidStateError, ValidationError } from '../errors.js';
 import type { BlueGreenSwitch } from '../routing/blue-green.js';
 import { AnalysisController, type AnalysisBinding, type AnalysisTarget } from './analysis-controller.js';
 import type { AnalysisOptions } from './options.js';
@@ -48,6 +48,14 @@ export class BlueGreenAnalysis extends AnalysisController {
   constructor(policy: BlueGreenSwitch, phase: BlueGreenPhase, options: AnalysisBinding & AnalysisOptions) {
     const { monitor, clock, ...analysis } = options;
     super(`${phase}Analysis`, { monitor, clock }, analysis);
+    if (this.settings.evidence !== undefined) {
+      // The evidence tests compare two versions serving the same population at the same time; a
+      // switch has no such split (preview traffic is chosen, and after the switch the previous
+      // version serves nothing), so they would compare unlike with unlike.
+      throw new ValidationError(
+        `${phase}Analysis.method 'evidence' needs a canary's concurrent split of the same traffic; a blue-green switch has none, got method 'evidence'`,
+      );
+    }
     this.policy = policy;
     this.phase = phase;
     const { activeVersion, idleVersion, canRollback } = policy.state;

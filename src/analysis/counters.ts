@@ -16,8 +16,9 @@ export function emptyAnalysisCounters(): AnalysisCounters {
 /**
  * Counts one run's outcome and says whether a limit was crossed. Pure: returns new counters.
  * Failures and inconclusive runs add up over the step (as Argo counts an analysis run's
- * measurements); successes and errors count in a row. A failure or an inconclusive run breaks a
- * success streak; an error (nothing was measured) breaks neither streak.
+ * measurements); successes and errors count in a row. A failure, an inconclusive run or an error
+ * breaks a success streak (Argo resets its consecutive-success count on an error too); only a
+ * measured run (successful, failed or inconclusive) breaks an error streak.
  *
  * @example
  * ```ts
@@ -53,6 +54,7 @@ export function countAnalysisOutcome(
     case 'error':
       next.errors++;
       next.consecutiveErrors++;
+      next.consecutiveSuccesses = 0;
       return { counters: next, verdict: next.consecutiveErrors > consecutiveErrorLimit ? 'failed' : 'continue' };
   }
 }

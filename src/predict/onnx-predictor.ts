@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { InferenceSession } from 'onnxruntime-node';
 import { AbortedError, InferenceError, InvalidStateError, ModelLoadError, ValidationError, describeValue } from '../errors.js';
 import { checkNumber } from '../options.js';
+import { mappedModel } from '../registry/onnx-file.js';
 import { readSignature, type ModelSignature } from '../registry/signature.js';
 import { InputPlans } from './inputs.js';
 import { toOutputs } from './outputs.js';
@@ -39,9 +40,21 @@ function modelLabel(name: string | undefined, version: number | string | undefin
   return `model ${name === undefined ? '(unnamed)' : `'${name}'`}${version === undefined ? '' : ` v${version}`}: `;
 }
 
+/**
+ * A session for `source`; a file's large initializers are mapped from the file rather than
+ * parsed into memory (see {@link mappedModel}), falling back to onnxruntime's own file loading.
+ */
 async function openSession(source: Uint8Array | string, options: InferenceSession.SessionOptions, where: string): Promise<InferenceSession> {
   try {
-    return typeof source === 'string' ? await InferenceSession.create(source, options) : await InferenceSession.create(source, options);
+    if (typeof source === 'string') {
+      const mapped = await mappedModel(source, options, `${where}model`).catch(() => undefined);
+      if (mapped) {
+        const session = await InferenceSession.create(mapped.bytes, mapped.options).catch(() => undefined);
+        if (session) return session;
+      }
+      return await InferenceSession.create(source, options);
+    }
+    return await InferenceSession.create(source, options);
   } catch (error) {
     throw new ModelLoadError(`${where}onnxruntime could not load the model: ${messageOf(error)}`, { cause: error });
   }
@@ -152,10 +165,12 @@ export class OnnxPredictor implements Predictor {
     if (outputs === undefined && session.outputMetadata.some((m) => !m.isTensor)) {
       // Served from a rewritten copy in memory: the source (a registry's stored artifact) is untouched.
       try {
-        const bytes = typeof source === 'string' ? await readFile(source) : source;
+        // A file's large initializers stay mapped from the file in the rewritten copy too.
+        const mapped = typeof source === 'string' ? await mappedModel(source, sessionOptions, `${where}model`).catch(() => undefined) : undefined;
+        const bytes = mapped?.bytes ?? (typeof source === 'string' ? await readFile(source) : source);
         const unzipped = unzipMaps(bytes, `${where}model`);
         if (unzipped) {
-          const served = await openSession(unzipped.bytes, sessionOptions, where);
+          const served = await openSession(unzipped.bytes, mapped?.options ?? sessionOptions, where);
           await session.release();
           session = served;
           for (const { output, labels: classes } of unzipped.outputs) labels.set(output, classes);

@@ -8,6 +8,7 @@
  * @module
  */
 import { protobufFields, type WireField } from '../registry/onnx-info.js';
+import { lengthField, message, stringField, varintField } from '../registry/protobuf-writer.js';
 
 /** A graph output that a ZipMap produced and the served graph produces as a tensor. @internal */
 export interface UnzippedOutput {
@@ -49,7 +50,6 @@ const DIM_VALUE = 1;
 const FLOAT = 1;
 
 const decoder = new TextDecoder();
-const encoder = new TextEncoder();
 
 /**
  * Returns `model` with every ZipMap whose output is a graph output replaced by an `Identity` of its
@@ -187,39 +187,4 @@ function firstDimOf(valueInfo: WireField | undefined, label: string): Uint8Array
     current = found;
   }
   return current;
-}
-
-function varint(value: number): number[] {
-  const out: number[] = [];
-  let v = value;
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return out;
-}
-
-function varintField(number: number, value: number): Uint8Array {
-  return Uint8Array.from([...varint(number * 8), ...varint(value)]);
-}
-
-function lengthField(number: number, payload: Uint8Array): Uint8Array {
-  return message([Uint8Array.from([...varint(number * 8 + 2), ...varint(payload.length)]), payload]);
-}
-
-function stringField(number: number, value: string): Uint8Array {
-  return lengthField(number, encoder.encode(value));
-}
-
-function message(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

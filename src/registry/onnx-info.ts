@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { ModelLoadError } from '../errors.js';
+import { fileFields, mappedModel, readRange } from './onnx-file.js';
 import { readSignature, type ModelSignature } from './signature.js';
 
 /** What an ONNX artifact says of itself (the `ModelProto` header fields). */
@@ -31,7 +32,8 @@ export interface OnnxInspection {
 }
 
 /**
- * Opens `source` (bytes, or a file path that onnxruntime reads itself) with onnxruntime-node
+ * Opens `source` (bytes, or a file path, whose large initializers onnxruntime then maps from the
+ * file, see {@link mappedModel}) with onnxruntime-node
  * (which checks the graph, types and operators), reads the
  * signature, then reads the model header with a small protobuf reader (onnxruntime does not expose
  * producer or opset fields). onnxruntime is imported lazily, so hosts that only use storage never
@@ -44,7 +46,15 @@ export async function inspectOnnx(source: Uint8Array | string, label: string): P
   const ort = await import('onnxruntime-node');
   let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
   try {
-    session = typeof source === 'string' ? await ort.InferenceSession.create(source) : await ort.InferenceSession.create(source);
+    // Validation never runs the model: packing weights for faster kernels (a second copy of
+    // every MatMul weight) would only cost memory.
+    const options = { extra: { session: { disable_prepacking: '1' } } };
+    if (typeof source === 'string') {
+      const mapped = await mappedModel(source, options, label);
+      session = mapped ? await ort.InferenceSession.create(mapped.bytes, mapped.options) : await ort.InferenceSession.create(source, options);
+    } else {
+      session = await ort.InferenceSession.create(source, options);
+    }
   } catch (err) {
     throw new ModelLoadError(
       `${label} is not a loadable ONNX model (onnxruntime-node ${ort.env.versions.node ?? ''}): ${(err as Error).message}`,
@@ -72,30 +82,8 @@ export async function readOnnxHeaderFile(file: string, label = 'artifact'): Prom
   try {
     const { size } = await handle.stat();
     const parts: Uint8Array[] = [];
-    const head = new Uint8Array(20);
-    for (let pos = 0; pos < size; ) {
-      const { bytesRead } = await handle.read(head, 0, head.length, pos);
-      let at = 0;
-      const varint = (): number => {
-        let value = 0;
-        for (let scale = 1; at < bytesRead; scale *= 128) {
-          const byte = head[at++]!;
-          value += (byte & 0x7f) * scale;
-          if (byte < 0x80) return value;
-        }
-        throw new ModelLoadError(`${label} is not a well-formed ONNX ModelProto (protobuf error at byte ${pos})`);
-      };
-      const tag = varint();
-      const wire = tag % 8;
-      const length = wire === 2 ? varint() : wire === 0 ? (varint(), 0) : wire === 1 ? 8 : wire === 5 ? 4 : -1;
-      if (length < 0 || pos + at + length > size) throw new ModelLoadError(`${label} is not a well-formed ONNX ModelProto (protobuf error at byte ${pos})`);
-      const end = pos + at + length;
-      if (Math.floor(tag / 8) !== GRAPH_FIELD) {
-        const field = new Uint8Array(end - pos);
-        await handle.read(field, 0, field.length, pos);
-        parts.push(field);
-      }
-      pos = end;
+    for await (const field of fileFields(handle, 0, size, label)) {
+      if (field.number !== GRAPH_FIELD) parts.push(await readRange(handle, field.start, field.end));
     }
     return readOnnxHeader(Buffer.concat(parts), label);
   } finally {

@@ -363,13 +363,14 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
 
   /**
    * Thompson: the chance each arm is served, computed from the posteriors (not sampled) whenever
-   * the reward count has grown by 1 % since the last computation, so a logged propensity is never
-   * more than 1 % of the evidence behind, and route() never pays for it.
+   * the reward count has grown by 2 % since the last computation, so a logged propensity is never
+   * more than 2 % of the evidence behind, and route() never pays for it (reward() does, about 400
+   * grid integrals over the first 100 000 rewards).
    */
   private refreshThompsonPropensities(): void {
     let count = 0;
     for (let i = 0; i < this.totals.length; i++) count += this.totals[i] as number;
-    if (this.propensityCount >= 0 && count - this.propensityCount < Math.max(1, count * 0.01)) return;
+    if (this.propensityCount >= 0 && count - this.propensityCount < Math.max(1, count * PROPENSITY_REFRESH)) return;
     this.propensityCount = count;
     const { floor, arms } = this.config;
     const wins = thompsonWinProbabilities(this.totals, arms.length);
@@ -426,8 +427,10 @@ function epsilonGreedyPropensities(config: Config): Array<readonly [number, numb
   return config.arms.map(() => [asBest, asOther] as const);
 }
 
+/** Thompson propensities are recomputed once the reward count has grown by this share since the last time. */
+const PROPENSITY_REFRESH = 0.02;
 /** Grid points of the Thompson integral. */
-const THOMPSON_GRID = 2048;
+const THOMPSON_GRID = 512;
 /** Smallest propensity reported, so an arm the posterior all but rules out still has a usable weight. */
 const MIN_PROPENSITY = 1e-12;
 

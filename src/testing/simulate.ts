@@ -3,7 +3,8 @@ import { InvalidStateError, ValidationError, describeValue } from '../errors.js'
 import { DeploymentMonitor, type MonitoredVersion } from '../monitor/deployment-monitor.js';
 import { checkFunction, checkNumber } from '../options.js';
 import type { PredictInput, PredictOutput } from '../predict/types.js';
-import { ModelRouter, isRoutedError, shadowKey, type RoutedError } from '../router.js';
+import { ModelRouter, shadowKey } from '../router/model-router.js';
+import { isRoutedError, type RoutedError } from '../router/routed-error.js';
 import type { Assignment, RouteContext, RoutingPolicy } from '../routing/policy.js';
 import type { ShadowAssignment } from '../routing/shadow.js';
 import { FakeClock } from './fake-clock.js';

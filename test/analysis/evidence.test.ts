@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CanaryAnalysis } from '../../src/analysis/canary-analysis.js';
 import type { AnalysisOptions } from '../../src/analysis/options.js';
-import { CanaryDeployment, DeploymentMonitor, ValidationError, judgeEvidence, outcomesBetween } from '../../src/index.js';
+import { BlueGreenAnalysis, BlueGreenSwitch, CanaryDeployment, DeploymentMonitor, ValidationError, judgeEvidence, outcomesBetween } from '../../src/index.js';
 import { FakeClock, seededRandom } from '../../src/testing/index.js';
 
 const EVIDENCE: AnalysisOptions = { method: 'evidence', minRequests: 20, relative: { maxErrorRateIncrease: 0.01, maxLatencyRatio: 1.2 }, inconclusiveLimit: 1000 };
@@ -29,6 +29,14 @@ describe("CanaryAnalysis with method: 'evidence'", () => {
     expect(() => setup(undefined, undefined, { ...EVIDENCE, evidence: { alpha: 2 } })).toThrow(ValidationError);
     expect(() => setup(undefined, undefined, { ...EVIDENCE, evidence: { latencyQuantile: 1 } })).toThrow(/analysis.evidence.latencyQuantile/);
     expect(() => setup(undefined, undefined, { ...EVIDENCE, method: 'bayes' as never })).toThrow(/analysis.method must be one of 'threshold', 'evidence'/);
+  });
+
+  it('is refused for a blue-green switch, which has no concurrent split to compare', () => {
+    const monitor = new DeploymentMonitor();
+    const bg = new BlueGreenSwitch({ blue: 1, green: 2 });
+    expect(() => new BlueGreenAnalysis(bg, 'postPromotion', { monitor, ...EVIDENCE })).toThrow(
+      /postPromotionAnalysis.method 'evidence' needs a canary's concurrent split of the same traffic; a blue-green switch has none/,
+    );
   });
 
   it('judges only what both versions served since the step began, and the report carries the evidence', async () => {

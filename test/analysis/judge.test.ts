@@ -90,6 +90,14 @@ describe('countAnalysisOutcome (Argo limits)', () => {
     });
   });
 
+  it('an error run breaks a success streak, as Argo Rollouts resets its consecutive-success count on an error', () => {
+    // successful, error, successful with consecutiveSuccessLimit 2: the canary holds (issue 13, defect 15).
+    const { verdicts, counters } = countAll(['successful', 'error', 'successful'], { consecutiveSuccessLimit: 2 });
+    expect(verdicts).toEqual(['continue', 'continue', 'continue']);
+    expect(counters.consecutiveSuccesses).toBe(1);
+    expect(countAll(['successful', 'error', 'successful', 'successful'], { consecutiveSuccessLimit: 2 }).verdicts.at(-1)).toBe('passed');
+  });
+
   it('errors count in a row and past consecutiveErrorLimit count as a failure; a measured run resets them', () => {
     expect(countAll(['error', 'error', 'error', 'error', 'error']).verdicts.at(-1)).toBe('failed');
     expect(countAll(['error', 'error', 'error', 'error']).verdicts.at(-1)).toBe('continue');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeploymentMonitor } from '../../src/monitor/index.js';
+import { DeploymentMonitor } from '../../src/index.js';
 import { createSketch, quantile } from '../../src/monitor/sketch.js';
 import { FakeClock } from '../../src/testing/index.js';
 import { bimodal, constant, exactQuantile, lognormal } from './distributions.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IntegrityError, NotFoundError } from '../../src/errors.js';
-import { ModelRegistry } from '../../src/registry/index.js';
-import { MemoryStorage } from '../../src/storage/index.js';
+import { ModelRegistry } from '../../src/index.js';
+import { MemoryStorage } from '../../src/index.js';
 
 const blob = (i: number) => new TextEncoder().encode(`artifact ${i}`);
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));

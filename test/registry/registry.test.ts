@@ -10,8 +10,8 @@ import {
   NotFoundError,
   ValidationError,
 } from '../../src/errors.js';
-import { ModelRegistry, type AliasChangedEvent, type ModelVersion, type VersionDeletedEvent } from '../../src/registry/index.js';
-import { FileSystemStorage, MemoryStorage, type StorageAdapter } from '../../src/storage/index.js';
+import { ModelRegistry, type AliasChangedEvent, type ModelVersion, type VersionDeletedEvent } from '../../src/index.js';
+import { FileSystemStorage, MemoryStorage, type StorageAdapter } from '../../src/index.js';
 import { FakeClock } from '../../src/testing/index.js';
 import { brokenModel, irisClassifier, regression, twoInput } from '../fixtures/onnx-models.js';
 

@@ -18,7 +18,8 @@ import {
   type PredictOutput,
   type Predictor,
 } from '../../src/index.js';
-import { ModelRouter, isRoutedError, shadowKey } from '../../src/router.js';
+import { ModelRouter, shadowKey } from '../../src/router/model-router.js';
+import { isRoutedError } from '../../src/router/routed-error.js';
 import { brokenModel, irisClassifier } from '../fixtures/onnx-models.js';
 import { trackRouters } from './tracked-routers.js';
 
@@ -218,6 +219,22 @@ describe('ModelRouter.predict', () => {
     expect(pool.keys()).toEqual(['iris@2', 'iris@1']);
     await router.predict(SETOSA, { version: 3 }); // evicts the least recent: v2, not the busy v1
     expect(pool.keys()).toEqual(['iris@1', 'iris@3']);
+  });
+
+  it('refuses wrong predict option types with a ValidationError, counted against no version', async () => {
+    const { registry } = await irisRegistry();
+    const monitor = new DeploymentMonitor();
+    const router = track(new ModelRouter({ registry, model: 'iris', policy: new StaticPolicy({ version: 1 }), monitor }));
+    await router.predict(SETOSA);
+    const wrong: unknown[] = [null, 'user-1', { signal: null }, { signal: {} }, { unitId: 42 }, { force: true }];
+    for (const options of wrong) {
+      const error = await router.predict(SETOSA, options as never).catch((e: unknown) => e);
+      expect(error, JSON.stringify(options)).toBeInstanceOf(ValidationError);
+    }
+    await expect(router.predict(SETOSA, { signal: null } as never)).rejects.toThrow('signal must be an AbortSignal, got null');
+    await expect(router.predict(SETOSA, null as never)).rejects.toThrow('predict options must be an object like { unitId, signal }, got null');
+    expect(monitor.stats(1)).toMatchObject({ totalRequests: 1, failures: 0 });
+    expect(monitor.versionsSeen).toEqual([1]);
   });
 
   it('checks its options, naming the bad one', async () => {

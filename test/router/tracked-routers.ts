@@ -1,5 +1,5 @@
 import { afterEach } from 'vitest';
-import type { ModelRouter } from '../../src/router.js';
+import type { ModelRouter } from '../../src/router/model-router.js';
 
 /**
  * Registers an `afterEach` that drains the shadows of, and disposes the pool of, every router the

@@ -16,7 +16,7 @@ import {
   type PredictInput,
   type PredictOutput,
 } from '../../src/index.js';
-import { ModelRouter } from '../../src/router.js';
+import { ModelRouter } from '../../src/router/model-router.js';
 import { brokenModel, fixedBatchRegression, irisClassifier } from '../fixtures/onnx-models.js';
 import { trackRouters } from './tracked-routers.js';
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ABTestController } from '../../src/routing/ab-test.js';
-import { sampleSize } from '../../src/stats/index.js';
+import { sampleSize } from '../../src/index.js';
 import { seededRandom } from '../../src/testing/seeded-random.js';
 import type { RandomSource } from '../../src/options.js';
 

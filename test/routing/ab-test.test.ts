@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidStateError, NotFoundError, ValidationError } from '../../src/errors.js';
 import { ABTestController, type ExperimentOptions, type ExperimentStats } from '../../src/routing/ab-test.js';
 import { hashUnit } from '../../src/routing/hash.js';
-import { meanConfidenceInterval, sequentialTest, twoProportionZTest, welchTTest, wilsonInterval } from '../../src/stats/index.js';
+import { meanConfidenceInterval, sequentialTest, twoProportionZTest, welchTTest, wilsonInterval } from '../../src/index.js';
 import { seededRandom } from '../../src/testing/seeded-random.js';
 
 const AB: ExperimentOptions = {

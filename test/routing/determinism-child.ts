@@ -1,7 +1,7 @@
 // Run by determinism.test.ts in a separate Node process: restores the snapshots it is given on
 // stdin into fresh policies and prints their assignments, so the parent can compare processes.
 import { readFileSync } from 'node:fs';
-import { BlueGreenSwitch, CanaryDeployment, ShadowDeployment, hashUnit } from '../../src/routing/index.js';
+import { BlueGreenSwitch, CanaryDeployment, ShadowDeployment, hashUnit } from '../../src/index.js';
 
 const input = JSON.parse(readFileSync(0, 'utf8')) as { ids: string[]; canary: unknown; shadow: unknown; blueGreen: unknown };
 const canary = new CanaryDeployment({ stable: 99 });

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { murmur3Utf8 } from '../../src/routing/hash.js';
 import { chiSquareUpperTail } from '../../src/stats/distributions.js';
 import {
   ValidationError,
   bucketRanges,
   chooseBucket,
   hashUnit,
-  murmur3Utf8,
   normalizeWeights,
   unitHasher,
 } from '../../src/index.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../../src/index.js';
+import { sampleBeta, sampleGamma, sampleStandardNormal } from '../../src/routing/sampling.js';
 import { normalCdf } from '../../src/stats/distributions.js';
-import { ValidationError, sampleBeta, sampleGamma, sampleStandardNormal } from '../../src/index.js';
 import { seededRandom } from '../../src/testing/index.js';
 
 const N = 20_000;

@@ -14,7 +14,7 @@ import {
   proportionNonInferiorityTest,
   type LoggedDecision,
   type ProportionInput,
-} from '../../src/stats/index.js';
+} from '../../src/index.js';
 
 interface Expected {
   difference: number;

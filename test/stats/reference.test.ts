@@ -21,7 +21,7 @@ import {
   welchTTest,
   wilsonInterval,
   type SampleSummary,
-} from '../../src/stats/index.js';
+} from '../../src/index.js';
 
 interface Fixture {
   specVersion: number;

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors.js';
+import { checkSummary, summaryVariance } from '../../src/stats/summary.js';
 import {
   addObservation,
-  checkSummary,
   emptySummary,
   mergeSummaries,
   minimumDetectableEffect,
@@ -11,10 +11,9 @@ import {
   sequentialTest,
   srmTest,
   summarize,
-  summaryVariance,
   twoProportionZTest,
   welchTTest,
-} from '../../src/stats/index.js';
+} from '../../src/index.js';
 
 describe('streaming summaries', () => {
   it('Welford matches the two-pass mean and variance, without cancellation at a large offset', () => {

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../../src/errors.js';
-import { ModelRegistry } from '../../src/registry/index.js';
-import { FileSystemStorage } from '../../src/storage/index.js';
+import { ModelRegistry } from '../../src/index.js';
+import { FileSystemStorage } from '../../src/index.js';
 
 const dirs: string[] = [];
 async function freshDir(): Promise<string> {

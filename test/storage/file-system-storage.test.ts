@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PreconditionFailedError, StorageError, ValidationError } from '../../src/errors.js';
-import { FileSystemStorage } from '../../src/storage/index.js';
+import { FileSystemStorage } from '../../src/index.js';
 import { testStorageAdapter } from '../../src/testing/index.js';
 
 const dirs: string[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryStorage } from '../../src/storage/index.js';
+import { MemoryStorage } from '../../src/index.js';
 import { testStorageAdapter } from '../../src/testing/index.js';
 
 describe('MemoryStorage', () => {

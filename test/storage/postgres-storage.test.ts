@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PreconditionFailedError, StorageError, ValidationError } from '../../src/errors.js';
-import { ModelRegistry } from '../../src/registry/index.js';
+import { ModelRegistry } from '../../src/index.js';
 import { PostgresStorage, type PgPoolLike, type StorageChangeEvent } from '../../src/storage/postgres/index.js';
 import { testStorageAdapter } from '../../src/testing/index.js';
 

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PreconditionFailedError, StorageError, ValidationError } from '../../src/errors.js';
-import { ModelRegistry } from '../../src/registry/index.js';
+import { ModelRegistry } from '../../src/index.js';
 import { S3Storage, type S3ClientLike } from '../../src/storage/s3/index.js';
 import { testStorageAdapter } from '../../src/testing/index.js';
 import { S3_ENDPOINT, makeS3Client, removeAllObjects } from './s3-env.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { PreconditionFailedError } from '../../src/errors.js';
-import { MemoryStorage, type PutCondition, type StorageAdapter } from '../../src/storage/index.js';
+import { MemoryStorage, type PutCondition, type StorageAdapter } from '../../src/index.js';
 import { STORAGE_SUITE_GROUPS, testStorageAdapter } from '../../src/testing/index.js';
 
 /**

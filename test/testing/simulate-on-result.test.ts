@@ -15,7 +15,7 @@ import {
   type Assignment,
   type Predictor,
 } from '../../src/index.js';
-import { ModelRouter } from '../../src/router.js';
+import { ModelRouter } from '../../src/router/model-router.js';
 import { FakeClock, seededRandom, simulate, type SimulatedResult, type Simulation } from '../../src/testing/index.js';
 import { irisClassifier } from '../fixtures/onnx-models.js';
 

@@ -13,7 +13,7 @@ import {
   ValidationError,
   type Predictor,
 } from '../../src/index.js';
-import { ModelRouter } from '../../src/router.js';
+import { ModelRouter } from '../../src/router/model-router.js';
 import { FakeClock, seededRandom, simulate } from '../../src/testing/index.js';
 import { irisClassifier } from '../fixtures/onnx-models.js';
 

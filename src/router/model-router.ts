@@ -1,28 +1,25 @@
 import { EventEmitter } from 'eventemitter3';
-import { IntegrityError, ModelLoadError, NotFoundError, StorageError, ValidationError, describeValue } from './errors.js';
-import { DeploymentMonitor } from './monitor/deployment-monitor.js';
-import { checkLogger, type Logger } from './logger.js';
-import { type Clock, checkFunction, checkNumber } from './options.js';
-import { BatchingPredictor, resolveBatchingOptions, type BatchingOptions } from './predict/batching-predictor.js';
-import { OnnxPredictor } from './predict/onnx-predictor.js';
-import { PredictorPool, type PooledPredictor, type PredictorPoolOptions } from './predict/predictor-pool.js';
-import type { PredictInput, PredictOutput } from './predict/types.js';
-import type { ModelRegistry } from './registry/model-registry.js';
-import type { ModelVersion, VersionRef } from './registry/model-version.js';
-import { checkName } from './registry/names.js';
-import type { Assignment, RouteContext, RoutingPolicy } from './routing/policy.js';
-import { ShadowDeployment, type ShadowAssignment } from './routing/shadow.js';
-import { BlueGreenSwitch } from './routing/blue-green.js';
-import { CanaryDeployment } from './routing/canary.js';
-import { isCallerError, withRouting } from './router/routed-error.js';
-import { ShadowMirror, type ShadowCounters } from './router/shadow-mirror.js';
-import { logEvents } from './router/event-log.js';
-import { trackPolicy } from './router/policy-gauges.js';
-import { type PolicyTraffic, policyTraffic } from './router/traffic.js';
+import { IntegrityError, ModelLoadError, NotFoundError, StorageError, ValidationError, describeValue } from '../errors.js';
+import { DeploymentMonitor } from '../monitor/deployment-monitor.js';
+import { checkLogger, type Logger } from '../logger.js';
+import { type Clock, checkFunction, checkNumber } from '../options.js';
+import { BatchingPredictor, resolveBatchingOptions, type BatchingOptions } from '../predict/batching-predictor.js';
+import { OnnxPredictor } from '../predict/onnx-predictor.js';
+import { PredictorPool, type PooledPredictor, type PredictorPoolOptions } from '../predict/predictor-pool.js';
+import type { PredictInput, PredictOutput } from '../predict/types.js';
+import type { ModelRegistry } from '../registry/model-registry.js';
+import type { ModelVersion, VersionRef } from '../registry/model-version.js';
+import { checkName } from '../registry/names.js';
+import type { Assignment, RouteContext, RoutingPolicy } from '../routing/policy.js';
+import { ShadowDeployment, type ShadowAssignment } from '../routing/shadow.js';
+import { BlueGreenSwitch } from '../routing/blue-green.js';
+import { CanaryDeployment } from '../routing/canary.js';
+import { isCallerError, withRouting } from './routed-error.js';
+import { ShadowMirror, type ShadowCounters } from './shadow-mirror.js';
+import { logEvents } from './event-log.js';
+import { trackPolicy } from './policy-gauges.js';
+import { type PolicyTraffic, policyTraffic } from './traffic.js';
 
-export { isRoutedError, type RoutedError, type RoutedErrorDetails } from './router/routed-error.js';
-export type { ShadowCounters } from './router/shadow-mirror.js';
-export type { PolicyTraffic } from './router/traffic.js';
 
 /** Options of {@link ModelRouter}. */
 export interface ModelRouterOptions {
@@ -155,6 +152,18 @@ function isLoadError(error: unknown): boolean {
 
 /** One request in this many (a power of two, minus one as a mask) refreshes its version's place in the pool's LRU. */
 const RECENCY_EVERY = 1023;
+
+/** The `ValidationError` a malformed `predict` options object deserves, or `undefined` when it is well formed. */
+function invalidPredictOptions(options: unknown): ValidationError | undefined {
+  if (typeof options !== 'object' || options === null) {
+    return new ValidationError(`predict options must be an object like { unitId, signal }, got ${describeValue(options)}`);
+  }
+  const { unitId, force, signal } = options as RouterPredictOptions;
+  if (unitId !== undefined && typeof unitId !== 'string') return new ValidationError(`unitId must be a string, got ${describeValue(unitId)}`);
+  if (force !== undefined && typeof force !== 'string') return new ValidationError(`force must be a variant name, got ${describeValue(force)}`);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) return new ValidationError(`signal must be an AbortSignal, got ${describeValue(signal)}`);
+  return undefined;
+}
 
 /** The monitor key of a shadow version's mirrored calls. */
 export function shadowKey(version: number): string {
@@ -298,7 +307,12 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
    */
   predict(input: PredictInput, options?: RouterPredictOptions): Promise<RouterPrediction> {
     // Synchronous up to the predictor call: the only async frame on the hot path is `serve`.
-    if (options !== undefined && options.version !== undefined) return this.predictExplicit(input, options, options.version);
+    if (options !== undefined) {
+      // A wrong option type is the caller's mistake: refused before routing, never counted against a version.
+      const invalid = invalidPredictOptions(options);
+      if (invalid !== undefined) return Promise.reject(invalid);
+      if (options.version !== undefined) return this.predictExplicit(input, options, options.version);
+    }
     let assignment: Assignment;
     try {
       assignment = this.policy.route(options);
