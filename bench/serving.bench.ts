@@ -293,7 +293,7 @@ const routing = timeSync('route', (i) => breakdownPolicy.route({ unitId: unitIds
 const validation = timeSync('validation', (i) => plan.rowsOfAny(rows[i & 255] as number[]), 1_000_000);
 const copyIn = timeSync('copy-in', (i) => plan.writeAny(rows[i & 255] as number[], buffer, (i & 127) * 4), 1_000_000);
 const recordMonitor = new DeploymentMonitor();
-const record = timeSync('record', (i) => recordMonitor.recordMonotonic(1 + (i & 1), 0.05, true, performance.now()), 1_000_000);
+const record = timeSync('record', (i) => recordMonitor.record(1 + (i & 1), 0.05, true, { at: performance.timeOrigin + performance.now() }), 1_000_000);
 const bigRun = await timeAsync('run', () => bare.run({ input: new Tensor('float32', Float32Array.from(rows.slice(0, 128).flat()), [128, 4]) }), 3_000, 300);
 // Split, and the promise bookkeeping around it: a BatchingPredictor over an inner that answers a
 // ready 128-row output at once, minus the validation and copy-in measured above.

@@ -24,6 +24,8 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   CanaryDeployment,
+  canaryAnalysis,
+  type CanaryAnalysis,
   DeploymentMonitor,
   FileSystemStorage,
   InputShapeError,
@@ -274,18 +276,12 @@ async function main(): Promise<void> {
 
   const monitor = new DeploymentMonitor();
   let policy: RoutingPolicy;
-  let canary: CanaryDeployment | undefined;
+  let analysis: CanaryAnalysis | undefined;
   if (latest === production) {
     policy = new StaticPolicy({ version: production });
   } else {
-    canary = new CanaryDeployment({
-      stable: production,
-      canary: latest,
-      steps: [10, 50, 100],
-      name: `${model}-v${latest}`,
-      monitor,
-      analysis: { intervalMs: 30_000, minRequests: 50, maxErrorRate: 0.01, maxP99LatencyMs: 50 },
-    });
+    const canary = new CanaryDeployment({ stable: production, canary: latest, steps: [10, 50, 100], name: `${model}-v${latest}` });
+    analysis = canaryAnalysis(canary, { monitor, intervalMs: 30_000, minRequests: 50, maxErrorRate: 0.01, maxP99LatencyMs: 50 });
     canary.on('promoted', (e) => {
       void registry.setAlias(model, 'production', e.to, { by: 'canary-analysis', reason: 'canary promoted' });
     });
@@ -293,7 +289,7 @@ async function main(): Promise<void> {
       canary.on(event, (e: object) => process.stdout.write(`canary ${event}: ${JSON.stringify(e)}\n`));
     }
     canary.start();
-    canary.startAnalysis();
+    analysis.start();
     policy = canary;
   }
   const router = new ModelRouter({ registry, model, policy, monitor });
@@ -311,7 +307,7 @@ async function main(): Promise<void> {
     );
   });
   const shutdown = (): void => {
-    canary?.stopAnalysis();
+    analysis?.stop();
     server.close(() => void router.pool.dispose());
   };
   process.once('SIGINT', shutdown);

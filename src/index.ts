@@ -96,17 +96,25 @@ export { toPrediction, type Prediction, type PredictionOptions, type PredictionV
 export { toJSONOutput, type JsonOutputTensor, type JsonPredictOutput } from './predict/json-output.js';
 
 // Routing: pure policies and the sticky hash.
-export type { RouteContext, Assignment, AssignmentReason, RoutingPolicy } from './routing/policy.js';
+export type {
+  RouteContext,
+  Assignment,
+  AssignmentReason,
+  RoutingPolicy,
+  MirroringPolicy,
+  PolicyTraffic,
+  PolicyRestoredEvent,
+} from './routing/policy.js';
 export {
   hashUnit,
   unitHasher,
-  normalizeWeights,
   bucketRanges,
   chooseBucket,
   type HashVersion,
   type UnitHasher,
   type BucketRange,
 } from './routing/hash.js';
+export { normalizeWeights } from './stats/weights.js';
 export {
   StaticPolicy,
   type StaticPolicyOptions,
@@ -140,25 +148,26 @@ export {
   type CanaryHistorySnapshotEntry,
   type CanarySnapshot,
 } from './routing/canary.js';
-export {
-  ABTestController,
-  type VariantConfig,
-  type MetricConfig,
-  type ExperimentOptions,
-  type ABTestControllerOptions,
-  type VariantResult,
-  type ConclusionDecision,
-  type Conclusion,
-  type ExperimentResults,
-  type ExperimentStats,
-  type ExperimentSnapshot,
-  type ABTestSnapshot,
-  type ExperimentCreatedEvent,
-  type SrmDetectedEvent,
-  type SignificantEvent,
-  type ConcludedEvent,
-  type ABTestControllerEvents,
-} from './routing/ab-test.js';
+export { ABTestController } from './routing/ab-test.js';
+export type {
+  VariantConfig,
+  MetricConfig,
+  ExperimentOptions,
+  ABTestControllerOptions,
+  VariantResult,
+  ConclusionDecision,
+  Conclusion,
+  ExperimentResults,
+  ExperimentStats,
+  ExperimentSnapshot,
+  ABTestSnapshot,
+  ExperimentCreatedEvent,
+  SrmDetectedEvent,
+  SignificantEvent,
+  ConcludedEvent,
+  ABTestControllerEvents,
+  ExperimentAnalyzedEvent,
+} from './routing/ab-test-types.js';
 export {
   ShadowDeployment,
   type ShadowComparison,
@@ -281,7 +290,6 @@ export {
 } from './router/model-router.js';
 export { isRoutedError, type RoutedError, type RoutedErrorDetails } from './router/routed-error.js';
 export type { ShadowCounters } from './router/shadow-mirror.js';
-export type { PolicyTraffic } from './router/traffic.js';
 
 // Analysis: judging a candidate on the monitor's numbers and steering a policy.
 export type {
@@ -306,8 +314,14 @@ export { judgeEvidence, type EvidenceCriteria } from './analysis/evidence.js';
 export { judgeAnalysis, type Judgement } from './analysis/judge.js';
 export { countAnalysisOutcome, emptyAnalysisCounters } from './analysis/counters.js';
 export type { AnalysisOptions, IntervalScheduler } from './analysis/options.js';
-export type { AnalysisEvents, AnalysisBinding } from './analysis/analysis-controller.js';
-export { CanaryAnalysis } from './analysis/canary-analysis.js';
+export type { AnalysisEvents, AnalysisBinding, CountersResetEvent } from './analysis/analysis-controller.js';
+export { CanaryAnalysis, type CanaryAnalysisOptions } from './analysis/canary-analysis.js';
+export {
+  canaryAnalysis,
+  blueGreenAnalysis,
+  type BlueGreenAnalysisOptions,
+  type BlueGreenAnalyses,
+} from './analysis/compose.js';
 export { BlueGreenAnalysis, type BlueGreenPhase } from './analysis/blue-green-analysis.js';
 export {
   ABTestAnalysis,

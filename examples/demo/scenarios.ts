@@ -4,10 +4,14 @@
  * happened as a {@link ScenarioTimeline} with the expectations it checks.
  */
 import {
+  ABTestAnalysis,
   ABTestController,
   BlueGreenSwitch,
   CanaryDeployment,
   ModelRouter,
+  blueGreenAnalysis,
+  canaryAnalysis,
+  type CanaryAnalysis,
   judgeEvidence,
   outcomesBetween,
   type AnalysisReport,
@@ -19,7 +23,7 @@ import {
   type RandomSource,
   type RouteContext,
 } from '../../src/index.js';
-import { simulate, type FakeClock, type SimulatedResult, type SimulationStep } from '../../src/testing/index.js';
+import { simulate, type Analyzable, type FakeClock, type SimulatedResult, type SimulationStep } from '../../src/testing/index.js';
 import type { IrisRow } from './iris.js';
 import { formatPercent, type ScenarioTimeline, type TimelineStep, type VersionStep } from './timeline.js';
 
@@ -94,7 +98,9 @@ async function simulatedStep(
     request?: (index: number) => { context: RouteContext; row: IrisRow };
     /** Each answered request with the row it sent (`simulate()`'s `onResult`). */
     onResult?: (result: SimulatedResult, row: IrisRow) => void;
-    /** The step's decision, from the analyses that ran in it (the policy's own, collected by `simulate()`). */
+    /** The analysis composed around the policy, whose runs in this step `simulate()` collects. */
+    analysis?: Analyzable;
+    /** The step's decision, from the analyses that ran in it (collected by `simulate()`). */
     decide: (reports: readonly AnalysisReport[]) => string | undefined;
     /** What the evidence method, run beside, concluded in the step. */
     evidence?: () => string | undefined;
@@ -116,6 +122,7 @@ async function simulatedStep(
   const { onResult } = options;
   const run = await simulate({
     router: options.router,
+    ...(options.analysis !== undefined && { analysis: options.analysis }),
     clock: ctx.clock,
     requests: requestCount,
     requestsPerStep: requestCount,
@@ -212,7 +219,7 @@ export const EVIDENCE_MARGINS = { maxErrorRateIncrease: CANARY_ANALYSIS.relative
  * split over the steps below 100 % as an evidence analysis does), and remembers the first run at
  * which it would have failed the candidate.
  */
-function evidenceBeside(monitor: DeploymentMonitor, canary: CanaryDeployment, stable: number, candidate: number) {
+function evidenceBeside(monitor: DeploymentMonitor, canary: CanaryDeployment, analysis: CanaryAnalysis, stable: number, candidate: number) {
   const alpha = 0.05 / Math.max(1, canary.steps.filter((s) => s < 100).length);
   let start = { stable: monitor.outcomes(stable), candidate: monitor.outcomes(candidate) };
   const restart = () => {
@@ -223,7 +230,7 @@ function evidenceBeside(monitor: DeploymentMonitor, canary: CanaryDeployment, st
   let runs = 0;
   canary.on('started', restart);
   // The analysis event comes before the step it decides, so each run is judged on its own step.
-  canary.on('analysis', () => {
+  analysis.on('analysis', () => {
     runs++;
     const window = {
       stable: outcomesBetween(monitor.outcomes(stable), start.stable),
@@ -281,9 +288,8 @@ export async function runCanary(ctx: DemoContext, options: CanaryScenarioOptions
     name: options.id,
     clock: ctx.clock.now,
     random: ctx.random,
-    monitor: ctx.monitor,
-    analysis: { ...CANARY_ANALYSIS, timers: ctx.clock },
   });
+  const analysis = canaryAnalysis(canary, { ...CANARY_ANALYSIS, monitor: ctx.monitor, clock: ctx.clock.now, timers: ctx.clock });
   const router = new ModelRouter({ registry: ctx.registry, model: ctx.model, policy: canary, monitor: ctx.monitor, pool: ctx.pool });
 
   const aliasMoves: Promise<void>[] = [];
@@ -294,14 +300,15 @@ export async function runCanary(ctx: DemoContext, options: CanaryScenarioOptions
   });
 
   // The evidence method as a dry run on the same traffic: judged at every analysis, never acting.
-  const evidence = evidenceBeside(ctx.monitor, canary, stable, candidate);
+  const evidence = evidenceBeside(ctx.monitor, canary, analysis, stable, candidate);
   canary.start();
-  canary.startAnalysis();
+  analysis.start();
   // One simulate() call per step, so each step is printed as soon as it ends; the analysis runs
   // on its own interval (the fake clock's timers) and simulate() collects its reports.
   const simulateStep = (phase: string): Promise<TimelineStep> =>
     simulatedStep(ctx, scenario, started, {
       router,
+      analysis,
       phase,
       decide: (reports) => {
         const report = reports[reports.length - 1];
@@ -314,7 +321,7 @@ export async function runCanary(ctx: DemoContext, options: CanaryScenarioOptions
   for (let i = 0; i < maxSteps && canary.state.status === 'progressing'; i++) {
     await simulateStep(`canary ${canary.state.percentage}%`);
   }
-  canary.stopAnalysis();
+  analysis.stop();
   await Promise.all(aliasMoves);
   const settled = canary.state;
   const rolloutSteps = scenario.steps.slice();
@@ -371,7 +378,7 @@ export async function runAbTest(ctx: DemoContext, options: AbTestScenarioOptions
   const name = 'iris-accuracy';
   const scenario = begin(ctx, 'ab-test', `A/B test: v${control} vs v${challenger} on held-out accuracy`, [control, challenger]);
   const started = ctx.clock.now();
-  const ab = new ABTestController({ clock: ctx.clock.now, random: ctx.random, monitor: ctx.monitor });
+  const ab = new ABTestController({ clock: ctx.clock.now, random: ctx.random });
   ab.createExperiment(name, {
     variants: [
       { name: 'a', version: control },
@@ -380,9 +387,12 @@ export async function runAbTest(ctx: DemoContext, options: AbTestScenarioOptions
     metric: { kind: 'binary' },
     sequential: true,
     alpha: 0.05,
-    // Concluded on its own once the always-valid test is significant; a challenger that errs or
-    // is slow is stopped by the guardrails.
-    autoConclude: true,
+  });
+  // Concluded on its own once the always-valid test is significant; a challenger that errs or
+  // is slow is stopped by the guardrails.
+  const analysis = new ABTestAnalysis(ab, name, {
+    monitor: ctx.monitor,
+    clock: ctx.clock.now,
     guardrails: { maxErrorRate: 0.01, maxP99LatencyMs: MAX_P99_MS, minRequests: 10 },
   });
   const router = new ModelRouter({ registry: ctx.registry, model: ctx.model, policy: ab.policy(name), monitor: ctx.monitor, pool: ctx.pool });
@@ -398,7 +408,7 @@ export async function runAbTest(ctx: DemoContext, options: AbTestScenarioOptions
 
   let concluded: ConcludedEvent | undefined;
   ab.on('concluded', (e) => (concluded = e));
-  ab.startAnalysis(name, { intervalMs: INTERVAL_MS, timers: ctx.clock });
+  analysis.start({ intervalMs: INTERVAL_MS, timers: ctx.clock });
   for (let i = 0; i < options.maxSteps && !concluded; i++) {
     await simulatedStep(ctx, scenario, started, {
       router,
@@ -417,7 +427,7 @@ export async function runAbTest(ctx: DemoContext, options: AbTestScenarioOptions
       },
     });
   }
-  ab.stopAnalysis(name);
+  analysis.stop();
   const results = ab.results(name);
   if (concluded) {
     await simulatedStep(ctx, scenario, started, {
@@ -463,22 +473,23 @@ export async function runBlueGreen(ctx: DemoContext, options: { active: number; 
   const { active, candidate } = options;
   const scenario = begin(ctx, 'blue-green', `Blue-green v${active} → v${candidate}: preview-verified switch, automatic switch back`, [active, candidate]);
   const started = ctx.clock.now();
-  const bg = new BlueGreenSwitch({
-    blue: active,
-    clock: ctx.clock.now,
+  const bg = new BlueGreenSwitch({ blue: active, clock: ctx.clock.now });
+  const analyses = blueGreenAnalysis(bg, {
     monitor: ctx.monitor,
-    prePromotionAnalysis: { ...BLUE_GREEN_ANALYSIS, timers: ctx.clock },
-    postPromotionAnalysis: { ...BLUE_GREEN_ANALYSIS, timers: ctx.clock },
+    clock: ctx.clock.now,
+    prePromotion: { ...BLUE_GREEN_ANALYSIS, timers: ctx.clock },
+    postPromotion: { ...BLUE_GREEN_ANALYSIS, timers: ctx.clock },
   });
   const router = new ModelRouter({ registry: ctx.registry, model: ctx.model, policy: bg, monitor: ctx.monitor, pool: ctx.pool });
   // Each loop judges its phase only after a full interval of that phase's own traffic, so the
   // post-promotion run never reads the preview traffic from before the switch.
-  bg.startAnalysis();
+  analyses.start();
   const decide = (reports: readonly AnalysisReport[]): string | undefined =>
     reports.length === 0 ? undefined : reports.map((r) => `${r.phase} ${describeBlueGreen(r, bg)}`).join('; ');
 
   await simulatedStep(ctx, scenario, started, {
     router,
+    analysis: analyses,
     phase: `blue v${active} active`,
     decide: () => {
       bg.deploy(candidate);
@@ -493,15 +504,15 @@ export async function runBlueGreen(ctx: DemoContext, options: { active: number; 
       : { context: { unitId: `user-${Math.floor(ctx.random() * USERS)}` }, row: ctx.rows[Math.floor(ctx.random() * ctx.rows.length)]! };
   const previewSteps: TimelineStep[] = [];
   for (let i = 0; i < 3 && bg.state.activeVersion === active; i++) {
-    previewSteps.push(await simulatedStep(ctx, scenario, started, { router, phase: `live v${active} + preview v${candidate}`, request: previewing, decide }));
+    previewSteps.push(await simulatedStep(ctx, scenario, started, { router, analysis: analyses, phase: `live v${active} + preview v${candidate}`, request: previewing, decide }));
   }
   const switchedTo = bg.state.activeVersion;
   const liveSteps: TimelineStep[] = [];
   for (let i = 0; i < 3 && bg.state.activeVersion === candidate; i++) {
-    liveSteps.push(await simulatedStep(ctx, scenario, started, { router, phase: `green v${candidate} active`, decide }));
+    liveSteps.push(await simulatedStep(ctx, scenario, started, { router, analysis: analyses, phase: `green v${candidate} active`, decide }));
   }
-  bg.stopAnalysis();
-  const after = await simulatedStep(ctx, scenario, started, { router, phase: `blue v${bg.state.activeVersion} active again`, decide });
+  analyses.stop();
+  const after = await simulatedStep(ctx, scenario, started, { router, analysis: analyses, phase: `blue v${bg.state.activeVersion} active again`, decide });
 
   const previewRequests = Math.ceil(REQUESTS_PER_STEP / PREVIEW_EVERY);
   const firstPreview = previewSteps[0];

@@ -2,9 +2,11 @@ import { EventEmitter } from 'eventemitter3';
 import { InvalidStateError, ValidationError, describeValue } from '../errors.js';
 import { DeploymentMonitor } from '../monitor/deployment-monitor.js';
 import { type Clock, checkFunction, checkNumber } from '../options.js';
-import type { ABTestController, ExperimentResults } from '../routing/ab-test.js';
+import type { ABTestController } from '../routing/ab-test.js';
+import type { ExperimentAnalyzedEvent, ExperimentResults } from '../routing/ab-test-types.js';
 import { judgeAnalysis } from './judge.js';
-import { type IntervalScheduler, globalIntervalScheduler } from './options.js';
+import { claimPolicy, releasePolicy } from './analysis-controller.js';
+import { type IntervalScheduler, resolveSchedule } from './options.js';
 import { AnalysisRunner } from './runner.js';
 import type { AnalysedVersion, AnalysisCheck, AnalysisDecision } from './types.js';
 
@@ -81,10 +83,13 @@ export interface ABTestAnalysisEvents {
 }
 
 /**
- * Automation for one experiment of an {@link ABTestController}: guardrails that stop a challenger
+ * Automation composed around one experiment of an {@link ABTestController}, which knows nothing of
+ * it: at every look of the controller (its `analyzed` event: `ab.analyze(name)`, `analyzeEvery`
+ * results, or this analysis's own `analyze()` / `start()` loop) it checks guardrails that stop a challenger
  * whose version breaches an error-rate or p99 limit (the experiment concludes on the control, as
  * dropping one arm of a running A/B/n test would shift every other arm's traffic), and
- * auto-conclusion once the sequential test is significant.
+ * auto-conclusion once the sequential test is significant (`autoConclude`, default true). One
+ * analysis per experiment: `dispose()` it before another.
  *
  * @example
  * ```ts
@@ -102,7 +107,11 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
   private readonly guardrails: Guardrails & { minRequests: number };
   private readonly clock: Clock;
   private runner: AnalysisRunner;
-  private lastReport: ABTestAnalysisReport | undefined;
+  /** The report of the look `analyze()` asked the controller for. */
+  private latest: ABTestAnalysisReport | undefined;
+  private readonly onAnalyzed = (event: ExperimentAnalyzedEvent): void => {
+    if (event.name === this.experiment) this.latest = this.evaluate(event.results);
+  };
 
   constructor(controller: ABTestController, experiment: string, options: ABTestAnalysisOptions) {
     super();
@@ -134,6 +143,20 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
     }
     this.clock = options.clock === undefined ? Date.now : checkFunction<Clock>('clock', options.clock);
     this.runner = this.schedule(options);
+    claimPolicy(controller, `experiment '${experiment}'`);
+    controller.on('analyzed', this.onAnalyzed);
+  }
+
+  /** Whether the experiment is concluded: nothing is left to analyse. */
+  get settled(): boolean {
+    return this.controller.results(this.experiment).conclusion !== null;
+  }
+
+  /** Stops the loop and stops following the controller's looks, so another analysis may take the experiment. */
+  dispose(): void {
+    this.stop();
+    this.controller.off('analyzed', this.onAnalyzed);
+    releasePolicy(this.controller, `experiment '${this.experiment}'`);
   }
 
   /** Whether the loop started by `start()` is running. */
@@ -157,18 +180,22 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
   }
 
   /**
-   * One look: `controller.analyze(experiment)` (its `significant` / `srmDetected` events), then the
-   * guardrails, then auto-conclusion. A concluded experiment is an `InvalidStateError`.
+   * One look: `controller.analyze(experiment)` (its `significant` / `srmDetected` events), whose
+   * `analyzed` event this analysis acts on: guardrails, then auto-conclusion. A concluded
+   * experiment is an `InvalidStateError`.
    */
   async analyze(): Promise<ABTestAnalysisReport> {
-    this.lastReport = undefined;
+    this.latest = undefined;
     const results = this.controller.analyze(this.experiment);
-    // The controller's own automation is evaluated inside controller.analyze(): do not act twice.
-    return this.lastReport ?? this.evaluate(results);
+    const report = this.latest;
+    this.latest = undefined;
+    if (report === undefined) {
+      throw new InvalidStateError(`experiment '${this.experiment}' is already concluded (winner '${results.conclusion?.winner}')`);
+    }
+    return report;
   }
 
-  /** Acts on results already computed by `controller.analyze`. @internal */
-  evaluate(results: ExperimentResults): ABTestAnalysisReport {
+  private evaluate(results: ExperimentResults): ABTestAnalysisReport {
     if (results.conclusion !== null) {
       throw new InvalidStateError(`experiment '${this.experiment}' is already concluded (winner '${results.conclusion.winner}')`);
     }
@@ -194,7 +221,6 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
     } else {
       this.considerConclusion(report, results);
     }
-    this.lastReport = report;
     this.emit('analysis', report);
     if (breached.length > 0) this.emit('guardrailBreached', report);
     return report;
@@ -222,14 +248,11 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
   }
 
   private schedule(options: ABTestAnalysisSchedule): AnalysisRunner {
-    const timers = options.timers ?? globalIntervalScheduler;
-    if (typeof timers?.setInterval !== 'function' || typeof timers?.clearInterval !== 'function') {
-      throw new ValidationError(`timers must have setInterval and clearInterval functions (e.g. a FakeClock), got ${describeValue(timers)}`);
-    }
+    const { intervalMs, timers } = resolveSchedule('ABTestAnalysis', options);
     return new AnalysisRunner(
       () => this.analyze(),
-      () => this.controller.results(this.experiment).conclusion !== null,
-      checkNumber('intervalMs', options.intervalMs ?? 60_000, { min: 1 }),
+      () => this.settled,
+      intervalMs,
       timers,
       (error) => {
         this.runner.stop();

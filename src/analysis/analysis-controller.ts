@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { ValidationError, describeValue } from '../errors.js';
+import { InvalidStateError, ValidationError, describeValue } from '../errors.js';
 import { DeploymentMonitor } from '../monitor/deployment-monitor.js';
 import { type Clock, checkFunction } from '../options.js';
 import { countAnalysisOutcome, emptyAnalysisCounters } from './counters.js';
@@ -29,8 +29,43 @@ export interface AnalysisEvents {
   promotionAborted: (report: AnalysisReport) => void;
   /** Blue-green post-promotion analysis passed: the switch is verified and the phase ends. */
   promotionVerified: (report: AnalysisReport) => void;
-  /** `startAnalysis()` hit an unexpected error outside any run (a bug, not a verdict); the loop stopped. */
+  /** `start()` hit an unexpected error outside any run (a bug, not a verdict); the loop stopped. */
   analysisStopped: (event: { error: unknown }) => void;
+  /** The policy's state was replaced by `restore()`: the counters start afresh, as at a new step. */
+  countersReset: (event: CountersResetEvent) => void;
+}
+
+/** Payload of the `countersReset` event. */
+export interface CountersResetEvent {
+  /** Why the counters started again: the steered policy was `restore()`d. */
+  reason: 'restored';
+  /** The counters before the reset. */
+  previous: AnalysisCounters;
+  at: number;
+}
+
+/**
+ * What an analysis steers, as it sees it: something whose events it can follow. Every policy is an
+ * `EventEmitter`; the adapters (`CanaryAnalysis` …) read the few methods they call on top of this.
+ */
+export type Observable = Pick<EventEmitter<string>, 'on' | 'off'>;
+
+/** Analyses attached to each policy, by role, so two can never drive one rollout. */
+const attached = new WeakMap<object, Set<string>>();
+
+/** Takes `role` on `steered` for one analysis; a second is an `InvalidStateError`. @internal */
+export function claimPolicy(steered: object, role: string): void {
+  const roles = attached.get(steered) ?? new Set<string>();
+  if (roles.has(role)) {
+    throw new InvalidStateError(`this policy already has a ${role} analysis: dispose() it before composing another, so two never drive one rollout`);
+  }
+  roles.add(role);
+  attached.set(steered, roles);
+}
+
+/** Gives `role` on `steered` back. @internal */
+export function releasePolicy(steered: object, role: string): void {
+  attached.get(steered)?.delete(role);
 }
 
 /** What `monitor` and `clock` an analysis reads, beside its {@link AnalysisOptions}. */
@@ -73,18 +108,34 @@ export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
   private readonly clock: Clock;
   private runCounters: AnalysisCounters = emptyAnalysisCounters();
   private readonly runner: AnalysisRunner;
+  private readonly steered: Observable;
+  private readonly role: string;
+  private readonly subscriptions: Array<[event: string, listener: (...args: unknown[]) => void]> = [];
   /** Start of the evidence window (evidence method only). */
   private evidenceMark: EvidenceMark | undefined;
 
-  /** @param name - the options' name in error messages, e.g. `'analysis'`. */
-  protected constructor(name: string, binding: AnalysisBinding, options: AnalysisOptions) {
+  /**
+   * @param name - the options' name in error messages, e.g. `'analysis'`.
+   * @param steered - the policy; one analysis per `role` may steer it (`InvalidStateError` otherwise).
+   */
+  protected constructor(name: string, steered: Observable, role: string, binding: AnalysisBinding, options: AnalysisOptions) {
     super();
-    if (!(binding.monitor instanceof DeploymentMonitor)) {
-      throw new ValidationError(`monitor must be a DeploymentMonitor (the one the router records into) to run ${name}, got ${describeValue(binding.monitor)}`);
+    if (typeof binding !== 'object' || binding === null || !(binding.monitor instanceof DeploymentMonitor)) {
+      throw new ValidationError(
+        `monitor must be a DeploymentMonitor (the one the router records into) to run ${name}, got ${describeValue((binding as Partial<AnalysisBinding> | null)?.monitor)}`,
+      );
     }
     this.monitor = binding.monitor;
     this.clock = binding.clock === undefined ? Date.now : checkFunction<Clock>('clock', binding.clock);
     this.settings = resolveAnalysisOptions(name, options);
+    claimPolicy(steered, role);
+    this.steered = steered;
+    this.role = role;
+    this.follow('restored', () => {
+      const previous = this.runCounters;
+      this.restart();
+      this.emit('countersReset', { reason: 'restored', previous, at: this.clock() });
+    });
     this.runner = new AnalysisRunner(
       () => (this.ready() ? this.analyze() : Promise.resolve(undefined)),
       () => this.finished(),
@@ -97,9 +148,21 @@ export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
     );
   }
 
-  /** Counters of the current step or phase. */
+  /** Counters of the current step or phase: plain data, storable beside the policy's snapshot. */
   get counters(): Readonly<AnalysisCounters> {
     return { ...this.runCounters };
+  }
+
+  /** Whether the rollout has settled (promoted or rolled back): nothing is left to analyse. */
+  get settled(): boolean {
+    return this.finished();
+  }
+
+  /** Stops the loop and lets go of the policy: it no longer follows its events, and another analysis may steer it. */
+  dispose(): void {
+    this.stop();
+    for (const [event, listener] of this.subscriptions.splice(0)) this.steered.off(event, listener);
+    releasePolicy(this.steered, this.role);
   }
 
   /** Time between runs of `start()`, in ms. */
@@ -223,6 +286,20 @@ export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
     this.runCounters = emptyAnalysisCounters();
   }
 
+  /**
+   * What a `restore()` of the policy does to the adapter's own view of it (the counters are reset
+   * after): by default nothing beyond the reset. @internal
+   */
+  protected restart(): void {
+    this.resetCounters();
+  }
+
+  /** Follows one of the policy's events until `dispose()`. @internal */
+  protected follow(event: string, listener: (...args: unknown[]) => void): void {
+    this.steered.on(event, listener);
+    this.subscriptions.push([event, listener]);
+  }
+
   private conclude(target: AnalysisTarget, report: AnalysisReport, verdict: AnalysisVerdict, counters: AnalysisCounters): AnalysisReport {
     this.runCounters = counters;
     const reason = `analysis ${report.outcome}: ${report.reason}`;
@@ -271,4 +348,12 @@ export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
 
 function gateName(action: GateContext['action']): string {
   return action === 'step' ? 'beforeStep' : 'beforePromote';
+}
+
+/** The options object of an analysis adapter, checked before it is taken apart. @internal */
+export function checkBinding<T extends AnalysisBinding>(options: T): T {
+  if (typeof options !== 'object' || options === null) {
+    throw new ValidationError(`options must be an object holding at least monitor, got ${describeValue(options)}`);
+  }
+  return options;
 }

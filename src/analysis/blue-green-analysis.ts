@@ -1,6 +1,6 @@
 import { InvalidStateError, ValidationError } from '../errors.js';
-import type { BlueGreenSwitch } from '../routing/blue-green.js';
-import { AnalysisController, type AnalysisBinding, type AnalysisTarget } from './analysis-controller.js';
+import type { BlueGreenDeployedEvent, BlueGreenSwitch, BlueGreenSwitchedEvent } from '../routing/blue-green.js';
+import { AnalysisController, checkBinding, type AnalysisBinding, type AnalysisTarget } from './analysis-controller.js';
 import type { AnalysisOptions } from './options.js';
 
 /** 1 µs: far below any meaningful interval, far above float error at epoch-ms magnitudes. */
@@ -10,8 +10,8 @@ const INTERVAL_TOLERANCE_MS = 1e-3;
 export type BlueGreenPhase = 'prePromotion' | 'postPromotion';
 
 /**
- * One of Argo Rollouts' blue-green analyses of a {@link BlueGreenSwitch} (what
- * `prePromotionAnalysis` / `postPromotionAnalysis` on the switch's options turn on):
+ * One of Argo Rollouts' blue-green analyses, composed around a {@link BlueGreenSwitch} that knows
+ * nothing of it (`blueGreenAnalysis()` composes both at once):
  *
  * - `'prePromotion'`: after `deploy()`, judges the idle slot on the preview traffic it gets
  *   (`route({ preview: true })`) against the active version. Success (and `gates.beforePromote`)
@@ -21,6 +21,8 @@ export type BlueGreenPhase = 'prePromotion' | 'postPromotion';
  *   replaced (whose lifetime numbers stand in once it has no traffic). Success → `promotionVerified`
  *   and the phase ends; failure → `rollback()`, everyone back on the previous version.
  *
+ * A `restore()` of the switch re-reads which phase is pending and starts the counters afresh
+ * (`countersReset`). One analysis per phase per switch: `dispose()` it before another.
  * Past `inconclusiveLimit` either phase emits `needsAttention` and stops its loop until started again.
  * `start()`'s loop judges a phase only once a full `intervalMs` has passed since it began, so a
  * post-promotion run never reads traffic from before the switch (keep the monitor's `windowMs` at
@@ -46,29 +48,31 @@ export class BlueGreenAnalysis extends AnalysisController {
   private since = Number.NEGATIVE_INFINITY;
 
   constructor(policy: BlueGreenSwitch, phase: BlueGreenPhase, options: AnalysisBinding & AnalysisOptions) {
-    const { monitor, clock, ...analysis } = options;
-    super(`${phase}Analysis`, { monitor, clock }, analysis);
+    const { monitor, clock, ...analysis } = checkBinding(options);
+    super(`${phase}Analysis`, policy, phase, { monitor, clock }, analysis);
     if (this.settings.evidence !== undefined) {
       // The evidence tests compare two versions serving the same population at the same time; a
       // switch has no such split (preview traffic is chosen, and after the switch the previous
       // version serves nothing), so they would compare unlike with unlike.
+      this.dispose(); // let go of the switch: nothing was composed
       throw new ValidationError(
         `${phase}Analysis.method 'evidence' needs a canary's concurrent split of the same traffic; a blue-green switch has none, got method 'evidence'`,
       );
     }
     this.policy = policy;
     this.phase = phase;
-    const { activeVersion, idleVersion, canRollback } = policy.state;
+    this.pending = this.pendingInState();
     if (phase === 'prePromotion') {
-      // A switch built with both slots filled has a version waiting for promotion.
-      if (idleVersion !== undefined && !canRollback) this.pending = { candidate: idleVersion, baseline: activeVersion };
-      policy.on('deployed', (e) => this.begin({ candidate: e.version, baseline: this.policy.state.activeVersion }));
-      policy.on('switched', () => this.end());
+      this.follow('deployed', (e) => this.begin({ candidate: (e as BlueGreenDeployedEvent).version, baseline: this.policy.state.activeVersion }));
+      this.follow('switched', () => this.end());
     } else {
-      policy.on('switched', (e) => this.begin({ candidate: e.toVersion, baseline: e.fromVersion }));
-      policy.on('deployed', () => this.end());
+      this.follow('switched', (e) => {
+        const { toVersion, fromVersion } = e as BlueGreenSwitchedEvent;
+        this.begin({ candidate: toVersion, baseline: fromVersion });
+      });
+      this.follow('deployed', () => this.end());
     }
-    policy.on('rolledBack', () => this.end());
+    this.follow('rolledBack', () => this.end());
   }
 
   /** Whether this phase has a version to judge now. */
@@ -140,6 +144,24 @@ export class BlueGreenAnalysis extends AnalysisController {
 
   protected finished(): boolean {
     return false;
+  }
+
+  /**
+   * What the switch's state says is pending for this phase: pre-promotion while a version waits in
+   * the idle slot with no switch to undo (a switch built or restored with both slots filled),
+   * post-promotion while the last switch can still be rolled back.
+   */
+  private pendingInState(): { candidate: number; baseline: number } | undefined {
+    const { activeVersion, idleVersion, canRollback } = this.policy.state;
+    if (idleVersion === undefined) return undefined;
+    if (this.phase === 'prePromotion') return canRollback ? undefined : { candidate: idleVersion, baseline: activeVersion };
+    return canRollback ? { candidate: activeVersion, baseline: idleVersion } : undefined;
+  }
+
+  protected override restart(): void {
+    this.pending = this.pendingInState();
+    this.since = this.pending === undefined ? Number.NEGATIVE_INFINITY : this.now();
+    this.resetCounters();
   }
 
   private begin(pending: { candidate: number; baseline: number }): void {

@@ -1,24 +1,29 @@
 import { InvalidStateError } from '../errors.js';
-import type { CanaryDeployment } from '../routing/canary.js';
-import { AnalysisController, type AnalysisBinding, type AnalysisTarget } from './analysis-controller.js';
+import type { CanaryDeployment, CanaryStartedEvent, CanarySteppedEvent } from '../routing/canary.js';
+import { AnalysisController, checkBinding, type AnalysisBinding, type AnalysisTarget } from './analysis-controller.js';
 import type { AnalysisOptions } from './options.js';
 
+/** Options of {@link CanaryAnalysis}: the monitor it reads (required), its clock, and the analysis itself. */
+export type CanaryAnalysisOptions = AnalysisBinding & AnalysisOptions;
+
 /**
- * Automated analysis of a {@link CanaryDeployment} (what `analysis` on the canary's options
- * switches on): each run judges the canary's rolling-window numbers against absolute limits and,
- * with `relative`, against the stable version's own live numbers (or, with `method: 'evidence'`,
- * everything both versions served since the step began by always-valid non-inferiority tests), then
+ * Automated analysis composed around a {@link CanaryDeployment}, which knows nothing of it: each
+ * run judges the canary's rolling-window numbers against absolute limits and, with `relative`,
+ * against the stable version's own live numbers (or, with `method: 'evidence'`, everything both
+ * versions served since the step began by always-valid non-inferiority tests), then
  * - `successful` ×`consecutiveSuccessLimit` → asks `gates.beforeStep` and `increase()`s to the
  *   next step, or after the last step asks `gates.beforePromote` and `promote()`s;
  * - `failed` past `failureLimit` (or `error` past `consecutiveErrorLimit`) → `rollback()`;
  * - `inconclusive` past `inconclusiveLimit` → `pause()` and `needsAttention`;
  * - anything else → `held`.
- * Counters start again at every step, start, resume, promotion or rollback.
+ * Counters start again at every step, start, resume, promotion, rollback or `restore()` (the last
+ * with a `countersReset` event). One `CanaryAnalysis` per canary: `dispose()` it before another.
  *
  * @example
  * ```ts
  * const canary = new CanaryDeployment({ stable: 1, canary: 2, steps: [5, 25, 50, 100] });
  * const analysis = new CanaryAnalysis(canary, { monitor, minRequests: 200, maxErrorRate: 0.02, relative: { maxLatencyRatio: 1.2 } });
+ * canary.on('rolledBack', (e) => log.warn(e));
  * analysis.on('analysis', (r) => log.info(r));
  * canary.start();
  * analysis.start(); // every 60 s until promoted or rolled back
@@ -28,20 +33,23 @@ export class CanaryAnalysis extends AnalysisController {
   /** The canary this analysis drives. */
   readonly canary: CanaryDeployment;
 
-  constructor(canary: CanaryDeployment, options: AnalysisBinding & AnalysisOptions) {
-    const { monitor, clock, ...analysis } = options;
-    super('analysis', { monitor, clock }, analysis);
+  constructor(canary: CanaryDeployment, options: CanaryAnalysisOptions) {
+    const { monitor, clock, ...analysis } = checkBinding(options);
+    super('analysis', canary, 'canary', { monitor, clock }, analysis);
     this.canary = canary;
     const reset = () => this.resetCounters();
-    for (const event of ['started', 'stepped', 'resumed', 'promoted', 'rolledBack', 'aborted'] as const) canary.on(event, reset);
+    for (const event of ['started', 'stepped', 'resumed', 'promoted', 'rolledBack', 'aborted'] as const) this.follow(event, reset);
     // One evidence window per step, so load that changes over time hits both versions in the same
     // proportion; α is split over the steps below 100 % so the guarantee covers the whole rollout.
     // A step to 100 % keeps the previous window: the stable version gets no traffic to compare with.
     const share = () => 1 / Math.max(1, canary.steps.filter((step) => step < 100).length);
-    canary.on('started', (event) => this.startEvidence(event.canary, event.stable, share()));
-    canary.on('stepped', (event) => {
+    this.follow('started', (event) => {
+      const { canary: candidate, stable } = event as CanaryStartedEvent;
+      this.startEvidence(candidate, stable, share());
+    });
+    this.follow('stepped', (event) => {
       const { stable, canary: candidate } = canary.state;
-      if (event.to < 100 && candidate !== undefined) this.startEvidence(candidate, stable, share());
+      if ((event as CanarySteppedEvent).to < 100 && candidate !== undefined) this.startEvidence(candidate, stable, share());
     });
   }
 

@@ -16,11 +16,11 @@ export interface IntervalScheduler {
 
 /** Options shared by every automated analysis (canary steps, blue-green pre/post promotion). */
 export interface AnalysisOptions extends AnalysisCriteria, AnalysisLimits {
-  /** Time between two runs when driven by `startAnalysis()`, in ms (default 60 000, Flagger's default). */
+  /** Time between two runs when driven by the analysis's `start()`, in ms (default 60 000, Flagger's default). */
   intervalMs?: number;
   /** Async yes/no functions asked before acting on a success. */
   gates?: AnalysisGates;
-  /** Timers for `startAnalysis()` (default: the global ones, unref'd). */
+  /** Timers for the analysis's `start()` (default: the global ones, unref'd). */
   timers?: IntervalScheduler;
 }
 
@@ -113,18 +113,10 @@ export function resolveAnalysisOptions(name: string, options: unknown): Resolved
     }
   }
 
-  let timers = globalIntervalScheduler;
-  if (o.timers !== undefined) {
-    if (typeof o.timers?.setInterval !== 'function' || typeof o.timers?.clearInterval !== 'function') {
-      throw new ValidationError(
-        `${name}.timers must have setInterval and clearInterval functions (e.g. a FakeClock), got ${describeValue(o.timers)}`,
-      );
-    }
-    timers = o.timers;
-  }
+  const { intervalMs, timers } = resolveSchedule(name, o);
 
   return {
-    intervalMs: optional('intervalMs', o.intervalMs, { min: 1 }) ?? 60_000,
+    intervalMs,
     criteria,
     evidence,
     limits,
@@ -159,4 +151,19 @@ function resolveEvidence(name: string, o: AnalysisOptions, criteria: AnalysisCri
     latencyQuantile: quantile,
     minLatencyDifferenceMs: checkNumber(`${name}.evidence.minLatencyDifferenceMs`, e.minLatencyDifferenceMs ?? 1, { min: 0 }),
   };
+}
+
+/**
+ * Checks the loop settings every analysis shares (`intervalMs`, default 60 000, Flagger's; `timers`,
+ * default the global ones, unref'd), naming the bad one.
+ * @internal
+ */
+export function resolveSchedule(name: string, options: { intervalMs?: unknown; timers?: unknown }): { intervalMs: number; timers: IntervalScheduler } {
+  const intervalMs = options.intervalMs === undefined ? 60_000 : checkNumber(`${name}.intervalMs`, options.intervalMs, { min: 1 });
+  const timers = options.timers as Partial<IntervalScheduler> | undefined;
+  if (timers === undefined) return { intervalMs, timers: globalIntervalScheduler };
+  if (typeof timers?.setInterval !== 'function' || typeof timers?.clearInterval !== 'function') {
+    throw new ValidationError(`${name}.timers must have setInterval and clearInterval functions (e.g. a FakeClock), got ${describeValue(timers)}`);
+  }
+  return { intervalMs, timers: timers as IntervalScheduler };
 }

@@ -33,8 +33,6 @@ import { quantile, sketchHistogram } from './sketch.js';
 import { type ParsedRing, type RingJSON, SketchRing, ringTotals } from './sketch-ring.js';
 import { type DeploymentStats, type StatsWindow, statsOf } from './stats.js';
 
-/** Wall time at which `performance.now()` reads 0; fixed for the life of the process (the getter costs as much as a clock read). */
-const TIME_ORIGIN = performance.timeOrigin;
 
 /** A version as the monitor keys it: a registry version number, or a string such as `'shadow:3'`. */
 export type MonitoredVersion = number | string;
@@ -58,6 +56,12 @@ export interface DeploymentMonitorOptions {
    * labels cannot exhaust memory, nor a huge snapshot block the event loop in `merge`.
    */
   maxVersions?: number;
+}
+
+/** Options of {@link DeploymentMonitor.record}. */
+export interface RecordOptions {
+  /** When the outcome happened, in ms of the monitor's clock (saves the monitor a clock read). */
+  at?: number;
 }
 
 /** One outcome, the object form of {@link DeploymentMonitor.record}. */
@@ -164,9 +168,8 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
   readonly relativeAccuracy: number;
   /** Most distinct versions kept; see {@link DeploymentMonitorOptions.maxVersions}. */
   readonly maxVersions: number;
-  private readonly clock: Clock;
-  /** The clock is the default `Date.now`, so `performance.timeOrigin + performance.now()` tells the same time. */
-  private readonly wallClock: boolean;
+  /** Time source of the windows, in ms. */
+  readonly clock: Clock;
   private readonly bucketMs: number;
   private readonly versions = new Map<MonitoredVersion, VersionState>();
   /** Prometheus label of each version, so `1` and `'1'` cannot both be recorded and collide. */
@@ -182,7 +185,6 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     this.relativeAccuracy = checkNumber('relativeAccuracy', relativeAccuracy, { min: 0, exclusiveMin: true, max: 0.5 });
     this.maxVersions = checkNumber('maxVersions', maxVersions, { min: 1, integer: true });
     this.clock = checkFunction<Clock>('clock', clock);
-    this.wallClock = clock === Date.now;
     this.bucketMs = this.windowMs / this.buckets;
   }
 
@@ -190,16 +192,25 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
    * Records one outcome: the hot path (one map lookup, one clock read, one sketch update, no
    * allocation). A non-finite or negative latency, a non-boolean `success` or a non-finite
    * `output` is a `ValidationError` and nothing is recorded.
+   *
+   * `options.at` is when the outcome happened, in ms of this monitor's clock, for a caller that
+   * has just read that time (as `ModelRouter` has): it spares the monitor its own clock read. It
+   * only decides whether the current bucket may still take the record; a time past the bucket's
+   * end or before its start makes the monitor read its clock, so buckets always rotate on the
+   * monitor's own time.
    */
-  record(version: MonitoredVersion, latencyMs: number, success?: boolean): void;
-  record(version: MonitoredVersion, outcome: Outcome): void;
-  record(version: MonitoredVersion, latencyOrOutcome: number | Outcome, success = true): void {
+  record(version: MonitoredVersion, latencyMs: number, success?: boolean, options?: RecordOptions): void;
+  record(version: MonitoredVersion, outcome: Outcome, options?: RecordOptions): void;
+  record(version: MonitoredVersion, latencyOrOutcome: number | Outcome, successOrOptions?: boolean | RecordOptions, options?: RecordOptions): void {
     let latencyMs: unknown = latencyOrOutcome;
+    let success: unknown = successOrOptions ?? true;
     let output: unknown;
+    let recordOptions = options;
     if (typeof latencyOrOutcome === 'object' && latencyOrOutcome !== null) {
       latencyMs = latencyOrOutcome.latencyMs;
       success = latencyOrOutcome.success ?? true;
       output = latencyOrOutcome.output;
+      recordOptions = successOrOptions as RecordOptions | undefined;
       if (output !== undefined && (typeof output !== 'number' || !Number.isFinite(output))) {
         throw new ValidationError(`output must be a finite number, got ${describeValue(output)}`);
       }
@@ -208,29 +219,19 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       throw new ValidationError(`latencyMs must be a finite number >= 0, got ${describeValue(latencyMs)}`);
     }
     if (typeof success !== 'boolean') throw new ValidationError(`success must be a boolean, got ${describeValue(success)}`);
+    const at = recordOptions === undefined ? undefined : recordOptions.at;
+    if (at !== undefined) {
+      if (typeof at !== 'number' || !Number.isFinite(at)) throw new ValidationError(`at must be a finite number of ms, got ${describeValue(at)}`);
+      const known = output === undefined ? this.versions.get(version) : undefined;
+      if (known !== undefined) {
+        known.latency.addEstimated(at, this.clock, latencyMs, !success);
+        return;
+      }
+    }
     const now = this.clock();
     const state = this.versions.get(version) ?? this.addVersion(version, now);
     state.latency.add(now, latencyMs, !success);
     if (output !== undefined) this.outputRing(state, now).add(now, output as number, false);
-  }
-
-  /**
-   * `record(version, latencyMs, success)` for a caller that has just read `performance.now()`
-   * (`monotonicNow`), as `ModelRouter` has: with the default clock the record's time is estimated
-   * as `performance.timeOrigin + monotonicNow` instead of a second clock read. The estimate only
-   * decides whether the current bucket may still take the record; one past the bucket's end, or
-   * before its start (the wall clock was adjusted since the process started), reads the clock, so
-   * buckets always rotate on the monitor's own time. With any other clock this is `record`.
-   * @internal
-   */
-  recordMonotonic(version: MonitoredVersion, latencyMs: number, success: boolean, monotonicNow: number): void {
-    const state = this.wallClock && latencyMs >= 0 && latencyMs < Number.POSITIVE_INFINITY ? this.versions.get(version) : undefined;
-    if (state === undefined) {
-      // First record of a version, a latency to reject, or a clock of the host's own.
-      this.record(version, latencyMs, success);
-      return;
-    }
-    state.latency.addEstimated(TIME_ORIGIN + monotonicNow, this.clock, latencyMs, !success);
   }
 
   /** Adds one model output (a score, a probability, a regression value) to the version's output distribution. */

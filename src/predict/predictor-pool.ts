@@ -99,12 +99,20 @@ export interface PredictorPoolEvents {
   loadFailed: [event: { name: string; ref: VersionRef; error: unknown }];
 }
 
+/** One `peek` in this many (a power of two, minus one as a mask) refreshes its version's place in the LRU. */
+const PEEK_RECENCY_EVERY = 1023;
+
 class Entry {
   predictor: Predictor | undefined = undefined;
   inFlight = 0;
+  /** Out of the pool's LRU: no new `get` or `peek` hands it out; it is disposed once idle. */
   evicted = false;
+  /** Its predictor's `dispose()` has begun: nothing may run on it any more. */
+  disposing = false;
   disposed: Promise<void> | undefined = undefined;
   drained: (() => void) | undefined = undefined;
+  /** The handle `peek` hands out, made once. */
+  shared: PooledPredictor | undefined = undefined;
   /** Settles a held call: shared by every call of this entry, so holding one costs no closure. */
   readonly releaseWith = (output: PredictOutput): PredictOutput => {
     this.release();
@@ -123,13 +131,13 @@ class Entry {
 
   /**
    * Runs one call of the loaded predictor, holding the entry (so it is not disposed) until the
-   * call settles, whether it answers, rejects or throws.
+   * call settles, whether it answers, rejects or throws. Only while `!disposing`.
    */
   hold(input: PredictInput, options: PredictOptions | undefined): Promise<PredictOutput> {
-    const predictor = this.acquire();
+    this.inFlight++;
     let running: Promise<PredictOutput>;
     try {
-      running = predictor.predict(input, options);
+      running = (this.predictor as Predictor).predict(input, options);
     } catch (error) {
       this.release();
       return Promise.reject(error);
@@ -137,21 +145,16 @@ class Entry {
     return running.then(this.releaseWith, this.releaseRethrow);
   }
 
-  /** Holds the entry for one call and returns its predictor; pair with exactly one `release()`. */
-  acquire(): Predictor {
-    this.inFlight++;
-    return this.predictor as Predictor;
-  }
-
-  release(): void {
+  private release(): void {
     if (--this.inFlight === 0 && this.drained) this.drained();
   }
 }
 
 /**
- * A loaded version as handed out by {@link PredictorPool.get}. Its `predict` holds the version in
- * the pool for the length of the call, so an eviction waits for it: there is nothing to release.
- * After an eviction the handle still works: its next `predict` loads the version again.
+ * A loaded version as handed out by {@link PredictorPool.get} and {@link PredictorPool.peek}. Its
+ * `predict` holds the version for the length of the call, so an eviction waits for it: there is
+ * nothing to release. After an eviction the handle still works: a call that starts once the
+ * evicted predictor is being disposed loads the version again, so an eviction never fails a call.
  */
 export class PooledPredictor implements Predictor {
   /** Model name. */
@@ -179,32 +182,27 @@ export class PooledPredictor implements Predictor {
   /** Runs one prediction on this version, keeping it loaded until the call settles. */
   predict(input: PredictInput, options?: PredictOptions): Promise<PredictOutput> {
     // No async frame of its own on the hot path: the entry's hold adds one `then` to the inner call.
-    if (this.detached || this.entry.evicted) return this.reloadAndPredict(input, options);
+    // An evicted entry whose running calls have not finished is still whole: holding it is safe.
+    if (this.detached || this.entry.disposing) return this.reloadAndPredict(input, options);
     return this.entry.hold(input, options);
-  }
-
-  /**
-   * The entry a caller may hold directly for one call (`acquire` … `release`), skipping this
-   * handle's own `then`; `undefined` when `predict` must take its slow path.
-   * @internal
-   */
-  liveEntry(): Entry | undefined {
-    return this.detached || this.entry.evicted ? undefined : this.entry;
   }
 
   private async reloadAndPredict(input: PredictInput, options: PredictOptions | undefined): Promise<PredictOutput> {
     if (this.detached) throw new InvalidStateError(`handle of model '${this.name}' v${this.version} was disposed; get another from the pool`);
-    const entry = (await this.pool.get(this.name, this.version)).entry;
+    // Another load finishing between this get and the hold can evict the entry again: take the next one.
+    let entry = this.entry;
+    while (entry.disposing) entry = (await this.pool.get(this.name, this.version)).entry;
     this.entry = entry;
     return entry.hold(input, options);
   }
 
   /**
    * Detaches this handle: later `predict` calls on it reject with `InvalidStateError`. The version
-   * stays loaded, since other callers share it; `pool.unload(name, version)` unloads it.
+   * stays loaded, since other callers share it; `pool.unload(name, version)` unloads it. The handle
+   * of `peek()` is the pool's own, shared by every caller: disposing it does nothing.
    */
   async dispose(): Promise<void> {
-    this.detached = true;
+    if (this.entry.shared !== this) this.detached = true;
   }
 }
 
@@ -237,6 +235,9 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
   private readonly create: (v: V) => Promise<Predictor>;
   /** Insertion order is recency: a hit moves its entry to the end. */
   private readonly entries = new Map<string, Entry>();
+  /** The same entries by model and version, so `peek` builds no key string. */
+  private readonly byModel = new Map<string, Map<number, Entry>>();
+  private peeks = 0;
   private closed = false;
 
   constructor(options: PredictorPoolOptions<V>) {
@@ -295,6 +296,23 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
   }
 
   /**
+   * The hot path of a caller that already knows the version number: the loaded version's handle,
+   * synchronously, or `undefined` when it is not loaded (still loading, never asked for, evicted,
+   * or the pool is disposed): then `await get(name, version)`. The handle is the pool's own, shared
+   * by every caller, so a request costs no allocation. One call in {@link PEEK_RECENCY_EVERY}+1
+   * also refreshes the version's place in the LRU, so a busy version is not evicted.
+   */
+  peek(name: string, version: number): PooledPredictor | undefined {
+    const entry = this.byModel.get(name)?.get(version);
+    if (entry === undefined || entry.loading !== undefined || entry.evicted) return undefined;
+    if ((++this.peeks & PEEK_RECENCY_EVERY) === 0) {
+      this.entries.delete(entry.key);
+      this.entries.set(entry.key, entry);
+    }
+    return (entry.shared ??= new PooledPredictor(this as unknown as PredictorPool<PoolVersion>, entry));
+  }
+
+  /**
    * Returns the predictor of `name` at `ref` (a version number, `'latest'` or `'@alias'`),
    * loading it on first use. A version number is looked up without touching the registry once
    * loaded; `'latest'` and aliases are resolved by the registry on every call, so an alias move
@@ -326,6 +344,9 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
       entry = new Entry(key, name, version, undefined);
       entry.loading = this.load(entry, ref, record);
       this.entries.set(key, entry);
+      let versions = this.byModel.get(name);
+      if (versions === undefined) this.byModel.set(name, (versions = new Map()));
+      versions.set(version, entry);
     }
     if (entry.loading) await entry.loading;
     // A handle per caller, so one caller's dispose() detaches only its own.
@@ -349,7 +370,7 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
       warmUpMs = warmUpRuns === 0 ? 0 : performance.now() - warmStarted;
       entry.predictor = predictor;
     } catch (error) {
-      if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
+      if (this.entries.get(entry.key) === entry) this.forget(entry);
       this.emit('loadFailed', { name: entry.name, ref, error });
       throw error;
     }
@@ -360,7 +381,7 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
       this.retire(entry);
     } else {
       this.emit('loaded', { name: entry.name, version: entry.version, loadMs: performance.now() - started, warmUpRuns, warmUpMs });
-      this.evictBeyondLimit();
+      this.evictBeyondLimit(entry);
     }
     return entry;
   }
@@ -385,27 +406,47 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
     return this.warmUpRuns;
   }
 
-  private evictBeyondLimit(): void {
-    if (this.entries.size <= this.maxLoaded) return;
+  /**
+   * Evicts the least recently used loaded versions until at most `maxLoaded` are loaded. Loads in
+   * progress do not count, and the version that has just loaded is kept: its callers are waiting
+   * for it, and evicting it at once would only make them load it again.
+   */
+  private evictBeyondLimit(justLoaded: Entry): void {
+    let loaded = 0;
+    for (const entry of this.entries.values()) if (entry.loading === undefined) loaded++;
     for (const entry of this.entries.values()) {
-      if (this.entries.size <= this.maxLoaded) break;
-      if (entry.loading) continue;
+      if (loaded <= this.maxLoaded) break;
+      if (entry.loading !== undefined || entry === justLoaded) continue;
       this.evict(entry, 'lru');
+      loaded--;
+    }
+  }
+
+  private forget(entry: Entry): void {
+    this.entries.delete(entry.key);
+    const versions = this.byModel.get(entry.name);
+    if (versions?.get(entry.version) === entry) {
+      versions.delete(entry.version);
+      if (versions.size === 0) this.byModel.delete(entry.name);
     }
   }
 
   private evict(entry: Entry, reason: 'lru' | 'unload' | 'dispose'): Promise<void> {
-    this.entries.delete(entry.key);
+    this.forget(entry);
     entry.evicted = true;
     if (entry.loading) return entry.loading.then(() => entry.disposed, () => undefined);
     this.emit('evicted', { name: entry.name, version: entry.version, reason });
     return this.retire(entry);
   }
 
-  /** Disposes an evicted entry's predictor once its running predictions are done. */
+  /**
+   * Disposes an evicted entry's predictor once no call holds it. A handle may still start a call
+   * on it until then, so the idle check and `disposing` are set in one synchronous step.
+   */
   private retire(entry: Entry): Promise<void> {
     entry.disposed ??= (async () => {
-      if (entry.inFlight > 0) await new Promise<void>((resolve) => (entry.drained = resolve));
+      while (entry.inFlight > 0) await new Promise<void>((resolve) => (entry.drained = resolve));
+      entry.disposing = true;
       await entry.predictor?.dispose();
     })();
     return entry.disposed;

@@ -93,7 +93,7 @@ export interface PredictOptions {
  */
 export interface Predictor<In = PredictInput, Out = PredictOutput> {
   /** Inputs and outputs of the model, when known; validation and batching read it. */
-  readonly signature?: ModelSignature;
+  readonly signature?: ModelSignature | undefined;
   /** Runs one prediction. Rejects with a {@link ModelRolloutError} subclass on failure. */
   predict(input: In, options?: PredictOptions): Promise<Out>;
   /** Releases the model's resources; the predictor must not be used afterwards. */

@@ -57,8 +57,8 @@ export interface LoggedParts {
   router: object;
   /** Its `PredictorPool`: `loaded`, `loadFailed`, `evicted` (of this model only; a pool can be shared). */
   pool: object;
-  /** The policy, when it emits events: its transitions and analysis runs. */
-  policy: object;
+  /** The policy and the analyses composed around it, when they emit events: transitions and analysis runs. */
+  sources: readonly object[];
 }
 
 /**
@@ -72,8 +72,8 @@ export function logEvents(logger: Logger, parts: LoggedParts): void {
   const { deployment, model } = parts;
   const write = ({ level, fields, message }: LogLine) => logger[level]({ deployment, model, ...fields }, message);
 
-  const { policy } = parts;
-  if (typeof (policy as { on?: unknown }).on === 'function') {
+  for (const policy of parts.sources) {
+    if (typeof (policy as { on?: unknown }).on !== 'function') continue;
     for (const [event, level] of Object.entries(POLICY_EVENTS)) {
       listen(policy, event, (payload: Record<string, unknown>) => write({ level, fields: { event, ...eventFields(payload) }, message: `${deployment}: ${event}` }));
     }

@@ -10,15 +10,11 @@ import type { PredictInput, PredictOutput } from '../predict/types.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
 import type { ModelVersion, VersionRef } from '../registry/model-version.js';
 import { checkName } from '../registry/names.js';
-import type { Assignment, RouteContext, RoutingPolicy } from '../routing/policy.js';
-import { ShadowDeployment, type ShadowAssignment } from '../routing/shadow.js';
-import { BlueGreenSwitch } from '../routing/blue-green.js';
-import { CanaryDeployment } from '../routing/canary.js';
+import type { Assignment, MirroringPolicy, PolicyTraffic, RouteContext, RoutingPolicy } from '../routing/policy.js';
 import { isCallerError, withRouting } from './routed-error.js';
 import { ShadowMirror, type ShadowCounters } from './shadow-mirror.js';
 import { logEvents } from './event-log.js';
 import { trackPolicy } from './policy-gauges.js';
-import { type PolicyTraffic, policyTraffic } from './traffic.js';
 
 
 /** Options of {@link ModelRouter}. */
@@ -72,6 +68,12 @@ export interface ModelRouterOptions {
    * taking `(fields, message)`, such as `console` or a `pino` logger. Nothing is logged by default.
    */
   logger?: Logger;
+  /**
+   * The analysis (or analyses: a blue-green's `phases`) composed around `policy`, e.g.
+   * `canaryAnalysis(canary, …)`: its runs feed the deployment gauges' last analysis outcome and
+   * time, and the `logger`'s analysis lines. Anything emitting `analysis` events fits.
+   */
+  analysis?: object | readonly object[];
 }
 
 /** Options of {@link ModelRouter.predict}: who asks, and optionally which version. */
@@ -150,8 +152,13 @@ function isLoadError(error: unknown): boolean {
   );
 }
 
-/** One request in this many (a power of two, minus one as a mask) refreshes its version's place in the pool's LRU. */
-const RECENCY_EVERY = 1023;
+/** Events of the built-in policies after which `traffic()` may name a version not yet loaded. */
+const TRAFFIC_EVENTS = ['started', 'stepped', 'resumed', 'deployed', 'mirrorChanged', 'restored', 'merged'] as const;
+
+function isMirroring(policy: RoutingPolicy): policy is MirroringPolicy {
+  const candidate = policy as Partial<MirroringPolicy>;
+  return typeof candidate.compare === 'function' && typeof candidate.recordShadowError === 'function';
+}
 
 /** The `ValidationError` a malformed `predict` options object deserves, or `undefined` when it is well formed. */
 function invalidPredictOptions(options: unknown): ValidationError | undefined {
@@ -181,7 +188,7 @@ export function shadowKey(version: number): string {
  * - A routed version that cannot be loaded (`IntegrityError`, `ModelLoadError`, `NotFoundError`,
  *   `StorageError`) is answered by the policy's `fallback()` version with a `fallback` event:
  *   a broken candidate never becomes a 500. It counts as a failure of the candidate.
- * - With a `ShadowDeployment`, mirrored requests run after the caller has its answer, at most
+ * - With a policy that mirrors (`ShadowDeployment`: assignments carrying `mirror`), mirrored requests run after the caller has its answer, at most
  *   `maxShadowInFlight` at once (more are dropped and counted), recorded in the monitor under
  *   `'shadow:<version>'` so they never mix with that version's live traffic, and compared
  *   through the policy.
@@ -189,10 +196,11 @@ export function shadowKey(version: number): string {
  * @example
  * ```ts
  * const monitor = new DeploymentMonitor();
- * const canary = new CanaryDeployment({ stable: 1, canary: 2, monitor, analysis: { maxErrorRate: 0.02 } });
+ * const canary = new CanaryDeployment({ stable: 1, canary: 2 });
+ * const analysis = new CanaryAnalysis(canary, { monitor, maxErrorRate: 0.02 });
  * const router = new ModelRouter({ registry, model: 'iris', policy: canary, monitor });
  * canary.start();
- * canary.startAnalysis();
+ * analysis.start();
  * const { output, version, variant } = await router.predict([[5.1, 3.5, 1.4, 0.2]], { unitId: 'user-42' });
  * ```
  */
@@ -206,20 +214,20 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
   readonly monitor: DeploymentMonitor;
   readonly pool: PredictorPool<ModelVersion>;
   private readonly clock: Clock;
-  /** `clock` is the default `performance.now`. */
-  private readonly monotonicClock: boolean;
+  /**
+   * With the default clock (`performance.now`) and a monitor on the wall clock, every record passes
+   * its end time as the monitor's `at` (one object, reused), so the monitor reads no clock of its own.
+   */
+  private readonly recordAt: { at: number } | undefined;
   private readonly loadRetryMs: number;
-  private readonly shadow: ShadowDeployment | undefined;
+  private readonly shadow: MirroringPolicy | undefined;
   private readonly mirror: ShadowMirror;
-  /** Pooled predictors by version, so a request costs no pool lookup; emptied as the pool evicts. */
-  private readonly loaded = new Map<number, PooledPredictor>();
-  private hits = 0;
   /** Routed versions that failed to load: when to try again, and why they failed. */
   private readonly unavailable = new Map<number, { retryAt: number; error: unknown }>();
   /** Versions being loaded and warmed ahead of traffic; each promise settles (never rejects) when done. */
   private readonly preparing = new Map<number, Promise<unknown>>();
   private readonly prepareTraffic = (): void => {
-    for (const { version } of policyTraffic(this.policy)) this.prepareVersion(version);
+    for (const { version } of this.traffic()) this.prepareVersion(version);
   };
 
   constructor(options: ModelRouterOptions) {
@@ -250,28 +258,26 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
     if (!(this.pool instanceof PredictorPool)) {
       throw new ValidationError(`pool must be a PredictorPool, got ${describeValue(options.pool)}`);
     }
-    this.monotonicClock = options.clock === undefined;
-    this.clock = this.monotonicClock ? () => performance.now() : checkFunction<Clock>('clock', options.clock);
+    this.clock = options.clock === undefined ? () => performance.now() : checkFunction<Clock>('clock', options.clock);
+    this.recordAt = options.clock === undefined && this.monitor.clock === Date.now ? { at: 0 } : undefined;
     this.loadRetryMs = checkNumber('loadRetryMs', options.loadRetryMs ?? 5_000, { min: 0 });
     this.mirror = new ShadowMirror(checkNumber('maxShadowInFlight', options.maxShadowInFlight ?? 64, { min: 0, integer: true }));
-    this.shadow = policy instanceof ShadowDeployment ? policy : undefined;
-    this.pool.on('evicted', ({ name, version }) => {
-      if (name === this.model) this.loaded.delete(version);
-    });
+    this.shadow = isMirroring(policy) ? policy : undefined;
+    // Warm a version as soon as the policy may send it traffic, before the first request asks:
+    // after any event that can change what traffic() says, whatever the policy's class.
+    const events = policy as Partial<Pick<EventEmitter<string>, 'on'>>;
+    if (typeof events.on === 'function') for (const event of TRAFFIC_EVENTS) events.on(event, this.prepareTraffic);
     this.deployment = options.deployment === undefined ? this.model : checkName(options.deployment, 'deployment');
-    trackPolicy(this.monitor, this.deployment, policy);
-    if (options.logger !== undefined) {
-      logEvents(checkLogger(options.logger), { deployment: this.deployment, model: this.model, router: this, pool: this.pool, policy });
+    const analyses = options.analysis === undefined ? [] : Array.isArray(options.analysis) ? [...options.analysis] : [options.analysis as object];
+    for (const analysis of analyses) {
+      if (typeof (analysis as { on?: unknown })?.on !== 'function') {
+        throw new ValidationError(`analysis must emit 'analysis' events (canaryAnalysis(…), a blue-green analysis phase), got ${describeValue(analysis)}`);
+      }
     }
-    // Warm a version as soon as the policy may send it traffic, before the first request asks.
-    if (policy instanceof CanaryDeployment) {
-      policy.on('started', (e) => this.prepareVersion(e.canary));
-      policy.on('stepped', this.prepareTraffic);
-      policy.on('resumed', this.prepareTraffic);
-    } else if (policy instanceof BlueGreenSwitch) {
-      policy.on('deployed', (e) => this.prepareVersion(e.version));
-    } else if (policy instanceof ShadowDeployment) {
-      policy.on('mirrorChanged', this.prepareTraffic);
+    const sources = [policy, ...analyses];
+    trackPolicy(this.monitor, this.deployment, policy, () => this.traffic(), sources);
+    if (options.logger !== undefined) {
+      logEvents(checkLogger(options.logger), { deployment: this.deployment, model: this.model, router: this, pool: this.pool, sources });
     }
   }
 
@@ -319,9 +325,8 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
     } catch (error) {
       return Promise.reject(error);
     }
-    const predictor = this.loaded.get(assignment.version);
+    const predictor = this.pool.peek(this.model, assignment.version);
     if (predictor === undefined) return this.predictAcquired(input, options, assignment);
-    if ((++this.hits & RECENCY_EVERY) === 0) this.touch(assignment.version);
     return this.serve(input, options, assignment, assignment, predictor);
   }
 
@@ -346,27 +351,17 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
     const signal = options === undefined ? undefined : options.signal;
     const started = this.clock();
     const predictOptions = signal === undefined ? undefined : { signal };
-    // Holding the pool entry here, in this frame, spares the handle's own promise layer.
-    const entry = predictor.liveEntry();
     let output: PredictOutput;
     try {
-      if (entry === undefined) {
-        output = await predictor.predict(input, predictOptions);
-      } else {
-        try {
-          output = await entry.acquire().predict(input, predictOptions);
-        } finally {
-          entry.release();
-        }
-      }
+      // The handle holds its pool entry for the length of the call: an eviction meanwhile waits.
+      output = await predictor.predict(input, predictOptions);
     } catch (error) {
       if (!isCallerError(error)) this.recordOutcome(served.version, started, false);
       throw withRouting(error, this.model, served.version, served.variant);
     }
     const latencyMs = this.recordOutcome(served.version, started, true);
-    if (this.shadow !== undefined && (assignment as ShadowAssignment).mirror === true) {
-      this.offerMirror(input, output, (assignment as ShadowAssignment).shadowVersion);
-    }
+    const mirror = assignment.mirror;
+    if (mirror !== undefined && this.shadow !== undefined) this.offerMirror(input, output, mirror.version);
     return { output, version: served.version, variant: served.variant, latencyMs };
   }
 
@@ -374,9 +369,13 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
   private recordOutcome(version: number, started: number, success: boolean): number {
     const ended = this.clock();
     const latencyMs = ended - started;
-    // With the default clock the end reading is `performance.now()`, so the monitor need not read its own.
-    if (this.monotonicClock) this.monitor.recordMonotonic(version, latencyMs, success, ended);
-    else this.monitor.record(version, latencyMs, success);
+    const recordAt = this.recordAt;
+    if (recordAt === undefined) {
+      this.monitor.record(version, latencyMs, success);
+    } else {
+      recordAt.at = performance.timeOrigin + ended;
+      this.monitor.record(version, latencyMs, success, recordAt);
+    }
     return latencyMs;
   }
 
@@ -385,21 +384,29 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
    * for a `/models/:name/versions` endpoint. Reads the registry (not a hot-path call).
    */
   async versions(): Promise<ServedVersion[]> {
-    const traffic = policyTraffic(this.policy);
+    const traffic = this.traffic();
     const records = await Promise.all(traffic.map((t) => this.registry.getVersion(this.model, t.version)));
     return traffic.map((t, i) => ({ ...t, record: records[i] as ModelVersion }));
+  }
+
+  /** What the policy routes where now: its `traffic()`, or for a policy without one its fallback version alone. */
+  private traffic(): PolicyTraffic[] {
+    if (this.policy.traffic !== undefined) return this.policy.traffic();
+    const { version, variant } = this.policy.fallback();
+    return [{ version, variant, share: 1 }];
   }
 
   /**
    * Loads and warms every version the policy may route to now (each pool load runs its warm-up
    * inferences), and resolves when all of them can serve; for a host's startup, before it takes
-   * traffic. The router does the same by itself, version by version, when a canary starts, steps
-   * or resumes, a blue-green switch deploys, or a shadow's mirror share changes. Rejects with the
+   * traffic. The router does the same by itself, version by version, after every policy event that
+   * can change `traffic()` (a canary starts, steps or resumes, a blue-green switch deploys, a shadow's
+   * mirror share changes, any policy is restored). Rejects with the
    * first load error (`IntegrityError`, `ModelLoadError` …) once every load has settled; requests
    * routed to a version that failed are answered by the policy's fallback, as always.
    */
   async warm(): Promise<void> {
-    const versions = new Set(policyTraffic(this.policy).map((t) => t.version));
+    const versions = new Set(this.traffic().map((t) => t.version));
     versions.add(this.policy.fallback().version);
     const errors = await Promise.all([...versions].map((version) => this.prepareVersion(version)));
     const failed = errors.find((error) => error !== undefined);
@@ -413,7 +420,7 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
    * Synchronous and cheap, for a health endpoint: answer 503 while it is `false`.
    */
   ready(): boolean {
-    return this.preparing.size === 0 && this.loaded.has(this.policy.fallback().version);
+    return this.preparing.size === 0 && this.pool.peek(this.model, this.policy.fallback().version) !== undefined;
   }
 
   /**
@@ -421,7 +428,7 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
    * with the load error, if any (never rejects, so an event handler can drop the promise).
    */
   private prepareVersion(version: number): Promise<unknown> {
-    if (this.loaded.has(version)) return Promise.resolve(undefined);
+    if (this.pool.peek(this.model, version) !== undefined) return Promise.resolve(undefined);
     let preparing = this.preparing.get(version);
     if (preparing === undefined) {
       preparing = this.predictorFor(version).then(
@@ -497,22 +504,14 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
     return { predictor, served: fallback };
   }
 
-  /** The version's pooled predictor, remembered so later requests skip the pool's (async) lookup. */
-  private async predictorFor(version: number): Promise<PooledPredictor> {
-    const known = this.loaded.get(version);
-    if (known !== undefined) return known;
-    const predictor = await this.pool.get(this.model, version);
-    this.loaded.set(version, predictor);
-    return predictor;
-  }
-
-  /** Tells the pool's LRU a remembered version is still in use (the fast path bypasses `pool.get`). */
-  private touch(version: number): void {
-    this.pool.get(this.model, version).catch(() => this.loaded.delete(version));
+  /** The version's pooled predictor: the pool's loaded handle, or a load. */
+  private predictorFor(version: number): Promise<PooledPredictor> {
+    const loaded = this.pool.peek(this.model, version);
+    return loaded === undefined ? this.pool.get(this.model, version) : Promise.resolve(loaded);
   }
 
   private offerMirror(input: PredictInput, primaryOutput: PredictOutput, shadowVersion: number): void {
-    const shadow = this.shadow as ShadowDeployment;
+    const shadow = this.shadow as MirroringPolicy;
     const accepted = this.mirror.offer(async () => {
       const key = shadowKey(shadowVersion);
       const started = this.clock();

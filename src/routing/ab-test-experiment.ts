@@ -13,9 +13,10 @@ import { twoProportionZTest } from '../stats/proportions.js';
 import { sequentialTest } from '../stats/sequential.js';
 import { checkSummary, emptySummary, type SampleSummary } from '../stats/summary.js';
 import { welchTTest } from '../stats/welch.js';
-import type { Conclusion, ExperimentOptions, ExperimentSnapshot, MetricConfig, VariantConfig } from './ab-test.js';
+import type { Conclusion, ExperimentOptions, ExperimentSnapshot, MetricConfig, VariantConfig } from './ab-test-types.js';
 import { checkArray, checkName, checkRecord, checkVersion } from './checks.js';
-import { bucketRanges, normalizeWeights, unitHasher, type BucketRange, type HashVersion, type UnitHasher } from './hash.js';
+import { normalizeWeights } from '../stats/weights.js';
+import { bucketRanges, unitHasher, type BucketRange, type HashVersion, type UnitHasher } from './hash.js';
 import type { Assignment } from './policy.js';
 
 /** One arm with its statistics and the frozen assignments `route` hands out. @internal */

@@ -1,10 +1,9 @@
 import { EventEmitter } from 'eventemitter3';
 import { InvalidStateError, NotFoundError, ValidationError, describeValue } from '../errors.js';
 import { type Clock, type RandomSource } from '../options.js';
-import type { ComparisonResult, Interval } from '../stats/comparison.js';
-import type { MetricKind } from '../stats/power.js';
-import { srmTest, type SrmResult } from '../stats/srm.js';
-import { addObservation, emptySummary, mergeSummaries, type SampleSummary } from '../stats/summary.js';
+import type { ComparisonResult } from '../stats/comparison.js';
+import { srmTest } from '../stats/srm.js';
+import { addObservation, emptySummary, mergeSummaries } from '../stats/summary.js';
 import {
   buildExperiment,
   checkStatsRecord,
@@ -18,204 +17,18 @@ import {
   type Variant,
 } from './ab-test-experiment.js';
 import { checkArray, checkName, checkOptions, checkRecord, snapshotRecord, timeAndChance } from './checks.js';
-import { chooseBucket, type HashVersion } from './hash.js';
-import type { Assignment, RouteContext, RoutingPolicy } from './policy.js';
-import { ABTestAnalysis, type ABTestAnalysisReport, type ABTestAnalysisSchedule, type Guardrails } from '../analysis/ab-test-analysis.js';
-import type { DeploymentMonitor } from '../monitor/deployment-monitor.js';
-
-/** One arm of an experiment. */
-export interface VariantConfig {
-  /** Unique within the experiment (`'a'`, `'control'`, `'v2-large'` …). */
-  name: string;
-  /** Registry version this arm serves. */
-  version: number;
-  /** Relative share of units (finite, ≥ 0; normalised over all variants); default 1. */
-  weight?: number;
-}
-
-/** What the experiment measures. */
-export interface MetricConfig {
-  kind: MetricKind;
-  /** Whether a larger value is an improvement (conversion) or not (latency, error rate); default true. */
-  higherIsBetter?: boolean;
-}
-
-/** Options of {@link ABTestController.createExperiment}. */
-export interface ExperimentOptions {
-  /** Two or more arms; the first is the control unless `control` names another. */
-  variants?: readonly VariantConfig[];
-  /** The seed's shorthand: variant `'a'` (control) serves `modelA`… */
-  modelA?: number;
-  /** …and variant `'b'` serves `modelB`. */
-  modelB?: number;
-  /** Share of units sent to `'b'` with the shorthand, in [0, 1]; default 0.5. */
-  split?: number;
-  /** Name of the control variant; default the first. */
-  control?: string;
-  /** Default `{ kind: 'continuous', higherIsBetter: true }`. */
-  metric?: MetricConfig;
-  /** Salt of the variant draw; default the experiment name. The coverage draw uses `salt + '#coverage'`. */
-  salt?: string;
-  /** Share of units in the experiment, in [0, 1]; default 1. Units outside get `null` from `assign`. */
-  coverage?: number;
-  /** Significance level of every comparison; default 0.05. */
-  alpha?: number;
-  /** Use always-valid p-values (safe to look after every result); default false (fixed horizon: look once). */
-  sequential?: boolean;
-  /** N* of the sequential test: total units at which its interval is tightest; default 5000. */
-  sequentialTuning?: number;
-  /** Run {@link ABTestController.analyze} automatically after every this many logged results; default 0 (never). */
-  analyzeEvery?: number;
-  /** Hash specification (default 1, the only one); see `docs/routing.md`. */
-  hashVersion?: HashVersion;
-  /**
-   * Conclude on its own as soon as the sequential test is significant (default false); needs
-   * `sequential: true`. Checked at every {@link ABTestController.analyze} (so also with
-   * `analyzeEvery` and `startAnalysis`). Not part of the snapshot: set per process.
-   */
-  autoConclude?: boolean;
-  /**
-   * Error-rate and p99 limits checked on the controller's `monitor` at every analysis: a challenger
-   * past one is stopped (the experiment concludes on the control). Not part of the snapshot.
-   */
-  guardrails?: Guardrails;
-}
-
-/** Options of {@link ABTestController}. */
-export interface ABTestControllerOptions {
-  /** Experiment `route()` uses when the controller itself is a router's policy; default the first created. */
-  defaultExperiment?: string;
-  /** Time source for events, in ms (default `Date.now`). */
-  clock?: Clock;
-  /** Uniform [0, 1) source for units without a `unitId` (default `Math.random`). */
-  random?: RandomSource;
-  /** Where experiments with `guardrails` read their variants' live numbers: the monitor the `ModelRouter` records into. */
-  monitor?: DeploymentMonitor;
-}
-
-/** One variant's numbers in {@link ExperimentResults}. */
-export interface VariantResult {
-  name: string;
-  version: number;
-  /** Normalised weight. */
-  weight: number;
-  count: number;
-  mean: number;
-  /** Sample standard deviation; `null` below 2 results. */
-  stdev: number | null;
-  /** `1 − alpha` interval of the mean (Student t; Wilson for a binary metric); `null` without enough results. */
-  ci: Interval | null;
-}
-
-/** How an experiment ended. */
-export type ConclusionDecision = 'given' | 'significant' | 'no-significant-winner';
-
-/** The conclusion of an experiment, as kept in its state. */
-export interface Conclusion {
-  winner: string;
-  decision: ConclusionDecision;
-  at: number;
-}
-
-/** What {@link ABTestController.results} reports. */
-export interface ExperimentResults {
-  name: string;
-  metric: Required<MetricConfig>;
-  alpha: number;
-  sequential: boolean;
-  control: string;
-  conclusion: Conclusion | null;
-  variants: VariantResult[];
-  /**
-   * Each challenger against the control, keyed by variant name: Welch's t (continuous), the
-   * two-proportion z-test (binary), or with `sequential` the asymptotic confidence sequence.
-   * `null` until both arms have enough results (2 for continuous, 1 for binary).
-   */
-  comparisons: Record<string, ComparisonResult | null>;
-  /** Sample-ratio mismatch of the logged counts against the configured weights. */
-  srm: SrmResult;
-}
-
-/** Per-variant sufficient statistics of one experiment, to ship between replicas. */
-export interface ExperimentStats {
-  experiment: string;
-  variants: Record<string, SampleSummary>;
-}
-
-/** An experiment's whole state, JSON-safe. */
-export interface ExperimentSnapshot {
-  name: string;
-  variants: Array<Required<VariantConfig>>;
-  control: string;
-  metric: Required<MetricConfig>;
-  salt: string;
-  coverage: number;
-  alpha: number;
-  sequential: boolean;
-  sequentialTuning: number;
-  analyzeEvery: number;
-  hashVersion: HashVersion;
-  stats: Record<string, SampleSummary>;
-  conclusion: Conclusion | null;
-  /** Units pinned to a variant by {@link ABTestController.forceVariant}. */
-  forced: Record<string, string>;
-}
-
-/** The controller's whole state, from {@link ABTestController.snapshot}. */
-export interface ABTestSnapshot {
-  policy: 'ABTestController';
-  specVersion: 1;
-  experiments: ExperimentSnapshot[];
-}
-
-/** Payload of the `created` event. */
-export interface ExperimentCreatedEvent {
-  name: string;
-  variants: Array<Required<VariantConfig>>;
-  control: string;
-  at: number;
-}
-
-/** Payload of the `srmDetected` event. */
-export interface SrmDetectedEvent {
-  name: string;
-  srm: SrmResult;
-  counts: Record<string, number>;
-  at: number;
-}
-
-/** Payload of the `significant` event. */
-export interface SignificantEvent {
-  name: string;
-  variant: string;
-  control: string;
-  comparison: ComparisonResult;
-  /** Whether the p-value is always-valid (sequential) or only valid at a planned horizon. */
-  sequential: boolean;
-  at: number;
-}
-
-/** Payload of the `concluded` event. */
-export interface ConcludedEvent {
-  name: string;
-  winner: string;
-  version: number;
-  decision: ConclusionDecision;
-  results: ExperimentResults;
-  at: number;
-}
-
-/** Events of {@link ABTestController}. */
-export interface ABTestControllerEvents {
-  created: (event: ExperimentCreatedEvent) => void;
-  /** First look at which the assignment counts disagree with the weights (p < 0.001). */
-  srmDetected: (event: SrmDetectedEvent) => void;
-  /** First look at which a challenger differs significantly from the control. */
-  significant: (event: SignificantEvent) => void;
-  concluded: (event: ConcludedEvent) => void;
-  /** A variant's version is past one of its experiment's `guardrails` (a challenger is then stopped). */
-  guardrailBreached: (report: ABTestAnalysisReport) => void;
-}
+import { chooseBucket } from './hash.js';
+import type { Assignment, PolicyTraffic, RouteContext, RoutingPolicy } from './policy.js';
+import type {
+  ABTestControllerEvents,
+  ABTestControllerOptions,
+  ABTestSnapshot,
+  ConcludedEvent,
+  ConclusionDecision,
+  ExperimentOptions,
+  ExperimentResults,
+  ExperimentStats,
+} from './ab-test-types.js';
 
 /**
  * A/B/n experiments between model versions, with statistics a data scientist can sign off:
@@ -246,16 +59,12 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
   private readonly random: RandomSource;
   private readonly experiments = new Map<string, Experiment>();
   private defaultName: string | undefined;
-  private readonly monitor: DeploymentMonitor | undefined;
-  /** Automations of experiments created with `autoConclude` or `guardrails`, by name. */
-  private readonly automations = new Map<string, ABTestAnalysis>();
 
   constructor(options?: ABTestControllerOptions) {
     super();
     const opts = checkOptions<ABTestControllerOptions>('ABTestController', options);
     ({ clock: this.clock, random: this.random } = timeAndChance(opts));
     this.defaultName = opts.defaultExperiment === undefined ? undefined : checkName('defaultExperiment', opts.defaultExperiment);
-    this.monitor = opts.monitor;
   }
 
   /** Names of the experiments, in creation order. */
@@ -274,21 +83,6 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
     const opts = checkOptions<ExperimentOptions>('createExperiment', options);
     const experiment = buildExperiment(name, opts);
     this.experiments.set(name, experiment);
-    if (opts.autoConclude === true || opts.guardrails !== undefined) {
-      try {
-        const automation = new ABTestAnalysis(this, name, {
-          monitor: this.monitor,
-          autoConclude: opts.autoConclude ?? false,
-          guardrails: opts.guardrails,
-          clock: this.clock,
-        });
-        automation.on('guardrailBreached', (report) => this.emit('guardrailBreached', report));
-        this.automations.set(name, automation);
-      } catch (error) {
-        this.experiments.delete(name);
-        throw error;
-      }
-    }
     this.emit('created', { name, variants: variantConfigs(experiment), control: controlOf(experiment).name, at: this.clock() });
   }
 
@@ -402,8 +196,8 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
    * One look at the experiment: {@link ABTestController.results} plus events — `srmDetected` the
    * first time the counts disagree with the weights, `significant` the first time each challenger
    * differs from the control; nothing once concluded. Without `sequential`, looking repeatedly
-   * inflates false positives: see `docs/ab-testing.md`. The place where automatic decisions
-   * (conclude on significance, guardrails) hook in.
+   * inflates false positives: see `docs/ab-testing.md`. Ends with an `analyzed` event, where an
+   * `ABTestAnalysis` hooks in its decisions (conclude on significance, guardrails).
    */
   analyze(name: string): ExperimentResults {
     const e = this.experiment(name);
@@ -423,28 +217,9 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
         this.emit('significant', { name, variant, control: results.control, comparison, sequential: e.sequential, at });
       }
     }
-    const automation = this.automations.get(name);
-    if (automation === undefined) return results;
-    return automation.evaluate(results).results;
-  }
-
-  /**
-   * Runs {@link ABTestController.analyze} on `name` every `intervalMs` (default 60 000; unref'd, or
-   * on `timers`), so guardrails are checked even while no result is logged; stops once concluded.
-   * Needs `autoConclude` or `guardrails` on the experiment (`InvalidStateError` otherwise).
-   */
-  startAnalysis(name: string, schedule: ABTestAnalysisSchedule = {}): void {
-    this.experiment(name);
-    const automation = this.automations.get(name);
-    if (automation === undefined) {
-      throw new InvalidStateError(`experiment '${name}' has nothing to automate: create it with autoConclude or guardrails`);
-    }
-    automation.start(schedule);
-  }
-
-  /** Stops the loop `startAnalysis(name)` started. */
-  stopAnalysis(name: string): void {
-    this.automations.get(name)?.stop();
+    this.emit('analyzed', { name, results, at });
+    // A listener may have concluded the experiment: answer with what holds now.
+    return e.conclusion === null ? results : this.results(name);
   }
 
   /**
@@ -529,11 +304,13 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
     return {
       route: (ctx?: RouteContext) => this.routeExperiment(name, ctx),
       fallback: () => this.experiment(name).fallback,
+      traffic: () => this.trafficOf(name),
       snapshot: () => snapshotExperiment(this.experiment(name)),
       restore: (snapshot: unknown) => {
         const restored = restoreExperiment(snapshot, 'snapshot');
         if (restored.name !== name) throw new ValidationError(`snapshot.name must be '${name}', got '${restored.name}'`);
         this.experiments.set(name, restored);
+        this.emit('restored', { at: this.clock() });
       },
     };
   }
@@ -553,6 +330,26 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
     return this.experiment(this.defaultExperimentName()).fallback;
   }
 
+  /** Every variant of the default experiment with its share; see {@link ABTestController.trafficOf}. */
+  traffic(): PolicyTraffic[] {
+    return this.trafficOf(this.defaultExperimentName());
+  }
+
+  /**
+   * Every variant of experiment `name` with its share of routed requests: its weight within the
+   * coverage, and the control also takes the units outside it. Once concluded, the winner has
+   * share 1 and every other variant 0.
+   */
+  trafficOf(name: string): PolicyTraffic[] {
+    const e = this.experiment(name);
+    // A running variant's share is its propensity: weight × coverage, the control also taking the uncovered units.
+    return e.variants.map((v) => ({
+      version: v.version,
+      variant: v.name,
+      share: e.conclusion !== null ? Number(v.name === e.conclusion.winner) : v.byHash.propensity,
+    }));
+  }
+
   /** Every experiment's configuration, statistics, conclusion and pins, as JSON-safe data. */
   snapshot(): ABTestSnapshot {
     return { policy: 'ABTestController', specVersion: 1, experiments: [...this.experiments.values()].map(snapshotExperiment) };
@@ -570,6 +367,7 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
     });
     this.experiments.clear();
     for (const [name, e] of restored) this.experiments.set(name, e);
+    this.emit('restored', { at: this.clock() });
   }
 
   private routeExperiment(name: string, ctx: RouteContext | undefined): Assignment {

@@ -3,7 +3,7 @@ import { EventEmitter } from 'eventemitter3';
 import { ValidationError, describeValue } from '../errors.js';
 import { checkNumber, checkOneOf, type Clock, type RandomSource } from '../options.js';
 import { checkArray, checkName, checkOptions, checkRecord, checkVersion, snapshotRecord, timeAndChance } from './checks.js';
-import type { Assignment, RouteContext, RoutingPolicy } from './policy.js';
+import type { Assignment, PolicyRestoredEvent, PolicyTraffic, RouteContext, RoutingPolicy } from './policy.js';
 import { sampleBeta } from './sampling.js';
 
 /** How a {@link BanditPolicy} picks an arm. */
@@ -101,6 +101,8 @@ export interface BanditPolicyEvents {
   rewarded: (event: BanditRewardedEvent) => void;
   /** {@link BanditPolicy.merge} took in another replica's counts. */
   merged: (event: BanditMergedEvent) => void;
+  /** {@link BanditPolicy.restore} replaced configuration and counts with a snapshot's. */
+  restored: (event: PolicyRestoredEvent) => void;
 }
 
 interface Config {
@@ -258,6 +260,14 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
   }
 
   /**
+   * Every arm with its share of `route()` calls now: its propensity (the `floor` every arm keeps,
+   * plus what the algorithm gives it; ε-greedy's exact, Thompson's computed from the posteriors).
+   */
+  traffic(): PolicyTraffic[] {
+    return this.config.arms.map((arm, i) => ({ version: arm.version, variant: arm.variant, share: this.label(i).propensity }));
+  }
+
+  /**
    * Records an outcome for `variant`: `true`/`false`, or a reward in [0, 1] that counts as that
    * fraction of a success (and the rest as a failure).
    */
@@ -329,6 +339,7 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
     const config = checkConfig(record, 'snapshot.', false);
     const counts = checkCounts('snapshot.counts', record.counts, config.arms);
     this.install(config, counts);
+    this.emit('restored', { at: this.clock() });
   }
 
   private install(config: Config, counts: Map<string, Float64Array>): void {

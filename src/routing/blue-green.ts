@@ -2,12 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import { InvalidStateError, ValidationError, describeValue } from '../errors.js';
 import { checkOneOf, type Clock } from '../options.js';
 import { checkOptionalVersion, checkOptions, checkReason, checkVersion, snapshotRecord, timeAndChance } from './checks.js';
-import type { Assignment, RouteContext, RoutingPolicy } from './policy.js';
-import { BlueGreenAnalysis } from '../analysis/blue-green-analysis.js';
-import type { AnalysisOptions } from '../analysis/options.js';
-import type { AnalysisEvents } from '../analysis/analysis-controller.js';
-import type { AnalysisReport } from '../analysis/types.js';
-import type { DeploymentMonitor } from '../monitor/deployment-monitor.js';
+import type { Assignment, PolicyRestoredEvent, PolicyTraffic, RouteContext, RoutingPolicy } from './policy.js';
 
 /** The two slots of a {@link BlueGreenSwitch}. */
 export type BlueGreenSlot = 'blue' | 'green';
@@ -28,18 +23,6 @@ export interface BlueGreenSwitchOptions {
   active?: BlueGreenSlot;
   /** Time source for event timestamps, in ms (default `Date.now`). */
   clock?: Clock;
-  /** Where the analyses read the live numbers: the monitor the `ModelRouter` records into. Required with either analysis. */
-  monitor?: DeploymentMonitor;
-  /**
-   * Argo's pre-promotion analysis: after `deploy()`, judge the idle slot on its preview traffic;
-   * success `switch()`es, failure refuses the switch (`promotionAborted`).
-   */
-  prePromotionAnalysis?: AnalysisOptions;
-  /**
-   * Argo's post-promotion analysis: after `switch()`, judge the new active version; success emits
-   * `promotionVerified`, failure `rollback()`s at once.
-   */
-  postPromotionAnalysis?: AnalysisOptions;
 }
 
 /** What a {@link BlueGreenSwitch} holds now. */
@@ -76,16 +59,18 @@ export interface BlueGreenSwitchedEvent {
 }
 
 /**
- * Events of {@link BlueGreenSwitch}: its own transitions, plus every event of its pre- and
- * post-promotion analyses.
+ * Events of {@link BlueGreenSwitch}: one per transition. Pre- and post-promotion analyses composed
+ * around the switch (`blueGreenAnalysis(bg, …)`) emit their own.
  */
-export interface BlueGreenSwitchEvents extends AnalysisEvents {
+export interface BlueGreenSwitchEvents {
   /** {@link BlueGreenSwitch.deploy} put a version in the idle slot. */
   deployed: (event: BlueGreenDeployedEvent) => void;
   /** {@link BlueGreenSwitch.switch} made the idle slot active. */
   switched: (event: BlueGreenSwitchedEvent) => void;
   /** {@link BlueGreenSwitch.rollback} made the previously active slot active again. */
   rolledBack: (event: BlueGreenSwitchedEvent) => void;
+  /** {@link BlueGreenSwitch.restore} replaced the state with a snapshot. */
+  restored: (event: PolicyRestoredEvent) => void;
 }
 
 /** JSON-safe state of a {@link BlueGreenSwitch}. */
@@ -123,7 +108,6 @@ export class BlueGreenSwitch extends EventEmitter<BlueGreenSwitchEvents> impleme
   private previewAssignment: Readonly<Assignment> | undefined;
   private forced!: Record<BlueGreenSlot, Readonly<Assignment> | undefined>;
   private fallbackAssignment!: Readonly<Assignment>;
-  private readonly analyses: BlueGreenAnalysis[] = [];
 
   constructor(options: BlueGreenSwitchOptions) {
     super();
@@ -136,53 +120,6 @@ export class BlueGreenSwitch extends EventEmitter<BlueGreenSwitchEvents> impleme
       throw new ValidationError(`${this.active} must hold a version because it is the active slot, got undefined`);
     }
     this.refresh();
-    for (const phase of ['prePromotion', 'postPromotion'] as const) {
-      const analysis = opts[`${phase}Analysis`];
-      if (analysis === undefined) continue;
-      if (opts.monitor === undefined) {
-        throw new ValidationError(`monitor must be the DeploymentMonitor the router records into when ${phase}Analysis is set, got undefined`);
-      }
-      const controller = new BlueGreenAnalysis(this, phase, { ...analysis, monitor: opts.monitor, clock: this.clock });
-      for (const event of ['analysis', 'held', 'needsAttention', 'promotionAborted', 'promotionVerified'] as const) {
-        controller.on(event, (report) => this.emit(event, report));
-      }
-      controller.on('analysisStopped', (event) => this.emit('analysisStopped', event));
-      this.analyses.push(controller);
-    }
-  }
-
-  /** The analyses `prePromotionAnalysis` / `postPromotionAnalysis` set up (their counters, `running`, `active`). */
-  get analysis(): readonly BlueGreenAnalysis[] {
-    return this.analyses;
-  }
-
-  /**
-   * Runs the pending analysis now — pre-promotion while a deployed version waits in the idle slot,
-   * post-promotion after a switch — and acts on it. `InvalidStateError` when no analysis is
-   * configured or none is pending.
-   */
-  async analyze(): Promise<AnalysisReport> {
-    if (this.analyses.length === 0) {
-      throw new InvalidStateError('cannot analyze(): no prePromotionAnalysis or postPromotionAnalysis was configured (pass them and a monitor)');
-    }
-    const pending = this.analyses.find((a) => a.active);
-    if (pending === undefined) {
-      throw new InvalidStateError('cannot analyze(): nothing is pending (deploy() a version or switch() first)');
-    }
-    return pending.analyze();
-  }
-
-  /** Runs the configured analyses every `intervalMs` (unref'd): each judges its phase whenever it is pending. */
-  startAnalysis(): void {
-    if (this.analyses.length === 0) {
-      throw new InvalidStateError('cannot startAnalysis(): no prePromotionAnalysis or postPromotionAnalysis was configured (pass them and a monitor)');
-    }
-    for (const analysis of this.analyses) analysis.start();
-  }
-
-  /** Stops the loops `startAnalysis()` started. */
-  stopAnalysis(): void {
-    for (const analysis of this.analyses) analysis.stop();
   }
 
   /** The slots, which is active, and whether a rollback is possible. */
@@ -225,6 +162,16 @@ export class BlueGreenSwitch extends EventEmitter<BlueGreenSwitchEvents> impleme
   /** The active slot, reason `'fallback'`. */
   fallback(): Assignment {
     return this.fallbackAssignment;
+  }
+
+  /** The active slot with share 1 and, when it holds a version, the idle (preview) slot with share 0. */
+  traffic(): PolicyTraffic[] {
+    const activeVersion = this.slots[this.active] as number;
+    const idle = other(this.active);
+    const idleVersion = this.slots[idle];
+    const traffic: PolicyTraffic[] = [{ version: activeVersion, variant: this.active, share: 1 }];
+    if (idleVersion !== undefined) traffic.push({ version: idleVersion, variant: idle, share: 0 });
+    return traffic;
   }
 
   /**
@@ -311,6 +258,7 @@ export class BlueGreenSwitch extends EventEmitter<BlueGreenSwitchEvents> impleme
     this.active = active;
     this.rollbackTo = rollbackTo;
     this.refresh();
+    this.emit('restored', { at: this.clock() });
   }
 
   private refresh(): void {

@@ -14,12 +14,7 @@ import {
   timeAndChance,
 } from './checks.js';
 import { unitHasher, type HashVersion, type UnitHasher } from './hash.js';
-import type { Assignment, RouteContext, RoutingPolicy } from './policy.js';
-import { CanaryAnalysis } from '../analysis/canary-analysis.js';
-import type { AnalysisOptions } from '../analysis/options.js';
-import type { AnalysisEvents } from '../analysis/analysis-controller.js';
-import type { AnalysisReport } from '../analysis/types.js';
-import type { DeploymentMonitor } from '../monitor/deployment-monitor.js';
+import type { Assignment, PolicyRestoredEvent, PolicyTraffic, RouteContext, RoutingPolicy } from './policy.js';
 
 /**
  * Where a canary rollout stands. `idle`: no rollout (everyone on stable); `progressing`: traffic
@@ -88,13 +83,6 @@ export interface CanaryDeploymentOptions {
   clock?: Clock;
   /** Uniform [0, 1) source for requests without a `unitId` (default `Math.random`). */
   random?: RandomSource;
-  /** Where `analysis` reads the live numbers: the monitor the `ModelRouter` records into. Required with `analysis`. */
-  monitor?: DeploymentMonitor;
-  /**
-   * Automated analysis: `analyze()` / `startAnalysis()` judge the canary on the monitor's numbers
-   * and advance, promote, pause or roll back (see `docs/automated-rollouts.md`).
-   */
-  analysis?: AnalysisOptions;
 }
 
 /** Payload of the `started` event. */
@@ -144,11 +132,10 @@ export interface CanaryPromotedEvent {
 }
 
 /**
- * Events of {@link CanaryDeployment}: one per transition, plus the events of its automated analysis
- * (`analysis`, `held`, `needsAttention`, `analysisStopped`).
+ * Events of {@link CanaryDeployment}: one per transition. An analysis composed around the canary
+ * (`new CanaryAnalysis(canary, …)`) emits its own (`analysis`, `held`, `needsAttention` …).
  */
-export interface CanaryDeploymentEvents
-  extends Pick<AnalysisEvents, 'analysis' | 'held' | 'needsAttention' | 'analysisStopped'> {
+export interface CanaryDeploymentEvents {
   started: (event: CanaryStartedEvent) => void;
   stepped: (event: CanarySteppedEvent) => void;
   paused: (event: CanaryPausedEvent) => void;
@@ -156,6 +143,8 @@ export interface CanaryDeploymentEvents
   rolledBack: (event: CanaryRolledBackEvent) => void;
   aborted: (event: CanaryRolledBackEvent) => void;
   promoted: (event: CanaryPromotedEvent) => void;
+  /** {@link CanaryDeployment.restore} replaced the state with a snapshot. */
+  restored: (event: PolicyRestoredEvent) => void;
 }
 
 /** A history entry as stored in a snapshot (JSON has no `undefined`). */
@@ -248,7 +237,6 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
   private forcedStable!: Readonly<Assignment>;
   private forcedCanary: Readonly<Assignment> | undefined;
   private fallbackAssignment!: Readonly<Assignment>;
-  private readonly automation: CanaryAnalysis | undefined;
 
   constructor(options: CanaryDeploymentOptions) {
     super();
@@ -264,39 +252,6 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
     this.hash = unitHasher(this.salt, this.hashVersion);
     this.historyLimit = opts.historyLimit === undefined ? 100 : checkNumber('historyLimit', opts.historyLimit, { min: 0, integer: true });
     this.refresh();
-    if (opts.analysis !== undefined) {
-      if (opts.monitor === undefined) {
-        throw new ValidationError('monitor must be the DeploymentMonitor the router records into when analysis is set, got undefined');
-      }
-      this.automation = new CanaryAnalysis(this, { ...opts.analysis, monitor: opts.monitor, clock: this.clock });
-      for (const event of ['analysis', 'held', 'needsAttention'] as const) {
-        this.automation.on(event, (report) => this.emit(event, report));
-      }
-      this.automation.on('analysisStopped', (event) => this.emit('analysisStopped', event));
-    }
-  }
-
-  /** The automated analysis `analysis` set up, if any (its counters, `running`, `intervalMs`). */
-  get analysis(): CanaryAnalysis | undefined {
-    return this.automation;
-  }
-
-  /**
-   * Runs one automated analysis now and acts on it (see {@link CanaryAnalysis}). Needs the
-   * `analysis` and `monitor` options (`InvalidStateError` otherwise) and a `progressing` rollout.
-   */
-  async analyze(): Promise<AnalysisReport> {
-    return this.requireAnalysis('analyze').analyze();
-  }
-
-  /** Runs {@link CanaryDeployment.analyze} every `analysis.intervalMs` (unref'd) until promoted, rolled back or stopped. */
-  startAnalysis(): void {
-    this.requireAnalysis('startAnalysis').start();
-  }
-
-  /** Stops the loop `startAnalysis()` started; a run in progress finishes. */
-  stopAnalysis(): void {
-    this.automation?.stop();
   }
 
   /** The rollout's name. */
@@ -344,6 +299,16 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
   /** The stable version, reason `'fallback'`. */
   fallback(): Assignment {
     return this.fallbackAssignment;
+  }
+
+  /** Stable with `1 - percentage / 100` and, while a rollout splits traffic, the canary with `percentage / 100`. */
+  traffic(): PolicyTraffic[] {
+    const { stable, canary, percentage } = this;
+    if (canary === undefined || !this.splitting || percentage === 0) return [{ version: stable, variant: 'stable', share: 1 }];
+    return [
+      { version: stable, variant: 'stable', share: 1 - percentage / 100 },
+      { version: canary, variant: 'canary', share: percentage / 100 },
+    ];
   }
 
   /**
@@ -511,13 +476,7 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
     this.status = status;
     this.history = history.slice(Math.max(0, history.length - this.historyLimit));
     this.refresh();
-  }
-
-  private requireAnalysis(action: string): CanaryAnalysis {
-    if (this.automation === undefined) {
-      throw new InvalidStateError(`cannot ${action}(): this canary has no automated analysis (pass the analysis and monitor options)`);
-    }
-    return this.automation;
+    this.emit('restored', { at: this.clock() });
   }
 
   private routeForced(force: string): Assignment {

@@ -48,6 +48,34 @@ export interface Assignment {
    * choice sticky. Log it with the reward to evaluate any other policy offline (`offPolicyEstimate`).
    */
   propensity: number;
+
+  /**
+   * Set when the policy also wants this request mirrored, off the caller's path, to another
+   * version (a shadow): the router runs it there after answering and hands both outputs to the
+   * policy's `compare()`.
+   */
+  mirror?: { readonly version: number };
+}
+
+/** One version a policy may send requests to now, with its share of live traffic. */
+export interface PolicyTraffic {
+  version: number;
+  /** Variant, slot or arm name (`'stable'`, `'canary'`, `'blue'`, `'shadow'` …). */
+  variant: string;
+  /**
+   * Share of live requests it answers, in [0, 1]. A bandit reports its current expected share
+   * (exploit and explore draws together); a shadow answers nobody (0) but receives `mirrorShare`
+   * of the requests.
+   */
+  share: number;
+  /** Shadow only: share of requests mirrored to it, in [0, 1]. */
+  mirrorShare?: number;
+}
+
+/** Payload of every policy's `restored` event: its state was replaced by a snapshot. */
+export interface PolicyRestoredEvent {
+  /** Clock time of the restore, in ms. */
+  at: number;
 }
 
 /**
@@ -64,4 +92,20 @@ export interface RoutingPolicy {
   snapshot(): unknown;
   /** Replaces the control state with a validated snapshot; a bad one is a `ValidationError` and changes nothing. */
   restore(snapshot: unknown): void;
+  /**
+   * What traffic the policy sends where now, every variant with its share (for `router.versions()`
+   * and `simulate()`). Optional for policies of your own: without it the router reports the
+   * `fallback()` version with share 1.
+   */
+  traffic?(): PolicyTraffic[];
+}
+
+/**
+ * A policy that mirrors requests (its assignments carry `mirror`) and wants the outputs: the router
+ * calls `compare(primary, shadow)` after a mirrored call succeeds and `recordShadowError()` after
+ * one fails.
+ */
+export interface MirroringPolicy extends RoutingPolicy {
+  compare(primary: unknown, shadow: unknown): unknown;
+  recordShadowError(): void;
 }

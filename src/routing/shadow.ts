@@ -3,7 +3,7 @@ import { InputShapeError, ValidationError, describeValue } from '../errors.js';
 import { checkNumber, checkOneOf, type Clock, type RandomSource } from '../options.js';
 import { checkName, checkOptions, checkPercentage, checkRecord, checkVersion, snapshotRecord, timeAndChance } from './checks.js';
 import { unitHasher, type HashVersion, type UnitHasher } from './hash.js';
-import type { Assignment, RouteContext, RoutingPolicy } from './policy.js';
+import type { Assignment, MirroringPolicy, PolicyRestoredEvent, PolicyTraffic, RouteContext } from './policy.js';
 
 /**
  * How shadow outputs are compared with the primary's: `'classification'` counts equal labels,
@@ -18,7 +18,7 @@ const COMPARISONS: readonly ShadowComparison[] = ['classification', 'regression'
  * should also send this request to `shadowVersion`, off the caller's path.
  */
 export interface ShadowAssignment extends Assignment {
-  mirror: boolean;
+  /** The shadow version, whether or not this request is mirrored to it. */
   shadowVersion: number;
 }
 
@@ -104,6 +104,8 @@ export interface ShadowDeploymentEvents {
   mirrorChanged: (event: ShadowMirrorChangedEvent) => void;
   /** {@link ShadowDeployment.resetStats} cleared the comparison statistics. */
   statsReset: (event: ShadowStatsResetEvent) => void;
+  /** {@link ShadowDeployment.restore} replaced the state with a snapshot. */
+  restored: (event: PolicyRestoredEvent) => void;
 }
 
 /** JSON-safe state of a {@link ShadowDeployment}, statistics included. */
@@ -203,7 +205,7 @@ function flatten(output: unknown, outputName: string | undefined): Flattened | u
  * shadow.report().agreementRate;                 // 0.666…
  * ```
  */
-export class ShadowDeployment extends EventEmitter<ShadowDeploymentEvents> implements RoutingPolicy {
+export class ShadowDeployment extends EventEmitter<ShadowDeploymentEvents> implements MirroringPolicy {
   private readonly clock: Clock;
   private readonly random: RandomSource;
   private shadowName: string;
@@ -253,8 +255,16 @@ export class ShadowDeployment extends EventEmitter<ShadowDeploymentEvents> imple
     return this.mirrorPercent;
   }
 
+  /** The primary answers everyone (share 1); the shadow answers nobody but receives `mirrored / 100` of the requests. */
+  traffic(): PolicyTraffic[] {
+    return [
+      { version: this.primary, variant: 'primary', share: 1 },
+      { version: this.shadow, variant: 'shadow', share: 0, mirrorShare: this.mirrorPercent / 100 },
+    ];
+  }
+
   /**
-   * Always the primary (variant `'primary'`). `mirror` is true when
+   * Always the primary (variant `'primary'`). `mirror` is `{ version: shadow }` when
    * `hashUnit(salt, unitId) < mirrorPercent / 100` (reason `'hash'`), or, without a `unitId`,
    * when `random() < mirrorPercent / 100` (reason `'random'`). `ctx.force` may name `'primary'`
    * or `'shadow'` (reason `'forced'`, no mirror), to query the shadow directly while debugging.
@@ -416,13 +426,19 @@ export class ShadowDeployment extends EventEmitter<ShadowDeploymentEvents> imple
     this.comparison = comparison;
     this.sums = sums;
     this.refresh();
+    this.emit('restored', { at: this.clock() });
   }
 
   private refresh(): void {
     const { primary, shadow } = this;
     this.threshold = this.mirrorPercent / 100;
-    const make = (mirror: boolean, reason: Assignment['reason'], version = primary, variant = 'primary'): Readonly<ShadowAssignment> =>
-      Object.freeze({ version, variant, reason, propensity: 1, mirror, shadowVersion: shadow });
+    const mirror = Object.freeze({ version: shadow });
+    const make = (mirrored: boolean, reason: Assignment['reason'], version = primary, variant = 'primary'): Readonly<ShadowAssignment> =>
+      Object.freeze(
+        mirrored
+          ? { version, variant, reason, propensity: 1, mirror, shadowVersion: shadow }
+          : { version, variant, reason, propensity: 1, shadowVersion: shadow },
+      );
     this.mirroredByHash = make(true, 'hash');
     this.unmirroredByHash = make(false, 'hash');
     this.mirroredByRandom = make(true, 'random');

@@ -2,7 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import { ValidationError, describeValue } from '../errors.js';
 import type { Clock } from '../options.js';
 import { checkName, checkOptions, checkVersion, snapshotRecord, timeAndChance } from './checks.js';
-import type { Assignment, RouteContext, RoutingPolicy } from './policy.js';
+import type { Assignment, PolicyRestoredEvent, PolicyTraffic, RouteContext, RoutingPolicy } from './policy.js';
 
 /** Options of {@link StaticPolicy}. */
 export interface StaticPolicyOptions {
@@ -26,6 +26,8 @@ export interface StaticPinnedEvent {
 export interface StaticPolicyEvents {
   /** {@link StaticPolicy.pin} moved every request to another version. */
   pinned: (event: StaticPinnedEvent) => void;
+  /** {@link StaticPolicy.restore} replaced the state with a snapshot. */
+  restored: (event: PolicyRestoredEvent) => void;
 }
 
 /** JSON-safe state of a {@link StaticPolicy}. */
@@ -87,6 +89,11 @@ export class StaticPolicy extends EventEmitter<StaticPolicyEvents> implements Ro
     return this.fallbackAssignment;
   }
 
+  /** The one version, with share 1. */
+  traffic(): PolicyTraffic[] {
+    return [{ version: this.version, variant: this.variant, share: 1 }];
+  }
+
   /** Moves every request to `version` and emits `pinned`. */
   pin(version: number): void {
     const to = checkVersion('version', version);
@@ -107,6 +114,7 @@ export class StaticPolicy extends EventEmitter<StaticPolicyEvents> implements Ro
     this.version = version;
     this.variant = variant;
     this.refresh();
+    this.emit('restored', { at: this.clock() });
   }
 
   private refresh(): void {

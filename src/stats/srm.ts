@@ -1,6 +1,6 @@
 import { ValidationError, describeValue } from '../errors.js';
 import { checkNumber } from '../options.js';
-import { normalizeWeights } from '../routing/hash.js';
+import { normalizeWeights } from './weights.js';
 import { chiSquareUpperTail } from './distributions.js';
 
 /** Outcome of a sample-ratio-mismatch check. */

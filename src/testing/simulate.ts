@@ -6,7 +6,6 @@ import type { PredictInput, PredictOutput } from '../predict/types.js';
 import { ModelRouter, shadowKey } from '../router/model-router.js';
 import { isRoutedError, type RoutedError } from '../router/routed-error.js';
 import type { Assignment, RouteContext, RoutingPolicy } from '../routing/policy.js';
-import type { ShadowAssignment } from '../routing/shadow.js';
 import { FakeClock } from './fake-clock.js';
 
 /** What one simulated request did: how long it took and whether it succeeded. */
@@ -15,9 +14,11 @@ export interface SimulatedOutcome {
   success: boolean;
 }
 
-/** Something whose `analyze()` runs one analysis: a canary or blue-green switch with `analysis` options, or a `CanaryAnalysis`. */
+/** Something whose `analyze()` runs one analysis: a `CanaryAnalysis`, `BlueGreenAnalysis`, `ABTestAnalysis` or the object `blueGreenAnalysis()` returns. */
 export interface Analyzable {
   analyze(): Promise<unknown>;
+  /** Whether the rollout it steers has settled (promoted or rolled back): the default end of a simulation. */
+  readonly settled?: boolean;
 }
 
 /** Options of {@link simulate}. Give a `policy` (and `monitor` and `outcome`) or a `router`. */
@@ -37,11 +38,11 @@ export interface SimulateOptions {
   /** Fake time one step covers, in ms (default 1 000). */
   stepMs?: number;
   /**
-   * Call `analysis.analyze()` this often, in fake ms. Leave unset when the policy's own loop runs
-   * (`startAnalysis({ timers: clock })`): its runs land in the timeline all the same.
+   * Call `analysis.analyze()` this often, in fake ms. Leave unset when the analysis's own loop runs
+   * (`analysis.start()` with `timers: clock`): its runs land in the timeline all the same.
    */
   analyzeEveryMs?: number;
-  /** What `analyzeEveryMs` analyses and whose `analysis` events are collected (default: the policy, when it has `analyze()`). */
+  /** What `analyzeEveryMs` analyses and whose `analysis` events are collected: the analysis composed around the policy. */
   analysis?: Analyzable;
   /** Distinct unit ids, used round-robin (`unit-0`, `unit-1` …), or a function of the request index; unset: no unit ids (random routing). */
   unitIds?: number | ((index: number) => string | undefined);
@@ -55,7 +56,7 @@ export interface SimulateOptions {
   input?: (index: number) => PredictInput;
   /** Policy mode: how a request to `version` went. Mirrored (shadow) requests are asked too. */
   outcome?: (version: number, input: PredictInput | undefined, assignment: Assignment) => SimulatedOutcome;
-  /** Stop after the step in which this turns true (default: the policy's `state.status` is `'promoted'` or `'rolledBack'`). */
+  /** Stop after the step in which this turns true (default: once `analysis.settled`, i.e. the rollout was promoted or rolled back). */
   until?: () => boolean;
   /**
    * Called once per request, in order, as soon as it is answered and recorded (before the clock
@@ -113,8 +114,10 @@ export interface SimulationStep<Report = AnalysisReport> {
   startMs: number;
   endMs: number;
   /**
-   * Candidate traffic in percent at the start of the step: the policy's `state.percentage` when it
-   * has one (a canary), otherwise the measured share of requests not answered by `fallback()`.
+   * Candidate traffic in percent at the start of the step: the share `policy.traffic()` gives the
+   * versions other than `fallback()`'s (a canary's percentage, an A/B test's challengers), or, when
+   * that is 0 or the policy has no `traffic()` (a blue-green preview, a shadow), the measured share
+   * of requests not answered by `fallback()`.
    */
   percentage: number;
   /** The policy's `state.status` at the end of the step, when it has one. */
@@ -171,17 +174,23 @@ class StepTally {
 }
 
 interface PolicyState {
-  state?: { status?: unknown; percentage?: unknown };
+  state?: { status?: unknown };
 }
 
+/** The policy's own `state.status`, when it has one, for the timeline (a canary's `'progressing'` …). */
 function policyStatus(policy: RoutingPolicy): string | undefined {
   const status = (policy as PolicyState).state?.status;
   return typeof status === 'string' ? status : undefined;
 }
 
-function policyPercentage(policy: RoutingPolicy): number | undefined {
-  const percentage = (policy as PolicyState).state?.percentage;
-  return typeof percentage === 'number' ? percentage : undefined;
+/** Percent of live traffic the policy sends to other versions than its fallback, from `traffic()`. */
+function candidatePercentage(policy: RoutingPolicy): number | undefined {
+  const traffic = policy.traffic?.();
+  if (traffic === undefined) return undefined;
+  const fallback = policy.fallback().version;
+  let share = 0;
+  for (const t of traffic) if (t.version !== fallback) share += t.share;
+  return 100 * share;
 }
 
 function hasAnalyze(value: unknown): value is Analyzable {
@@ -242,9 +251,9 @@ export async function simulate<Report = AnalysisReport>(options: SimulateOptions
     options.onResult === undefined ? undefined : checkFunction<NonNullable<SimulateOptions['onResult']>>('onResult', options.onResult);
   const contextOf =
     options.context === undefined ? contexts(options.unitIds) : checkFunction<(i: number) => RouteContext | undefined>('context', options.context);
-  const analysis = options.analysis ?? (hasAnalyze(policy) ? policy : undefined);
+  const analysis = options.analysis;
   if (analyzeEveryMs !== undefined && !hasAnalyze(analysis)) {
-    throw new ValidationError(`analyzeEveryMs needs something to analyze: the policy has no analyze(), so pass analysis, got ${describeValue(analysis)}`);
+    throw new ValidationError(`analyzeEveryMs needs something to analyze: pass the analysis composed around the policy, got ${describeValue(analysis)}`);
   }
 
   let send: (index: number, tally: StepTally) => Promise<void>;
@@ -296,10 +305,10 @@ export async function simulate<Report = AnalysisReport>(options: SimulateOptions
       tally.add(assignment.version, result.latencyMs, result.success);
       tally.answered++;
       if (assignment.version !== policy.fallback().version) tally.notFallback++;
-      const shadow = assignment as Partial<ShadowAssignment>;
-      if (shadow.mirror === true && typeof shadow.shadowVersion === 'number') {
-        const mirrored = run(shadow.shadowVersion, given, assignment);
-        const key = shadowKey(shadow.shadowVersion);
+      const mirror = assignment.mirror;
+      if (mirror !== undefined) {
+        const mirrored = run(mirror.version, given, assignment);
+        const key = shadowKey(mirror.version);
         monitor.record(key, mirrored.latencyMs, mirrored.success);
         tally.add(key, mirrored.latencyMs, mirrored.success);
       }
@@ -333,12 +342,7 @@ export async function simulate<Report = AnalysisReport>(options: SimulateOptions
           }
         }, analyzeEveryMs);
 
-  const settled =
-    until ??
-    (() => {
-      const status = policyStatus(policy);
-      return status === 'promoted' || status === 'rolledBack';
-    });
+  const settled = until ?? (() => analysis?.settled === true);
   const steps: Array<SimulationStep<Report>> = [];
   const gapMs = stepMs / perStep;
   let sent = 0;
@@ -347,7 +351,8 @@ export async function simulate<Report = AnalysisReport>(options: SimulateOptions
       const tally = new StepTally();
       stepDecisions = [];
       const startMs = clock.now();
-      const setPercentage = policyPercentage(policy);
+      const planned = candidatePercentage(policy);
+      const setPercentage = planned === 0 ? undefined : planned;
       const count = Math.min(perStep, requests - sent);
       for (let i = 0; i < count; i++) {
         await send(sent + i, tally);

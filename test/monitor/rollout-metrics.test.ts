@@ -6,7 +6,7 @@
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CanaryDeployment, DeploymentMonitor, MemoryStorage, ModelRegistry, ModelRouter, ValidationError } from '../../src/index.js';
+import { CanaryDeployment, canaryAnalysis, DeploymentMonitor, MemoryStorage, ModelRegistry, ModelRouter, ValidationError } from '../../src/index.js';
 import { FakeClock } from '../../src/testing/index.js';
 import { irisClassifier } from '../fixtures/onnx-models.js';
 
@@ -56,11 +56,9 @@ async function runningCanary() {
   await registry.register('iris', irisClassifier());
   await registry.register('iris', irisClassifier({ producerVersion: 'v2' }));
   const monitor = new DeploymentMonitor({ clock: clock.now, windowMs: 60_000 });
-  const canary = new CanaryDeployment({
-    stable: 1, canary: 2, steps: [10, 50, 100], clock: clock.now, monitor,
-    analysis: { minRequests: 40, maxErrorRate: 0.05, timers: clock },
-  });
-  const router = new ModelRouter({ registry, model: 'iris', policy: canary, monitor });
+  const canary = new CanaryDeployment({ stable: 1, canary: 2, steps: [10, 50, 100], clock: clock.now });
+  const analysis = canaryAnalysis(canary, { monitor, clock: clock.now, minRequests: 40, maxErrorRate: 0.05, timers: clock });
+  const router = new ModelRouter({ registry, model: 'iris', policy: canary, monitor, analysis });
   cleanups.push(() => router.pool.dispose());
   const traffic = async (requests: number) => {
     for (let i = 0; i < requests; i++) {
@@ -68,12 +66,12 @@ async function runningCanary() {
       clock.advance(10);
     }
   };
-  return { clock, monitor, canary, router, traffic };
+  return { clock, monitor, canary, analysis, router, traffic };
 }
 
 describe('deployment gauges', () => {
   it('follow a running canary step by step in the Prometheus text, a prom-client registry and OpenTelemetry', async () => {
-    const { clock, monitor, canary, traffic } = await runningCanary();
+    const { clock, monitor, canary, analysis, traffic } = await runningCanary();
     const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
     const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
     const provider = new MeterProvider({ readers: [reader] });
@@ -104,7 +102,7 @@ describe('deployment gauges', () => {
     expect([...gauges.keys()].some((k) => k.includes('last_analysis'))).toBe(false);
 
     await traffic(600);
-    const report = await canary.analyze();
+    const report = await analysis.analyze();
     expect(report.outcome).toBe('successful');
     gauges = await check();
     expect(gauges.get('model_rollout_deployment_percentage{deployment="iris",version="1",variant="stable"}')).toBe(50);
@@ -114,10 +112,10 @@ describe('deployment gauges', () => {
     expect(report.at).toBe(clock.now());
 
     await traffic(200);
-    await canary.analyze();
+    await analysis.analyze();
     gauges = await check();
     await traffic(200);
-    await canary.analyze();
+    await analysis.analyze();
     gauges = await check();
     expect(canary.state.status).toBe('promoted');
     expect(gauges.get('model_rollout_deployment_status{deployment="iris",status="promoted"}')).toBe(1);

@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   CanaryDeployment,
+  canaryAnalysis,
   DeploymentMonitor,
   MemoryStorage,
   ModelRegistry,
@@ -50,12 +51,10 @@ describe('ModelRouter logger', () => {
   it('reports a canary’s decisions with their fields: start, each analysis run and step, the promotion', async () => {
     const clock = new FakeClock(1_750_000_000_000);
     const monitor = new DeploymentMonitor({ clock: clock.now });
-    const canary = new CanaryDeployment({
-      stable: 1, canary: 2, steps: [25, 100], clock: clock.now, monitor,
-      analysis: { minRequests: 30, maxErrorRate: 0.05, timers: clock },
-    });
+    const canary = new CanaryDeployment({ stable: 1, canary: 2, steps: [25, 100], clock: clock.now });
+    const analysis = canaryAnalysis(canary, { monitor, clock: clock.now, minRequests: 30, maxErrorRate: 0.05, timers: clock });
     const logger = recordingLogger();
-    const router = new ModelRouter({ registry: await irisRegistry(), model: 'iris', policy: canary, monitor, logger, deployment: 'iris-canary' });
+    const router = new ModelRouter({ registry: await irisRegistry(), model: 'iris', policy: canary, monitor, analysis, logger, deployment: 'iris-canary' });
     routers.push(router);
 
     canary.start();
@@ -64,7 +63,7 @@ describe('ModelRouter logger', () => {
         await router.predict(SETOSA, { unitId: `user-${i}` });
         clock.advance(5);
       }
-      await canary.analyze();
+      await analysis.analyze();
     }
     expect(canary.state.status).toBe('promoted');
 
@@ -94,15 +93,13 @@ describe('ModelRouter logger', () => {
   it('reports a failing canary’s rollback at warn', async () => {
     const clock = new FakeClock(1_750_000_000_000);
     const monitor = new DeploymentMonitor({ clock: clock.now });
-    const canary = new CanaryDeployment({
-      stable: 1, canary: 2, steps: [50, 100], clock: clock.now, monitor,
-      analysis: { minRequests: 20, maxErrorRate: 0.05, timers: clock },
-    });
+    const canary = new CanaryDeployment({ stable: 1, canary: 2, steps: [50, 100], clock: clock.now });
+    const analysis = canaryAnalysis(canary, { monitor, clock: clock.now, minRequests: 20, maxErrorRate: 0.05, timers: clock });
     const logger = recordingLogger();
-    routers.push(new ModelRouter({ registry: await irisRegistry(), model: 'iris', policy: canary, monitor, logger }));
+    routers.push(new ModelRouter({ registry: await irisRegistry(), model: 'iris', policy: canary, monitor, analysis, logger }));
     canary.start();
     for (let i = 0; i < 100; i++) monitor.record(i % 2 === 0 ? 1 : 2, 1, i % 2 === 0);
-    await canary.analyze();
+    await analysis.analyze();
     expect(canary.state.status).toBe('rolledBack');
     expect(logger.lines.map((l) => [l.level, l.fields.event, l.fields.outcome])).toEqual([
       ['info', 'started', undefined],

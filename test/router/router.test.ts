@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ABTestController,
+  BanditPolicy,
   CanaryDeployment,
   DeploymentMonitor,
   FunctionPredictor,
@@ -237,6 +239,31 @@ describe('ModelRouter.predict', () => {
     expect(monitor.versionsSeen).toEqual([1]);
   });
 
+  it('never fails a request nor charges a version when the pool evicts under it (6 versions, maxLoaded 1 and 4)', async () => {
+    // Issue 13 defect 1: a canary 1 → 2 at 50 % and explicit requests for v3–v6, all at once.
+    const storage = new MemoryStorage();
+    const registry = new ModelRegistry({ storage });
+    for (let i = 0; i < 6; i++) await registry.register('iris', irisClassifier({ producerVersion: String(i) }));
+    for (const maxLoaded of [1, 4]) {
+      const monitor = new DeploymentMonitor();
+      const canary = new CanaryDeployment({ stable: 1, canary: 2 });
+      canary.start(1, 2, 50);
+      const pool = new PredictorPool({ registry, maxLoaded });
+      const router = track(new ModelRouter({ registry, model: 'iris', policy: canary, monitor, pool }));
+      const errors: unknown[] = [];
+      for (let round = 0; round < 4; round++) {
+        await Promise.all(
+          Array.from({ length: 250 }, (_, i) =>
+            router.predict(SETOSA, i % 5 === 0 ? { version: 3 + (i % 4) } : { unitId: `u${i}` }).catch((e: unknown) => void errors.push(e)),
+          ),
+        );
+      }
+      expect(errors, `maxLoaded ${maxLoaded}`).toEqual([]);
+      for (const version of [1, 2]) expect(monitor.stats(version).failures, `v${version}`).toBe(0);
+      expect(monitor.stats(1).totalRequests + monitor.stats(2).totalRequests).toBe(800);
+    }
+  });
+
   it('checks its options, naming the bad one', async () => {
     const { registry } = await irisRegistry();
     const policy = new StaticPolicy({ version: 1 });
@@ -338,5 +365,33 @@ describe('ModelRouter.versions', () => {
       { version: 3, variant: 'canary', share: 0.25 },
     ]);
     expect(listed[1]?.record).toMatchObject({ name: 'iris', version: 3 });
+  });
+
+  it('lists every variant of an A/B test, a shadow and a bandit, each with its share', async () => {
+    const { registry } = await irisRegistry();
+    const shares = async (policy: ConstructorParameters<typeof ModelRouter>[0]['policy']) =>
+      (await track(new ModelRouter({ registry, model: 'iris', policy })).versions()).map(({ version, variant, share, mirrorShare }) =>
+        mirrorShare === undefined ? { version, variant, share } : { version, variant, share, mirrorShare },
+      );
+    const ab = new ABTestController();
+    ab.createExperiment('ab', { variants: [{ name: 'a', version: 1, weight: 2 }, { name: 'b', version: 2 }, { name: 'c', version: 3 }], coverage: 0.5 });
+    expect(await shares(ab.policy('ab'))).toEqual([
+      { version: 1, variant: 'a', share: 0.75 }, // half the units are outside the coverage and get the control
+      { version: 2, variant: 'b', share: 0.125 },
+      { version: 3, variant: 'c', share: 0.125 },
+    ]);
+    ab.conclude('ab', 'c');
+    expect((await shares(ab)).map((t) => t.share)).toEqual([0, 0, 1]);
+    expect(await shares(new ShadowDeployment({ primary: 1, shadow: 2, mirrorPercent: 30 }))).toEqual([
+      { version: 1, variant: 'primary', share: 1 },
+      { version: 2, variant: 'shadow', share: 0, mirrorShare: 0.3 },
+    ]);
+    const bandit = new BanditPolicy({ arms: [{ variant: 'x', version: 1 }, { variant: 'y', version: 3 }], algorithm: 'epsilon-greedy', epsilon: 0.2, floor: 0.05 });
+    for (let i = 0; i < 50; i++) bandit.reward('y', true);
+    // y is best: 0.05 + 0.9 × 0.8; x gets the floor plus ε of the rest.
+    const banditShares = await shares(bandit);
+    expect(banditShares.map((t) => [t.version, t.variant])).toEqual([[1, 'x'], [3, 'y']]);
+    expect(banditShares[0]?.share).toBeCloseTo(0.05 + 0.9 * 0.2, 12);
+    expect(banditShares[1]?.share).toBeCloseTo(0.05 + 0.9 * 0.8, 12);
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BatchingPredictor,
   BlueGreenSwitch,
+  blueGreenAnalysis,
   CanaryDeployment,
   DeploymentMonitor,
   FunctionPredictor,
@@ -175,18 +176,15 @@ describe('ModelRouter: warm before traffic', () => {
     for (let run = 0; run < 20; run++) {
       const registry = await irisRegistry(2);
       const monitor = new DeploymentMonitor();
-      const bg = new BlueGreenSwitch({
-        blue: 1,
-        monitor,
-        prePromotionAnalysis: { minRequests: 1_000, relative: { maxLatencyRatio: 3 } },
-      });
+      const bg = new BlueGreenSwitch({ blue: 1 });
+      const analyses = blueGreenAnalysis(bg, { monitor, prePromotion: { minRequests: 1_000, relative: { maxLatencyRatio: 3 } } });
       const router = track(new ModelRouter({ registry, model: 'iris', policy: bg, monitor, clock: cpuMs }));
       await router.warm();
       bg.deploy(2);
       await router.warm();
       // Active and preview requests alternate, so both versions meet the same moments of the machine.
       for (let i = 0; i < 2_000; i++) await router.predict(VIRGINICA, { unitId: `u${i}`, preview: (i & 1) === 1 });
-      const report = await bg.analyze();
+      const report = await analyses.analyze();
       verdicts.push(report.outcome);
       details.push(JSON.stringify(report.checks ?? report));
       await router.pool.dispose();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidStateError, NotFoundError, ValidationError } from '../../src/errors.js';
-import { ABTestController, type ExperimentOptions, type ExperimentStats } from '../../src/routing/ab-test.js';
+import { ABTestController } from '../../src/routing/ab-test.js';
+import type { ExperimentOptions, ExperimentStats } from '../../src/routing/ab-test-types.js';
 import { hashUnit } from '../../src/routing/hash.js';
 import { meanConfidenceInterval, sequentialTest, twoProportionZTest, welchTTest, wilsonInterval } from '../../src/index.js';
 import { seededRandom } from '../../src/testing/seeded-random.js';

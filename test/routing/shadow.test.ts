@@ -19,7 +19,7 @@ describe('ShadowDeployment routing', () => {
       variant: 'primary',
       reason: 'hash',
       propensity: 1,
-      mirror: hashUnit('dark', 'user-7') < 0.2,
+      ...(hashUnit('dark', 'user-7') < 0.2 && { mirror: { version: 2 } }),
       shadowVersion: 2,
     });
   });
@@ -27,12 +27,16 @@ describe('ShadowDeployment routing', () => {
   it('draws from random without a unitId, mirrors everything by default, and honours force', () => {
     const random = seededRandom(4);
     const shadow = new ShadowDeployment({ primary: 1, shadow: 2, mirrorPercent: 50, random: seededRandom(4) });
-    for (let i = 0; i < 50; i++) expect(shadow.route()).toMatchObject({ version: 1, reason: 'random', mirror: random() < 0.5 });
+    for (let i = 0; i < 50; i++) {
+      const a = shadow.route();
+      expect(a).toMatchObject({ version: 1, reason: 'random' });
+      expect(a.mirror).toEqual(random() < 0.5 ? { version: 2 } : undefined);
+    }
     const all = new ShadowDeployment({ primary: 1, shadow: 2 });
-    expect(all.route({ unitId: 'x' }).mirror).toBe(true);
-    expect(all.route({ force: 'shadow' })).toEqual({ version: 2, variant: 'shadow', reason: 'forced', propensity: 1, mirror: false, shadowVersion: 2 });
-    expect(all.route({ force: 'primary' })).toEqual({ version: 1, variant: 'primary', reason: 'forced', propensity: 1, mirror: false, shadowVersion: 2 });
-    expect(all.fallback()).toEqual({ version: 1, variant: 'primary', reason: 'fallback', propensity: 1, mirror: false, shadowVersion: 2 });
+    expect(all.route({ unitId: 'x' }).mirror).toEqual({ version: 2 });
+    expect(all.route({ force: 'shadow' })).toEqual({ version: 2, variant: 'shadow', reason: 'forced', propensity: 1, shadowVersion: 2 });
+    expect(all.route({ force: 'primary' })).toEqual({ version: 1, variant: 'primary', reason: 'forced', propensity: 1, shadowVersion: 2 });
+    expect(all.fallback()).toEqual({ version: 1, variant: 'primary', reason: 'fallback', propensity: 1, shadowVersion: 2 });
     expect(() => all.route({ force: 'canary' })).toThrow(/force must be 'primary' or 'shadow', got string "canary"/);
   });
 
@@ -44,7 +48,7 @@ describe('ShadowDeployment routing', () => {
     const ids = Array.from({ length: 5_000 }, (_, i) => `u${i}`);
     const before = ids.filter((id) => shadow.route({ unitId: id }).mirror);
     shadow.setMirrorPercent(30);
-    for (const id of before) expect(shadow.route({ unitId: id }).mirror).toBe(true);
+    for (const id of before) expect(shadow.route({ unitId: id }).mirror).toEqual({ version: 2 });
     expect(shadow.mirrored).toBe(30);
     expect(events).toEqual([{ from: 10, to: 30, at: 3 }]);
     expect(() => shadow.setMirrorPercent(130)).toThrow(/mirrorPercent must be a finite number >= 0 <= 100, got number 130/);

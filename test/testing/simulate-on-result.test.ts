@@ -116,12 +116,13 @@ describe('simulate() onResult in policy mode', () => {
   it('a throwing hook stops the run and rejects with its own error; the request it saw stays recorded', async () => {
     const clock = new FakeClock();
     const monitor = new DeploymentMonitor({ clock: clock.now });
-    const canary = new CanaryDeployment({ stable: 1, canary: 2, clock: clock.now, monitor, analysis: { intervalMs: 1_000, minRequests: 10, maxErrorRate: 0.5 } });
+    const canary = new CanaryDeployment({ stable: 1, canary: 2, clock: clock.now });
+    const analysis = new CanaryAnalysis(canary, { monitor, clock: clock.now, intervalMs: 1_000, minRequests: 10, maxErrorRate: 0.5 });
     canary.start();
     let outcomes = 0;
     const boom = new Error('metric sink down');
     const run = simulate({
-      policy: canary, monitor, clock, requests: 1_000, analyzeEveryMs: 1_000,
+      policy: canary, analysis, monitor, clock, requests: 1_000, analyzeEveryMs: 1_000,
       outcome: () => {
         outcomes++;
         return { latencyMs: 1, success: true };
@@ -213,7 +214,7 @@ describe('simulate() onResult in router mode (real predictions)', () => {
 
   it('logs an A/B metric per request: the experiment counts exactly what the hook was given, per variant', async () => {
     const { registry, pool, clock, monitor } = await irisRouterSetup(0);
-    const ab = new ABTestController({ clock: clock.now, random: seededRandom(5), monitor });
+    const ab = new ABTestController({ clock: clock.now, random: seededRandom(5) });
     ab.createExperiment('iris', { modelA: 1, modelB: 2, metric: { kind: 'binary' } });
     const router = new ModelRouter({ registry, model: 'iris', policy: ab.policy('iris'), monitor, pool });
     const perVariant = new Map<string, { count: number; correct: number }>();

@@ -4,10 +4,10 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import * as errors from '../src/errors.js';
+import * as errors from '../../src/errors.js';
 
 const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Names every build must export; other modules' names are added here as they land. */
 // The public names DESIGN.md makes binding, plus the pure statistics and the helpers the guides use.
