@@ -252,6 +252,7 @@ export {
   type DriftOptions,
   type MonitorSnapshot,
   type VersionSnapshot,
+  type RecordOptions,
 } from './monitor/deployment-monitor.js';
 export type { DeploymentStats, StatsWindow } from './monitor/stats.js';
 export { outcomesBetween, type OutcomeHistogram } from './monitor/outcome-histogram.js';
