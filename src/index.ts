@@ -53,6 +53,8 @@ export type {
   Lineage,
   RegisterOptions,
   ListVersionsOptions,
+  ListVersionsPageOptions,
+  VersionsPage,
   AliasChangeOptions,
   AliasHistoryEntry,
   AliasChangedEvent,
@@ -217,7 +219,7 @@ export {
   type MdeOptions,
   type SampleSizeResult,
 } from './stats/power.js';
-export { sequentialTest, type SequentialOptions } from './stats/sequential.js';
+export { sequentialTest, sequentialLook, checkSequentialState, type SequentialOptions, type SequentialState } from './stats/sequential.js';
 export {
   proportionNonInferiorityTest,
   type EvidenceVerdict,
@@ -333,3 +335,20 @@ export {
   type Guardrails,
   type VariantGuardrail,
 } from './analysis/ab-test-analysis.js';
+
+// Fleet: one rollout shared by every replica through storage.
+export {
+  DeploymentStore,
+  type DeploymentStoreOptions,
+  type DeploymentState,
+  type AuditRecord,
+  type TransitionInput,
+  type StoredDeployment,
+} from './fleet/deployment-store.js';
+export {
+  DeploymentFollower,
+  type DeploymentFollowerOptions,
+  type DeploymentFollowerEvents,
+  type RestorablePolicy,
+  type ChangeHints,
+} from './fleet/deployment-follower.js';

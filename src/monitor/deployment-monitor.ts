@@ -34,6 +34,14 @@ import { type ParsedRing, type RingJSON, SketchRing, ringTotals } from './sketch
 import { type DeploymentStats, type StatsWindow, statsOf } from './stats.js';
 
 
+/**
+ * Largest latency recorded, in ms (about 31.7 years): with at most 2^53 records a version's sum
+ * of latencies then stays finite, so the mean can never become Infinity.
+ */
+const MAX_LATENCY_MS = 1e12;
+/** Largest magnitude of a recorded output, for the same reason (2^53 · 1e290 < 1.8e308). */
+const MAX_OUTPUT = 1e290;
+
 /** A version as the monitor keys it: a registry version number, or a string such as `'shadow:3'`. */
 export type MonitoredVersion = number | string;
 
@@ -211,12 +219,12 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       success = latencyOrOutcome.success ?? true;
       output = latencyOrOutcome.output;
       recordOptions = successOrOptions as RecordOptions | undefined;
-      if (output !== undefined && (typeof output !== 'number' || !Number.isFinite(output))) {
-        throw new ValidationError(`output must be a finite number, got ${describeValue(output)}`);
+      if (output !== undefined && (typeof output !== 'number' || !(Math.abs(output) <= MAX_OUTPUT))) {
+        throw new ValidationError(`output must be a finite number within ±${MAX_OUTPUT}, got ${describeValue(output)}`);
       }
     }
-    if (typeof latencyMs !== 'number' || !(latencyMs >= 0 && latencyMs < Number.POSITIVE_INFINITY)) {
-      throw new ValidationError(`latencyMs must be a finite number >= 0, got ${describeValue(latencyMs)}`);
+    if (typeof latencyMs !== 'number' || !(latencyMs >= 0 && latencyMs <= MAX_LATENCY_MS)) {
+      throw new ValidationError(`latencyMs must be a finite number from 0 to ${MAX_LATENCY_MS} (about 31.7 years), got ${describeValue(latencyMs)}`);
     }
     if (typeof success !== 'boolean') throw new ValidationError(`success must be a boolean, got ${describeValue(success)}`);
     const at = recordOptions === undefined ? undefined : recordOptions.at;
@@ -236,8 +244,8 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
 
   /** Adds one model output (a score, a probability, a regression value) to the version's output distribution. */
   recordOutput(version: MonitoredVersion, value: number): void {
-    if (typeof value !== 'number' || !Number.isFinite(value)) {
-      throw new ValidationError(`value must be a finite number, got ${describeValue(value)}`);
+    if (typeof value !== 'number' || !(Math.abs(value) <= MAX_OUTPUT)) {
+      throw new ValidationError(`value must be a finite number within ±${MAX_OUTPUT}, got ${describeValue(value)}`);
     }
     const now = this.clock();
     const state = this.versions.get(version) ?? this.addVersion(version, now);
@@ -472,7 +480,7 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     return observeFamilies(meter, this.families(resolved), () => this.families(resolved));
   }
 
-  private families({ prefix, labels, quantiles }: ResolvedPrometheusOptions): PrometheusFamily[] {
+  private families({ prefix, labels, quantiles, latency, buckets }: ResolvedPrometheusOptions): PrometheusFamily[] {
     const requests: PrometheusFamily = {
       name: `${prefix}requests_total`,
       help: 'Requests recorded by the deployment monitor, per model version.',
@@ -487,8 +495,11 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     };
     const duration: PrometheusFamily = {
       name: `${prefix}request_duration_seconds`,
-      help: 'Request latency per model version: quantiles over the rolling window, sum and count over the lifetime.',
-      type: 'summary',
+      help:
+        latency === 'summary'
+          ? 'Request latency per model version: quantiles over the rolling window, sum and count over the lifetime.'
+          : 'Request latency per model version over the lifetime, in cumulative buckets (aggregatable across replicas).',
+      type: latency,
       samples: [],
     };
     const now = this.clock();
@@ -498,10 +509,23 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       const rolling = state.latency.rolling(now);
       requests.samples.push({ name: requests.name, labels: versionLabels, value: lifetime.sketch.count });
       failures.samples.push({ name: failures.name, labels: versionLabels, value: lifetime.failures });
-      for (const q of quantiles) {
-        // An empty window has no quantiles: NaN, as the Prometheus client libraries report it.
-        const value = rolling.sketch.count === 0 ? Number.NaN : quantile(rolling.sketch, q) / 1000;
-        duration.samples.push({ name: duration.name, labels: { ...versionLabels, quantile: String(q) }, value });
+      if (latency === 'histogram') {
+        // Bucket counts come from the lifetime sketch's bins: a latency within the sketch's relative
+        // error of a boundary may be counted on either side of it.
+        const { values, counts } = sketchHistogram(lifetime.sketch);
+        let bin = 0;
+        let cumulative = 0;
+        for (const le of buckets) {
+          for (; bin < values.length && values[bin]! / 1000 <= le; bin++) cumulative += counts[bin]!;
+          duration.samples.push({ name: `${duration.name}_bucket`, labels: { ...versionLabels, le: String(le) }, value: cumulative });
+        }
+        duration.samples.push({ name: `${duration.name}_bucket`, labels: { ...versionLabels, le: '+Inf' }, value: lifetime.sketch.count });
+      } else {
+        for (const q of quantiles) {
+          // An empty window has no quantiles: NaN, as the Prometheus client libraries report it.
+          const value = rolling.sketch.count === 0 ? Number.NaN : quantile(rolling.sketch, q) / 1000;
+          duration.samples.push({ name: duration.name, labels: { ...versionLabels, quantile: String(q) }, value });
+        }
       }
       duration.samples.push({ name: `${duration.name}_sum`, labels: versionLabels, value: lifetime.sketch.sum / 1000 });
       duration.samples.push({ name: `${duration.name}_count`, labels: versionLabels, value: lifetime.sketch.count });
@@ -580,7 +604,8 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       throw new CapacityError(`snapshot.versions holds ${s.versions.length} versions; this monitor keeps at most maxVersions = ${this.maxVersions}`);
     }
     const seen = new Map<string, MonitoredVersion>();
-    return s.versions.map((entry: unknown, i): ParsedVersion => {
+    // Array.from visits holes (as undefined) where map would skip them and leave them in the result.
+    return Array.from(s.versions as unknown[], (entry: unknown, i): ParsedVersion => {
       const at = `snapshot.versions[${i}]`;
       if (typeof entry !== 'object' || entry === null) throw new ValidationError(`${at} must be an object, got ${describeValue(entry)}`);
       const e = entry as Record<string, unknown>;

@@ -16,6 +16,20 @@ export interface PrometheusOptions {
   labels?: Record<string, string>;
   /** Summary quantiles, each in [0, 1] (default `[0.5, 0.9, 0.95, 0.99]`). */
   quantiles?: number[];
+  /**
+   * How latency is exposed (default `'summary'`):
+   * - `'summary'`: quantiles computed here, per replica. Summary quantiles cannot be aggregated
+   *   across instances, so a fleet's p99 cannot be derived from them;
+   * - `'histogram'`: cumulative `le` buckets (boundaries {@link PrometheusOptions.buckets}), so
+   *   `histogram_quantile(0.99, sum by (le) (rate(<prefix>request_duration_seconds_bucket[5m])))`
+   *   gives the fleet-wide p99. Use this with more than one replica.
+   */
+  latency?: 'summary' | 'histogram';
+  /**
+   * Upper bounds (seconds, ascending) of the histogram buckets; `+Inf` is always added (default
+   * 0.5 ms to 2.5 s: `[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]`).
+   */
+  buckets?: number[];
 }
 
 /** One sample line: `name{labels} value`. */
@@ -30,7 +44,7 @@ export interface PrometheusSample {
 export interface PrometheusFamily {
   name: string;
   help: string;
-  type: 'counter' | 'summary' | 'gauge';
+  type: 'counter' | 'summary' | 'histogram' | 'gauge';
   samples: PrometheusSample[];
 }
 
@@ -67,18 +81,21 @@ const DEFAULT_QUANTILES: readonly number[] = [0.5, 0.9, 0.95, 0.99];
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 /** Labels the monitor sets itself: on request metrics and on the deployment gauges. */
-const RESERVED_LABELS = new Set(['version', 'quantile', 'deployment', 'status', 'variant', 'outcome']);
+const RESERVED_LABELS = new Set(['version', 'quantile', 'le', 'deployment', 'status', 'variant', 'outcome']);
+const DEFAULT_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /** Checked options. @internal */
 export interface ResolvedPrometheusOptions {
   prefix: string;
   labels: Record<string, string>;
   quantiles: readonly number[];
+  latency: 'summary' | 'histogram';
+  buckets: readonly number[];
 }
 
 /** Checks options up front, naming the bad one. @internal */
 export function resolvePrometheusOptions(options: PrometheusOptions = {}): ResolvedPrometheusOptions {
-  const { prefix = 'model_rollout_', labels = {}, quantiles = DEFAULT_QUANTILES } = options;
+  const { prefix = 'model_rollout_', labels = {}, quantiles = DEFAULT_QUANTILES, latency = 'summary', buckets = DEFAULT_BUCKETS } = options;
   if (typeof prefix !== 'string' || (prefix !== '' && !METRIC_NAME.test(prefix))) {
     throw new ValidationError(`prefix must match ${METRIC_NAME.source} or be empty, got ${describeValue(prefix)}`);
   }
@@ -97,7 +114,15 @@ export function resolvePrometheusOptions(options: PrometheusOptions = {}): Resol
     throw new ValidationError(`quantiles must be a non-empty array, got ${describeValue(quantiles)}`);
   }
   quantiles.forEach((q, i) => checkNumber(`quantiles[${i}]`, q, { min: 0, max: 1 }));
-  return { prefix, labels: { ...labels }, quantiles: [...quantiles] };
+  if (latency !== 'summary' && latency !== 'histogram') {
+    throw new ValidationError(`latency must be 'summary' or 'histogram', got ${describeValue(latency)}`);
+  }
+  if (!Array.isArray(buckets) || buckets.length === 0) throw new ValidationError(`buckets must be a non-empty array of seconds, got ${describeValue(buckets)}`);
+  buckets.forEach((b, i) => {
+    checkNumber(`buckets[${i}]`, b, { min: 0, exclusiveMin: true });
+    if (i > 0 && b <= buckets[i - 1]!) throw new ValidationError(`buckets must ascend strictly, got ${buckets[i - 1]} then ${b} at buckets[${i}]`);
+  });
+  return { prefix, labels: { ...labels }, quantiles: [...quantiles], latency, buckets: [...buckets] };
 }
 
 /** Renders families in the Prometheus text exposition format 0.0.4. */

@@ -170,7 +170,7 @@ export class SketchRing {
     const indices = new Set<number>();
     const parsed: ParsedRing = {
       retired: parseCell(j.retired, relativeAccuracy, `${where}.retired`, options.nonNegative),
-      live: j.live.map((entry: unknown, i) => {
+      live: Array.from(j.live as unknown[], (entry: unknown, i) => {
         const at = `${where}.live[${i}]`;
         const index = (entry as { index?: unknown } | null)?.index;
         if (!Number.isSafeInteger(index)) throw new ValidationError(`${at}.index must be an integer, got ${describeValue(index)}`);

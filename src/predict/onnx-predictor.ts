@@ -5,7 +5,7 @@ import { checkNumber } from '../options.js';
 import { mappedModel } from '../registry/onnx-file.js';
 import { readSignature, type ModelSignature } from '../registry/signature.js';
 import { InputPlans } from './inputs.js';
-import { toOutputs } from './outputs.js';
+import { checkFiniteOutputs, toOutputs } from './outputs.js';
 import type { PredictInput, PredictOptions, PredictOutput, Predictor } from './types.js';
 import { unzipMaps } from './zipmap.js';
 
@@ -33,6 +33,12 @@ export interface OnnxPredictorOptions {
    * {@link OnnxPredictor}).
    */
   outputs?: readonly string[];
+  /**
+   * Check every floating-point output for NaN and ±Infinity (default `true`): a run that produced
+   * one rejects with `InferenceError` (counted against the version by a router) instead of serving
+   * it. Costs one pass over the output values; turn it off for very large outputs checked elsewhere.
+   */
+  checkFiniteOutputs?: boolean;
 }
 
 function modelLabel(name: string | undefined, version: number | string | undefined): string {
@@ -105,13 +111,14 @@ export class OnnxPredictor implements Predictor {
   private readonly outputNames: readonly string[];
   private readonly outputLabels: ReadonlyArray<readonly (number | string)[] | undefined>;
   private readonly fetches: string[] | undefined;
+  private readonly checkFinite: boolean;
   private inFlight = 0;
   private disposing: Promise<void> | undefined;
   private idle: (() => void) | undefined;
   /** Settles a run without a signal; shared by every call, so a run costs no closure. */
   private readonly answer = (results: InferenceSession.ReturnType): PredictOutput => {
     this.settled();
-    return toOutputs(results, this.outputNames, this.outputLabels);
+    return this.checked(toOutputs(results, this.outputNames, this.outputLabels));
   };
   private readonly fail = (error: unknown): never => {
     throw this.runFailed(error);
@@ -133,6 +140,7 @@ export class OnnxPredictor implements Predictor {
     this.outputLabels = fetches.map((name) => labels.get(name));
     const all = fetches.length === session.outputNames.length && fetches.every((n, i) => session.outputNames[i] === n);
     this.fetches = all ? undefined : [...fetches];
+    this.checkFinite = options.checkFiniteOutputs ?? true;
   }
 
   /**
@@ -143,7 +151,10 @@ export class OnnxPredictor implements Predictor {
     if (typeof source !== 'string' && !(source instanceof Uint8Array)) {
       throw new ValidationError(`source must be a Uint8Array or a file path, got ${describeValue(source)}`);
     }
-    const { name, version, outputs } = options;
+    const { name, version, outputs, checkFiniteOutputs: checkFinite } = options;
+    if (checkFinite !== undefined && typeof checkFinite !== 'boolean') {
+      throw new ValidationError(`checkFiniteOutputs must be a boolean, got ${describeValue(checkFinite)}`);
+    }
     if (name !== undefined && typeof name !== 'string') throw new ValidationError(`name must be a string, got ${describeValue(name)}`);
     if (version !== undefined && typeof version !== 'string' && typeof version !== 'number') {
       throw new ValidationError(`version must be a number or a string, got ${describeValue(version)}`);
@@ -217,8 +228,13 @@ export class OnnxPredictor implements Predictor {
     return running.then((results) => {
       this.settled();
       if (signal.aborted) throw new AbortedError(`${this.where}prediction aborted`, { cause: signal.reason });
-      return toOutputs(results, this.outputNames, this.outputLabels);
+      return this.checked(toOutputs(results, this.outputNames, this.outputLabels));
     }, this.fail);
+  }
+
+  private checked(output: PredictOutput): PredictOutput {
+    if (this.checkFinite) checkFiniteOutputs(output, this.where);
+    return output;
   }
 
   /** Ends a run that failed (settling it) and names the model in the error. */

@@ -1,5 +1,5 @@
 import type { Tensor } from 'onnxruntime-node';
-import { ValidationError } from '../errors.js';
+import { InferenceError, ValidationError } from '../errors.js';
 import type { OutputData, OutputTensor, PredictOutput } from './types.js';
 
 /**
@@ -39,6 +39,39 @@ export function toOutputs(
         : { data: plainData(tensor), dims: tensor.dims, type: tensor.type, labels: classes };
   }
   return out;
+}
+
+/**
+ * Throws `InferenceError` when a floating-point output holds NaN or ±Infinity: such a value is a
+ * model failure (overflow, a division by zero inside the graph), never an answer to serve, and
+ * as an error it is counted against the version. `where` prefixes the message (`model 'iris' v2: `).
+ * @internal
+ */
+export function checkFiniteOutputs(output: PredictOutput, where: string): void {
+  for (const name in output) {
+    const { data, type } = output[name] as OutputTensor;
+    const at = type === 'float32' || type === 'float64' ? firstNonFinite(data as Float32Array | Float64Array) : type === 'float16' ? firstNonFiniteHalf(data as Uint16Array) : -1;
+    if (at >= 0) {
+      throw new InferenceError(
+        `${where}output '${name}' holds ${type === 'float16' ? 'a non-finite value' : String((data as Float32Array)[at])} at index ${at}; non-finite outputs are never served (checkFiniteOutputs: false turns this check off)`,
+      );
+    }
+  }
+}
+
+function firstNonFinite(data: Float32Array | Float64Array): number {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i] as number;
+    // NaN - NaN and Inf - Inf are NaN; every finite v gives 0.
+    if (v - v !== 0) return i;
+  }
+  return -1;
+}
+
+/** float16 arrives as raw bits: all-ones exponent bits mean Infinity or NaN. */
+function firstNonFiniteHalf(bits: Uint16Array): number {
+  for (let i = 0; i < bits.length; i++) if (((bits[i] as number) & 0x7c00) === 0x7c00) return i;
+  return -1;
 }
 
 /** A value of one row of a {@link Prediction}. */

@@ -14,21 +14,23 @@ import {
 } from '../errors.js';
 import { checkFunction, type Clock } from '../options.js';
 import { FileSystemStorage } from '../storage/file-system-storage.js';
-import { hasLocalFiles, type StorageAdapter } from '../storage/storage-adapter.js';
+import { hasLocalFiles, type PutCondition, type StorageAdapter } from '../storage/storage-adapter.js';
 import { hashFile, isAsyncIterable, stageArtifact, type StagedArtifact } from './artifact-files.js';
 import type {
   AliasChangeOptions,
   AliasHistoryEntry,
   Lineage,
   ListVersionsOptions,
+  ListVersionsPageOptions,
   ModelRegistryEvents,
   ModelVersion,
   RegisterOptions,
   VersionRef,
+  VersionsPage,
 } from './model-version.js';
 import { checkName, checkVersionNumber } from './names.js';
 import { inspectOnnx, type OnnxInspection } from './onnx-info.js';
-import { emptyAliasDocument, parseAliasDocument, parseVersionRecord, type AliasDocument, type Tombstone } from './records.js';
+import { emptyAliasDocument, parseAliasDocument, parseHeadHint, parseVersionRecord, type AliasDocument, type Tombstone } from './records.js';
 
 /** Options of {@link ModelRegistry}. */
 export interface ModelRegistryOptions {
@@ -248,14 +250,16 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     restoreBlob: () => Promise<void>,
   ): Promise<ModelVersion> {
     const model = fields.name;
-    const versions = await this.#versionNumbers(model);
+    const head = await this.#readHead(model);
     if (reuse) {
-      for (const v of versions) {
+      // Numbers above the head (claimed by a writer that has not moved it yet) are compared as
+      // the claim below loses them.
+      for (let v = 1; v <= head.version; v++) {
         const found = await this.#identicalVersion(model, v, fields);
         if (found) return found;
       }
     }
-    let version = (versions.at(-1) ?? 0) + 1;
+    let version = head.version + 1;
     for (;; version++) {
       const record: ModelVersion = {
         name: model,
@@ -273,7 +277,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
         validatedBy: fields.validatedBy,
       };
       try {
-        await this.storage.put(versionKey(model, version), encodeJson(record), { ifNoneMatch: '*' });
+        await this.#putConfirmed(versionKey(model, version), encodeJson(record), { ifNoneMatch: '*' });
       } catch (err) {
         if (!(err instanceof PreconditionFailedError)) throw err;
         if (reuse) {
@@ -284,7 +288,14 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       }
       // A concurrent deleteVersion of another version with the same bytes may have removed the
       // blob between our store and our claim; put it back so the new version is never dangling.
-      if ((await this.storage.list(blobKey(fields.sha256))).length === 0) await restoreBlob();
+      // The version is claimed: a storage failure here must not report the register as failed
+      // (a retry would register the bytes twice), so the repair is best effort.
+      try {
+        if ((await this.storage.list(blobKey(fields.sha256))).length === 0) await restoreBlob();
+      } catch (err) {
+        if (!(err instanceof StorageError)) throw err;
+      }
+      await this.#advanceHead(model, version, head.etag);
       this.emit('registered', record);
       return record;
     }
@@ -317,12 +328,12 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     const parsed = parseRef(ref);
     if (typeof parsed === 'number') return this.#getVersion(model, parsed);
     if (parsed === 'latest') {
-      const versions = await this.#versionNumbers(model);
-      for (let i = versions.length - 1; i >= 0; i--) {
-        const stored = await this.#readRecord(model, versions[i]!);
+      const highest = await this.#highestClaimed(model);
+      for (let version = highest; version >= 1; version--) {
+        const stored = await this.#readRecord(model, version);
         if (stored && !isTombstone(stored.value) && stored.value.status === 'active') return stored.value;
       }
-      throw new NotFoundError(`model '${model}' has no active version${versions.length === 0 ? ' (nothing registered under this name)' : ''}`);
+      throw new NotFoundError(`model '${model}' has no active version${highest === 0 ? ' (nothing registered under this name)' : ''}`);
     }
     const { doc } = await this.#readAliases(model);
     const target = doc.aliases[parsed.alias];
@@ -348,6 +359,41 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     return records.flatMap((stored) =>
       stored && !isTombstone(stored.value) && (includeArchived || stored.value.status === 'active') ? [stored.value] : [],
     );
+  }
+
+  /**
+   * One page of a model's versions, newest first, at a cost that does not grow with the number of
+   * versions: `limit` record reads (in parallel) plus a constant few, never a listing of every key.
+   * Pass the returned `cursor` back to get the next (older) page; it is absent on the last page.
+   *
+   * @example
+   * ```ts
+   * let page = await registry.listVersionsPage('iris', { limit: 20 });
+   * while (page.cursor) page = await registry.listVersionsPage('iris', { limit: 20, cursor: page.cursor });
+   * ```
+   * @throws ValidationError for a bad limit or a cursor this method did not return.
+   */
+  async listVersionsPage(name: string, options: ListVersionsPageOptions = {}): Promise<VersionsPage> {
+    const model = checkName(name, 'model name');
+    checkOptionsObject('listVersionsPage options', options, ['includeArchived', 'limit', 'cursor']);
+    const includeArchived = options.includeArchived ?? false;
+    if (typeof includeArchived !== 'boolean') throw new ValidationError(`includeArchived must be a boolean, got ${describeValue(includeArchived)}`);
+    const limit = options.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ValidationError(`limit must be an integer from 1 to 1000, got ${describeValue(limit)}`);
+    let next: number;
+    if (options.cursor === undefined) next = await this.#highestClaimed(model);
+    else if (typeof options.cursor === 'string' && /^v[1-9]\d*$/.test(options.cursor)) next = Number(options.cursor.slice(1));
+    else throw new ValidationError(`cursor must be a cursor returned by listVersionsPage (like 'v42'), got ${describeValue(options.cursor)}`);
+    const versions: ModelVersion[] = [];
+    // Archived and deleted versions leave holes in a page; read further batches until it is full.
+    while (versions.length < limit && next >= 1) {
+      const batch = Array.from({ length: Math.min(limit - versions.length, next) }, (_, i) => next - i);
+      next -= batch.length;
+      for (const stored of await Promise.all(batch.map((v) => this.#readRecord(model, v)))) {
+        if (stored && !isTombstone(stored.value) && (includeArchived || stored.value.status === 'active')) versions.push(stored.value);
+      }
+    }
+    return next >= 1 ? { versions, cursor: `v${next}` } : { versions };
   }
 
   /** Names of every model that has claimed at least one version number, sorted. */
@@ -517,15 +563,40 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       const stored = await this.#readRecord(model, version);
       if (!stored || isTombstone(stored.value)) break;
       try {
-        await this.storage.put(versionKey(model, version), encodeJson(tombstone), { ifMatch: stored.etag });
+        await this.#putConfirmed(versionKey(model, version), encodeJson(tombstone), { ifMatch: stored.etag });
         break;
       } catch (err) {
         if (!(err instanceof PreconditionFailedError) || attempt >= MAX_CAS_ATTEMPTS) throw err;
       }
     }
-    const blobRemoved = !(await this.#blobInUse(record.sha256));
-    if (blobRemoved) await this.storage.delete(blobKey(record.sha256));
+    // The version is deleted; removing its blob is clean-up. An unremoved blob is only unused
+    // bytes (as a crash leaves), so a storage failure here reports blobRemoved: false, not an error.
+    let blobRemoved = false;
+    try {
+      if (!(await this.#blobInUse(record.sha256))) {
+        await this.storage.delete(blobKey(record.sha256));
+        blobRemoved = true;
+      }
+    } catch (err) {
+      if (!(err instanceof StorageError)) throw err;
+    }
     this.emit('deleted', { name: model, version, sha256: record.sha256, blobRemoved });
+  }
+
+  /**
+   * A conditional write whose outcome is known even when the reply is lost: on a `StorageError`
+   * the key is read back, and if it holds exactly the bytes written (records carry their time, so
+   * another writer's bytes differ) the write took effect and counts as done. Otherwise, or when
+   * the read fails too, the original error propagates.
+   */
+  async #putConfirmed(key: string, data: Uint8Array, cond: PutCondition): Promise<void> {
+    try {
+      await this.storage.put(key, data, cond);
+    } catch (err) {
+      if (!(err instanceof StorageError)) throw err;
+      const stored = await this.storage.get(key).catch(() => undefined);
+      if (stored === undefined || !sameBytes(stored.data, data)) throw err;
+    }
   }
 
   async #storeBlob(sha256: string, bytes: Uint8Array): Promise<void> {
@@ -588,6 +659,47 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
     return false;
   }
 
+  /**
+   * The highest version number claimed so far, by the head hint `models/<name>/head.json` plus a
+   * probe upward (a writer that died between its claim and moving the head leaves it behind).
+   */
+  async #highestClaimed(model: string): Promise<number> {
+    let { version } = await this.#readHead(model);
+    while (await this.storage.get(versionKey(model, version + 1))) version++;
+    return version;
+  }
+
+  /**
+   * The head hint: the highest version number some writer claimed and announced. Only a hint (a
+   * claim is the version record itself), so a missing or unreadable one is rebuilt from one full
+   * listing, as stores written before the hint existed need.
+   */
+  async #readHead(model: string): Promise<{ version: number; etag: string | undefined }> {
+    const stored = await this.storage.get(headKey(model));
+    const hinted = stored && parseHeadHint(stored.data);
+    if (hinted !== undefined) return { version: hinted, etag: stored!.etag };
+    return { version: (await this.#versionNumbers(model)).at(-1) ?? 0, etag: stored?.etag };
+  }
+
+  /** Moves the head hint up to `version` by compare-and-swap; never down. Best effort: the claim is done. */
+  async #advanceHead(model: string, version: number, etag: string | undefined): Promise<void> {
+    try {
+      for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+        try {
+          await this.storage.put(headKey(model), encodeJson({ version }), etag === undefined ? { ifNoneMatch: '*' } : { ifMatch: etag });
+          return;
+        } catch (err) {
+          if (!(err instanceof PreconditionFailedError)) throw err;
+        }
+        const current = await this.#readHead(model);
+        if (current.version >= version) return;
+        etag = current.etag;
+      }
+    } catch (err) {
+      if (!(err instanceof StorageError)) throw err;
+    }
+  }
+
   async #versionNumbers(model: string): Promise<number[]> {
     const numbers: number[] = [];
     for (const key of await this.storage.list(`models/${model}/versions/`)) {
@@ -623,7 +735,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       const next = change(stored.value);
       if (!next) return { record: stored.value, changed: false };
       try {
-        await this.storage.put(versionKey(model, version), encodeJson(next), { ifMatch: stored.etag });
+        await this.#putConfirmed(versionKey(model, version), encodeJson(next), { ifMatch: stored.etag });
         return { record: next, changed: true };
       } catch (err) {
         if (!(err instanceof PreconditionFailedError)) throw err;
@@ -655,7 +767,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
       if (!entry && !alwaysWrite) return undefined;
       if (entry) doc.history.push(entry);
       try {
-        await this.storage.put(aliasesKey(model), encodeJson(doc), etag === undefined ? { ifNoneMatch: '*' } : { ifMatch: etag });
+        await this.#putConfirmed(aliasesKey(model), encodeJson(doc), etag === undefined ? { ifNoneMatch: '*' } : { ifMatch: etag });
         return entry;
       } catch (err) {
         if (!(err instanceof PreconditionFailedError)) throw err;
@@ -699,8 +811,16 @@ function versionKey(model: string, version: number): string {
   return `models/${model}/versions/${version}.json`;
 }
 
+function headKey(model: string): string {
+  return `models/${model}/head.json`;
+}
+
 function aliasesKey(model: string): string {
   return `models/${model}/aliases.json`;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
 function encodeJson(value: unknown): Uint8Array {

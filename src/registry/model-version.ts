@@ -90,6 +90,21 @@ export interface ListVersionsOptions {
   includeArchived?: boolean;
 }
 
+/** Options of `ModelRegistry.listVersionsPage`. */
+export interface ListVersionsPageOptions extends ListVersionsOptions {
+  /** Versions per page, 1 to 1000 (default 100). */
+  limit?: number;
+  /** Where to continue: the `cursor` of the previous page (opaque). */
+  cursor?: string;
+}
+
+/** One page of `ModelRegistry.listVersionsPage`: newest first, and where the next page starts. */
+export interface VersionsPage {
+  versions: ModelVersion[];
+  /** Pass back as `cursor` for the next, older page; absent on the last page. */
+  cursor?: string;
+}
+
 /** Who moved an alias and why, recorded in its history. */
 export interface AliasChangeOptions {
   /** Who made the change (a user, a CI job, `'canary-controller'`). */

@@ -140,3 +140,17 @@ export function parseAliasDocument(key: string, data: Uint8Array): AliasDocument
 export function emptyAliasDocument(): AliasDocument {
   return { aliases: Object.create(null) as Record<string, number>, history: [], deleted: [] };
 }
+
+/**
+ * The version number in `models/<name>/head.json`, or `undefined` when it holds anything else: the
+ * head is only a hint (the version records are the truth), rebuilt when damaged. @internal
+ */
+export function parseHeadHint(data: Uint8Array): number | undefined {
+  try {
+    const value = JSON.parse(decoder.decode(data)) as unknown;
+    const version = isObject(value) ? value.version : undefined;
+    return typeof version === 'number' && Number.isSafeInteger(version) && version >= 0 ? version : undefined;
+  } catch {
+    return undefined;
+  }
+}

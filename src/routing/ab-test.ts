@@ -3,7 +3,7 @@ import { InvalidStateError, NotFoundError, ValidationError, describeValue } from
 import { type Clock, type RandomSource } from '../options.js';
 import type { ComparisonResult } from '../stats/comparison.js';
 import { srmTest } from '../stats/srm.js';
-import { addObservation, emptySummary, mergeSummaries } from '../stats/summary.js';
+import { addObservation, checkSummary, emptySummary, mergeSummaries, type SampleSummary } from '../stats/summary.js';
 import {
   buildExperiment,
   checkStatsRecord,
@@ -152,7 +152,16 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
         `value must be ${e.metric.kind === 'binary' ? '0, 1 or a boolean (binary metric)' : 'a finite number'} in experiment '${name}', got ${describeValue(value)}`,
       );
     }
-    addObservation((e.variants[index] as Variant).stats, x);
+    const stats = (e.variants[index] as Variant).stats;
+    const { count, mean, m2, meanCorrection } = stats;
+    addObservation(stats, x);
+    if (!(stats.m2 < Number.POSITIVE_INFINITY)) {
+      // A value whose square is not finite would leave the moments unusable for good: undo, refuse.
+      Object.assign(stats, { count, mean, m2, meanCorrection });
+      throw new ValidationError(
+        `value ${x} would make the variance of variant '${variant}' in experiment '${name}' overflow (values must stay within about ±1e150); it was not recorded`,
+      );
+    }
     if (e.analyzeEvery > 0 && ++e.sinceAnalysis >= e.analyzeEvery) {
       e.sinceAnalysis = 0;
       this.analyze(name);
@@ -292,10 +301,19 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
       throw new ValidationError(`snapshot.experiment must be '${name}', got ${describeValue(record.experiment)}`);
     }
     const incoming = checkStatsRecord(e, record.variants, 'snapshot.variants');
-    for (const [index, summary] of incoming) {
+    // Merged first and checked as a whole: a merge that would count past 2^53 or make a moment
+    // non-finite is refused before any variant changes.
+    const merged = incoming.map(([index, summary]): [Variant, SampleSummary] => {
       const v = e.variants[index] as Variant;
-      v.stats = mergeSummaries(v.stats, summary);
-    }
+      const next = mergeSummaries(v.stats, summary);
+      try {
+        checkSummary(`merged statistics of variant '${v.name}'`, next);
+      } catch (err) {
+        throw new ValidationError(`merging would overflow experiment '${name}': ${(err as Error).message}; nothing was merged`, { cause: err });
+      }
+      return [v, next];
+    });
+    for (const [v, next] of merged) v.stats = next;
   }
 
   /** A {@link RoutingPolicy} bound to experiment `name`, for a `ModelRouter`. */
@@ -397,3 +415,4 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
     return e;
   }
 }
+

@@ -4,7 +4,7 @@ import { ValidationError, describeValue } from '../errors.js';
 import { checkNumber, checkOneOf, type Clock, type RandomSource } from '../options.js';
 import { checkArray, checkName, checkOptions, checkRecord, checkVersion, snapshotRecord, timeAndChance } from './checks.js';
 import type { Assignment, PolicyRestoredEvent, PolicyTraffic, RouteContext, RoutingPolicy } from './policy.js';
-import { sampleBeta } from './sampling.js';
+import { sampleBeta, uniform } from './sampling.js';
 
 /** How a {@link BanditPolicy} picks an arm. */
 export type BanditAlgorithm = 'thompson' | 'epsilon-greedy';
@@ -139,6 +139,24 @@ function checkConfig(source: Record<string, unknown>, prefix: string, defaults: 
   };
 }
 
+/**
+ * Largest count of successes or failures an arm may have, per replica and summed over replicas:
+ * 2^53, past which counts stop being exact and the posterior draw stops being finite-safe.
+ */
+const MAX_COUNT = Number.MAX_SAFE_INTEGER;
+
+/** Refuses counts whose sums over replicas would pass {@link MAX_COUNT}. */
+function checkTotals(name: string, counts: Map<string, Float64Array>, arms: readonly BanditArm[]): void {
+  const totals = new Float64Array(arms.length * 2);
+  for (const row of counts.values()) for (let i = 0; i < row.length; i++) totals[i] = (totals[i] as number) + (row[i] as number);
+  const at = totals.findIndex((t) => !(t <= MAX_COUNT));
+  if (at >= 0) {
+    throw new ValidationError(
+      `${name}: arm '${arms[at >> 1]!.variant}' would have ${totals[at]} ${at % 2 === 0 ? 'successes' : 'failures'} summed over replicas, more than 2^53; nothing was changed`,
+    );
+  }
+}
+
 function checkCounts(name: string, value: unknown, arms: readonly BanditArm[]): Map<string, Float64Array> {
   const replicas = checkRecord(name, value);
   const out = new Map<string, Float64Array>();
@@ -151,13 +169,14 @@ function checkCounts(name: string, value: unknown, arms: readonly BanditArm[]): 
       }
     }
     arms.forEach((arm, i) => {
+      // Own keys only: an arm named 'constructor' must not find Object.prototype's.
+      if (!Object.hasOwn(counts, arm.variant)) return;
       const pair = counts[arm.variant];
-      if (pair === undefined) return;
       if (!Array.isArray(pair) || pair.length !== 2) {
         throw new ValidationError(`${name}.${replica}.${arm.variant} must be [successes, failures], got ${describeValue(pair)}`);
       }
-      row[2 * i] = checkNumber(`${name}.${replica}.${arm.variant}[0]`, pair[0], { min: 0 });
-      row[2 * i + 1] = checkNumber(`${name}.${replica}.${arm.variant}[1]`, pair[1], { min: 0 });
+      row[2 * i] = checkNumber(`${name}.${replica}.${arm.variant}[0]`, pair[0], { min: 0, max: MAX_COUNT });
+      row[2 * i + 1] = checkNumber(`${name}.${replica}.${arm.variant}[1]`, pair[1], { min: 0, max: MAX_COUNT });
     });
     out.set(replica, row);
   }
@@ -232,7 +251,7 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
     }
     const { floor, algorithm, epsilon } = this.config;
     const k = this.config.arms.length;
-    const u = this.random();
+    const u = uniform(this.random);
     if (u < floor * k) return this.label(Math.min(k - 1, Math.floor(u / floor)));
     if (algorithm === 'thompson') {
       const totals = this.totals;
@@ -247,8 +266,8 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
       }
       return this.label(chosen);
     }
-    if (this.random() < epsilon) {
-      const other = Math.min(k - 2, Math.floor(this.random() * (k - 1)));
+    if (uniform(this.random) < epsilon) {
+      const other = Math.min(k - 2, Math.floor(uniform(this.random) * (k - 1)));
       return this.label(other >= this.best ? other + 1 : other);
     }
     return this.label(this.best);
@@ -308,13 +327,17 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
       );
     }
     const incoming = checkCounts('snapshot.counts', record.counts, arms);
+    const merged = new Map(this.counts);
     for (const [replica, row] of incoming) {
+      const current = merged.get(replica);
+      merged.set(replica, current === undefined ? row : row.map((count, i) => Math.max(current[i] as number, count)));
+    }
+    checkTotals('merge', merged, arms);
+    // Known rows are overwritten in place, so this replica's own row stays the array reward() adds to.
+    for (const [replica, row] of merged) {
       const current = this.counts.get(replica);
-      if (current === undefined) {
-        this.counts.set(replica, row);
-        continue;
-      }
-      for (let i = 0; i < row.length; i++) current[i] = Math.max(current[i] as number, row[i] as number);
+      if (current === undefined) this.counts.set(replica, row);
+      else current.set(row);
     }
     this.recount();
     this.emit('merged', { replicas: [...this.counts.keys()], arms: this.armStates(), at: this.clock() });
@@ -338,6 +361,7 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
     const record = snapshotRecord(snapshot, 'bandit');
     const config = checkConfig(record, 'snapshot.', false);
     const counts = checkCounts('snapshot.counts', record.counts, config.arms);
+    checkTotals('restore', counts, config.arms);
     this.install(config, counts);
     this.emit('restored', { at: this.clock() });
   }

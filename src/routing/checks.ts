@@ -8,9 +8,13 @@
 import { ValidationError, describeValue } from '../errors.js';
 import { checkFunction, checkNumber, type Clock, type RandomSource } from '../options.js';
 
-/** Checks a registry version number (an integer ≥ 1). @internal */
+/** Checks a registry version number (an integer from 1 to 2^53 − 1, as the registry hands out). @internal */
 export function checkVersion(name: string, value: unknown): number {
-  return checkNumber(name, value, { min: 1, integer: true });
+  // Safe integers only: 2^53 and beyond are not exact, so two versions could compare equal.
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new ValidationError(`${name} must be an integer >= 1, got ${describeValue(value)}`);
+  }
+  return value;
 }
 
 /** Checks a traffic percentage in [0, 100]. @internal */
@@ -64,6 +68,10 @@ export function snapshotRecord(snapshot: unknown, policy: string): Record<string
 /** Checks that a value is an array (a snapshot field or an option). @internal */
 export function checkArray(name: string, value: unknown): unknown[] {
   if (!Array.isArray(value)) throw new ValidationError(`${name} must be an array, got ${describeValue(value)}`);
+  // A sparse array's holes are skipped by map and forEach, so they would pass every element check.
+  for (let i = 0; i < value.length; i++) {
+    if (!(i in value)) throw new ValidationError(`${name}[${i}] is a hole in a sparse array; every element must be given`);
+  }
   return value;
 }
 

@@ -1,6 +1,6 @@
-import { ValidationError } from '../errors.js';
+import { ValidationError, describeValue } from '../errors.js';
 import { checkNumber, checkOneOf } from '../options.js';
-import { around, checkAlpha, liftFields, relativeLift, type ComparisonOptions, type ComparisonResult } from './comparison.js';
+import { around, checkAlpha, liftFields, relativeLift, type ComparisonOptions, type ComparisonResult, type Interval } from './comparison.js';
 import type { MetricKind } from './power.js';
 import { checkProportion, type ProportionInput } from './proportions.js';
 import { toSummary, type SampleInput, type SampleSummary } from './summary.js';
@@ -120,4 +120,81 @@ function asSummary(name: string, input: SampleInput | ProportionInput): SampleSu
     return { count: trials, mean: p, m2: trials * p * (1 - p) };
   }
   return toSummary(name, input as SampleInput);
+}
+
+/**
+ * What an always-valid test remembers between looks: the smallest p-value seen and the
+ * intersection of every confidence sequence so far. JSON-safe; start from `undefined`.
+ */
+export interface SequentialState {
+  /** Looks folded in so far. */
+  looks: number;
+  /** The running minimum of the p-values. */
+  pValue: number;
+  /** The running intersection of the difference's sequences. */
+  differenceCi: Interval;
+  /** The running intersection of the lift's sequences; `null` while any look had none. */
+  liftCi: Interval | null;
+}
+
+function intersect(previous: Interval, current: Interval): Interval {
+  const low = Math.max(previous[0], current[0]);
+  const high = Math.min(previous[1], current[1]);
+  // Disjoint only on the (≤ α) event that some sequence missed the effect, or when the effect
+  // itself moved; the interval type has no empty value, so report the point between the bounds.
+  return low <= high ? [low, high] : [(low + high) / 2, (low + high) / 2];
+}
+
+/**
+ * Folds one look of {@link sequentialTest} into the running state and returns the result as the
+ * literature defines the always-valid quantities (Howard et al. 2021; Johari et al. 2022): the
+ * p-value is the running minimum of the p-values so far, the confidence sequence the running
+ * intersection of the sequences so far, and `significant` is `pValue < alpha`. Both are exactly
+ * as valid as each look (the guarantee holds for all times at once), and once significant a
+ * result stays significant however the totals move: recomputing from the current totals instead
+ * would let a result that crossed α slip back, so the last look would understate the evidence.
+ *
+ * A pure function of its arguments: the caller stores the returned state (e.g. beside its
+ * summaries) and passes it to the next look of the same comparison.
+ *
+ * @example
+ * ```ts
+ * let state: SequentialState | undefined;
+ * for (const look of dashboardRefreshes) {
+ *   const step = sequentialLook(state, sequentialTest(look.control, look.treatment));
+ *   state = step.state;
+ *   show(step.result.pValue, step.result.differenceCi); // monotone p, nested intervals
+ * }
+ * ```
+ * @throws ValidationError when `current` is not a sequential result, or `state` is malformed.
+ */
+export function sequentialLook(state: SequentialState | undefined, current: ComparisonResult): { state: SequentialState; result: ComparisonResult } {
+  if (current?.test !== 'asymptotic-confidence-sequence') {
+    throw new ValidationError(`sequentialLook needs a result of sequentialTest, got a test of ${String(current?.test)}`);
+  }
+  if (state === undefined) {
+    const first: SequentialState = { looks: 1, pValue: current.pValue, differenceCi: [...current.differenceCi], liftCi: current.liftCi && [...current.liftCi] };
+    return { state: first, result: current };
+  }
+  const previous = checkSequentialState(state);
+  const pValue = Math.min(previous.pValue, current.pValue);
+  const differenceCi = intersect(previous.differenceCi, current.differenceCi);
+  const liftCi = previous.liftCi && current.liftCi ? intersect(previous.liftCi, current.liftCi) : current.liftCi;
+  const next: SequentialState = { looks: previous.looks + 1, pValue, differenceCi, liftCi: liftCi && [...liftCi] };
+  return { state: next, result: { ...current, pValue, differenceCi: [...differenceCi], liftCi: liftCi && [...liftCi], significant: pValue < current.alpha } };
+}
+
+function isInterval(value: unknown): value is Interval {
+  return Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'number' && !Number.isNaN(v)) && value[0] <= value[1];
+}
+
+/** Checks a {@link SequentialState} (e.g. from a snapshot) and returns a copy. @throws ValidationError naming the field. */
+export function checkSequentialState(value: unknown, name = 'state'): SequentialState {
+  const s = value as Partial<SequentialState> | null;
+  if (typeof s !== 'object' || s === null) throw new ValidationError(`${name} must be a SequentialState object, got ${describeValue(value)}`);
+  if (!Number.isSafeInteger(s.looks) || (s.looks as number) < 1) throw new ValidationError(`${name}.looks must be an integer >= 1, got ${describeValue(s.looks)}`);
+  if (typeof s.pValue !== 'number' || !(s.pValue >= 0 && s.pValue <= 1)) throw new ValidationError(`${name}.pValue must be a number in [0, 1], got ${describeValue(s.pValue)}`);
+  if (!isInterval(s.differenceCi)) throw new ValidationError(`${name}.differenceCi must be an interval [low, high], got ${describeValue(s.differenceCi)}`);
+  if (s.liftCi !== null && !isInterval(s.liftCi)) throw new ValidationError(`${name}.liftCi must be an interval [low, high] or null, got ${describeValue(s.liftCi)}`);
+  return { looks: s.looks as number, pValue: s.pValue, differenceCi: [...s.differenceCi], liftCi: s.liftCi && [...s.liftCi] };
 }

@@ -2,14 +2,22 @@ import { ValidationError, describeValue } from '../errors.js';
 
 /**
  * Streaming sufficient statistics of one sample: how many values, their mean, and M2 (the sum of
- * squared deviations from the mean). Three numbers whatever the traffic, JSON-safe, and mergeable
+ * squared deviations from the mean). A few numbers whatever the traffic, JSON-safe, and mergeable
  * exactly across replicas with {@link mergeSummaries}.
  */
 export interface SampleSummary {
   count: number;
+  /** The running mean, rounded to a double. */
   mean: number;
   /** Σ (xᵢ − mean)²; the sample variance is `m2 / (count − 1)`. */
   m2: number;
+  /**
+   * What the double `mean` cannot hold of the exact running mean (at most half a unit in its last
+   * place): carried between updates so that a long stream at a large offset (10⁷ values of mean
+   * 10⁶ and sd 1) keeps its mean to the last bit instead of drifting by one rounding per value.
+   * Absent means 0, so summaries built elsewhere need not set it.
+   */
+  meanCorrection?: number;
 }
 
 /** A sample given either as its raw values or as its {@link SampleSummary}. */
@@ -17,19 +25,41 @@ export type SampleInput = readonly number[] | SampleSummary;
 
 /** A summary of no values. */
 export function emptySummary(): SampleSummary {
-  return { count: 0, mean: 0, m2: 0 };
+  return { count: 0, mean: 0, m2: 0, meanCorrection: 0 };
 }
 
 /**
- * Adds one value to `summary` in place (Welford's update, numerically stable: no sum of squares
- * that cancels catastrophically). The caller checks `value` is finite; this is the hot path.
+ * Adds `a` and `b` and returns the rounded sum, leaving the exact rounding error in `roundingError`
+ * (Knuth's TwoSum: six flops, no branch). A module-level slot, not a tuple, keeps the hot path free
+ * of allocation.
+ */
+let roundingError = 0;
+function twoSum(a: number, b: number): number {
+  const sum = a + b;
+  const bVirtual = sum - a;
+  roundingError = a - (sum - bVirtual) + (b - bVirtual);
+  return sum;
+}
+
+/**
+ * Adds one value to `summary` in place: Welford's update (no sum of squares that cancels
+ * catastrophically) with the mean carried as a double plus its rounding error
+ * ({@link SampleSummary.meanCorrection}), so the mean does not drift at a large offset. The
+ * caller checks `value` is finite; this is the hot path.
  */
 export function addObservation(summary: SampleSummary, value: number): void {
   const count = summary.count + 1;
-  const delta = value - summary.mean;
-  const mean = summary.mean + delta / count;
-  summary.m2 += delta * (value - mean);
+  const old = summary.mean;
+  const correction = summary.meanCorrection ?? 0;
+  const delta = value - old - correction;
+  const increment = correction + delta / count;
+  // twoSum(old, increment), inlined on this hot path.
+  const mean = old + increment;
+  const virtual = mean - old;
+  const error = old - (mean - virtual) + (increment - virtual);
+  summary.m2 += delta * (value - mean - error);
   summary.mean = mean;
+  summary.meanCorrection = error;
   summary.count = count;
 }
 
@@ -43,14 +73,18 @@ export function addObservation(summary: SampleSummary, value: number): void {
  * ```
  */
 export function mergeSummaries(a: SampleSummary, b: SampleSummary): SampleSummary {
-  if (a.count === 0) return { count: b.count, mean: b.mean, m2: b.m2 };
-  if (b.count === 0) return { count: a.count, mean: a.mean, m2: a.m2 };
+  const ca = a.meanCorrection ?? 0;
+  const cb = b.meanCorrection ?? 0;
+  if (a.count === 0) return { count: b.count, mean: b.mean, m2: b.m2, meanCorrection: cb };
+  if (b.count === 0) return { count: a.count, mean: a.mean, m2: a.m2, meanCorrection: ca };
   const count = a.count + b.count;
-  const delta = b.mean - a.mean;
+  const delta = b.mean - a.mean + (cb - ca);
+  const mean = twoSum(a.mean, ca + (delta * b.count) / count);
   return {
     count,
-    mean: a.mean + (delta * b.count) / count,
+    mean,
     m2: a.m2 + b.m2 + (delta * delta * a.count * b.count) / count,
+    meanCorrection: roundingError,
   };
 }
 
@@ -83,20 +117,22 @@ export function checkSummary(name: string, value: unknown): SampleSummary {
     typeof s === 'object' &&
     s !== null &&
     typeof s.count === 'number' &&
-    Number.isInteger(s.count) &&
+    Number.isSafeInteger(s.count) &&
     s.count >= 0 &&
     typeof s.mean === 'number' &&
     Number.isFinite(s.mean) &&
     typeof s.m2 === 'number' &&
     Number.isFinite(s.m2) &&
     s.m2 >= 0 &&
-    (s.count > 0 || (s.mean === 0 && s.m2 === 0));
+    (s.count > 0 || (s.mean === 0 && s.m2 === 0)) &&
+    (s.meanCorrection === undefined ||
+      (typeof s.meanCorrection === 'number' && Math.abs(s.meanCorrection) <= Math.abs(s.mean as number) * Number.EPSILON));
   if (!ok) {
     throw new ValidationError(
-      `${name} must be { count: integer >= 0, mean: finite, m2: finite >= 0 }, got ${describeValue(value)}`,
+      `${name} must be { count: integer from 0 to 2^53, mean: finite, m2: finite >= 0, meanCorrection?: at most an ulp of mean }, got ${describeValue(value)}`,
     );
   }
-  return { count: s.count as number, mean: s.mean as number, m2: s.m2 as number };
+  return { count: s.count as number, mean: s.mean as number, m2: s.m2 as number, meanCorrection: s.meanCorrection ?? 0 };
 }
 
 /** A {@link SampleInput} as a summary (raw values are summarised, summaries checked). @internal */

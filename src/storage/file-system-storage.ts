@@ -136,13 +136,8 @@ export class FileSystemStorage implements StorageAdapter, LocalFileStorage {
   async get(key: string): Promise<StoredObject | undefined> {
     const file = this.#path(key);
     await this.#refuseLinkedDirs(key, path.dirname(file));
-    let handle: fsp.FileHandle;
-    try {
-      handle = await fsp.open(file, READ_NO_FOLLOW);
-    } catch (err) {
-      if (['ENOENT', 'ENOTDIR'].includes(errorCode(err) ?? '')) return undefined;
-      throw storageError('read', `key '${key}'`, err);
-    }
+    const handle = await this.#openExisting(key, file);
+    if (handle === undefined) return undefined;
     let bytes: Buffer;
     let stat: BigIntStats;
     try {
@@ -376,14 +371,19 @@ export class FileSystemStorage implements StorageAdapter, LocalFileStorage {
     }
   }
 
-  async #etagOf(key: string, file: string): Promise<string | undefined> {
-    let handle: fsp.FileHandle;
+  /** The key's file opened for reading (never through a link), or `undefined` when it does not exist. */
+  async #openExisting(key: string, file: string): Promise<fsp.FileHandle | undefined> {
     try {
-      handle = await fsp.open(file, READ_NO_FOLLOW);
+      return await fsp.open(file, READ_NO_FOLLOW);
     } catch (err) {
       if (['ENOENT', 'ENOTDIR'].includes(errorCode(err) ?? '')) return undefined;
       throw storageError('open', `key '${key}'`, err);
     }
+  }
+
+  async #etagOf(key: string, file: string): Promise<string | undefined> {
+    const handle = await this.#openExisting(key, file);
+    if (handle === undefined) return undefined;
     try {
       const stat = await handle.stat({ bigint: true });
       if (stat.isDirectory()) return undefined;

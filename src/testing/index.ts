@@ -1,11 +1,12 @@
 /**
- * Test helpers: a fake clock, a seeded random source, the storage conformance suite and
- * rollout simulation.
+ * Test helpers: a fake clock, a seeded random source, the storage conformance suite, a
+ * fault-injecting storage wrapper and rollout simulation.
  *
  * @module model-rollout/testing
  */
 export { FakeClock, type FakeTimer } from './fake-clock.js';
 export { seededRandom } from './seeded-random.js';
+export { FaultyStorage, type FaultyStorageOptions, type StorageCall, type StorageFault, type StorageOperation } from './faulty-storage.js';
 export {
   testStorageAdapter,
   STORAGE_SUITE_GROUPS,

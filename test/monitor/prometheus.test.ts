@@ -114,7 +114,7 @@ describe('toPrometheus', () => {
       ['model_rollout_deployment_last_analysis_timestamp_seconds', []],
     ]);
     expect(() => monitor.toPrometheus({ prefix: '9bad' })).toThrow(/prefix must match/);
-    expect(() => monitor.toPrometheus({ labels: { version: 'x' } })).toThrow(/not be one the monitor sets \(version, quantile, deployment, status, variant, outcome\)/);
+    expect(() => monitor.toPrometheus({ labels: { version: 'x' } })).toThrow(/not be one the monitor sets \(version, quantile, le,/);
     expect(() => monitor.toPrometheus({ labels: { 'bad-name': 'x' } })).toThrow(/labels: each name must match/);
     expect(() => monitor.toPrometheus({ quantiles: [1.5] })).toThrow(/quantiles\[0\] must be a finite number >= 0 <= 1/);
   });

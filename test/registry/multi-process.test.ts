@@ -1,70 +1,26 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { build } from 'tsup';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { FileSystemStorage, ModelRegistry } from '../../src/index.js';
 import type { PostgresStorage } from '../../src/storage/postgres/index.js';
+import { useBundledWorker } from '../fixtures/bundled-worker.js';
 import { makeS3Client, removeAllObjects } from '../storage/s3-env.js';
 import { storageFromSpec } from './fixtures/storage-spec.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const WORKER_SOURCE = fileURLToPath(new URL('./fixtures/register-worker.ts', import.meta.url));
-// The worker is bundled once to plain JS: `node --import tsx` costs 1.5-2 s of startup per process
-// on a loaded 2-core machine, which would dominate a test that starts 8 at once. The bundle lives
-// under node_modules so it resolves onnxruntime-node like the sources do.
-let workerDir: string;
-let worker: string;
-beforeAll(async () => {
-  workerDir = await mkdtemp(path.join(ROOT, 'node_modules', '.cache-model-rollout-worker-'));
-  await build({
-    entry: { 'register-worker': WORKER_SOURCE },
-    outDir: workerDir,
-    format: ['esm'],
-    outExtension: () => ({ js: '.mjs' }),
-    target: 'node20',
-    config: false,
-    dts: false,
-    sourcemap: false,
-    silent: true,
-  });
-  worker = path.join(workerDir, 'register-worker.mjs');
-});
-afterAll(async () => {
-  if (workerDir) await rm(workerDir, { recursive: true, force: true });
-});
+const startWorker = useBundledWorker(fileURLToPath(new URL('./fixtures/register-worker.ts', import.meta.url)));
 
 const dirs: string[] = [];
-const children: ChildProcessWithoutNullStreams[] = [];
 afterEach(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 async function freshDir(): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'mr-proc-'));
   dirs.push(dir);
   return dir;
-}
-
-/** Starts the worker script in its own OS process; `lines` yields its stdout line by line. */
-function startWorker(...args: string[]) {
-  const child = spawn(process.execPath, [worker, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.push(child);
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const nextLine = async (): Promise<string> => {
-    const { value, done } = await lines.next();
-    if (done) throw new Error(`worker ${args.join(' ')} ended early:\n${stderr}`);
-    return value as string;
-  };
-  return { child, nextLine, exited, stderr: () => stderr };
 }
 
 /** Every visible version must be complete: record readable, artifact present and sha256-verified. */

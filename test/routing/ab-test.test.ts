@@ -242,7 +242,8 @@ describe('logResult and results', () => {
     for (let i = 0; i < 10; i++) ab.logResult('e', i % 2 ? 'a' : 'b', random());
     const small = JSON.stringify(ab.snapshot()).length;
     for (let i = 0; i < 200_000; i++) ab.logResult('e', i % 2 ? 'a' : 'b', random());
-    expect(JSON.stringify(ab.snapshot()).length).toBeLessThan(small + 20);
+    // A few numbers per variant whose digit counts vary (mean, m2, meanCorrection): O(1), not O(n).
+    expect(JSON.stringify(ab.snapshot()).length).toBeLessThan(small + 80);
   });
 });
 

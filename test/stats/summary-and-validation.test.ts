@@ -46,7 +46,7 @@ describe('streaming summaries', () => {
     const s = emptySummary();
     expect(summaryVariance(s)).toBeNaN();
     addObservation(s, 3);
-    expect(s).toEqual({ count: 1, mean: 3, m2: 0 });
+    expect(s).toEqual({ count: 1, mean: 3, m2: 0, meanCorrection: 0 });
     expect(summaryVariance(s)).toBeNaN();
   });
 

@@ -1,21 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FileSystemStorage, ModelRegistry, ModelRouter, PreconditionFailedError, StaticPolicy, toPrediction } from '../../src/index.js';
 import { irisClassifier, regression, sklearnIris } from '../fixtures/onnx-models.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
 
-const dirs: string[] = [];
-async function freshDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'mr-fs-format-'));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
+const freshDir = tempDirs('mr-fs-format-');
 
 /** Every file under `dir` (not dot-files), relative. */
 async function filesUnder(dir: string): Promise<string[]> {

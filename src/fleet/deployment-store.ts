@@ -1,0 +1,236 @@
+import { PreconditionFailedError, StorageError, ValidationError, describeValue } from '../errors.js';
+import { checkFunction, type Clock } from '../options.js';
+import { isStorageKey } from '../storage/keys.js';
+import type { StorageAdapter } from '../storage/storage-adapter.js';
+
+/** A deployment's shared state: `deployments/<name>.json`. */
+export interface DeploymentState {
+  name: string;
+  /** 1 at creation, + 1 per transition; the only way to change the state is from r to r + 1. */
+  revision: number;
+  /** The policy's `snapshot()`. */
+  policy: unknown;
+  /** The analysis counters, or `null`. */
+  analysis: unknown;
+  /** ISO time of the transition that made this revision. */
+  at: string;
+  /** Replica or operator that made it. */
+  by: string;
+}
+
+/** One transition, as kept forever in `deployments/<name>/audit/<revision>.json`. */
+export interface AuditRecord {
+  deployment: string;
+  revision: number;
+  at: string;
+  by: string;
+  /** What happened: `start`, `step`, `pause`, `resume`, `promote`, `rollback`, `deploy`, `switch`, `conclude`… */
+  action: string;
+  /** Status (or any short summary) before and after, as the caller gives them. */
+  from: string | null;
+  to: string | null;
+  reason: string | null;
+  /** The numbers the decision saw (error rate, p99, requests, replicas…), or `null`. */
+  numbers: Record<string, number> | null;
+  /** The state this transition produced (lets a reader finish a transition its writer left half done). */
+  state: DeploymentState;
+}
+
+/** What a transition changes and says about itself. */
+export interface TransitionInput {
+  action: string;
+  by: string;
+  policy: unknown;
+  analysis?: unknown;
+  from?: string | null;
+  to?: string | null;
+  reason?: string | null;
+  numbers?: Record<string, number> | null;
+}
+
+/** A state read from storage with the etag to compare-and-swap it by. */
+export interface StoredDeployment {
+  state: DeploymentState;
+  etag: string;
+}
+
+/** Options of {@link DeploymentStore}. */
+export interface DeploymentStoreOptions {
+  storage: StorageAdapter;
+  /** Source of the `at` times (default `Date.now`). */
+  clock?: Clock;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const ACTION = /^[a-z][a-zA-Z0-9_-]{0,63}$/;
+
+/** A deployment name is one key segment: letters, digits and `. _ - @ = + ~`, not starting with `.`. */
+function checkDeploymentName(name: unknown): string {
+  if (typeof name !== 'string' || name.includes('/') || !isStorageKey(`deployments/${name}.json`)) {
+    throw new ValidationError(`deployment name must be one storage key segment (letters, digits, '.', '_', '-', not starting with '.'), got ${describeValue(name)}`);
+  }
+  return name;
+}
+
+function stateKey(name: string): string {
+  return `deployments/${name}.json`;
+}
+
+function auditKey(name: string, revision: number): string {
+  // Zero-padded so the audit lists in revision order.
+  return `deployments/${name}/audit/${String(revision).padStart(12, '0')}.json`;
+}
+
+function encode(value: unknown): Uint8Array {
+  return encoder.encode(`${JSON.stringify(value)}\n`);
+}
+
+/**
+ * Deployment state shared by every replica, in storage, changed only by compare-and-swap from
+ * revision r to r + 1, with one immutable audit record per transition.
+ *
+ * A transition first claims its revision by creating `deployments/<name>/audit/<r+1>.json` with
+ * `ifNoneMatch: '*'` (the same create-once write that claims a registry version), then moves
+ * `deployments/<name>.json` to it by `ifMatch`. Of replicas acting on revision r at once exactly
+ * one claims r + 1; the others get a `PreconditionFailedError`, re-read and decide again. The audit
+ * record carries the state it produced, so a writer that died between the two writes leaves
+ * nothing half done: the next transition attempt finds the claim and rolls the state forward.
+ * Every revision therefore has exactly one audit record, none skipped, none doubled.
+ *
+ * @example
+ * ```ts
+ * const store = new DeploymentStore({ storage });
+ * let current = await store.create('iris', { policy: canary.snapshot(), by: 'replica-1', action: 'start' });
+ * canary.increase();
+ * current = await store.transition('iris', current, { action: 'step', by: 'replica-1', policy: canary.snapshot() });
+ * ```
+ */
+export class DeploymentStore {
+  readonly storage: StorageAdapter;
+  readonly #clock: Clock;
+
+  constructor(options: DeploymentStoreOptions) {
+    if (typeof options !== 'object' || options === null || typeof options.storage?.put !== 'function') {
+      throw new ValidationError(`DeploymentStore options must have a storage adapter, got ${describeValue(options)}`);
+    }
+    this.storage = options.storage;
+    this.#clock = options.clock === undefined ? Date.now : checkFunction<Clock>('clock', options.clock);
+  }
+
+  /** The current state, or `undefined` when the deployment was never created. */
+  async read(name: string): Promise<StoredDeployment | undefined> {
+    const key = stateKey(checkDeploymentName(name));
+    const stored = await this.storage.get(key);
+    if (!stored) return undefined;
+    return { state: this.#parse(key, stored.data) as DeploymentState, etag: stored.etag };
+  }
+
+  /** Creates revision 1. @throws PreconditionFailedError when the deployment already exists. */
+  async create(name: string, input: TransitionInput): Promise<StoredDeployment> {
+    checkDeploymentName(name);
+    return this.#commit(name, undefined, input);
+  }
+
+  /**
+   * Moves `current` (as read) to revision `current.state.revision + 1`.
+   *
+   * @throws PreconditionFailedError when another replica made that revision first (re-read and
+   * decide again; the state it produced is already readable).
+   */
+  async transition(name: string, current: StoredDeployment, input: TransitionInput): Promise<StoredDeployment> {
+    checkDeploymentName(name);
+    if (current?.state?.name !== name || !Number.isSafeInteger(current.state.revision)) {
+      throw new ValidationError(`transition needs the deployment '${name}' as read from this store, got ${describeValue(current)}`);
+    }
+    return this.#commit(name, current, input);
+  }
+
+  /** Audit records in revision order, from `after + 1` (default: from the start), at most `limit`. */
+  async audit(name: string, options: { after?: number; limit?: number } = {}): Promise<AuditRecord[]> {
+    checkDeploymentName(name);
+    const after = options.after ?? 0;
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    const keys = (await this.storage.list(`deployments/${name}/audit/`)).filter((k) => k > auditKey(name, after)).slice(0, limit);
+    const records = await Promise.all(keys.map(async (key) => {
+      const stored = await this.storage.get(key);
+      return stored && (this.#parse(key, stored.data) as AuditRecord);
+    }));
+    return records.filter((r): r is AuditRecord => r !== undefined);
+  }
+
+  async #commit(name: string, current: StoredDeployment | undefined, input: TransitionInput): Promise<StoredDeployment> {
+    this.#checkInput(input);
+    const revision = (current?.state.revision ?? 0) + 1;
+    const at = new Date(this.#clock()).toISOString();
+    const state: DeploymentState = { name, revision, policy: input.policy, analysis: input.analysis ?? null, at, by: input.by };
+    const record: AuditRecord = {
+      deployment: name,
+      revision,
+      at,
+      by: input.by,
+      action: input.action,
+      from: input.from ?? null,
+      to: input.to ?? null,
+      reason: input.reason ?? null,
+      numbers: input.numbers ?? null,
+      state,
+    };
+    try {
+      await this.storage.put(auditKey(name, revision), encode(record), { ifNoneMatch: '*' });
+    } catch (err) {
+      if (!(err instanceof PreconditionFailedError)) throw err;
+      await this.#rollForward(name, revision);
+      throw new PreconditionFailedError(`deployment '${name}' revision ${revision} was made by another replica first; re-read and decide again`, { cause: err });
+    }
+    return this.#publish(name, state, current?.etag);
+  }
+
+  /** Moves the state document to a claimed revision; losing to someone who moved it already is fine. */
+  async #publish(name: string, state: DeploymentState, etag: string | undefined): Promise<StoredDeployment> {
+    const key = stateKey(name);
+    try {
+      const written = await this.storage.put(key, encode(state), etag === undefined ? { ifNoneMatch: '*' } : { ifMatch: etag });
+      return { state, etag: written.etag };
+    } catch (err) {
+      if (!(err instanceof PreconditionFailedError)) throw err;
+      const now = await this.read(name);
+      if (now && now.state.revision >= state.revision) return now.state.revision === state.revision ? now : { state, etag: now.etag };
+      throw new StorageError(`deployment '${name}' state changed under a claimed revision ${state.revision}`, { cause: err });
+    }
+  }
+
+  /** A claim exists for `revision`: if the state document still lags behind it, finish that transition. */
+  async #rollForward(name: string, revision: number): Promise<void> {
+    const current = await this.read(name);
+    if (current && current.state.revision >= revision) return;
+    const stored = await this.storage.get(auditKey(name, revision));
+    if (!stored) return;
+    const record = this.#parse(auditKey(name, revision), stored.data) as AuditRecord;
+    await this.#publish(name, record.state, current?.etag).catch((err: unknown) => {
+      if (!(err instanceof StorageError)) throw err;
+    });
+  }
+
+  #checkInput(input: TransitionInput): void {
+    if (typeof input !== 'object' || input === null) throw new ValidationError(`transition input must be an object, got ${describeValue(input)}`);
+    if (typeof input.action !== 'string' || !ACTION.test(input.action)) {
+      throw new ValidationError(`action must match ${ACTION.source} (e.g. 'step'), got ${describeValue(input.action)}`);
+    }
+    if (typeof input.by !== 'string' || input.by.length === 0) throw new ValidationError(`by must name the replica or operator, got ${describeValue(input.by)}`);
+    if (input.policy === undefined) throw new ValidationError('policy must be the policy snapshot (JSON), got undefined');
+    if (input.numbers != null) {
+      for (const [k, v] of Object.entries(input.numbers)) {
+        if (typeof v !== 'number' || !Number.isFinite(v)) throw new ValidationError(`numbers.${k} must be a finite number, got ${describeValue(v)}`);
+      }
+    }
+  }
+
+  #parse(key: string, data: Uint8Array): unknown {
+    try {
+      return JSON.parse(decoder.decode(data));
+    } catch (err) {
+      throw new StorageError(`storage key '${key}' does not hold JSON written by DeploymentStore: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
