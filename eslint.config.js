@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'docs/api/', 'node_modules/', 'coverage/', 'models/', '.demo/'] },
+  { ignores: ['dist/', 'docs/api/', 'node_modules/', 'coverage/', 'models/', '.demo/', '.tarball-test-*/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   { files: ['**/*.cjs', '**/*.mjs'], languageOptions: { globals: globals.node } },

@@ -5,7 +5,7 @@
  * by name, so a change of the surface is a visible diff. Helpers the modules share among
  * themselves (argument checks, hashing internals, samplers) are not exported.
  *
- * @packageDocumentation
+ * @module model-rollout
  */
 
 // Errors: every failure a caller can act on, each with a stable `code`.
@@ -27,6 +27,7 @@ export {
   type ModelRolloutErrorCode,
 } from './errors.js';
 export type { Clock, RandomSource } from './options.js';
+export type { Logger, LogLevel } from './logger.js';
 
 // Storage: where bytes live.
 export type {
@@ -94,6 +95,7 @@ export {
   type WarmUpOptions,
 } from './predict/predictor-pool.js';
 export { toPrediction, type Prediction, type PredictionOptions, type PredictionValue } from './predict/outputs.js';
+export { toJSONOutput, type JsonOutputTensor, type JsonPredictOutput } from './predict/json-output.js';
 
 // Routing: pure policies and the sticky hash.
 export type {
@@ -252,6 +254,7 @@ export {
   type DriftOptions,
   type MonitorSnapshot,
   type VersionSnapshot,
+  type RecordOptions,
 } from './monitor/deployment-monitor.js';
 export type { DeploymentStats, StatsWindow } from './monitor/stats.js';
 export { outcomesBetween, type OutcomeHistogram } from './monitor/outcome-histogram.js';
@@ -270,6 +273,8 @@ export {
 } from './monitor/health.js';
 export { PSI_MODERATE, PSI_SIGNIFICANT, type DriftReport, type DriftVerdict } from './monitor/drift.js';
 export type { PrometheusOptions, PromClientRegistry } from './monitor/prometheus.js';
+export type { RolloutGauges, RolloutAnalysisOutcome } from './monitor/rollout-gauges.js';
+export type { OpenTelemetryMeter, OpenTelemetryBatchResult, OpenTelemetryObservable } from './monitor/opentelemetry.js';
 export type { RingJSON, CellJSON } from './monitor/sketch-ring.js';
 export type { SketchJSON, StoreJSON } from './monitor/sketch.js';
 

@@ -8,7 +8,7 @@ export interface RestorablePolicy {
   restore(snapshot: unknown): void;
 }
 
-/** A source of change hints, e.g. {@link PostgresChangeFeed} from `model-rollout/postgres`. */
+/** A source of change hints, e.g. `PostgresChangeFeed` from `model-rollout/postgres`. */
 export interface ChangeHints {
   on(event: 'change', listener: (change: { key: string }) => void): unknown;
   on(event: 'resync', listener: () => void): unknown;

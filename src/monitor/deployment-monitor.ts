@@ -26,6 +26,8 @@ import {
   resolvePrometheusOptions,
   toCollector,
 } from './prometheus.js';
+import { RolloutGaugeSet, type RolloutGauges } from './rollout-gauges.js';
+import { observeFamilies, type OpenTelemetryMeter } from './opentelemetry.js';
 import { NO_OUTCOMES, type OutcomeHistogram } from './outcome-histogram.js';
 import { quantile, sketchHistogram } from './sketch.js';
 import { type ParsedRing, type RingJSON, SketchRing, ringTotals } from './sketch-ring.js';
@@ -180,6 +182,8 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
   private readonly versions = new Map<MonitoredVersion, VersionState>();
   /** Prometheus label of each version, so `1` and `'1'` cannot both be recorded and collide. */
   private readonly labels = new Map<string, MonitoredVersion>();
+  /** Deployments whose gauges every scrape reports; see {@link DeploymentMonitor.trackRollout}. */
+  private readonly rollouts = new RolloutGaugeSet();
 
   constructor(options: DeploymentMonitorOptions = {}) {
     super();
@@ -384,18 +388,36 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
   }
 
   /**
+   * Reports a deployment's gauges in every scrape ({@link DeploymentMonitor.toPrometheus},
+   * {@link DeploymentMonitor.collectInto}, {@link DeploymentMonitor.observeInto}): `read` is called
+   * at each one and returns plain data. A `ModelRouter` tracks its own policy under its
+   * `deployment` name, so this is for hosts that report a rollout some other way. A second reader
+   * of the same name replaces the first. Returns a function that stops the reporting.
+   */
+  trackRollout(deployment: string, read: () => RolloutGauges): () => void {
+    if (typeof deployment !== 'string' || deployment === '') {
+      throw new ValidationError(`deployment must be a non-empty string, got ${describeValue(deployment)}`);
+    }
+    return this.rollouts.track(deployment, checkFunction('read', read));
+  }
+
+  /**
    * Prometheus text exposition (format 0.0.4): `requests_total` and `failures_total` counters
    * per version (lifetime), and a `request_duration_seconds` summary per version whose quantiles
    * cover the rolling window and whose `_sum` and `_count` cover the lifetime, as with
-   * `prom-client`'s own summaries.
+   * `prom-client`'s own summaries; then the gauges of every tracked deployment (see
+   * {@link DeploymentMonitor.trackRollout}): `deployment_status`, `deployment_step`,
+   * `deployment_percentage`, `deployment_last_analysis` and
+   * `deployment_last_analysis_timestamp_seconds`.
    */
   toPrometheus(options: PrometheusOptions = {}): string {
     return renderExposition(this.families(resolvePrometheusOptions(options)));
   }
 
   /**
-   * Registers the same three metric families in a `prom-client` `Registry` the host already
-   * serves, computed afresh at each scrape. Returns a function that unregisters them.
+   * Registers the same metric families as {@link DeploymentMonitor.toPrometheus} in a
+   * `prom-client` `Registry` the host already serves, computed afresh at each scrape. Returns a
+   * function that unregisters them.
    *
    * @example
    * ```ts
@@ -432,6 +454,30 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       throw err;
     }
     return detach;
+  }
+
+  /**
+   * Observes the same metrics as {@link DeploymentMonitor.toPrometheus} through an OpenTelemetry
+   * `Meter` the host already exports (`@opentelemetry/api`, an optional peer this package never
+   * loads), read afresh at each collection: counters as observable counters (named without
+   * `_total`), latency quantiles as an observable gauge with a `quantile` attribute, the
+   * deployment gauges as observable gauges, labels as attributes. Returns a function that stops
+   * observing (OpenTelemetry cannot remove the instruments themselves).
+   *
+   * @example
+   * ```ts
+   * import { metrics } from '@opentelemetry/api';
+   * const stop = monitor.observeInto(metrics.getMeter('model-rollout'), { labels: { model: 'iris' } });
+   * ```
+   */
+  observeInto(meter: OpenTelemetryMeter, options: PrometheusOptions = {}): () => void {
+    for (const method of ['createObservableGauge', 'createObservableCounter', 'addBatchObservableCallback', 'removeBatchObservableCallback'] as const) {
+      if (typeof meter?.[method] !== 'function') {
+        throw new ValidationError(`meter must be an OpenTelemetry Meter (with ${method}()), got ${describeValue(meter)}`);
+      }
+    }
+    const resolved = resolvePrometheusOptions(options);
+    return observeFamilies(meter, this.families(resolved), () => this.families(resolved));
   }
 
   private families({ prefix, labels, quantiles, latency, buckets }: ResolvedPrometheusOptions): PrometheusFamily[] {
@@ -484,7 +530,7 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       duration.samples.push({ name: `${duration.name}_sum`, labels: versionLabels, value: lifetime.sketch.sum / 1000 });
       duration.samples.push({ name: `${duration.name}_count`, labels: versionLabels, value: lifetime.sketch.count });
     }
-    return [requests, failures, duration];
+    return [requests, failures, duration, ...this.rollouts.families(prefix, labels)];
   }
 
   private addVersion(version: MonitoredVersion, now: number): VersionState {

@@ -12,7 +12,7 @@ import { checkNumber } from '../options.js';
 export interface PrometheusOptions {
   /** Prepended to every metric name (default `'model_rollout_'`). */
   prefix?: string;
-  /** Constant labels added to every series, e.g. `{ model: 'iris' }` (not `version` or `quantile`). */
+  /** Constant labels added to every series, e.g. `{ model: 'iris' }` (not `version`, `quantile`, `deployment`, `status`, `variant` or `outcome`). */
   labels?: Record<string, string>;
   /** Summary quantiles, each in [0, 1] (default `[0.5, 0.9, 0.95, 0.99]`). */
   quantiles?: number[];
@@ -44,7 +44,7 @@ export interface PrometheusSample {
 export interface PrometheusFamily {
   name: string;
   help: string;
-  type: 'counter' | 'summary' | 'histogram';
+  type: 'counter' | 'summary' | 'histogram' | 'gauge';
   samples: PrometheusSample[];
 }
 
@@ -80,7 +80,8 @@ const DEFAULT_QUANTILES: readonly number[] = [0.5, 0.9, 0.95, 0.99];
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-const RESERVED_LABELS = new Set(['version', 'quantile', 'le']);
+/** Labels the monitor sets itself: on request metrics and on the deployment gauges. */
+const RESERVED_LABELS = new Set(['version', 'quantile', 'le', 'deployment', 'status', 'variant', 'outcome']);
 const DEFAULT_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /** Checked options. @internal */
@@ -104,7 +105,7 @@ export function resolvePrometheusOptions(options: PrometheusOptions = {}): Resol
   for (const [name, value] of Object.entries(labels)) {
     if (!LABEL_NAME.test(name) || name.startsWith('__') || RESERVED_LABELS.has(name)) {
       throw new ValidationError(
-        `labels: each name must match ${LABEL_NAME.source}, not start with "__" and not be "version", "quantile" or "le", got ${describeValue(name)}`,
+        `labels: each name must match ${LABEL_NAME.source}, not start with "__" and not be one the monitor sets (${[...RESERVED_LABELS].join(', ')}), got ${describeValue(name)}`,
       );
     }
     if (typeof value !== 'string') throw new ValidationError(`labels.${name} must be a string, got ${describeValue(value)}`);

@@ -299,7 +299,7 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
    * The hot path of a caller that already knows the version number: the loaded version's handle,
    * synchronously, or `undefined` when it is not loaded (still loading, never asked for, evicted,
    * or the pool is disposed): then `await get(name, version)`. The handle is the pool's own, shared
-   * by every caller, so a request costs no allocation. One call in {@link PEEK_RECENCY_EVERY}+1
+   * by every caller, so a request costs no allocation. One call in `PEEK_RECENCY_EVERY` + 1
    * also refreshes the version's place in the LRU, so a busy version is not evicted.
    */
   peek(name: string, version: number): PooledPredictor | undefined {

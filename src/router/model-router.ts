@@ -1,6 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { IntegrityError, ModelLoadError, NotFoundError, StorageError, ValidationError, describeValue } from '../errors.js';
 import { DeploymentMonitor } from '../monitor/deployment-monitor.js';
+import { checkLogger, type Logger } from '../logger.js';
 import { type Clock, checkFunction, checkNumber } from '../options.js';
 import { BatchingPredictor, resolveBatchingOptions, type BatchingOptions } from '../predict/batching-predictor.js';
 import { OnnxPredictor } from '../predict/onnx-predictor.js';
@@ -12,6 +13,8 @@ import { checkName } from '../registry/names.js';
 import type { Assignment, MirroringPolicy, PolicyTraffic, RouteContext, RoutingPolicy } from '../routing/policy.js';
 import { isCallerError, withRouting } from './routed-error.js';
 import { ShadowMirror, type ShadowCounters } from './shadow-mirror.js';
+import { logEvents } from './event-log.js';
+import { trackPolicy } from './policy-gauges.js';
 
 
 /** Options of {@link ModelRouter}. */
@@ -53,6 +56,24 @@ export interface ModelRouterOptions {
    * failure of the candidate, so its analysis sees it.
    */
   loadRetryMs?: number;
+  /**
+   * Name of this rollout in the monitor's deployment gauges and in log lines (default: `model`).
+   * The router reports its policy's traffic per version, a canary's status and step, and the
+   * latest analysis outcome and time in every scrape of `monitor`.
+   */
+  deployment?: string;
+  /**
+   * Where to log the rollout's decisions (transitions and analysis runs), fallbacks, failed and
+   * dropped mirrors and model loads: anything with `debug`, `info`, `warn` and `error` methods
+   * taking `(fields, message)`, such as `console` or a `pino` logger. Nothing is logged by default.
+   */
+  logger?: Logger;
+  /**
+   * The analysis (or analyses: a blue-green's `phases`) composed around `policy`, e.g.
+   * `canaryAnalysis(canary, …)`: its runs feed the deployment gauges' last analysis outcome and
+   * time, and the `logger`'s analysis lines. Anything emitting `analysis` events fits.
+   */
+  analysis?: object | readonly object[];
 }
 
 /** Options of {@link ModelRouter.predict}: who asks, and optionally which version. */
@@ -186,6 +207,8 @@ export function shadowKey(version: number): string {
 export class ModelRouter extends EventEmitter<ModelRouterEvents> {
   /** The model served. */
   readonly model: string;
+  /** Name of this rollout in the monitor's deployment gauges and in log lines. */
+  readonly deployment: string;
   readonly registry: ModelRegistry;
   readonly policy: RoutingPolicy;
   readonly monitor: DeploymentMonitor;
@@ -244,6 +267,18 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
     // after any event that can change what traffic() says, whatever the policy's class.
     const events = policy as Partial<Pick<EventEmitter<string>, 'on'>>;
     if (typeof events.on === 'function') for (const event of TRAFFIC_EVENTS) events.on(event, this.prepareTraffic);
+    this.deployment = options.deployment === undefined ? this.model : checkName(options.deployment, 'deployment');
+    const analyses = options.analysis === undefined ? [] : Array.isArray(options.analysis) ? [...options.analysis] : [options.analysis as object];
+    for (const analysis of analyses) {
+      if (typeof (analysis as { on?: unknown })?.on !== 'function') {
+        throw new ValidationError(`analysis must emit 'analysis' events (canaryAnalysis(…), a blue-green analysis phase), got ${describeValue(analysis)}`);
+      }
+    }
+    const sources = [policy, ...analyses];
+    trackPolicy(this.monitor, this.deployment, policy, () => this.traffic(), sources);
+    if (options.logger !== undefined) {
+      logEvents(checkLogger(options.logger), { deployment: this.deployment, model: this.model, router: this, pool: this.pool, sources });
+    }
   }
 
   /** The router's own pool, batching and warming as its options say. */

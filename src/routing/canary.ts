@@ -26,7 +26,8 @@ export type CanaryStatus = 'idle' | 'progressing' | 'paused' | 'promoted' | 'rol
 /** The operation that made a history entry. */
 export type CanaryAction = 'start' | 'increase' | 'setPercentage' | 'pause' | 'resume' | 'rollback' | 'promote' | 'abort';
 
-const STATUSES: readonly CanaryStatus[] = ['idle', 'progressing', 'paused', 'promoted', 'rolledBack'];
+/** Every status a canary can have. @internal */
+export const CANARY_STATUSES: readonly CanaryStatus[] = ['idle', 'progressing', 'paused', 'promoted', 'rolledBack'];
 const ACTIONS: readonly CanaryAction[] = ['start', 'increase', 'setPercentage', 'pause', 'resume', 'rollback', 'promote', 'abort'];
 const DEFAULT_STEPS: readonly number[] = [5, 10, 25, 50, 100];
 
@@ -449,7 +450,7 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
     const stable = checkVersion('snapshot.stable', record.stable);
     const canary = checkOptionalVersion('snapshot.canary', record.canary);
     const percentage = checkPercentage('snapshot.percentage', record.percentage);
-    const status = checkOneOf('snapshot.status', record.status, STATUSES);
+    const status = checkOneOf('snapshot.status', record.status, CANARY_STATUSES);
     const splitting = status === 'progressing' || status === 'paused';
     if (splitting && canary === undefined) {
       throw new ValidationError(`snapshot.canary must be a version while status is '${status}', got null`);
@@ -548,7 +549,7 @@ function restoreHistoryEntry(name: string, value: unknown): CanaryHistoryEntry {
   return {
     at: checkNumber(`${name}.at`, entry.at),
     action: checkOneOf(`${name}.action`, entry.action, ACTIONS),
-    status: checkOneOf(`${name}.status`, entry.status, STATUSES),
+    status: checkOneOf(`${name}.status`, entry.status, CANARY_STATUSES),
     percentage: checkPercentage(`${name}.percentage`, entry.percentage),
     stable: checkVersion(`${name}.stable`, entry.stable),
     canary: checkOptionalVersion(`${name}.canary`, entry.canary),

@@ -47,7 +47,7 @@ export function mixturePValue(z: number, n: number, rho: number): number {
  * Two-sided test of treatment vs control whose p-value stays valid however often it is looked at:
  * the asymptotic confidence sequence of Waudby-Smith, Arbour, Sinha, Kennedy & Ramdas (2023,
  * arXiv:2103.06476), as GrowthBook's gbstats computes it. With n = n_C + n_T units, an estimate θ̂
- * with standard error SE, s² = SE²·n and ρ from {@link sequentialRho}, the 1 − α sequence is
+ * with standard error SE, s² = SE²·n and ρ from `sequentialRho` (the tuning formula, in sequential.ts), the 1 − α sequence is
  * θ̂ ± s·√(2(nρ² + 1)·ln(√(nρ² + 1)/α) / (nρ)²), and the always-valid p-value is
  * min(1, √(nρ² + 1)·exp(−ρ²·n·(θ̂/SE)² / (2(nρ² + 1)))). This is the mixture SPRT of Johari et al.
  * with mixing variance τ² = ρ²s². The probability that any look, ever, has p < α under no

@@ -90,21 +90,35 @@ function gammaSeries(a: number, x: number): number {
   return sum;
 }
 
+/**
+ * The state of the modified Lentz algorithm for a continued fraction b₀ + a₁/(b₁ + a₂/(b₂ + …)),
+ * with C and D kept away from zero: each `step(aₙ, bₙ)` returns the factor the value is multiplied by.
+ */
+class Lentz {
+  constructor(
+    private c: number,
+    private d: number,
+  ) {}
+
+  step(an: number, bn: number): number {
+    let d = bn + an * this.d;
+    if (Math.abs(d) < TINY) d = TINY;
+    let c = bn + an / this.c;
+    if (Math.abs(c) < TINY) c = TINY;
+    this.d = 1 / d;
+    this.c = c;
+    return this.d * c;
+  }
+}
+
 /** Legendre's continued fraction for Q(a, x)·Γ(a)·e^{x}·x^{−a} (modified Lentz). */
 function gammaContinuedFraction(a: number, x: number): number {
   let b = x + 1 - a;
-  let c = 1 / TINY;
-  let d = 1 / b;
-  let h = d;
+  let h = 1 / b;
+  const lentz = new Lentz(1 / TINY, h);
   for (let i = 1; i < MAX_ITERATIONS; i++) {
-    const an = -i * (i - a);
     b += 2;
-    d = an * d + b;
-    if (Math.abs(d) < TINY) d = TINY;
-    c = b + an / c;
-    if (Math.abs(c) < TINY) c = TINY;
-    d = 1 / d;
-    const delta = d * c;
+    const delta = lentz.step(-i * (i - a), b);
     h *= delta;
     if (Math.abs(delta - 1) < EPSILON) break;
   }
@@ -184,27 +198,14 @@ function betaLargeA(x: number, y: number, a: number, b: number): number {
 /** The continued fraction of I_x(a, b)·a·B(a, b)·x^{−a}·(1 − x)^{−b} (modified Lentz). */
 function betaContinuedFraction(x: number, y: number, a: number, b: number): number {
   const sum = a + b;
-  let c = 1;
-  let d = (1 - b + sum * y) / (a + 1); // 1 − (a + b)·x/(a + 1) without cancelling when x is near 1
-  if (Math.abs(d) < TINY) d = TINY;
-  d = 1 / d;
-  let h = d;
+  let first = (1 - b + sum * y) / (a + 1); // 1 − (a + b)·x/(a + 1) without cancelling when x is near 1
+  if (Math.abs(first) < TINY) first = TINY;
+  let h = 1 / first;
+  const lentz = new Lentz(1, h);
   for (let m = 1; m < MAX_ITERATIONS; m++) {
     const m2 = 2 * m;
-    let an = (m * (b - m) * x) / ((a - 1 + m2) * (a + m2));
-    d = 1 + an * d;
-    if (Math.abs(d) < TINY) d = TINY;
-    c = 1 + an / c;
-    if (Math.abs(c) < TINY) c = TINY;
-    d = 1 / d;
-    h *= d * c;
-    an = (-(a + m) * (sum + m) * x) / ((a + m2) * (a + 1 + m2));
-    d = 1 + an * d;
-    if (Math.abs(d) < TINY) d = TINY;
-    c = 1 + an / c;
-    if (Math.abs(c) < TINY) c = TINY;
-    d = 1 / d;
-    const delta = d * c;
+    h *= lentz.step((m * (b - m) * x) / ((a - 1 + m2) * (a + m2)), 1);
+    const delta = lentz.step((-(a + m) * (sum + m) * x) / ((a + m2) * (a + 1 + m2)), 1);
     h *= delta;
     if (Math.abs(delta - 1) < EPSILON) break;
   }

@@ -2,7 +2,7 @@
  * Test helpers: a fake clock, a seeded random source, the storage conformance suite, a
  * fault-injecting storage wrapper and rollout simulation.
  *
- * @packageDocumentation
+ * @module model-rollout/testing
  */
 export { FakeClock, type FakeTimer } from './fake-clock.js';
 export { seededRandom } from './seeded-random.js';

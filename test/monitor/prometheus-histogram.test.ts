@@ -126,6 +126,6 @@ describe("toPrometheus({ latency: 'histogram' })", () => {
     expect(() => monitor.toPrometheus({ latency: 'histogram', buckets: [] })).toThrow(/buckets must be a non-empty array/);
     expect(() => monitor.toPrometheus({ latency: 'histogram', buckets: [0.1, 0.05] })).toThrow(/buckets must ascend strictly, got 0.1 then 0.05 at buckets\[1\]/);
     expect(() => monitor.toPrometheus({ latency: 'histogram', buckets: [0, 1] })).toThrow(/buckets\[0\] must be a finite number > 0/);
-    expect(() => monitor.toPrometheus({ labels: { le: 'x' } })).toThrow(/not be "version", "quantile" or "le"/);
+    expect(() => monitor.toPrometheus({ labels: { le: 'x' } })).toThrow(/not be one the monitor sets \(version, quantile, le,/);
   });
 });

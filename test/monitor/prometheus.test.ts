@@ -57,6 +57,12 @@ describe('toPrometheus', () => {
       ['model_rollout_requests_total', 'COUNTER'],
       ['model_rollout_failures_total', 'COUNTER'],
       ['model_rollout_request_duration_seconds', 'SUMMARY'],
+      // The deployment gauges, empty: no router tracks a policy on this monitor.
+      ['model_rollout_deployment_status', 'GAUGE'],
+      ['model_rollout_deployment_step', 'GAUGE'],
+      ['model_rollout_deployment_percentage', 'GAUGE'],
+      ['model_rollout_deployment_last_analysis', 'GAUGE'],
+      ['model_rollout_deployment_last_analysis_timestamp_seconds', 'GAUGE'],
     ]);
     for (const family of families) expect(family.help.length).toBeGreaterThan(10);
     expect(families[0]?.metrics).toEqual([
@@ -94,16 +100,21 @@ describe('toPrometheus', () => {
     ]);
   });
 
-  it('renders an empty monitor as its three families without samples, and checks its options', () => {
+  it('renders an empty monitor as its families without samples, and checks its options', () => {
     const monitor = new DeploymentMonitor();
     const families = parsePrometheusTextFormat(monitor.toPrometheus());
     expect(families.map((f) => [f.name, f.metrics])).toEqual([
       ['model_rollout_requests_total', []],
       ['model_rollout_failures_total', []],
       ['model_rollout_request_duration_seconds', []],
+      ['model_rollout_deployment_status', []],
+      ['model_rollout_deployment_step', []],
+      ['model_rollout_deployment_percentage', []],
+      ['model_rollout_deployment_last_analysis', []],
+      ['model_rollout_deployment_last_analysis_timestamp_seconds', []],
     ]);
     expect(() => monitor.toPrometheus({ prefix: '9bad' })).toThrow(/prefix must match/);
-    expect(() => monitor.toPrometheus({ labels: { version: 'x' } })).toThrow(/not be "version", "quantile" or "le"/);
+    expect(() => monitor.toPrometheus({ labels: { version: 'x' } })).toThrow(/not be one the monitor sets \(version, quantile, le,/);
     expect(() => monitor.toPrometheus({ labels: { 'bad-name': 'x' } })).toThrow(/labels: each name must match/);
     expect(() => monitor.toPrometheus({ quantiles: [1.5] })).toThrow(/quantiles\[0\] must be a finite number >= 0 <= 1/);
   });
@@ -138,6 +149,11 @@ describe('collectInto a prom-client Registry', () => {
       'model_rollout_requests_total',
       'model_rollout_failures_total',
       'model_rollout_request_duration_seconds',
+      'model_rollout_deployment_status',
+      'model_rollout_deployment_step',
+      'model_rollout_deployment_percentage',
+      'model_rollout_deployment_last_analysis',
+      'model_rollout_deployment_last_analysis_timestamp_seconds',
     ]);
 
     monitor.record(1, 7, false); // the next scrape sees it
