@@ -9,7 +9,7 @@ import { NotFoundError } from '../../src/errors.js';
 import { ModelRegistry } from '../../src/index.js';
 import { FileSystemStorage } from '../../src/index.js';
 import { seededRandom } from '../../src/testing/index.js';
-import { bundleWorker } from './fixtures/bundle-worker.js';
+import { bundleWorker } from '../fixtures/bundled-worker.js';
 
 /**
  * The crash matrix: for each of register, setAlias/deleteAlias and deleteVersion, child
