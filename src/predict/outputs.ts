@@ -53,7 +53,7 @@ export function checkFiniteOutputs(output: PredictOutput, where: string): void {
     const at = type === 'float32' || type === 'float64' ? firstNonFinite(data as Float32Array | Float64Array) : type === 'float16' ? firstNonFiniteHalf(data as Uint16Array) : -1;
     if (at >= 0) {
       throw new InferenceError(
-        `${where}output '${name}' holds ${type === 'float16' ? 'a non-finite value' : String((data as Float32Array)[at])} at index ${at}; non-finite outputs are never served (checkFiniteOutputs: false turns this check off)`,
+        `${where}output '${name}' holds ${type === 'float16' ? 'a non-finite value' : String((data as Float32Array)[at])} at index ${at}, expected finite values; non-finite outputs are never served (checkFiniteOutputs: false turns this check off)`,
       );
     }
   }

@@ -34,7 +34,7 @@ describe('non-finite outputs', () => {
     const predictor = await create(irisClassifier(), { name: 'iris', version: 2 });
     const err = await predictor.predict(HUGE).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InferenceError);
-    expect((err as Error).message).toMatch(/^model 'iris' v2: output 'probabilities' holds NaN at index 0; non-finite outputs are never served/);
+    expect((err as Error).message).toMatch(/^model 'iris' v2: output 'probabilities' holds NaN at index 0, expected finite values; non-finite outputs are never served/);
     // The same predictor keeps serving finite answers.
     expect((await predictor.predict(SETOSA)).label!.data).toEqual([0]);
   });
