@@ -37,6 +37,18 @@ export function checkNumber(name: string, value: unknown, bounds: NumberBounds =
   return value as number;
 }
 
+/**
+ * Checks a registry version number: an integer from 1 to 2^53 − 1, as the registry hands out.
+ * Safe integers only: 2^53 and beyond are not exact, so two versions could compare equal.
+ * @internal
+ */
+export function checkVersion(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new ValidationError(`${name} must be an integer >= 1, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
 /** Checks that `value` is a function (a clock, a random source, a hook). @internal */
 export function checkFunction<T extends (...args: never[]) => unknown>(name: string, value: unknown): T {
   if (typeof value !== 'function') {

@@ -12,7 +12,7 @@ import {
   ValidationError,
   describeValue,
 } from '../errors.js';
-import { checkFunction, type Clock } from '../options.js';
+import { checkFunction, checkVersion, type Clock } from '../options.js';
 import { FileSystemStorage } from '../storage/file-system-storage.js';
 import { hasLocalFiles, type PutCondition, type StorageAdapter } from '../storage/storage-adapter.js';
 import { hashFile, isAsyncIterable, stageArtifact, type StagedArtifact } from './artifact-files.js';
@@ -28,7 +28,7 @@ import type {
   VersionRef,
   VersionsPage,
 } from './model-version.js';
-import { checkName, checkVersionNumber } from './names.js';
+import { checkName } from './names.js';
 import { inspectOnnx, type OnnxInspection } from './onnx-info.js';
 import { emptyAliasDocument, parseAliasDocument, parseHeadHint, parseVersionRecord, type AliasDocument, type Tombstone } from './records.js';
 
@@ -112,7 +112,7 @@ function checkLineage(given: unknown): Lineage {
   if (value.parent !== undefined) {
     const parent = value.parent as { name?: unknown; version?: unknown };
     if (!isPlainObject(parent)) throw new ValidationError(`lineage.parent must be { name, version }, got ${describeValue(parent)}`);
-    lineage.parent = { name: checkName(parent.name, 'lineage.parent.name'), version: checkVersionNumber(parent.version, 'lineage.parent.version') };
+    lineage.parent = { name: checkName(parent.name, 'lineage.parent.name'), version: checkVersion('lineage.parent.version', parent.version) };
   }
   if (value.environment !== undefined) lineage.environment = checkStringRecord('lineage.environment', value.environment);
   return lineage;
@@ -122,10 +122,10 @@ function checkLineage(given: unknown): Lineage {
 const DECIMAL_VERSION = /^[1-9][0-9]*$/;
 
 function parseRef(ref: unknown): number | 'latest' | { alias: string } {
-  if (typeof ref === 'number') return checkVersionNumber(ref, 'version ref');
+  if (typeof ref === 'number') return checkVersion('version ref', ref);
   if (ref === 'latest') return 'latest';
   if (typeof ref === 'string' && ref.startsWith('@')) return { alias: checkName(ref.slice(1), 'alias in version ref') };
-  if (typeof ref === 'string' && DECIMAL_VERSION.test(ref)) return checkVersionNumber(Number(ref), 'version ref');
+  if (typeof ref === 'string' && DECIMAL_VERSION.test(ref)) return checkVersion('version ref', Number(ref));
   throw new ValidationError(
     `version ref must be a version number (an integer >= 1, or its decimal digits such as '3'), 'latest' or '@alias', got ${describeValue(ref)}`,
   );
@@ -346,7 +346,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
 
   /** The record of one version (active or archived). @throws NotFoundError when it does not exist. */
   async getVersion(name: string, version: number): Promise<ModelVersion> {
-    return this.#getVersion(checkName(name, 'model name'), checkVersionNumber(version));
+    return this.#getVersion(checkName(name, 'model name'), checkVersion('version', version));
   }
 
   /** Versions of a model sorted by number; archived ones only with `includeArchived`. `[]` for an unknown model. */
@@ -471,7 +471,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   async setAlias(name: string, alias: string, version: number, options: AliasChangeOptions = {}): Promise<void> {
     const model = checkName(name, 'model name');
     const aliasName = checkName(alias, 'alias');
-    checkVersionNumber(version);
+    checkVersion('version', version);
     const who = this.#checkChangeOptions(options);
     await this.#getVersion(model, version);
     const entry = await this.#updateAliases(model, (doc) => {
@@ -516,7 +516,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
   /** Replaces the tags of a version. @throws NotFoundError when it does not exist. */
   async setTags(name: string, version: number, tags: Record<string, string>): Promise<ModelVersion> {
     const model = checkName(name, 'model name');
-    checkVersionNumber(version);
+    checkVersion('version', version);
     const checked = checkStringRecord('tags', tags);
     return (await this.#updateRecord(model, version, (record) => ({ ...record, tags: checked }))).record;
   }
@@ -527,7 +527,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
    */
   async archiveVersion(name: string, version: number): Promise<ModelVersion> {
     const model = checkName(name, 'model name');
-    checkVersionNumber(version);
+    checkVersion('version', version);
     const { record, changed } = await this.#updateRecord(model, version, (r) =>
       r.status === 'archived' ? undefined : { ...r, status: 'archived' },
     );
@@ -544,7 +544,7 @@ export class ModelRegistry extends EventEmitter<ModelRegistryEvents> {
    */
   async deleteVersion(name: string, version: number): Promise<void> {
     const model = checkName(name, 'model name');
-    checkVersionNumber(version);
+    checkVersion('version', version);
     const record = await this.#getVersion(model, version);
     // Recording the deletion in the alias document serialises it with setAlias: an alias cannot
     // be pointed at this version while it is being deleted, nor the other way round.

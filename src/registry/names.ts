@@ -20,11 +20,3 @@ export function checkName(value: unknown, what: string): string {
   }
   return value.toLowerCase();
 }
-
-/** Checks a version number: an integer >= 1. @internal */
-export function checkVersionNumber(value: unknown, what = 'version'): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new ValidationError(`${what} must be an integer >= 1, got ${describeValue(value)}`);
-  }
-  return value;
-}

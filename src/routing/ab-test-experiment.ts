@@ -6,7 +6,7 @@
  * @module
  */
 import { ValidationError, describeValue } from '../errors.js';
-import { checkNumber, checkOneOf } from '../options.js';
+import { checkNumber, checkOneOf, checkVersion } from '../options.js';
 import { checkAlpha, type ComparisonResult, type Interval } from '../stats/comparison.js';
 import { meanConfidenceInterval, wilsonInterval } from '../stats/intervals.js';
 import { twoProportionZTest } from '../stats/proportions.js';
@@ -14,7 +14,7 @@ import { sequentialTest } from '../stats/sequential.js';
 import { checkSummary, emptySummary, type SampleSummary } from '../stats/summary.js';
 import { welchTTest } from '../stats/welch.js';
 import type { Conclusion, ExperimentOptions, ExperimentSnapshot, MetricConfig, VariantConfig } from './ab-test-types.js';
-import { checkArray, checkName, checkRecord, checkVersion } from './checks.js';
+import { checkArray, checkNonEmptyString, checkRecord } from './checks.js';
 import { normalizeWeights } from '../stats/weights.js';
 import { bucketRanges, unitHasher, type BucketRange, type HashVersion, type UnitHasher } from './hash.js';
 import type { Assignment } from './policy.js';
@@ -107,7 +107,7 @@ function checkVariants(options: ExperimentOptions): Array<Required<VariantConfig
   const seen = new Set<string>();
   return list.map((item, i) => {
     const v = checkRecord(`variants[${i}]`, item);
-    const name = checkName(`variants[${i}].name`, v.name);
+    const name = checkNonEmptyString(`variants[${i}].name`, v.name);
     if (seen.has(name)) throw new ValidationError(`variants[${i}].name '${name}' is a duplicate`);
     seen.add(name);
     return {
@@ -141,10 +141,10 @@ export function buildExperiment(name: string, options: ExperimentOptions): Exper
     configs.map((v) => v.weight),
     'variants[].weight',
   );
-  const controlName = options.control === undefined ? (configs[0] as Required<VariantConfig>).name : checkName('control', options.control);
+  const controlName = options.control === undefined ? (configs[0] as Required<VariantConfig>).name : checkNonEmptyString('control', options.control);
   const control = configs.findIndex((v) => v.name === controlName);
   if (control < 0) throw new ValidationError(`control must name one of the variants (${configs.map((v) => v.name).join(', ')}), got '${controlName}'`);
-  const salt = options.salt === undefined ? name : checkName('salt', options.salt);
+  const salt = options.salt === undefined ? name : checkNonEmptyString('salt', options.salt);
   const coverage = checkNumber('coverage', options.coverage ?? 1, { min: 0, max: 1 });
   const alpha = checkAlpha(options.alpha);
   const hashVersion = (options.hashVersion ?? 1) as HashVersion;
@@ -225,7 +225,7 @@ export function checkStatsRecord(e: Experiment, value: unknown, field: string): 
 /** @internal */
 export function restoreExperiment(value: unknown, field: string): Experiment {
   const s = checkRecord(field, value);
-  const name = checkName(`${field}.name`, s.name);
+  const name = checkNonEmptyString(`${field}.name`, s.name);
   let e: Experiment;
   try {
     e = buildExperiment(name, {
@@ -247,7 +247,7 @@ export function restoreExperiment(value: unknown, field: string): Experiment {
   for (const [index, summary] of checkStatsRecord(e, s.stats, `${field}.stats`)) (e.variants[index] as Variant).stats = summary;
   if (s.conclusion !== null && s.conclusion !== undefined) {
     const c = checkRecord(`${field}.conclusion`, s.conclusion);
-    const winner = checkName(`${field}.conclusion.winner`, c.winner);
+    const winner = checkNonEmptyString(`${field}.conclusion.winner`, c.winner);
     if (!e.indexByName.has(winner)) throw new ValidationError(`${field}.conclusion.winner '${winner}' is not a variant`);
     const decision = checkOneOf(`${field}.conclusion.decision`, c.decision, ['given', 'significant', 'no-significant-winner'] as const);
     e.conclusion = { winner, decision, at: checkNumber(`${field}.conclusion.at`, c.at) };

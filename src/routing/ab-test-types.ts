@@ -137,9 +137,12 @@ export interface ExperimentSnapshot {
   forced: Record<string, string>;
 }
 
-/** The controller's whole state, from {@link ABTestController.snapshot}. */
+/**
+ * The controller's whole state, from {@link ABTestController.snapshot}. Tagged `'ab-test'`, in the
+ * style of every policy's tag; `restore()` still reads `'ABTestController'`, the tag v0.1 wrote.
+ */
 export interface ABTestSnapshot {
-  policy: 'ABTestController';
+  policy: 'ab-test';
   specVersion: 1;
   experiments: ExperimentSnapshot[];
 }

@@ -16,7 +16,7 @@ import {
   type Experiment,
   type Variant,
 } from './ab-test-experiment.js';
-import { checkArray, checkName, checkOptions, checkRecord, snapshotRecord, timeAndChance } from './checks.js';
+import { checkArray, checkNonEmptyString, checkOptions, checkRecord, snapshotRecord, timeAndChance } from './checks.js';
 import { chooseBucket } from './hash.js';
 import type { Assignment, PolicyTraffic, RouteContext, RoutingPolicy } from './policy.js';
 import type {
@@ -29,6 +29,9 @@ import type {
   ExperimentResults,
   ExperimentStats,
 } from './ab-test-types.js';
+
+/** The snapshot tag v0.1 wrote, before every policy's tag took the kebab-case style. */
+const V01_SNAPSHOT_TAGS = ['ABTestController'] as const;
 
 /**
  * A/B/n experiments between model versions, with statistics a data scientist can sign off:
@@ -55,21 +58,21 @@ import type {
  * ```
  */
 export class ABTestController extends EventEmitter<ABTestControllerEvents> implements RoutingPolicy {
-  private readonly clock: Clock;
-  private readonly random: RandomSource;
-  private readonly experiments = new Map<string, Experiment>();
-  private defaultName: string | undefined;
+  readonly #clock: Clock;
+  readonly #random: RandomSource;
+  readonly #experiments = new Map<string, Experiment>();
+  #defaultName: string | undefined;
 
   constructor(options?: ABTestControllerOptions) {
     super();
     const opts = checkOptions<ABTestControllerOptions>('ABTestController', options);
-    ({ clock: this.clock, random: this.random } = timeAndChance(opts));
-    this.defaultName = opts.defaultExperiment === undefined ? undefined : checkName('defaultExperiment', opts.defaultExperiment);
+    ({ clock: this.#clock, random: this.#random } = timeAndChance(opts));
+    this.#defaultName = opts.defaultExperiment === undefined ? undefined : checkNonEmptyString('defaultExperiment', opts.defaultExperiment);
   }
 
   /** Names of the experiments, in creation order. */
   get experimentNames(): string[] {
-    return [...this.experiments.keys()];
+    return [...this.#experiments.keys()];
   }
 
   /**
@@ -78,12 +81,12 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
    * `ValidationError`.
    */
   createExperiment(name: string, options: ExperimentOptions): void {
-    checkName('name', name);
-    if (this.experiments.has(name)) throw new ValidationError(`experiment '${name}' already exists`);
+    checkNonEmptyString('name', name);
+    if (this.#experiments.has(name)) throw new ValidationError(`experiment '${name}' already exists`);
     const opts = checkOptions<ExperimentOptions>('createExperiment', options);
     const experiment = buildExperiment(name, opts);
-    this.experiments.set(name, experiment);
-    this.emit('created', { name, variants: variantConfigs(experiment), control: controlOf(experiment).name, at: this.clock() });
+    this.#experiments.set(name, experiment);
+    this.emit('created', { name, variants: variantConfigs(experiment), control: controlOf(experiment).name, at: this.#clock() });
   }
 
   /**
@@ -95,7 +98,7 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
    * The returned object is frozen and shared.
    */
   assign(name: string, unitId?: string): Assignment | null {
-    const e = this.experiment(name);
+    const e = this.#experiment(name);
     if (e.conclusion !== null) return (e.variants[e.indexByName.get(e.conclusion.winner) as number] as Variant).concluded;
     if (unitId !== undefined) {
       if (e.forced.size > 0) {
@@ -106,8 +109,8 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
       const index = chooseBucket(e.variantHash(unitId), e.ranges);
       return (e.variants[index] as Variant).byHash;
     }
-    if (e.coverage < 1 && !(this.random() < e.coverage)) return null;
-    return (e.variants[chooseBucket(this.random(), e.ranges)] as Variant).byRandom;
+    if (e.coverage < 1 && !(this.#random() < e.coverage)) return null;
+    return (e.variants[chooseBucket(this.#random(), e.ranges)] as Variant).byRandom;
   }
 
   /**
@@ -116,13 +119,13 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
    * comparison: do not log them. The pins are part of the snapshot.
    */
   forceVariant(unitId: string, variant: string | null, experiment?: string): void {
-    checkName('unitId', unitId);
-    const targets = experiment === undefined ? [...this.experiments.values()] : [this.experiment(experiment)];
+    checkNonEmptyString('unitId', unitId);
+    const targets = experiment === undefined ? [...this.#experiments.values()] : [this.#experiment(experiment)];
     if (variant === null) {
       for (const e of targets) e.forced.delete(unitId);
       return;
     }
-    checkName('variant', variant);
+    checkNonEmptyString('variant', variant);
     const matching = targets.filter((e) => e.indexByName.has(variant));
     if (matching.length === 0) {
       throw new ValidationError(
@@ -139,7 +142,7 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
    * accepted after `conclude` (outcomes often arrive late).
    */
   logResult(name: string, variant: string, value: number | boolean): void {
-    const e = this.experiment(name);
+    const e = this.#experiment(name);
     const index = e.indexByName.get(variant);
     if (index === undefined) {
       throw new ValidationError(`variant must be one of ${[...e.indexByName.keys()].map((v) => `'${v}'`).join(', ')} in experiment '${name}', got ${describeValue(variant)}`);
@@ -170,7 +173,7 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
 
   /** Per-variant numbers, each challenger against the control, and the SRM check. Reads only: emits nothing. */
   results(name: string): ExperimentResults {
-    const e = this.experiment(name);
+    const e = this.#experiment(name);
     const binary = e.metric.kind === 'binary';
     const control = controlOf(e);
     const comparisons: Record<string, ComparisonResult | null> = {};
@@ -209,12 +212,12 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
    * `ABTestAnalysis` hooks in its decisions (conclude on significance, guardrails).
    */
   analyze(name: string): ExperimentResults {
-    const e = this.experiment(name);
+    const e = this.#experiment(name);
     const results = this.results(name);
     // Once concluded everyone gets the winner: the counts leave the weights on purpose, and the
     // comparison has been acted on. Nothing left to signal.
     if (e.conclusion !== null) return results;
-    const at = this.clock();
+    const at = this.#clock();
     if (results.srm.mismatch && !e.srmReported) {
       e.srmReported = true;
       const counts = Object.fromEntries(results.variants.map((v) => [v.name, v.count]));
@@ -238,7 +241,7 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
    * ratio mismatch is an `InvalidStateError` (the comparison cannot be trusted). Emits `concluded`.
    */
   conclude(name: string, winner?: string): ConcludedEvent {
-    const e = this.experiment(name);
+    const e = this.#experiment(name);
     if (e.conclusion !== null) throw new InvalidStateError(`experiment '${name}' was already concluded (winner '${e.conclusion.winner}')`);
     if (winner !== undefined && !e.indexByName.has(winner)) {
       throw new ValidationError(`winner must be one of ${[...e.indexByName.keys()].map((v) => `'${v}'`).join(', ')}, got ${describeValue(winner)}`);
@@ -261,7 +264,7 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
       chosen = best ? best.name : results.control;
       decision = best ? 'significant' : 'no-significant-winner';
     }
-    const at = this.clock();
+    const at = this.#clock();
     e.conclusion = { winner: chosen, decision, at };
     results = this.results(name);
     const event: ConcludedEvent = {
@@ -282,7 +285,7 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
    * repeated merges never count a result twice.
    */
   exportStats(name: string, options: { reset?: boolean } = {}): ExperimentStats {
-    const e = this.experiment(name);
+    const e = this.#experiment(name);
     const variants = Object.fromEntries(e.variants.map((v) => [v.name, { ...v.stats }]));
     if (options.reset === true) for (const v of e.variants) v.stats = emptySummary();
     return { experiment: name, variants };
@@ -295,7 +298,7 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
    * changes nothing.
    */
   mergeStats(name: string, snapshot: ExperimentStats): void {
-    const e = this.experiment(name);
+    const e = this.#experiment(name);
     const record = checkRecord('snapshot', snapshot);
     if (record.experiment !== undefined && record.experiment !== name) {
       throw new ValidationError(`snapshot.experiment must be '${name}', got ${describeValue(record.experiment)}`);
@@ -318,17 +321,17 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
 
   /** A {@link RoutingPolicy} bound to experiment `name`, for a `ModelRouter`. */
   policy(name: string): RoutingPolicy {
-    this.experiment(name);
+    this.#experiment(name);
     return {
-      route: (ctx?: RouteContext) => this.routeExperiment(name, ctx),
-      fallback: () => this.experiment(name).fallback,
+      route: (ctx?: RouteContext) => this.#routeExperiment(name, ctx),
+      fallback: () => this.#experiment(name).fallback,
       traffic: () => this.trafficOf(name),
-      snapshot: () => snapshotExperiment(this.experiment(name)),
+      snapshot: () => snapshotExperiment(this.#experiment(name)),
       restore: (snapshot: unknown) => {
         const restored = restoreExperiment(snapshot, 'snapshot');
         if (restored.name !== name) throw new ValidationError(`snapshot.name must be '${name}', got '${restored.name}'`);
-        this.experiments.set(name, restored);
-        this.emit('restored', { at: this.clock() });
+        this.#experiments.set(name, restored);
+        this.emit('restored', { at: this.#clock() });
       },
     };
   }
@@ -340,17 +343,17 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
    * variant (reason `'forced'`; unknown → `ValidationError`).
    */
   route(ctx?: RouteContext): Assignment {
-    return this.routeExperiment(this.defaultExperimentName(), ctx);
+    return this.#routeExperiment(this.#defaultExperimentName(), ctx);
   }
 
   /** The control of the default experiment, reason `'fallback'`. */
   fallback(): Assignment {
-    return this.experiment(this.defaultExperimentName()).fallback;
+    return this.#experiment(this.#defaultExperimentName()).fallback;
   }
 
   /** Every variant of the default experiment with its share; see {@link ABTestController.trafficOf}. */
   traffic(): PolicyTraffic[] {
-    return this.trafficOf(this.defaultExperimentName());
+    return this.trafficOf(this.#defaultExperimentName());
   }
 
   /**
@@ -359,7 +362,7 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
    * share 1 and every other variant 0.
    */
   trafficOf(name: string): PolicyTraffic[] {
-    const e = this.experiment(name);
+    const e = this.#experiment(name);
     // A running variant's share is its propensity: weight × coverage, the control also taking the uncovered units.
     return e.variants.map((v) => ({
       version: v.version,
@@ -370,12 +373,15 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
 
   /** Every experiment's configuration, statistics, conclusion and pins, as JSON-safe data. */
   snapshot(): ABTestSnapshot {
-    return { policy: 'ABTestController', specVersion: 1, experiments: [...this.experiments.values()].map(snapshotExperiment) };
+    return { policy: 'ab-test', specVersion: 1, experiments: [...this.#experiments.values()].map(snapshotExperiment) };
   }
 
-  /** Replaces every experiment with those of a snapshot; a bad snapshot is a `ValidationError` and changes nothing. */
+  /**
+   * Replaces every experiment with those of a snapshot; a bad snapshot is a `ValidationError` and
+   * changes nothing. Reads snapshots tagged `'ab-test'` and `'ABTestController'` (v0.1's tag).
+   */
   restore(snapshot: unknown): void {
-    const record = snapshotRecord(snapshot, 'ABTestController');
+    const record = snapshotRecord(snapshot, 'ab-test', V01_SNAPSHOT_TAGS);
     const list = checkArray('snapshot.experiments', record.experiments);
     const restored = new Map<string, Experiment>();
     list.forEach((item, i) => {
@@ -383,13 +389,13 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
       if (restored.has(e.name)) throw new ValidationError(`snapshot.experiments[${i}].name '${e.name}' is a duplicate`);
       restored.set(e.name, e);
     });
-    this.experiments.clear();
-    for (const [name, e] of restored) this.experiments.set(name, e);
-    this.emit('restored', { at: this.clock() });
+    this.#experiments.clear();
+    for (const [name, e] of restored) this.#experiments.set(name, e);
+    this.emit('restored', { at: this.#clock() });
   }
 
-  private routeExperiment(name: string, ctx: RouteContext | undefined): Assignment {
-    const e = this.experiment(name);
+  #routeExperiment(name: string, ctx: RouteContext | undefined): Assignment {
+    const e = this.#experiment(name);
     if (ctx?.force !== undefined) {
       const index = e.indexByName.get(ctx.force);
       if (index === undefined) {
@@ -400,14 +406,14 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
     return this.assign(name, ctx?.unitId) ?? e.fallback;
   }
 
-  private defaultExperimentName(): string {
-    const name = this.defaultName ?? this.experiments.keys().next().value;
+  #defaultExperimentName(): string {
+    const name = this.#defaultName ?? this.#experiments.keys().next().value;
     if (name === undefined) throw new InvalidStateError('ABTestController has no experiment to route: call createExperiment() first');
     return name;
   }
 
-  private experiment(name: string): Experiment {
-    const e = this.experiments.get(name);
+  #experiment(name: string): Experiment {
+    const e = this.#experiments.get(name);
     if (e === undefined) {
       if (typeof name !== 'string') throw new ValidationError(`name must be a string, got ${describeValue(name)}`);
       throw new NotFoundError(`no experiment named '${name}'`);

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { ValidationError, describeValue } from '../errors.js';
-import { checkNumber, checkOneOf, type Clock, type RandomSource } from '../options.js';
-import { checkArray, checkName, checkOptions, checkRecord, checkVersion, snapshotRecord, timeAndChance } from './checks.js';
+import { checkNumber, checkOneOf, checkVersion, type Clock, type RandomSource } from '../options.js';
+import { checkArray, checkNonEmptyString, checkOptions, checkRecord, snapshotRecord, timeAndChance } from './checks.js';
 import type { Assignment, PolicyRestoredEvent, PolicyTraffic, RouteContext, RoutingPolicy } from './policy.js';
 import { sampleBeta, uniform } from './sampling.js';
 
@@ -119,7 +119,7 @@ function checkArms(name: string, value: unknown): BanditArm[] {
   const seen = new Set<string>();
   return arms.map((arm, i) => {
     const record = checkRecord(`${name}[${i}]`, arm);
-    const variant = checkName(`${name}[${i}].variant`, record.variant);
+    const variant = checkNonEmptyString(`${name}[${i}].variant`, record.variant);
     if (seen.has(variant)) throw new ValidationError(`${name}[${i}].variant must be unique, got '${variant}' twice`);
     seen.add(variant);
     return { variant, version: checkVersion(`${name}[${i}].version`, record.version) };
@@ -131,7 +131,7 @@ function checkConfig(source: Record<string, unknown>, prefix: string, defaults: 
   const pick = (key: string, fallback: unknown): unknown => (defaults && source[key] === undefined ? fallback : source[key]);
   const floor = checkNumber(`${prefix}floor`, pick('floor', 0.01), { min: 0, max: 1 / arms.length });
   return {
-    name: checkName(`${prefix}name`, pick('name', 'bandit')),
+    name: checkNonEmptyString(`${prefix}name`, pick('name', 'bandit')),
     algorithm: checkOneOf(`${prefix}algorithm`, pick('algorithm', 'thompson'), ALGORITHMS),
     epsilon: checkNumber(`${prefix}epsilon`, pick('epsilon', 0.1), { min: 0, max: 1 }),
     floor,
@@ -224,7 +224,7 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
     const opts = checkOptions<BanditPolicyOptions>('BanditPolicy', options);
     ({ clock: this.clock, random: this.random } = timeAndChance(opts));
     this.config = checkConfig(opts as unknown as Record<string, unknown>, '', true);
-    this.replicaId = opts.replicaId === undefined ? randomUUID() : checkName('replicaId', opts.replicaId);
+    this.replicaId = opts.replicaId === undefined ? randomUUID() : checkNonEmptyString('replicaId', opts.replicaId);
     this.install(this.config, new Map());
   }
 

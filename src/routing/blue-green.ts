@@ -1,7 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { InvalidStateError, ValidationError, describeValue } from '../errors.js';
-import { checkOneOf, type Clock } from '../options.js';
-import { checkOptionalVersion, checkOptions, checkReason, checkVersion, snapshotRecord, timeAndChance } from './checks.js';
+import { checkOneOf, checkVersion, type Clock } from '../options.js';
+import { checkOptionalVersion, checkOptions, checkReason, snapshotRecord, timeAndChance } from './checks.js';
 import type { Assignment, PolicyRestoredEvent, PolicyTraffic, RouteContext, RoutingPolicy } from './policy.js';
 
 /** The two slots of a {@link BlueGreenSwitch}. */

@@ -1,15 +1,14 @@
 import { EventEmitter } from 'eventemitter3';
 import { InvalidStateError, ValidationError, describeValue } from '../errors.js';
-import { checkNumber, checkOneOf, type Clock, type RandomSource } from '../options.js';
+import { checkNumber, checkOneOf, checkVersion, type Clock, type RandomSource } from '../options.js';
 import {
   checkArray,
-  checkName,
+  checkNonEmptyString,
   checkOptionalVersion,
   checkOptions,
   checkPercentage,
   checkReason,
   checkRecord,
-  checkVersion,
   snapshotRecord,
   timeAndChance,
 } from './checks.js';
@@ -246,8 +245,8 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
     this.canary = opts.canary === undefined ? undefined : checkVersion('canary', opts.canary);
     if (this.canary === this.stable) throw new ValidationError(`canary must differ from stable, got ${this.canary} for both`);
     this.rolloutSteps = opts.steps === undefined ? [...DEFAULT_STEPS] : checkSteps('steps', opts.steps);
-    this.rolloutName = opts.name === undefined ? 'canary' : checkName('name', opts.name);
-    this.salt = opts.salt === undefined ? this.rolloutName : checkName('salt', opts.salt);
+    this.rolloutName = opts.name === undefined ? 'canary' : checkNonEmptyString('name', opts.name);
+    this.salt = opts.salt === undefined ? this.rolloutName : checkNonEmptyString('salt', opts.salt);
     this.hashVersion = (opts.hashVersion ?? 1) as HashVersion;
     this.hash = unitHasher(this.salt, this.hashVersion);
     this.historyLimit = opts.historyLimit === undefined ? 100 : checkNumber('historyLimit', opts.historyLimit, { min: 0, integer: true });
@@ -443,8 +442,8 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
 
   restore(snapshot: unknown): void {
     const record = snapshotRecord(snapshot, 'canary');
-    const name = checkName('snapshot.name', record.name);
-    const salt = checkName('snapshot.salt', record.salt);
+    const name = checkNonEmptyString('snapshot.name', record.name);
+    const salt = checkNonEmptyString('snapshot.salt', record.salt);
     const hash = unitHasher(salt, record.hashVersion as HashVersion);
     const steps = checkSteps('snapshot.steps', record.steps);
     const stable = checkVersion('snapshot.stable', record.stable);

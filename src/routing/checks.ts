@@ -6,24 +6,19 @@
  * @module
  */
 import { ValidationError, describeValue } from '../errors.js';
-import { checkFunction, checkNumber, type Clock, type RandomSource } from '../options.js';
-
-/** Checks a registry version number (an integer from 1 to 2^53 − 1, as the registry hands out). @internal */
-export function checkVersion(name: string, value: unknown): number {
-  // Safe integers only: 2^53 and beyond are not exact, so two versions could compare equal.
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new ValidationError(`${name} must be an integer >= 1, got ${describeValue(value)}`);
-  }
-  return value;
-}
+import { checkFunction, checkNumber, checkVersion, type Clock, type RandomSource } from '../options.js';
 
 /** Checks a traffic percentage in [0, 100]. @internal */
 export function checkPercentage(name: string, value: unknown): number {
   return checkNumber(name, value, { min: 0, max: 100 });
 }
 
-/** Checks a variant, slot or arm name: a non-empty string. @internal */
-export function checkName(name: string, value: unknown): string {
+/**
+ * Checks a variant, slot, arm or experiment label, a salt or a unit id: any non-empty string (a
+ * registry name, which becomes a storage key, is checked by the registry's stricter `checkName`).
+ * @internal
+ */
+export function checkNonEmptyString(name: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0) {
     throw new ValidationError(`${name} must be a non-empty string, got ${describeValue(value)}`);
   }
@@ -48,16 +43,18 @@ export function checkOptions<T extends object>(what: string, options: unknown): 
 }
 
 /**
- * Reads a snapshot: checks it is a plain object made by the expected policy, and returns it for
- * field-by-field checks (named `snapshot.<field>` in errors). @internal
+ * Reads a snapshot: checks it is a plain object tagged `policy` (or one of the `legacyTags` earlier
+ * releases wrote), and returns it for field-by-field checks (named `snapshot.<field>` in errors).
+ * @internal
  */
-export function snapshotRecord(snapshot: unknown, policy: string): Record<string, unknown> {
+export function snapshotRecord(snapshot: unknown, policy: string, legacyTags: readonly string[] = []): Record<string, unknown> {
   if (typeof snapshot !== 'object' || snapshot === null || Array.isArray(snapshot)) {
     throw new ValidationError(`snapshot must be an object made by ${policy}.snapshot(), got ${describeValue(snapshot)}`);
   }
   const record = snapshot as Record<string, unknown>;
-  if (record.policy !== policy) {
-    throw new ValidationError(`snapshot.policy must be '${policy}', got ${describeValue(record.policy)}`);
+  if (record.policy !== policy && !legacyTags.includes(record.policy as string)) {
+    const accepted = [policy, ...legacyTags].map((tag) => `'${tag}'`).join(' or ');
+    throw new ValidationError(`snapshot.policy must be ${accepted}, got ${describeValue(record.policy)}`);
   }
   if (record.specVersion !== 1) {
     throw new ValidationError(`snapshot.specVersion must be 1, got ${describeValue(record.specVersion)}`);

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { InputShapeError, ValidationError, describeValue } from '../errors.js';
-import { checkNumber, checkOneOf, type Clock, type RandomSource } from '../options.js';
-import { checkName, checkOptions, checkPercentage, checkRecord, checkVersion, snapshotRecord, timeAndChance } from './checks.js';
+import { checkNumber, checkOneOf, checkVersion, type Clock, type RandomSource } from '../options.js';
+import { checkNonEmptyString, checkOptions, checkPercentage, checkRecord, snapshotRecord, timeAndChance } from './checks.js';
 import { unitHasher, type HashVersion, type UnitHasher } from './hash.js';
 import type { Assignment, MirroringPolicy, PolicyRestoredEvent, PolicyTraffic, RouteContext } from './policy.js';
 
@@ -237,9 +237,9 @@ export class ShadowDeployment extends EventEmitter<ShadowDeploymentEvents> imple
     if (this.shadow === this.primary) throw new ValidationError(`shadow must differ from primary, got ${this.shadow} for both`);
     this.mirrorPercent = opts.mirrorPercent === undefined ? 100 : checkPercentage('mirrorPercent', opts.mirrorPercent);
     this.comparison = opts.comparison === undefined ? 'regression' : checkOneOf('comparison', opts.comparison, COMPARISONS);
-    this.outputName = opts.output === undefined ? undefined : checkName('output', opts.output);
-    this.shadowName = opts.name === undefined ? 'shadow' : checkName('name', opts.name);
-    this.salt = opts.salt === undefined ? this.shadowName : checkName('salt', opts.salt);
+    this.outputName = opts.output === undefined ? undefined : checkNonEmptyString('output', opts.output);
+    this.shadowName = opts.name === undefined ? 'shadow' : checkNonEmptyString('name', opts.name);
+    this.salt = opts.salt === undefined ? this.shadowName : checkNonEmptyString('salt', opts.salt);
     this.hashVersion = (opts.hashVersion ?? 1) as HashVersion;
     this.hash = unitHasher(this.salt, this.hashVersion);
     this.refresh();
@@ -402,8 +402,8 @@ export class ShadowDeployment extends EventEmitter<ShadowDeploymentEvents> imple
 
   restore(snapshot: unknown): void {
     const record = snapshotRecord(snapshot, 'shadow');
-    const name = checkName('snapshot.name', record.name);
-    const salt = checkName('snapshot.salt', record.salt);
+    const name = checkNonEmptyString('snapshot.name', record.name);
+    const salt = checkNonEmptyString('snapshot.salt', record.salt);
     const hash = unitHasher(salt, record.hashVersion as HashVersion);
     const primary = checkVersion('snapshot.primary', record.primary);
     const shadow = checkVersion('snapshot.shadow', record.shadow);

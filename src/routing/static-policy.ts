@@ -1,7 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { ValidationError, describeValue } from '../errors.js';
-import type { Clock } from '../options.js';
-import { checkName, checkOptions, checkVersion, snapshotRecord, timeAndChance } from './checks.js';
+import { checkVersion, type Clock } from '../options.js';
+import { checkNonEmptyString, checkOptions, snapshotRecord, timeAndChance } from './checks.js';
 import type { Assignment, PolicyRestoredEvent, PolicyTraffic, RouteContext, RoutingPolicy } from './policy.js';
 
 /** Options of {@link StaticPolicy}. */
@@ -61,7 +61,7 @@ export class StaticPolicy extends EventEmitter<StaticPolicyEvents> implements Ro
     const opts = checkOptions<StaticPolicyOptions>('StaticPolicy', options);
     this.clock = timeAndChance(opts).clock;
     this.version = checkVersion('version', opts.version);
-    this.variant = opts.variant === undefined ? 'stable' : checkName('variant', opts.variant);
+    this.variant = opts.variant === undefined ? 'stable' : checkNonEmptyString('variant', opts.variant);
     this.refresh();
   }
 
@@ -110,7 +110,7 @@ export class StaticPolicy extends EventEmitter<StaticPolicyEvents> implements Ro
   restore(snapshot: unknown): void {
     const record = snapshotRecord(snapshot, 'static');
     const version = checkVersion('snapshot.version', record.version);
-    const variant = checkName('snapshot.variant', record.variant);
+    const variant = checkNonEmptyString('snapshot.variant', record.variant);
     this.version = version;
     this.variant = variant;
     this.refresh();

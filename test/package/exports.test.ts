@@ -22,7 +22,7 @@ const ROOT_NAMES = [
 ];
 const TESTING_NAMES = ['FakeClock', 'seededRandom', 'testStorageAdapter', 'simulate'];
 /** Helpers the modules share among themselves; the curated surface must not leak them. */
-const INTERNAL_NAMES = ['describeValue', 'checkName', 'murmur3Utf8', 'sampleGamma', 'sampleBeta', 'policyTraffic', 'AnalysisController', 'checkNumber'];
+const INTERNAL_NAMES = ['describeValue', 'checkName', 'checkNonEmptyString', 'checkVersion', 'murmur3Utf8', 'sampleGamma', 'sampleBeta', 'policyTraffic', 'AnalysisController', 'checkNumber'];
 /** Classes the testing entry uses; each must be defined once per format (esbuild writes `var X = class`), so both entries share it. */
 const SHARED_CLASSES = ['DeploymentMonitor', 'ModelRouter', 'ModelRolloutError', 'ValidationError', 'CanaryDeployment'];
 

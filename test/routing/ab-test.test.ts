@@ -376,6 +376,22 @@ describe('mergeStats, snapshot, restore', () => {
     expect(ab.snapshot()).toEqual(before);
   });
 
+  it("is tagged 'ab-test', and still restores v0.1's 'ABTestController' snapshots", () => {
+    const ab = controller();
+    ab.createExperiment('e', AB);
+    ab.logResult('e', 'b', 4);
+    const snapshot = ab.snapshot();
+    expect(snapshot.policy).toBe('ab-test');
+    // A snapshot stored by v0.1 differs only in its tag.
+    const v01 = { ...JSON.parse(JSON.stringify(snapshot)), policy: 'ABTestController' };
+    const copy = new ABTestController();
+    copy.restore(v01);
+    expect(copy.snapshot()).toEqual(snapshot);
+    expect(() => copy.restore({ ...snapshot, policy: 'canary' })).toThrow(
+      /snapshot.policy must be 'ab-test' or 'ABTestController', got string "canary"/,
+    );
+  });
+
   it('policy(name).snapshot/restore covers one experiment', () => {
     const ab = controller();
     ab.createExperiment('e', AB);
