@@ -45,6 +45,12 @@ module.exports = {
     forbid('monitor', 'router', 'The router feeds the monitor, not the reverse.'),
     forbid('predict', 'router', 'The router uses the pool, not the reverse.'),
     forbid('predict', 'analysis', 'Predictors run models; they are not judged from inside.'),
+    forbid('analysis', 'fleet', 'Fleet mode drives the analysis through storage; the analysis knows nothing of replicas.'),
+    forbid('routing', 'fleet', 'Policies are pure; fleet mode restores them from storage, never the reverse.'),
+    forbid('monitor', 'fleet', 'The monitor records numbers; fleet mode publishes and merges its snapshots.'),
+    forbid('storage', 'fleet', 'Storage moves bytes; it knows nothing of deployments.'),
+    forbid('fleet', 'router', 'Fleet mode keeps state in step beside the router; route() never waits on it.'),
+    forbid('fleet', 'predict', 'Fleet mode shares rollout state, not models.'),
     {
       name: 'no-library-to-testing',
       comment: 'model-rollout/testing builds on the library; the library never imports its test helpers.',

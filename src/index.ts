@@ -352,3 +352,12 @@ export {
   type RestorablePolicy,
   type ChangeHints,
 } from './fleet/deployment-follower.js';
+export {
+  MonitorHeartbeat,
+  type MonitorHeartbeatOptions,
+  type MonitorHeartbeatEvents,
+  type HeartbeatRecord,
+  type HeartbeatObservations,
+  type SnapshotSource,
+} from './fleet/monitor-heartbeat.js';
+export { readFleetMonitors, type ReadFleetMonitorsOptions, type FleetMonitors, type ReplicaHeartbeat } from './fleet/fleet-monitors.js';

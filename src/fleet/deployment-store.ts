@@ -1,7 +1,7 @@
 import { PreconditionFailedError, StorageError, ValidationError, describeValue } from '../errors.js';
 import { checkFunction, type Clock } from '../options.js';
-import { isStorageKey } from '../storage/keys.js';
 import type { StorageAdapter } from '../storage/storage-adapter.js';
+import { checkDeploymentName } from './names.js';
 
 /** A deployment's shared state: `deployments/<name>.json`. */
 export interface DeploymentState {
@@ -64,14 +64,6 @@ export interface DeploymentStoreOptions {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const ACTION = /^[a-z][a-zA-Z0-9_-]{0,63}$/;
-
-/** A deployment name is one key segment: letters, digits and `. _ - @ = + ~`, not starting with `.`. */
-function checkDeploymentName(name: unknown): string {
-  if (typeof name !== 'string' || name.includes('/') || !isStorageKey(`deployments/${name}.json`)) {
-    throw new ValidationError(`deployment name must be one storage key segment (letters, digits, '.', '_', '-', not starting with '.'), got ${describeValue(name)}`);
-  }
-  return name;
-}
 
 function stateKey(name: string): string {
   return `deployments/${name}.json`;

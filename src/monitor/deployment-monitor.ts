@@ -388,6 +388,16 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
   }
 
   /**
+   * Forgets every version's numbers (tracked rollouts stay), so the monitor can be rebuilt from
+   * snapshots with {@link DeploymentMonitor.merge}: how a fleet view is refreshed from the latest
+   * snapshot of each replica without counting any of them twice.
+   */
+  clear(): void {
+    this.versions.clear();
+    this.labels.clear();
+  }
+
+  /**
    * Reports a deployment's gauges in every scrape ({@link DeploymentMonitor.toPrometheus},
    * {@link DeploymentMonitor.collectInto}, {@link DeploymentMonitor.observeInto}): `read` is called
    * at each one and returns plain data. A `ModelRouter` tracks its own policy under its

@@ -1,60 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { CreateBucketCommand, DeleteBucketCommand } from '@aws-sdk/client-s3';
-import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PreconditionFailedError, ValidationError } from '../../src/errors.js';
 import { DeploymentFollower, DeploymentStore, type StoredDeployment, CanaryDeployment, MemoryStorage, type PutCondition, type StorageAdapter } from '../../src/index.js';
 import { PostgresStorage } from '../../src/storage/postgres/index.js';
-import { S3Storage } from '../../src/storage/s3/index.js';
 import { FakeClock } from '../../src/testing/index.js';
-import { makeS3Client, removeAllObjects } from '../storage/s3-env.js';
+import { PG_URL, useFleetStores } from './fleet-stores.js';
 
-const PG_URL = process.env.MODEL_ROLLOUT_TEST_PG_URL;
-const S3_ENDPOINT = process.env.MODEL_ROLLOUT_TEST_S3_ENDPOINT;
-if (!PG_URL) console.warn('deployment-store.test.ts: MODEL_ROLLOUT_TEST_PG_URL is not set; skipping the PostgreSQL runs');
-if (!S3_ENDPOINT) console.warn('deployment-store.test.ts: MODEL_ROLLOUT_TEST_S3_ENDPOINT is not set; skipping the S3 runs');
-
-const cleanups: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-
-const pool = PG_URL ? new pg.Pool({ connectionString: PG_URL, max: 20 }) : undefined;
-pool?.on('error', () => undefined);
-if (pool) cleanups.push(() => pool.end());
-const s3 = S3_ENDPOINT ? makeS3Client() : undefined;
-const bucket = `mr-fleet-${randomBytes(4).toString('hex')}`;
-let bucketMade: Promise<unknown> | undefined;
-
-const stores: Array<{ kind: string; skip: boolean; make: () => Promise<StorageAdapter> }> = [
-  { kind: 'MemoryStorage', skip: false, make: async () => new MemoryStorage() },
-  {
-    kind: 'PostgresStorage',
-    skip: !PG_URL,
-    async make() {
-      const storage = new PostgresStorage({ pool: pool!, table: `mr_fleet_${randomBytes(6).toString('hex')}` });
-      await storage.migrate();
-      cleanups.push(() => storage.drop());
-      return storage;
-    },
-  },
-  {
-    kind: 'S3Storage on Ceph RGW',
-    skip: !S3_ENDPOINT,
-    async make() {
-      if (!bucketMade) {
-        bucketMade = s3!.send(new CreateBucketCommand({ Bucket: bucket }));
-        cleanups.push(async () => {
-          await removeAllObjects(s3!, bucket);
-          await s3!.send(new DeleteBucketCommand({ Bucket: bucket }));
-          s3!.destroy();
-        });
-      }
-      await bucketMade;
-      return new S3Storage({ client: s3!, bucket, prefix: `t-${randomBytes(6).toString('hex')}/` });
-    },
-  },
-];
+const { stores, pool, cleanups } = useFleetStores('deployment-store.test.ts');
 
 const canary = () => new CanaryDeployment({ name: 'iris', stable: 1, canary: 2, steps: [5, 25, 50, 100] });
 

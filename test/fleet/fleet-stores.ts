@@ -1,0 +1,68 @@
+/**
+ * The stores every fleet test runs on: memory always, a fresh PostgreSQL table when
+ * MODEL_ROLLOUT_TEST_PG_URL is set, a fresh prefix of one bucket on Ceph RGW when
+ * MODEL_ROLLOUT_TEST_S3_ENDPOINT is set (each says so when it skips). Call at the top of a test
+ * file: it registers the clean-up hook.
+ */
+import { randomBytes } from 'node:crypto';
+import { CreateBucketCommand, DeleteBucketCommand } from '@aws-sdk/client-s3';
+import pg from 'pg';
+import { afterAll } from 'vitest';
+import { MemoryStorage, type StorageAdapter } from '../../src/index.js';
+import { PostgresStorage } from '../../src/storage/postgres/index.js';
+import { S3Storage } from '../../src/storage/s3/index.js';
+import { makeS3Client, removeAllObjects } from '../storage/s3-env.js';
+
+export const PG_URL = process.env.MODEL_ROLLOUT_TEST_PG_URL;
+export const S3_ENDPOINT = process.env.MODEL_ROLLOUT_TEST_S3_ENDPOINT;
+
+export interface FleetStore {
+  kind: string;
+  skip: boolean;
+  make(): Promise<StorageAdapter>;
+}
+
+export function useFleetStores(file: string): { stores: FleetStore[]; pool: pg.Pool | undefined; cleanups: Array<() => Promise<void>> } {
+  if (!PG_URL) console.warn(`${file}: MODEL_ROLLOUT_TEST_PG_URL is not set; skipping the PostgreSQL runs`);
+  if (!S3_ENDPOINT) console.warn(`${file}: MODEL_ROLLOUT_TEST_S3_ENDPOINT is not set; skipping the S3 runs`);
+  const cleanups: Array<() => Promise<void>> = [];
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+  const pool = PG_URL ? new pg.Pool({ connectionString: PG_URL, max: 20 }) : undefined;
+  pool?.on('error', () => undefined);
+  if (pool) cleanups.push(() => pool.end());
+  const s3 = S3_ENDPOINT ? makeS3Client() : undefined;
+  const bucket = `mr-fleet-${randomBytes(4).toString('hex')}`;
+  let bucketMade: Promise<unknown> | undefined;
+  const stores: FleetStore[] = [
+    { kind: 'MemoryStorage', skip: false, make: async () => new MemoryStorage() },
+    {
+      kind: 'PostgresStorage',
+      skip: !PG_URL,
+      async make() {
+        const storage = new PostgresStorage({ pool: pool!, table: `mr_fleet_${randomBytes(6).toString('hex')}` });
+        await storage.migrate();
+        cleanups.push(() => storage.drop());
+        return storage;
+      },
+    },
+    {
+      kind: 'S3Storage on Ceph RGW',
+      skip: !S3_ENDPOINT,
+      async make() {
+        if (!bucketMade) {
+          bucketMade = s3!.send(new CreateBucketCommand({ Bucket: bucket }));
+          cleanups.push(async () => {
+            await removeAllObjects(s3!, bucket);
+            await s3!.send(new DeleteBucketCommand({ Bucket: bucket }));
+            s3!.destroy();
+          });
+        }
+        await bucketMade;
+        return new S3Storage({ client: s3!, bucket, prefix: `t-${randomBytes(6).toString('hex')}/` });
+      },
+    },
+  ];
+  return { stores, pool, cleanups };
+}
