@@ -10,7 +10,7 @@ import { checkNumber, checkOneOf, checkVersion } from '../options.js';
 import { checkAlpha, type ComparisonResult, type Interval } from '../stats/comparison.js';
 import { meanConfidenceInterval, wilsonInterval } from '../stats/intervals.js';
 import { twoProportionZTest } from '../stats/proportions.js';
-import { sequentialTest } from '../stats/sequential.js';
+import { checkSequentialState, sequentialLook, sequentialTest, type SequentialState } from '../stats/sequential.js';
 import { checkSummary, emptySummary, type SampleSummary } from '../stats/summary.js';
 import { welchTTest } from '../stats/welch.js';
 import type { Conclusion, ExperimentOptions, ExperimentSnapshot, MetricConfig, VariantConfig } from './ab-test-types.js';
@@ -54,6 +54,8 @@ export interface Experiment {
   sinceAnalysis: number;
   srmReported: boolean;
   significantReported: Set<string>;
+  /** Sequential mode: each challenger's looks so far (running minimum p, running intersection), by variant name. */
+  looks: Map<string, SequentialState>;
 }
 
 /** Appended to the salt for the coverage draw, so membership and variant are independent draws. */
@@ -76,6 +78,31 @@ export function compare(e: Experiment, control: SampleSummary, treatment: Sample
   if (e.sequential) return sequentialTest(control, treatment, { alpha: e.alpha, kind: e.metric.kind, tuning: e.sequentialTuning });
   if (!binary) return welchTTest(control, treatment, { alpha: e.alpha });
   return twoProportionZTest(asProportion(control), asProportion(treatment), { alpha: e.alpha });
+}
+
+/**
+ * Each challenger against the control. In sequential mode each comparison is folded into that
+ * challenger's looks (`sequentialLook`): the p-value reported is the running minimum and the
+ * intervals the running intersection, so a result that crossed α stays significant. With
+ * `commit` the fold is kept (a look: `analyze`); without, it is only reported (`results`), which
+ * is as valid, since the guarantee holds at every time at once.
+ * @internal
+ */
+export function compareVariants(e: Experiment, commit: boolean): Record<string, ComparisonResult | null> {
+  const control = controlOf(e);
+  const comparisons: Record<string, ComparisonResult | null> = {};
+  for (const v of e.variants) {
+    if (v === control) continue;
+    const current = compare(e, control.stats, v.stats);
+    if (current === null || !e.sequential) {
+      comparisons[v.name] = current;
+      continue;
+    }
+    const step = sequentialLook(e.looks.get(v.name), current);
+    if (commit) e.looks.set(v.name, step.state);
+    comparisons[v.name] = step.result;
+  }
+  return comparisons;
 }
 
 function asProportion(s: SampleSummary): { successes: number; trials: number } {
@@ -184,6 +211,7 @@ export function buildExperiment(name: string, options: ExperimentOptions): Exper
     sinceAnalysis: 0,
     srmReported: false,
     significantReported: new Set(),
+    looks: new Map(),
   };
 }
 
@@ -204,6 +232,7 @@ export function snapshotExperiment(e: Experiment): ExperimentSnapshot {
     stats: Object.fromEntries(e.variants.map((v) => [v.name, { ...v.stats }])),
     conclusion: e.conclusion && { ...e.conclusion },
     forced: Object.fromEntries([...e.forced].map(([unit, index]) => [unit, (e.variants[index] as Variant).name])),
+    looks: Object.fromEntries([...e.looks].map(([variant, s]) => [variant, { ...s, differenceCi: [...s.differenceCi], liftCi: s.liftCi && [...s.liftCi] }])),
   };
 }
 
@@ -259,5 +288,18 @@ export function restoreExperiment(value: unknown, field: string): Experiment {
       e.forced.set(unit, index);
     }
   }
+  // Absent from snapshots taken before looks were kept: the next look starts the running values.
+  if (s.looks !== undefined) {
+    for (const [variant, state] of Object.entries(checkRecord(`${field}.looks`, s.looks))) {
+      if (!e.indexByName.has(variant) || variant === controlOf(e).name) {
+        throw new ValidationError(`${field}.looks has '${variant}', which is not a challenger of experiment '${e.name}' (${challengers(e)})`);
+      }
+      e.looks.set(variant, checkSequentialState(state, `${field}.looks.${variant}`));
+    }
+  }
   return e;
+}
+
+function challengers(e: Experiment): string {
+  return e.variants.filter((v) => v !== controlOf(e)).map((v) => `'${v.name}'`).join(', ');
 }

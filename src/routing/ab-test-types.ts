@@ -8,6 +8,7 @@ import type { Clock, RandomSource } from '../options.js';
 import type { ComparisonResult, Interval } from '../stats/comparison.js';
 import type { MetricKind } from '../stats/power.js';
 import type { SrmResult } from '../stats/srm.js';
+import type { SequentialState } from '../stats/sequential.js';
 import type { SampleSummary } from '../stats/summary.js';
 import type { HashVersion } from './hash.js';
 import type { PolicyRestoredEvent } from './policy.js';
@@ -135,6 +136,12 @@ export interface ExperimentSnapshot {
   conclusion: Conclusion | null;
   /** Units pinned to a variant by {@link ABTestController.forceVariant}. */
   forced: Record<string, string>;
+  /**
+   * Sequential mode: each challenger's looks so far (running minimum p-value, running intersection
+   * of the intervals), by variant name. Absent from snapshots of versions that did not keep them;
+   * such a snapshot restores with no looks, and the next look starts the running values.
+   */
+  looks?: Record<string, SequentialState>;
 }
 
 /**

@@ -1,13 +1,12 @@
 import { EventEmitter } from 'eventemitter3';
 import { InvalidStateError, NotFoundError, ValidationError, describeValue } from '../errors.js';
 import { type Clock, type RandomSource } from '../options.js';
-import type { ComparisonResult } from '../stats/comparison.js';
 import { srmTest } from '../stats/srm.js';
 import { addObservation, checkSummary, emptySummary, mergeSummaries, type SampleSummary } from '../stats/summary.js';
 import {
   buildExperiment,
   checkStatsRecord,
-  compare,
+  compareVariants,
   controlOf,
   restoreExperiment,
   snapshotExperiment,
@@ -171,52 +170,32 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
     }
   }
 
-  /** Per-variant numbers, each challenger against the control, and the SRM check. Reads only: emits nothing. */
+  /**
+   * Per-variant numbers, each challenger against the control, and the SRM check. Reads only: emits
+   * nothing and records no look. In sequential mode each comparison is what a look now would give
+   * (the running minimum p-value and running intersection of the looks so far and the current
+   * totals), without keeping it: only {@link ABTestController.analyze} moves the running values.
+   */
   results(name: string): ExperimentResults {
-    const e = this.#experiment(name);
-    const binary = e.metric.kind === 'binary';
-    const control = controlOf(e);
-    const comparisons: Record<string, ComparisonResult | null> = {};
-    for (const v of e.variants) {
-      if (v !== control) comparisons[v.name] = compare(e, control.stats, v.stats);
-    }
-    return {
-      name,
-      metric: { ...e.metric },
-      alpha: e.alpha,
-      sequential: e.sequential,
-      control: control.name,
-      conclusion: e.conclusion && { ...e.conclusion },
-      variants: e.variants.map((v) => ({
-        name: v.name,
-        version: v.version,
-        weight: v.weight,
-        count: v.stats.count,
-        mean: v.stats.mean,
-        stdev: v.stats.count < 2 ? null : Math.sqrt(v.stats.m2 / (v.stats.count - 1)),
-        ci: variantInterval(v.stats, binary, e.alpha),
-      })),
-      comparisons,
-      srm: srmTest(
-        e.variants.map((v) => v.stats.count),
-        e.variants.map((v) => v.weight),
-      ),
-    };
+    return this.#report(this.#experiment(name), false);
   }
 
   /**
    * One look at the experiment: {@link ABTestController.results} plus events — `srmDetected` the
    * first time the counts disagree with the weights, `significant` the first time each challenger
-   * differs from the control; nothing once concluded. Without `sequential`, looking repeatedly
-   * inflates false positives: see `docs/ab-testing.md`. Ends with an `analyzed` event, where an
-   * `ABTestAnalysis` hooks in its decisions (conclude on significance, guardrails).
+   * differs from the control; nothing once concluded. In sequential mode the look is kept: each
+   * challenger's p-value is the running minimum over the looks and its intervals the running
+   * intersection (kept in the snapshot), so once significant it stays significant and the
+   * intervals never widen. Without `sequential`, looking repeatedly inflates false positives: see
+   * `docs/ab-testing.md`. Ends with an `analyzed` event, where an `ABTestAnalysis` hooks in its
+   * decisions (conclude on significance, guardrails).
    */
   analyze(name: string): ExperimentResults {
     const e = this.#experiment(name);
-    const results = this.results(name);
     // Once concluded everyone gets the winner: the counts leave the weights on purpose, and the
-    // comparison has been acted on. Nothing left to signal.
-    if (e.conclusion !== null) return results;
+    // comparison has been acted on. Nothing left to signal, and no look to keep.
+    if (e.conclusion !== null) return this.#report(e, false);
+    const results = this.#report(e, true);
     const at = this.#clock();
     if (results.srm.mismatch && !e.srmReported) {
       e.srmReported = true;
@@ -282,12 +261,16 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
   /**
    * This process's per-variant statistics, for another process's {@link ABTestController.mergeStats}.
    * With `reset`, the local statistics restart from zero, so each call ships only what is new and
-   * repeated merges never count a result twice.
+   * repeated merges never count a result twice; the local sequential looks restart too (they were
+   * about the results just shipped: the process that merges them is the one to look).
    */
   exportStats(name: string, options: { reset?: boolean } = {}): ExperimentStats {
     const e = this.#experiment(name);
     const variants = Object.fromEntries(e.variants.map((v) => [v.name, { ...v.stats }]));
-    if (options.reset === true) for (const v of e.variants) v.stats = emptySummary();
+    if (options.reset === true) {
+      for (const v of e.variants) v.stats = emptySummary();
+      e.looks.clear();
+    }
     return { experiment: name, variants };
   }
 
@@ -392,6 +375,33 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
     this.#experiments.clear();
     for (const [name, e] of restored) this.#experiments.set(name, e);
     this.emit('restored', { at: this.#clock() });
+  }
+
+  /** {@link ABTestController.results} of `e`; with `look`, the sequential looks keep this one. */
+  #report(e: Experiment, look: boolean): ExperimentResults {
+    const binary = e.metric.kind === 'binary';
+    return {
+      name: e.name,
+      metric: { ...e.metric },
+      alpha: e.alpha,
+      sequential: e.sequential,
+      control: controlOf(e).name,
+      conclusion: e.conclusion && { ...e.conclusion },
+      variants: e.variants.map((v) => ({
+        name: v.name,
+        version: v.version,
+        weight: v.weight,
+        count: v.stats.count,
+        mean: v.stats.mean,
+        stdev: v.stats.count < 2 ? null : Math.sqrt(v.stats.m2 / (v.stats.count - 1)),
+        ci: variantInterval(v.stats, binary, e.alpha),
+      })),
+      comparisons: compareVariants(e, look),
+      srm: srmTest(
+        e.variants.map((v) => v.stats.count),
+        e.variants.map((v) => v.weight),
+      ),
+    };
   }
 
   #routeExperiment(name: string, ctx: RouteContext | undefined): Assignment {

@@ -133,7 +133,10 @@ export interface SequentialState {
   pValue: number;
   /** The running intersection of the difference's sequences. */
   differenceCi: Interval;
-  /** The running intersection of the lift's sequences; `null` while any look had none. */
+  /**
+   * The running intersection of the lift's sequences; `null` when the latest look had none (a
+   * control mean of 0), restarting from the next look that has one.
+   */
   liftCi: Interval | null;
 }
 

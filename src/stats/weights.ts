@@ -2,7 +2,9 @@ import { ValidationError, describeValue } from '../errors.js';
 
 /**
  * Checks weights (each finite and ≥ 0, at least one > 0) and returns them scaled to sum to 1.
- * Never replaces bad weights with defaults: a bad one is a `ValidationError` naming it.
+ * Never replaces bad weights with defaults: a bad one is a `ValidationError` naming it. Weights
+ * that already sum to 1 within rounding (n ulps) come back as given: dividing by such a sum again
+ * would move the last digits, so normalised weights (a snapshot's) would not restore exactly.
  *
  * @param name - how the caller's option is called, for the error message (default `'weights'`).
  * @example
@@ -25,5 +27,6 @@ export function normalizeWeights(weights: readonly number[], name = 'weights'): 
   if (!(sum > 0) || !Number.isFinite(sum)) {
     throw new ValidationError(`${name} must have a positive, finite sum, got ${sum} from [${weights.join(', ')}]`);
   }
+  if (Math.abs(sum - 1) <= weights.length * Number.EPSILON) return [...weights];
   return weights.map((w) => w / sum);
 }
