@@ -2,6 +2,7 @@ import { Tensor } from 'onnxruntime-node';
 import {
   AbortedError,
   CapacityError,
+  InputShapeError,
   InvalidStateError,
   TimeoutError,
   ValidationError,
@@ -540,6 +541,13 @@ export class BatchingPredictor implements Predictor {
   }
 
   private fail(batch: Batch, error: unknown): void {
+    if (error instanceof InputShapeError && this.refuseNonFiniteRows(batch)) {
+      // Only the callers whose rows held NaN or ±Infinity fail (their rows are zeroed, their
+      // results dropped, like an aborted caller's): the batch runs again for the others.
+      this.dispatch(batch);
+      this.runEnded(1);
+      return;
+    }
     this.clearTimeout(batch);
     for (const waiter of batch.waiters) {
       if (waiter.settled) continue;
@@ -547,6 +555,37 @@ export class BatchingPredictor implements Predictor {
       waiter.reject(error);
     }
     this.runEnded(batch.waiters.length);
+  }
+
+  /**
+   * A batched run found a non-finite input (the inner predictor's `InputShapeError`: a batch's rows
+   * are copied unscanned): rejects each caller whose rows hold NaN or ±Infinity with its own
+   * `InputShapeError` and zeroes those rows. One pass over the batch, on this failure path only.
+   * Returns whether any caller was refused, i.e. whether the rest is worth running again.
+   */
+  private refuseNonFiniteRows(batch: Batch): boolean {
+    let refused = false;
+    for (const waiter of batch.waiters) {
+      if (waiter.settled) continue;
+      for (let i = 0; i < this.plans.length; i++) {
+        const plan = this.plans[i] as InputPlan;
+        const buffer = batch.buffers[i] as TargetArray;
+        const start = waiter.offset * plan.rowSize;
+        const end = start + waiter.rows * plan.rowSize;
+        const error = plan.nonFinite(buffer, start, end);
+        if (error === undefined) continue;
+        for (let j = 0; j < this.plans.length; j++) {
+          const other = this.plans[j] as InputPlan;
+          if (other.kind !== 'float') continue;
+          (batch.buffers[j] as Float32Array).fill(0, waiter.offset * other.rowSize, (waiter.offset + waiter.rows) * other.rowSize);
+        }
+        this.settle(waiter);
+        waiter.reject(error);
+        refused = true;
+        break;
+      }
+    }
+    return refused;
   }
 
   /**

@@ -8,6 +8,7 @@
 import { Tensor } from 'onnxruntime-node';
 import { InputShapeError, describeValue } from '../errors.js';
 import type { ModelSignature, TensorSpec } from '../registry/signature.js';
+import { firstNonFinite, firstNonFiniteHalf } from './outputs.js';
 import type { NumericArray, PredictInput, TensorData, TensorInput } from './types.js';
 
 /** @internal */
@@ -371,6 +372,25 @@ export class InputPlan {
     return new InputShapeError(`${this.where}expected ${this.label} with ${this.expectedValues()}, got ${describeValue(v)} at ${at}`);
   }
 
+  /**
+   * The `InputShapeError` for the first NaN or ±Infinity in `data[start, end)` (its index counted
+   * from `start`) when this input is floating point, else `undefined`. Values passed through
+   * without a scan (a Tensor, `{ data, dims }` of the input's own type, a batch's copied rows) are
+   * only looked at here, once a run gave a non-finite output: the caller's NaN then fails as the
+   * caller's mistake instead of as the version's failure.
+   */
+  nonFinite(data: ArrayLike<unknown>, start = 0, end = data.length): InputShapeError | undefined {
+    const at =
+      this.kind === 'float'
+        ? firstNonFinite(data as ArrayLike<number>, start, end)
+        : this.type === 'float16' && ArrayBuffer.isView(data)
+          ? firstNonFiniteHalf(data as ArrayLike<number>, start, end)
+          : -1;
+    if (at < 0) return undefined;
+    const given = this.kind === 'float' ? describeValue(data[at]) : 'a non-finite float16';
+    return new InputShapeError(`${this.where}expected ${this.label} with finite values, got ${given} at index ${at - start}; a non-finite input gives a non-finite output, which is never served`);
+  }
+
   /** Allocates a buffer of this input's element type. */
   allocate(length: number): TargetArray {
     if (!this.ctor) throw this.fail(`a plain value; a ${this.type} input takes an onnxruntime Tensor`);
@@ -422,6 +442,14 @@ export class InputPlan {
   }
 }
 
+/** Whether `tensor` holds the caller's floating-point values as given, unscanned (not copied from an array form). */
+function passedThrough(plan: InputPlan, value: TensorInput, tensor: Tensor): boolean {
+  if (Array.isArray(value) || !(plan.kind === 'float' || plan.type === 'float16')) return false;
+  // A Tensor is passed on as it is; only a CPU one has values to look at (`data` throws on others).
+  if (value instanceof Tensor) return value.location === 'cpu';
+  return isTensorData(value) && tensor.data === value.data;
+}
+
 /** How deep arrays nest along their first elements: 1 for `number[]`, 2 for `number[][]`, … */
 function nestingOf(value: readonly unknown[]): number {
   let depth = 0;
@@ -460,6 +488,13 @@ export class InputPlans {
   /** The symbolic dim 0 every input shares (`'N'`), or `undefined` when they do not share one. */
   readonly batchSymbol: string | undefined;
   private readonly where: string;
+  /**
+   * Whether the last {@link InputPlans.toFeeds} call passed floating-point values through without
+   * scanning them (a Tensor, or `{ data, dims }` of the input's own type). Set synchronously, so
+   * read it right after the call: a predictor keeps the feeds for {@link InputPlans.nonFinite}
+   * only then.
+   */
+  unscanned = false;
 
   constructor(signature: ModelSignature, where: string) {
     this.where = where;
@@ -508,20 +543,36 @@ export class InputPlans {
     if (single && isSingleForm(input, single.name)) {
       // Assigned rather than `{ [name]: … }`: V8 builds computed-key literals about 10× slower.
       const feeds: Record<string, Tensor> = {};
-      feeds[single.name] = single.toTensor(input as TensorInput);
+      const tensor = single.toTensor(input as TensorInput);
+      feeds[single.name] = tensor;
+      this.unscanned = passedThrough(single, input as TensorInput, tensor);
       return feeds;
     }
     const values = this.split(input);
     const feeds: Record<string, Tensor> = {};
     let rows = -1;
+    let unscanned = false;
     for (let i = 0; i < this.plans.length; i++) {
       const plan = this.plans[i] as InputPlan;
       const tensor = plan.toTensor(values[i] as TensorInput);
       feeds[plan.name] = tensor;
+      unscanned ||= passedThrough(plan, values[i] as TensorInput, tensor);
       if (this.batchSymbol === undefined) continue;
       rows = this.sameRows(plan, tensor.dims[0] as number, rows);
     }
+    this.unscanned = unscanned;
     return feeds;
+  }
+
+  /** The `InputShapeError` for the first NaN or ±Infinity in the floating-point feeds, or `undefined`: one pass over them. */
+  nonFinite(feeds: Readonly<Record<string, Tensor>>): InputShapeError | undefined {
+    for (const plan of this.plans) {
+      const tensor = feeds[plan.name];
+      if (tensor === undefined || tensor.location !== 'cpu') continue;
+      const error = plan.nonFinite(tensor.data as ArrayLike<unknown>);
+      if (error) return error;
+    }
+    return undefined;
   }
 
   /** Returns `r`, or throws when an earlier input had `rows` ≠ `r` rows (inputs share dim 0). */

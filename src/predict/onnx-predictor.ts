@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { InferenceSession } from 'onnxruntime-node';
+import { InferenceSession, type Tensor } from 'onnxruntime-node';
 import { AbortedError, InferenceError, InvalidStateError, ModelLoadError, ValidationError, describeValue } from '../errors.js';
 import { checkNumber } from '../options.js';
 import { mappedModel } from '../registry/onnx-file.js';
@@ -37,6 +37,10 @@ export interface OnnxPredictorOptions {
    * Check every floating-point output for NaN and ±Infinity (default `true`): a run that produced
    * one rejects with `InferenceError` (counted against the version by a router) instead of serving
    * it. Costs one pass over the output values; turn it off for very large outputs checked elsewhere.
+   * When the values that caused it came in unscanned (a Tensor, or `{ data, dims }` of the input's
+   * own type) and hold NaN or ±Infinity, the run rejects with `InputShapeError` instead (the
+   * caller's mistake, never counted against the version): one pass over the inputs, on that
+   * failure path only; the success path keeps the feeds in one closure per such call.
    */
   checkFiniteOutputs?: boolean;
 }
@@ -202,8 +206,10 @@ export class OnnxPredictor implements Predictor {
 
   /**
    * Validates `input`, runs the model once and returns its outputs. Rejects with
-   * `InputShapeError` for an input that does not fit the signature, `AbortedError` when
-   * `signal` aborts, and `InferenceError` (naming the model) when onnxruntime itself fails.
+   * `InputShapeError` for an input that does not fit the signature (or an unscanned Tensor
+   * holding NaN or ±Infinity, found once the output is non-finite), `AbortedError` when `signal`
+   * aborts, and `InferenceError` (naming the model) when onnxruntime itself fails or a finite
+   * input gave a non-finite output.
    */
   predict(input: PredictInput, options?: PredictOptions): Promise<PredictOutput> {
     // No async frame: one `then` on the session's promise, with shared handlers unless a signal
@@ -224,16 +230,34 @@ export class OnnxPredictor implements Predictor {
     } catch (error) {
       return Promise.reject(this.runFailed(error));
     }
-    if (signal === undefined) return running.then(this.answer, this.fail);
+    // Values passed through unscanned (a Tensor…) may hold the caller's NaN: keep the feeds for the
+    // failure path then (one closure per call; values that were copied from arrays are checked already).
+    const unscanned = this.checkFinite && this.plans.unscanned;
+    if (signal === undefined) return unscanned ? running.then((results) => this.answerFor(results, feeds), this.fail) : running.then(this.answer, this.fail);
     return running.then((results) => {
       this.settled();
       if (signal.aborted) throw new AbortedError(`${this.where}prediction aborted`, { cause: signal.reason });
-      return this.checked(toOutputs(results, this.outputNames, this.outputLabels));
+      return this.checked(toOutputs(results, this.outputNames, this.outputLabels), unscanned ? feeds : undefined);
     }, this.fail);
   }
 
-  private checked(output: PredictOutput): PredictOutput {
-    if (this.checkFinite) checkFiniteOutputs(output, this.where);
+  private answerFor(results: InferenceSession.ReturnType, feeds: InferenceSession.FeedsType): PredictOutput {
+    this.settled();
+    return this.checked(toOutputs(results, this.outputNames, this.outputLabels), feeds);
+  }
+
+  /**
+   * `output`, unless a floating-point value of it is NaN or ±Infinity: then an `InferenceError`
+   * (the version's failure), or, when `feeds` passed unscanned values and one of them is NaN or
+   * ±Infinity, the `InputShapeError` naming it (the caller's: not counted against the version).
+   */
+  private checked(output: PredictOutput, feeds?: InferenceSession.FeedsType): PredictOutput {
+    if (!this.checkFinite) return output;
+    try {
+      checkFiniteOutputs(output, this.where);
+    } catch (error) {
+      throw (feeds && this.plans.nonFinite(feeds as Record<string, Tensor>)) ?? error;
+    }
     return output;
   }
 

@@ -59,8 +59,9 @@ export function checkFiniteOutputs(output: PredictOutput, where: string): void {
   }
 }
 
-function firstNonFinite(data: Float32Array | Float64Array): number {
-  for (let i = 0; i < data.length; i++) {
+/** Index of the first NaN or ±Infinity in `data[start, end)`, or -1. @internal */
+export function firstNonFinite(data: ArrayLike<number>, start = 0, end = data.length): number {
+  for (let i = start; i < end; i++) {
     const v = data[i] as number;
     // NaN - NaN and Inf - Inf are NaN; every finite v gives 0.
     if (v - v !== 0) return i;
@@ -68,9 +69,9 @@ function firstNonFinite(data: Float32Array | Float64Array): number {
   return -1;
 }
 
-/** float16 arrives as raw bits: all-ones exponent bits mean Infinity or NaN. */
-function firstNonFiniteHalf(bits: Uint16Array): number {
-  for (let i = 0; i < bits.length; i++) if (((bits[i] as number) & 0x7c00) === 0x7c00) return i;
+/** float16 arrives as raw bits: all-ones exponent bits mean Infinity or NaN. @internal */
+export function firstNonFiniteHalf(bits: ArrayLike<number>, start = 0, end = bits.length): number {
+  for (let i = start; i < end; i++) if (((bits[i] as number) & 0x7c00) === 0x7c00) return i;
   return -1;
 }
 

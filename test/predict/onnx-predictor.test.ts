@@ -164,13 +164,14 @@ describe('OnnxPredictor', () => {
   it('checks a Tensor or typed { data, dims } of the model\'s type for type and dims only: its values go to the model as they are', async () => {
     const nan = new Float32Array([1, 2, Number.NaN, 4]);
     // What the model makes of them is served only with the output check off; by default the NaN
-    // probabilities are an InferenceError (issue 13, defect 10).
+    // probabilities are refused (issue 13, defect 10), and since the NaN was the caller's, as the
+    // caller's InputShapeError, found by one scan of the inputs on that failure path.
     const unchecked = await OnnxPredictor.create(irisClassifier(), { checkFiniteOutputs: false });
     for (const input of [new Tensor('float32', nan, [1, 4]), { data: nan, dims: [1, 4] }]) {
       const out = await unchecked.predict(input);
       expect(out.probabilities?.dims).toEqual([1, 3]);
       expect(Array.from(out.probabilities!.data as Float32Array).every(Number.isNaN)).toBe(true);
-      await expect(iris.predict(input)).rejects.toThrow(/output 'probabilities' holds NaN/);
+      await expect(iris.predict(input)).rejects.toThrow(/^model 'iris' v3: expected 'input' float32\[N,4\] with finite values, got number NaN at index 2; a non-finite input/);
     }
     await unchecked.dispose();
     // The same values as a number[] or a float64 typed array are converted, and so checked one by one.
