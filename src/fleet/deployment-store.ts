@@ -74,6 +74,15 @@ function auditKey(name: string, revision: number): string {
   return `deployments/${name}/audit/${String(revision).padStart(12, '0')}.json`;
 }
 
+/** The JSON value of `data`, or `undefined` when it is not JSON (a torn or damaged document). */
+function tryParse(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(decoder.decode(data));
+  } catch {
+    return undefined;
+  }
+}
+
 function encode(value: unknown): Uint8Array {
   return encoder.encode(`${JSON.stringify(value)}\n`);
 }
@@ -110,12 +119,26 @@ export class DeploymentStore {
     this.#clock = options.clock === undefined ? Date.now : checkFunction<Clock>('clock', options.clock);
   }
 
-  /** The current state, or `undefined` when the deployment was never created. */
+  /**
+   * The current state, or `undefined` when the deployment was never created. A state document
+   * that does not parse (torn by a store that broke its atomic-put contract, or damaged) is read
+   * through the newest audit record that parses, which carries the state that document was being
+   * written with (or a later one already claimed); its etag is the damaged document's, so the
+   * next transition replaces it.
+   */
   async read(name: string): Promise<StoredDeployment | undefined> {
     const key = stateKey(checkDeploymentName(name));
     const stored = await this.storage.get(key);
     if (!stored) return undefined;
-    return { state: this.#parse(key, stored.data) as DeploymentState, etag: stored.etag };
+    const state = tryParse(stored.data) as DeploymentState | undefined;
+    if (state !== undefined) return { state, etag: stored.etag };
+    const keys = await this.storage.list(`deployments/${name}/audit/`);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const record = await this.storage.get(keys[i] as string);
+      const parsed = record && (tryParse(record.data) as AuditRecord | undefined);
+      if (parsed?.state?.name === name) return { state: parsed.state, etag: stored.etag };
+    }
+    throw new StorageError(`storage key '${key}' does not hold JSON written by DeploymentStore, and no audit record of '${name}' holds a state to read instead`);
   }
 
   /** Creates revision 1. @throws PreconditionFailedError when the deployment already exists. */
@@ -172,8 +195,11 @@ export class DeploymentStore {
       await this.storage.put(auditKey(name, revision), encode(record), { ifNoneMatch: '*' });
     } catch (err) {
       if (!(err instanceof PreconditionFailedError)) throw err;
-      await this.#rollForward(name, revision);
-      throw new PreconditionFailedError(`deployment '${name}' revision ${revision} was made by another replica first; re-read and decide again`, { cause: err });
+      const torn = await this.#rollForward(name, revision);
+      // A torn claim never took effect (its writer failed and published nothing): replace it by
+      // compare-and-swap, so of replicas doing so at once one claims the revision, as with a create.
+      if (torn === undefined) throw new PreconditionFailedError(`deployment '${name}' revision ${revision} was made by another replica first; re-read and decide again`, { cause: err });
+      await this.storage.put(auditKey(name, revision), encode(record), { ifMatch: torn });
     }
     return this.#publish(name, state, current?.etag);
   }
@@ -192,16 +218,21 @@ export class DeploymentStore {
     }
   }
 
-  /** A claim exists for `revision`: if the state document still lags behind it, finish that transition. */
-  async #rollForward(name: string, revision: number): Promise<void> {
+  /**
+   * A claim exists for `revision`: if the state document still lags behind it, finish that
+   * transition. Returns the etag of the claim when it does not parse (a torn write), else `undefined`.
+   */
+  async #rollForward(name: string, revision: number): Promise<string | undefined> {
     const current = await this.read(name);
-    if (current && current.state.revision >= revision) return;
+    if (current && current.state.revision >= revision) return undefined;
     const stored = await this.storage.get(auditKey(name, revision));
-    if (!stored) return;
-    const record = this.#parse(auditKey(name, revision), stored.data) as AuditRecord;
+    if (!stored) return undefined;
+    const record = tryParse(stored.data) as AuditRecord | undefined;
+    if (record?.state?.revision !== revision) return stored.etag;
     await this.#publish(name, record.state, current?.etag).catch((err: unknown) => {
       if (!(err instanceof StorageError)) throw err;
     });
+    return undefined;
   }
 
   #checkInput(input: TransitionInput): void {

@@ -12,6 +12,12 @@ export type StorageFault =
   | 'fail'
   /** The call reaches the adapter and takes effect, then fails before the reply (a dropped connection). */
   | 'lose-reply'
+  /**
+   * A `put` stores only the first half of its bytes, then fails: a torn write, which an adapter
+   * keeping its contract (atomic puts) never makes, for proving that readers detect and survive one
+   * anyway (other operations fail as with `'fail'`).
+   */
+  | 'torn'
   /** The call goes through. */
   | 'pass';
 
@@ -58,8 +64,8 @@ const OPERATIONS: readonly StorageOperation[] = ['get', 'put', 'delete', 'list']
 export class FaultyStorage implements StorageAdapter {
   /** The adapter calls are passed to. */
   readonly inner: StorageAdapter;
-  /** Calls seen, failed before the adapter, and failed after the adapter took them. */
-  readonly counts = { calls: 0, failed: 0, lostReplies: 0 };
+  /** Calls seen, failed before the adapter, failed after the adapter took them, and torn puts. */
+  readonly counts = { calls: 0, failed: 0, lostReplies: 0, torn: 0 };
   #options: FaultyStorageOptions;
   #counted = 0;
   #writes = 0;
@@ -91,7 +97,7 @@ export class FaultyStorage implements StorageAdapter {
   }
 
   put(key: string, data: Uint8Array, cond?: PutCondition): Promise<{ etag: string }> {
-    return this.#call('put', key, () => this.inner.put(key, data, cond));
+    return this.#call('put', key, () => this.inner.put(key, data, cond), () => this.inner.put(key, data.subarray(0, data.length >> 1), cond));
   }
 
   delete(key: string, cond?: DeleteCondition): Promise<void> {
@@ -102,13 +108,18 @@ export class FaultyStorage implements StorageAdapter {
     return this.#call('list', prefix, () => this.inner.list(prefix));
   }
 
-  async #call<T>(operation: StorageOperation, key: string, run: () => Promise<T>): Promise<T> {
+  async #call<T>(operation: StorageOperation, key: string, run: () => Promise<T>, tear?: () => Promise<unknown>): Promise<T> {
     const call: StorageCall = { index: ++this.counts.calls, operation, key };
     const { delayMs } = this.#options;
     const delay = typeof delayMs === 'function' ? delayMs(call) : (delayMs ?? 0);
     if (delay > 0) await sleep(delay);
     const fault = this.#decide(call);
-    if (fault === 'fail') {
+    if (fault === 'torn' && tear) {
+      this.counts.torn++;
+      await tear();
+      throw injected(call, 'stored only half of its bytes (a torn write)');
+    }
+    if (fault === 'fail' || fault === 'torn') {
       this.counts.failed++;
       throw injected(call, 'failed before reaching the adapter');
     }

@@ -27,7 +27,7 @@ describe('FaultyStorage', () => {
     expect(((err as Error).cause as Error).message).toContain('call 2');
     expect(await inner.get('b')).toBeUndefined();
     expect(await storage.list('')).toEqual(['a']);
-    expect(storage.counts).toEqual({ calls: 3, failed: 1, lostReplies: 0 });
+    expect(storage.counts).toEqual({ calls: 3, failed: 1, lostReplies: 0, torn: 0 });
   });
 
   it('loses the reply of every nth write after it took effect', async () => {
@@ -53,6 +53,15 @@ describe('FaultyStorage', () => {
     expect(() => new FaultyStorage(new MemoryStorage(), { failEvery: 0 })).toThrow(ValidationError);
     expect(() => new FaultyStorage({} as never)).toThrow(/inner must be a StorageAdapter/);
     expect(() => new FaultyStorage(new MemoryStorage(), { operations: ['read' as never] })).toThrow(/operations must be/);
+  });
+
+  it("tears a put ('torn'): half of the bytes are stored, then it fails; other operations just fail", async () => {
+    const inner = new MemoryStorage();
+    const storage = new FaultyStorage(inner, { decide: () => 'torn' });
+    await expect(storage.put('k', bytes('abcdef'))).rejects.toThrow("put of 'k' stored only half of its bytes (a torn write) (injected by FaultyStorage)");
+    expect(new TextDecoder().decode((await inner.get('k'))!.data)).toBe('abc');
+    await expect(storage.get('k')).rejects.toThrow(/get of 'k' failed before reaching the adapter/);
+    expect(storage.counts).toEqual({ calls: 2, failed: 1, lostReplies: 0, torn: 1 });
   });
 });
 
