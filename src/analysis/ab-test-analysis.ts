@@ -4,11 +4,20 @@ import { DeploymentMonitor } from '../monitor/deployment-monitor.js';
 import { type Clock, checkFunction, checkNumber } from '../options.js';
 import type { ABTestController } from '../routing/ab-test.js';
 import type { ExperimentAnalyzedEvent, ExperimentResults } from '../routing/ab-test-types.js';
+import { claimPolicy, releasePolicy, type CountersResetEvent } from './analysis-controller.js';
+import { countAnalysisOutcome, emptyAnalysisCounters } from './counters.js';
 import { judgeAnalysis } from './judge.js';
-import { claimPolicy, releasePolicy } from './analysis-controller.js';
-import { type IntervalScheduler, resolveSchedule } from './options.js';
+import { type IntervalScheduler, resolveLimits, resolveSchedule } from './options.js';
 import { AnalysisRunner } from './runner.js';
-import type { AnalysedVersion, AnalysisCheck, AnalysisDecision } from './types.js';
+import type {
+  AnalysedVersion,
+  AnalysisCheck,
+  AnalysisCounters,
+  AnalysisDecision,
+  AnalysisLimits,
+  AnalysisOutcome,
+  AnalysisVerdict,
+} from './types.js';
 
 /** Limits every variant of an A/B test must stay within, read from the monitor's rolling window. */
 export interface Guardrails {
@@ -20,8 +29,15 @@ export interface Guardrails {
   minRequests?: number;
 }
 
-/** Options of {@link ABTestAnalysis}. */
-export interface ABTestAnalysisOptions {
+/**
+ * Options of {@link ABTestAnalysis}. Its looks are counted against Argo's limits like every
+ * analysis's runs: `failureLimit` looks with a challenger past a guardrail are tolerated (default
+ * 0: the first stops it), `inconclusiveLimit` looks that cannot be judged (default 2; one more emits
+ * `needsAttention`), `consecutiveSuccessLimit` looks in a row within the guardrails before a
+ * significant result may conclude (default 1), `consecutiveErrorLimit` looks in a row that could
+ * not be measured (default 4; one more stops the challengers, as a failure would).
+ */
+export interface ABTestAnalysisOptions extends AnalysisLimits {
   /** Where the variants' live numbers come from: the monitor the `ModelRouter` records into. Required with `guardrails`. */
   monitor?: DeploymentMonitor;
   /**
@@ -62,6 +78,15 @@ export interface VariantGuardrail {
 export interface ABTestAnalysisReport {
   experiment: string;
   at: number;
+  /**
+   * How the look was judged against the guardrails: `'failed'` (a challenger past a limit),
+   * `'inconclusive'` (a variant with fewer than `minRequests` requests, or only the control past a
+   * limit: nothing the analysis may stop), `'error'` (the numbers could not be read), else
+   * `'successful'`.
+   */
+  outcome: AnalysisOutcome;
+  /** The counters after this look. */
+  counters: AnalysisCounters;
   /** `'stopVariant'` (a challenger breached a guardrail: the experiment concluded on the control), `'conclude'` (significant), or `'hold'`. */
   decision: Extract<AnalysisDecision, 'stopVariant' | 'conclude' | 'hold'>;
   reason: string;
@@ -78,8 +103,12 @@ export interface ABTestAnalysisEvents {
   analysis: (report: ABTestAnalysisReport) => void;
   /** A variant's version is past a guardrail (a breaching control is reported too, but cannot be stopped). */
   guardrailBreached: (report: ABTestAnalysisReport) => void;
+  /** Past `inconclusiveLimit`: a human must look (the guardrails keep running; the counters start again). */
+  needsAttention: (report: ABTestAnalysisReport) => void;
   /** `start()` hit an unexpected error (a bug, not a verdict); the loop stopped. */
   analysisStopped: (event: { error: unknown }) => void;
+  /** The experiment's state was replaced by `restore()`: the counters start afresh. */
+  countersReset: (event: CountersResetEvent) => void;
 }
 
 /**
@@ -104,13 +133,20 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
   readonly experiment: string;
   readonly monitor: DeploymentMonitor | undefined;
   readonly autoConclude: boolean;
-  private readonly guardrails: Guardrails & { minRequests: number };
-  private readonly clock: Clock;
-  private runner: AnalysisRunner;
+  readonly #guardrails: Guardrails & { minRequests: number };
+  readonly #limits: Required<AnalysisLimits>;
+  readonly #clock: Clock;
+  #runner: AnalysisRunner;
+  #counters: AnalysisCounters = emptyAnalysisCounters();
   /** The report of the look `analyze()` asked the controller for. */
-  private latest: ABTestAnalysisReport | undefined;
-  private readonly onAnalyzed = (event: ExperimentAnalyzedEvent): void => {
-    if (event.name === this.experiment) this.latest = this.evaluate(event.results);
+  #latest: ABTestAnalysisReport | undefined;
+  readonly #onAnalyzed = (event: ExperimentAnalyzedEvent): void => {
+    if (event.name === this.experiment) this.#latest = this.#evaluate(event.results);
+  };
+  readonly #onRestored = (): void => {
+    const previous = this.#counters;
+    this.#counters = emptyAnalysisCounters();
+    this.emit('countersReset', { reason: 'restored', previous, at: this.#clock() });
   };
 
   constructor(controller: ABTestController, experiment: string, options: ABTestAnalysisOptions) {
@@ -133,18 +169,25 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
         `autoConclude needs experiment '${experiment}' to be sequential (createExperiment(…, { sequential: true })): concluding a fixed-horizon test at the first significant peek inflates false positives; pass autoConclude: false for guardrails only`,
       );
     }
-    this.guardrails = { minRequests: checkNumber('guardrails.minRequests', g.minRequests ?? 100, { min: 1, integer: true }) };
-    if (g.maxErrorRate !== undefined) this.guardrails.maxErrorRate = checkNumber('guardrails.maxErrorRate', g.maxErrorRate, { min: 0, max: 1 });
+    this.#guardrails = { minRequests: checkNumber('guardrails.minRequests', g.minRequests ?? 100, { min: 1, integer: true }) };
+    if (g.maxErrorRate !== undefined) this.#guardrails.maxErrorRate = checkNumber('guardrails.maxErrorRate', g.maxErrorRate, { min: 0, max: 1 });
     if (g.maxP99LatencyMs !== undefined) {
-      this.guardrails.maxP99LatencyMs = checkNumber('guardrails.maxP99LatencyMs', g.maxP99LatencyMs, { min: 0, exclusiveMin: true });
+      this.#guardrails.maxP99LatencyMs = checkNumber('guardrails.maxP99LatencyMs', g.maxP99LatencyMs, { min: 0, exclusiveMin: true });
     }
     if (!this.autoConclude && !guarded) {
       throw new ValidationError('ABTestAnalysis must set guardrails.maxErrorRate or guardrails.maxP99LatencyMs, or autoConclude, got neither: it would do nothing');
     }
-    this.clock = options.clock === undefined ? Date.now : checkFunction<Clock>('clock', options.clock);
-    this.runner = this.schedule(options);
+    this.#limits = resolveLimits('ABTestAnalysis', options);
+    this.#clock = options.clock === undefined ? Date.now : checkFunction<Clock>('clock', options.clock);
+    this.#runner = this.#schedule(options);
     claimPolicy(controller, `experiment '${experiment}'`);
-    controller.on('analyzed', this.onAnalyzed);
+    controller.on('analyzed', this.#onAnalyzed);
+    controller.on('restored', this.#onRestored);
+  }
+
+  /** Counters since the analysis began or the experiment was last restored: plain data, storable beside the controller's snapshot. */
+  get counters(): Readonly<AnalysisCounters> {
+    return { ...this.#counters };
   }
 
   /** Whether the experiment is concluded: nothing is left to analyse. */
@@ -155,28 +198,29 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
   /** Stops the loop and stops following the controller's looks, so another analysis may take the experiment. */
   dispose(): void {
     this.stop();
-    this.controller.off('analyzed', this.onAnalyzed);
+    this.controller.off('analyzed', this.#onAnalyzed);
+    this.controller.off('restored', this.#onRestored);
     releasePolicy(this.controller, `experiment '${this.experiment}'`);
   }
 
   /** Whether the loop started by `start()` is running. */
   get running(): boolean {
-    return this.runner.started;
+    return this.#runner.started;
   }
 
   /** Runs an analysis every `intervalMs` until stopped or the experiment is concluded; `schedule` replaces the constructor's interval and timers. */
   start(schedule?: ABTestAnalysisSchedule): void {
     if (schedule !== undefined) {
-      const runner = this.schedule(schedule);
-      this.runner.stop();
-      this.runner = runner;
+      const runner = this.#schedule(schedule);
+      this.#runner.stop();
+      this.#runner = runner;
     }
-    this.runner.start();
+    this.#runner.start();
   }
 
   /** Stops the loop. */
   stop(): void {
-    this.runner.stop();
+    this.#runner.stop();
   }
 
   /**
@@ -185,48 +229,106 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
    * experiment is an `InvalidStateError`.
    */
   async analyze(): Promise<ABTestAnalysisReport> {
-    this.latest = undefined;
+    this.#latest = undefined;
     const results = this.controller.analyze(this.experiment);
-    const report = this.latest;
-    this.latest = undefined;
+    const report = this.#latest;
+    this.#latest = undefined;
     if (report === undefined) {
       throw new InvalidStateError(`experiment '${this.experiment}' is already concluded (winner '${results.conclusion?.winner}')`);
     }
     return report;
   }
 
-  private evaluate(results: ExperimentResults): ABTestAnalysisReport {
+  /** Measure (each variant's numbers), judge (the guardrails), count (Argo's limits), act. */
+  #evaluate(results: ExperimentResults): ABTestAnalysisReport {
     if (results.conclusion !== null) {
       throw new InvalidStateError(`experiment '${this.experiment}' is already concluded (winner '${results.conclusion.winner}')`);
     }
-    const guardrails = results.variants.map((v) => this.guard(v.name, v.version));
     const report: ABTestAnalysisReport = {
       experiment: this.experiment,
-      at: this.clock(),
+      at: this.#clock(),
+      outcome: 'successful',
+      counters: this.#counters,
       decision: 'hold',
       reason: '',
       winner: undefined,
-      guardrails,
+      guardrails: [],
       results,
     };
-    const breached = guardrails.filter((g) => g.breached);
-    const challengers = breached.filter((g) => g.variant !== results.control);
-    if (challengers.length > 0) {
-      report.decision = 'stopVariant';
-      report.winner = results.control;
-      report.reason = `${describeBreaches(challengers)}: stopped, everyone on the control '${results.control}'`;
-      report.results = this.controller.conclude(this.experiment, results.control).results;
-    } else if (breached.length > 0) {
-      report.reason = `${describeBreaches(breached)}: the control cannot be stopped, a human must look`;
-    } else {
-      this.considerConclusion(report, results);
+    let breached: VariantGuardrail[] = [];
+    let challengers: VariantGuardrail[] = [];
+    try {
+      report.guardrails = results.variants.map((v) => this.#guard(v.name, v.version));
+      breached = report.guardrails.filter((g) => g.breached);
+      challengers = breached.filter((g) => g.variant !== results.control);
+      const unjudged = report.guardrails.filter((g) => g.checks.length === 0 && this.#guarded);
+      if (challengers.length > 0) {
+        report.outcome = 'failed';
+        report.reason = describeBreaches(challengers);
+      } else if (breached.length > 0) {
+        report.outcome = 'inconclusive';
+        report.reason = `${describeBreaches(breached)}: the control cannot be stopped, a human must look`;
+      } else if (unjudged.length > 0) {
+        report.outcome = 'inconclusive';
+        report.reason = `${unjudged.map((g) => `variant '${g.variant}' has ${g.numbers.totalRequests} of the ${this.#guardrails.minRequests} requests`).join(', ')} the guardrails need`;
+      }
+    } catch (error) {
+      report.outcome = 'error';
+      report.reason = `could not be measured: ${error instanceof Error ? error.message : String(error)}`;
     }
+    const { counters, verdict } = countAnalysisOutcome(this.#counters, report.outcome, this.#limits);
+    this.#counters = counters;
+    report.counters = counters;
+    this.#act(report, verdict, results, challengers);
     this.emit('analysis', report);
     if (breached.length > 0) this.emit('guardrailBreached', report);
+    if (verdict === 'needsAttention') this.emit('needsAttention', report);
     return report;
   }
 
-  private considerConclusion(report: ABTestAnalysisReport, results: ExperimentResults): void {
+  #act(report: ABTestAnalysisReport, verdict: AnalysisVerdict, results: ExperimentResults, challengers: VariantGuardrail[]): void {
+    switch (verdict) {
+      case 'failed':
+        report.decision = 'stopVariant';
+        report.winner = results.control;
+        report.reason = `${challengers.length > 0 ? report.reason : `${report.reason} (${this.#counters.consecutiveErrors} looks in a row)`}: stopped, everyone on the control '${results.control}'`;
+        report.results = this.controller.conclude(this.experiment, results.control).results;
+        return;
+      case 'needsAttention':
+        // Nothing to pause in an A/B test, and stopping the guardrails would be unsafe: count afresh.
+        this.#counters = emptyAnalysisCounters();
+        return;
+      case 'continue':
+        report.reason = `${report.reason ? `${report.reason}; ` : ''}${this.#withinLimit(report.outcome)}`;
+        return;
+      case 'passed':
+        this.#considerConclusion(report, results);
+        return;
+    }
+  }
+
+  /** Where the counters stand against the limit the look's outcome counts toward. */
+  #withinLimit(outcome: AnalysisOutcome): string {
+    const c = this.#counters;
+    const l = this.#limits;
+    switch (outcome) {
+      case 'successful':
+        return `guardrails hold (${c.consecutiveSuccesses} of ${l.consecutiveSuccessLimit} looks in a row)`;
+      case 'failed':
+        return `${c.failures} of ${l.failureLimit + 1} failed looks before the challenger is stopped (failureLimit ${l.failureLimit})`;
+      case 'inconclusive':
+        return `${c.inconclusives} of ${l.inconclusiveLimit + 1} inconclusive looks before needsAttention (inconclusiveLimit ${l.inconclusiveLimit})`;
+      case 'error':
+        return `${c.consecutiveErrors} of ${l.consecutiveErrorLimit + 1} errors in a row before the challengers are stopped (consecutiveErrorLimit ${l.consecutiveErrorLimit})`;
+    }
+  }
+
+  /** Whether any guardrail limit is set, so a variant with too few requests leaves the look unjudged. */
+  get #guarded(): boolean {
+    return this.#guardrails.maxErrorRate !== undefined || this.#guardrails.maxP99LatencyMs !== undefined;
+  }
+
+  #considerConclusion(report: ABTestAnalysisReport, results: ExperimentResults): void {
     const significant = Object.entries(results.comparisons).filter(([, c]) => c?.significant === true);
     if (!this.autoConclude) {
       report.reason = 'guardrails hold';
@@ -247,7 +349,7 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
     report.reason = `sequential test significant for ${significant.map(([v]) => `'${v}'`).join(', ')}: winner '${concluded.winner}' (${concluded.decision})`;
   }
 
-  private schedule(options: ABTestAnalysisSchedule): AnalysisRunner {
+  #schedule(options: ABTestAnalysisSchedule): AnalysisRunner {
     const { intervalMs, timers } = resolveSchedule('ABTestAnalysis', options);
     return new AnalysisRunner(
       () => this.analyze(),
@@ -255,13 +357,13 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
       intervalMs,
       timers,
       (error) => {
-        this.runner.stop();
+        this.#runner.stop();
         this.emit('analysisStopped', { error });
       },
     );
   }
 
-  private guard(variant: string, version: number): VariantGuardrail {
+  #guard(variant: string, version: number): VariantGuardrail {
     const monitor = this.monitor;
     if (monitor === undefined) {
       return { variant, version, numbers: { version, window: 'rolling', totalRequests: 0, errorRate: 0, p99LatencyMs: 0 }, checks: [], breached: false };
@@ -274,7 +376,7 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
       errorRate: stats.errorRate,
       p99LatencyMs: stats.p99LatencyMs,
     };
-    const { maxErrorRate, maxP99LatencyMs, minRequests } = this.guardrails;
+    const { maxErrorRate, maxP99LatencyMs, minRequests } = this.#guardrails;
     if (maxErrorRate === undefined && maxP99LatencyMs === undefined) return { variant, version, numbers, checks: [], breached: false };
     const judgement = judgeAnalysis(stats, { minRequests, maxErrorRate, maxP99LatencyMs });
     return { variant, version, numbers, checks: judgement.checks, breached: judgement.outcome === 'failed' };

@@ -95,24 +95,83 @@ export interface AnalysisTarget {
   current(): boolean;
 }
 
+/** What an adapter tells the engine about the policy it steers, given once by {@link steer}. @internal */
+export interface AnalysisSteering {
+  /** The phase the policy is in now; throws `InvalidStateError` when nothing can be analysed. */
+  target(): AnalysisTarget;
+  /** Whether a timer tick should run an analysis now (e.g. not while paused). */
+  ready(): boolean;
+  /** Whether the rollout has settled, so the loop can stop. */
+  finished(): boolean;
+  /** What a `restore()` of the policy does to the adapter's own view of it (the counters restart after). */
+  restored?(): void;
+}
+
+/** What the engine lends the adapter that steers through it (returned by {@link steer}). @internal */
+export interface AnalysisEngine {
+  /** The analysis options, checked and with defaults applied. */
+  readonly settings: ResolvedAnalysisOptions;
+  /** The analysis clock's time, in ms. */
+  now(): number;
+  /** Starts counting again (a new step, phase or a resume). */
+  resetCounters(): void;
+  /**
+   * Starts the evidence method's window for this pair now (a rollout or a step started): everything
+   * both versions serve from here on is evidence, judged at `alphaShare × evidence.alpha`. Without
+   * a call, the window starts at the first run that sees the pair. No-op for the threshold method.
+   */
+  startEvidence(candidate: number, baseline: number, alphaShare?: number): void;
+  /** Follows one of the policy's events until `dispose()`. */
+  follow(event: string, listener: (...args: unknown[]) => void): void;
+}
+
+/** Set by the class's static block: the one way in to an analysis's private fields from its adapter. */
+let attachSteering: (analysis: AnalysisController, steering: AnalysisSteering) => AnalysisEngine;
+
+/**
+ * Hands an analysis its adapter's steering and returns the engine's services to the adapter. A
+ * function, not a protected member, so the published types of the adapters carry none of it.
+ * Called once, from the adapter's constructor right after `super()`. @internal
+ */
+export function steer(analysis: AnalysisController, steering: AnalysisSteering): AnalysisEngine {
+  return attachSteering(analysis, steering);
+}
+
 /**
  * The analysis loop shared by every policy: measure, judge, count against the Argo limits, ask
- * the gate, act, and report each step as an event. Subclasses say what the rollout's current
- * phase is and what each verdict does to their policy.
+ * the gate, act, and report each step as an event. Each adapter (`CanaryAnalysis`,
+ * `BlueGreenAnalysis`) says, through {@link steer}, what the rollout's current phase is and what
+ * each verdict does to its policy.
  */
 export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
   /** The monitor read by every run. */
   readonly monitor: DeploymentMonitor;
-  /** @internal */
-  protected readonly settings: ResolvedAnalysisOptions;
-  private readonly clock: Clock;
-  private runCounters: AnalysisCounters = emptyAnalysisCounters();
-  private readonly runner: AnalysisRunner;
-  private readonly steered: Observable;
-  private readonly role: string;
-  private readonly subscriptions: Array<[event: string, listener: (...args: unknown[]) => void]> = [];
+  readonly #settings: ResolvedAnalysisOptions;
+  readonly #clock: Clock;
+  #counters: AnalysisCounters = emptyAnalysisCounters();
+  readonly #runner: AnalysisRunner;
+  readonly #steered: Observable;
+  readonly #role: string;
+  readonly #subscriptions: Array<[event: string, listener: (...args: unknown[]) => void]> = [];
+  #steering: AnalysisSteering | undefined;
   /** Start of the evidence window (evidence method only). */
-  private evidenceMark: EvidenceMark | undefined;
+  #evidenceMark: EvidenceMark | undefined;
+
+  static {
+    attachSteering = (analysis, steering) => {
+      if (analysis.#steering !== undefined) throw new InvalidStateError('this analysis is already steered');
+      analysis.#steering = steering;
+      return {
+        settings: analysis.#settings,
+        now: () => analysis.#clock(),
+        resetCounters: () => {
+          analysis.#counters = emptyAnalysisCounters();
+        },
+        startEvidence: (candidate, baseline, alphaShare) => analysis.#startEvidence(candidate, baseline, alphaShare),
+        follow: (event, listener) => analysis.#follow(event, listener),
+      };
+    };
+  }
 
   /**
    * @param name - the options' name in error messages, e.g. `'analysis'`.
@@ -126,23 +185,24 @@ export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
       );
     }
     this.monitor = binding.monitor;
-    this.clock = binding.clock === undefined ? Date.now : checkFunction<Clock>('clock', binding.clock);
-    this.settings = resolveAnalysisOptions(name, options);
+    this.#clock = binding.clock === undefined ? Date.now : checkFunction<Clock>('clock', binding.clock);
+    this.#settings = resolveAnalysisOptions(name, options);
     claimPolicy(steered, role);
-    this.steered = steered;
-    this.role = role;
-    this.follow('restored', () => {
-      const previous = this.runCounters;
-      this.restart();
-      this.emit('countersReset', { reason: 'restored', previous, at: this.clock() });
+    this.#steered = steered;
+    this.#role = role;
+    this.#follow('restored', () => {
+      const previous = this.#counters;
+      this.#steer().restored?.();
+      this.#counters = emptyAnalysisCounters();
+      this.emit('countersReset', { reason: 'restored', previous, at: this.#clock() });
     });
-    this.runner = new AnalysisRunner(
-      () => (this.ready() ? this.analyze() : Promise.resolve(undefined)),
-      () => this.finished(),
-      this.settings.intervalMs,
-      this.settings.timers,
+    this.#runner = new AnalysisRunner(
+      () => (this.#steer().ready() ? this.analyze() : Promise.resolve(undefined)),
+      () => this.#steer().finished(),
+      this.#settings.intervalMs,
+      this.#settings.timers,
       (error) => {
-        this.runner.stop();
+        this.#runner.stop();
         this.emit('analysisStopped', { error });
       },
     );
@@ -150,39 +210,39 @@ export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
 
   /** Counters of the current step or phase: plain data, storable beside the policy's snapshot. */
   get counters(): Readonly<AnalysisCounters> {
-    return { ...this.runCounters };
+    return { ...this.#counters };
   }
 
   /** Whether the rollout has settled (promoted or rolled back): nothing is left to analyse. */
   get settled(): boolean {
-    return this.finished();
+    return this.#steer().finished();
   }
 
   /** Stops the loop and lets go of the policy: it no longer follows its events, and another analysis may steer it. */
   dispose(): void {
     this.stop();
-    for (const [event, listener] of this.subscriptions.splice(0)) this.steered.off(event, listener);
-    releasePolicy(this.steered, this.role);
+    for (const [event, listener] of this.#subscriptions.splice(0)) this.#steered.off(event, listener);
+    releasePolicy(this.#steered, this.#role);
   }
 
   /** Time between runs of `start()`, in ms. */
   get intervalMs(): number {
-    return this.settings.intervalMs;
+    return this.#settings.intervalMs;
   }
 
   /** Whether the loop started by `start()` is running. */
   get running(): boolean {
-    return this.runner.started;
+    return this.#runner.started;
   }
 
   /** Runs an analysis every `intervalMs` on the configured timers (unref'd), until stopped or the rollout settles. */
   start(): void {
-    this.runner.start();
+    this.#runner.start();
   }
 
   /** Stops the loop; a run in progress finishes. */
   stop(): void {
-    this.runner.stop();
+    this.#runner.stop();
   }
 
   /**
@@ -192,12 +252,13 @@ export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
    * when the policy is in no state to be analysed.
    */
   async analyze(): Promise<AnalysisReport> {
-    const target = this.target();
-    const at = this.clock();
+    const target = this.#steer().target();
+    const at = this.#clock();
+    const limits = this.#settings.limits;
     let outcome: AnalysisOutcome;
     let report: AnalysisReport;
     try {
-      const { candidate, baseline, judgement } = this.measure(target);
+      const { candidate, baseline, judgement } = this.#measure(target);
       outcome = judgement.outcome;
       report = {
         outcome,
@@ -208,14 +269,14 @@ export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
         candidate,
         baseline,
         checks: judgement.checks,
-        counters: this.runCounters,
+        counters: this.#counters,
         percentage: target.percentage,
       };
     } catch (error) {
       outcome = 'error';
-      report = this.errorReport(target, at, error);
+      report = this.#errorReport(target, at, error);
     }
-    let { counters, verdict } = countAnalysisOutcome(this.runCounters, outcome, this.settings.limits);
+    let { counters, verdict } = countAnalysisOutcome(this.#counters, outcome, limits);
     report.counters = counters;
 
     if (verdict === 'passed') {
@@ -226,82 +287,55 @@ export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
         try {
           allowed = (await gate({ action, stable: target.baseline, candidate: target.candidate, percentage: target.percentage, nextPercentage, report })) === true;
         } catch (error) {
-          report = { ...this.errorReport(target, at, error), candidate: report.candidate, baseline: report.baseline, checks: report.checks };
-          ({ counters, verdict } = countAnalysisOutcome(this.runCounters, 'error', this.settings.limits));
+          report = { ...this.#errorReport(target, at, error), candidate: report.candidate, baseline: report.baseline, checks: report.checks };
+          ({ counters, verdict } = countAnalysisOutcome(this.#counters, 'error', limits));
           report.counters = counters;
-          return this.conclude(target, report, verdict, counters);
+          return this.#conclude(target, report, verdict, counters);
         }
         if (!target.current()) {
           report.decision = 'hold';
           report.reason = `${report.reason}; the rollout changed while the ${gateName(action)} gate was pending`;
-          return this.conclude(target, report, 'continue', counters);
+          return this.#conclude(target, report, 'continue', counters);
         }
         if (!allowed) {
           report.decision = 'hold';
           report.reason = `${report.reason}; the ${gateName(action)} gate refused`;
-          return this.conclude(target, report, 'continue', counters);
+          return this.#conclude(target, report, 'continue', counters);
         }
       }
     }
-    return this.conclude(target, report, verdict, counters);
+    return this.#conclude(target, report, verdict, counters);
   }
 
-  /**
-   * Starts the evidence method's window for this pair now (a rollout or a step started): everything
-   * both versions serve from here on is evidence, judged at `alphaShare × evidence.alpha`. Without
-   * a call, the window starts at the first run that sees the pair. No-op for the threshold method.
-   * @internal
-   */
-  protected startEvidence(candidate: number, baseline: number, alphaShare = 1): void {
-    const evidence = this.settings.evidence;
-    if (evidence !== undefined) this.evidenceMark = markEvidence(this.monitor, candidate, baseline, evidence.alpha * alphaShare);
+  #steer(): AnalysisSteering {
+    const steering = this.#steering;
+    // Only an adapter that forgot steer() in its constructor gets here: a bug, not a user error.
+    if (steering === undefined) throw new InvalidStateError('this analysis has no steering: its adapter must call steer(this, …) in its constructor');
+    return steering;
   }
 
-  private measure(target: AnalysisTarget): Measurement {
-    const { evidence, criteria } = this.settings;
+  #startEvidence(candidate: number, baseline: number, alphaShare = 1): void {
+    const evidence = this.#settings.evidence;
+    if (evidence !== undefined) this.#evidenceMark = markEvidence(this.monitor, candidate, baseline, evidence.alpha * alphaShare);
+  }
+
+  #measure(target: AnalysisTarget): Measurement {
+    const { evidence, criteria } = this.#settings;
     if (evidence === undefined) return measure(this.monitor, target.candidate, target.baseline, criteria);
-    const mark = this.evidenceMark;
+    const mark = this.#evidenceMark;
     if (mark === undefined || mark.candidate !== target.candidate || mark.baseline !== target.baseline) {
-      this.startEvidence(target.candidate, target.baseline);
+      this.#startEvidence(target.candidate, target.baseline);
     }
-    return measureEvidence(this.monitor, this.evidenceMark as EvidenceMark, criteria, evidence);
+    return measureEvidence(this.monitor, this.#evidenceMark as EvidenceMark, criteria, evidence);
   }
 
-  /** The phase the policy is in now; throws `InvalidStateError` when nothing can be analysed. @internal */
-  protected abstract target(): AnalysisTarget;
-
-  /** Whether a timer tick should run an analysis now (e.g. not while paused). @internal */
-  protected abstract ready(): boolean;
-
-  /** Whether the rollout has settled, so the loop can stop. @internal */
-  protected abstract finished(): boolean;
-
-  /** The analysis clock's time, in ms. @internal */
-  protected now(): number {
-    return this.clock();
+  #follow(event: string, listener: (...args: unknown[]) => void): void {
+    this.#steered.on(event, listener);
+    this.#subscriptions.push([event, listener]);
   }
 
-  /** Starts counting again (a new step, phase or a resume). @internal */
-  protected resetCounters(): void {
-    this.runCounters = emptyAnalysisCounters();
-  }
-
-  /**
-   * What a `restore()` of the policy does to the adapter's own view of it (the counters are reset
-   * after): by default nothing beyond the reset. @internal
-   */
-  protected restart(): void {
-    this.resetCounters();
-  }
-
-  /** Follows one of the policy's events until `dispose()`. @internal */
-  protected follow(event: string, listener: (...args: unknown[]) => void): void {
-    this.steered.on(event, listener);
-    this.subscriptions.push([event, listener]);
-  }
-
-  private conclude(target: AnalysisTarget, report: AnalysisReport, verdict: AnalysisVerdict, counters: AnalysisCounters): AnalysisReport {
-    this.runCounters = counters;
+  #conclude(target: AnalysisTarget, report: AnalysisReport, verdict: AnalysisVerdict, counters: AnalysisCounters): AnalysisReport {
+    this.#counters = counters;
     const reason = `analysis ${report.outcome}: ${report.reason}`;
     switch (verdict) {
       case 'passed':
@@ -328,7 +362,7 @@ export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
     return report;
   }
 
-  private errorReport(target: AnalysisTarget, at: number, error: unknown): AnalysisReport {
+  #errorReport(target: AnalysisTarget, at: number, error: unknown): AnalysisReport {
     const message = error instanceof Error ? error.message : String(error);
     return {
       outcome: 'error',
@@ -339,7 +373,7 @@ export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
       candidate: { version: target.candidate, window: 'rolling', totalRequests: 0, errorRate: 0, p99LatencyMs: 0 },
       baseline: undefined,
       checks: [],
-      counters: this.runCounters,
+      counters: this.#counters,
       percentage: target.percentage,
       error,
     };

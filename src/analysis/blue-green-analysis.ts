@@ -1,6 +1,6 @@
 import { InvalidStateError, ValidationError } from '../errors.js';
 import type { BlueGreenDeployedEvent, BlueGreenSwitch, BlueGreenSwitchedEvent } from '../routing/blue-green.js';
-import { AnalysisController, checkBinding, type AnalysisBinding, type AnalysisTarget } from './analysis-controller.js';
+import { AnalysisController, checkBinding, steer, type AnalysisBinding, type AnalysisEngine, type AnalysisTarget } from './analysis-controller.js';
 import type { AnalysisOptions } from './options.js';
 
 /** 1 µs: far below any meaningful interval, far above float error at epoch-ms magnitudes. */
@@ -42,15 +42,23 @@ export class BlueGreenAnalysis extends AnalysisController {
   readonly policy: BlueGreenSwitch;
   /** Which analysis this is. */
   readonly phase: BlueGreenPhase;
+  readonly #engine: AnalysisEngine;
   /** The version being judged and the one it is judged against, while the phase is pending. */
-  private pending: { candidate: number; baseline: number } | undefined;
+  #pending: { candidate: number; baseline: number } | undefined;
   /** When the pending phase began: the loop judges it only after a full interval of its own traffic. */
-  private since = Number.NEGATIVE_INFINITY;
+  #since = Number.NEGATIVE_INFINITY;
 
   constructor(policy: BlueGreenSwitch, phase: BlueGreenPhase, options: AnalysisBinding & AnalysisOptions) {
     const { monitor, clock, ...analysis } = checkBinding(options);
     super(`${phase}Analysis`, policy, phase, { monitor, clock }, analysis);
-    if (this.settings.evidence !== undefined) {
+    const engine = steer(this, {
+      target: () => this.#target(),
+      ready: () => this.#ready(),
+      finished: () => false,
+      restored: () => this.#restored(),
+    });
+    this.#engine = engine;
+    if (engine.settings.evidence !== undefined) {
       // The evidence tests compare two versions serving the same population at the same time; a
       // switch has no such split (preview traffic is chosen, and after the switch the previous
       // version serves nothing), so they would compare unlike with unlike.
@@ -61,27 +69,27 @@ export class BlueGreenAnalysis extends AnalysisController {
     }
     this.policy = policy;
     this.phase = phase;
-    this.pending = this.pendingInState();
+    this.#pending = this.#pendingInState();
     if (phase === 'prePromotion') {
-      this.follow('deployed', (e) => this.begin({ candidate: (e as BlueGreenDeployedEvent).version, baseline: this.policy.state.activeVersion }));
-      this.follow('switched', () => this.end());
+      engine.follow('deployed', (e) => this.#begin({ candidate: (e as BlueGreenDeployedEvent).version, baseline: this.policy.state.activeVersion }));
+      engine.follow('switched', () => this.#end());
     } else {
-      this.follow('switched', (e) => {
+      engine.follow('switched', (e) => {
         const { toVersion, fromVersion } = e as BlueGreenSwitchedEvent;
-        this.begin({ candidate: toVersion, baseline: fromVersion });
+        this.#begin({ candidate: toVersion, baseline: fromVersion });
       });
-      this.follow('deployed', () => this.end());
+      engine.follow('deployed', () => this.#end());
     }
-    this.follow('rolledBack', () => this.end());
+    engine.follow('rolledBack', () => this.#end());
   }
 
   /** Whether this phase has a version to judge now. */
   get active(): boolean {
-    return this.pending !== undefined;
+    return this.#pending !== undefined;
   }
 
-  protected target(): AnalysisTarget {
-    const pending = this.pending;
+  #target(): AnalysisTarget {
+    const pending = this.#pending;
     if (pending === undefined) {
       throw new InvalidStateError(
         this.phase === 'prePromotion'
@@ -89,7 +97,7 @@ export class BlueGreenAnalysis extends AnalysisController {
           : 'cannot analyze() after promotion: there is no switch() being verified',
       );
     }
-    const current = () => this.pending === pending;
+    const current = () => this.#pending === pending;
     const policy = this.policy;
     if (this.phase === 'prePromotion') {
       return {
@@ -98,7 +106,7 @@ export class BlueGreenAnalysis extends AnalysisController {
         percentage: 0,
         onSuccess: {
           decision: 'promote',
-          gate: this.settings.gates.beforePromote,
+          gate: this.#engine.settings.gates.beforePromote,
           action: 'promote',
           nextPercentage: 100,
           act: (reason) => policy.switch(reason),
@@ -106,11 +114,11 @@ export class BlueGreenAnalysis extends AnalysisController {
         onFailure: {
           decision: 'abort',
           act: (_reason, report) => {
-            this.end();
+            this.#end();
             this.emit('promotionAborted', report);
           },
         },
-        onNeedsAttention: { act: () => this.halt() },
+        onNeedsAttention: { act: () => this.#halt() },
         current,
       };
     }
@@ -124,26 +132,22 @@ export class BlueGreenAnalysis extends AnalysisController {
         action: 'promote',
         nextPercentage: 100,
         act: (_reason, report) => {
-          this.end();
+          this.#end();
           this.emit('promotionVerified', report);
         },
       },
       onFailure: { decision: 'rollback', act: (reason) => policy.rollback(reason) },
-      onNeedsAttention: { act: () => this.halt() },
+      onNeedsAttention: { act: () => this.#halt() },
       current,
     };
   }
 
-  protected ready(): boolean {
+  #ready(): boolean {
     // A switch made by the pre-promotion run would otherwise be judged by the post-promotion loop at
     // the same tick, on traffic from before the switch.
     // The tolerance absorbs float error in fractional clocks: without it a tick landing exactly one
     // interval after the phase began can read as a hair short and skip a whole interval.
-    return this.pending !== undefined && this.now() - this.since >= this.intervalMs - INTERVAL_TOLERANCE_MS;
-  }
-
-  protected finished(): boolean {
-    return false;
+    return this.#pending !== undefined && this.#engine.now() - this.#since >= this.intervalMs - INTERVAL_TOLERANCE_MS;
   }
 
   /**
@@ -151,32 +155,32 @@ export class BlueGreenAnalysis extends AnalysisController {
    * the idle slot with no switch to undo (a switch built or restored with both slots filled),
    * post-promotion while the last switch can still be rolled back.
    */
-  private pendingInState(): { candidate: number; baseline: number } | undefined {
+  #pendingInState(): { candidate: number; baseline: number } | undefined {
     const { activeVersion, idleVersion, canRollback } = this.policy.state;
     if (idleVersion === undefined) return undefined;
     if (this.phase === 'prePromotion') return canRollback ? undefined : { candidate: idleVersion, baseline: activeVersion };
     return canRollback ? { candidate: activeVersion, baseline: idleVersion } : undefined;
   }
 
-  protected override restart(): void {
-    this.pending = this.pendingInState();
-    this.since = this.pending === undefined ? Number.NEGATIVE_INFINITY : this.now();
-    this.resetCounters();
+  /** A `restore()` of the switch: re-read which phase is pending (the engine restarts the counters). */
+  #restored(): void {
+    this.#pending = this.#pendingInState();
+    this.#since = this.#pending === undefined ? Number.NEGATIVE_INFINITY : this.#engine.now();
   }
 
-  private begin(pending: { candidate: number; baseline: number }): void {
-    this.pending = pending;
-    this.since = this.now();
-    this.resetCounters();
+  #begin(pending: { candidate: number; baseline: number }): void {
+    this.#pending = pending;
+    this.#since = this.#engine.now();
+    this.#engine.resetCounters();
   }
 
-  private end(): void {
-    this.pending = undefined;
-    this.resetCounters();
+  #end(): void {
+    this.#pending = undefined;
+    this.#engine.resetCounters();
   }
 
-  private halt(): void {
+  #halt(): void {
     this.stop();
-    this.resetCounters();
+    this.#engine.resetCounters();
   }
 }

@@ -1,6 +1,6 @@
 import { InvalidStateError } from '../errors.js';
 import type { CanaryDeployment, CanaryStartedEvent, CanarySteppedEvent } from '../routing/canary.js';
-import { AnalysisController, checkBinding, type AnalysisBinding, type AnalysisTarget } from './analysis-controller.js';
+import { AnalysisController, checkBinding, steer, type AnalysisBinding, type AnalysisEngine, type AnalysisTarget } from './analysis-controller.js';
 import type { AnalysisOptions } from './options.js';
 
 /** Options of {@link CanaryAnalysis}: the monitor it reads (required), its clock, and the analysis itself. */
@@ -33,27 +33,30 @@ export class CanaryAnalysis extends AnalysisController {
   /** The canary this analysis drives. */
   readonly canary: CanaryDeployment;
 
+  readonly #engine: AnalysisEngine;
+
   constructor(canary: CanaryDeployment, options: CanaryAnalysisOptions) {
     const { monitor, clock, ...analysis } = checkBinding(options);
     super('analysis', canary, 'canary', { monitor, clock }, analysis);
     this.canary = canary;
-    const reset = () => this.resetCounters();
-    for (const event of ['started', 'stepped', 'resumed', 'promoted', 'rolledBack', 'aborted'] as const) this.follow(event, reset);
+    const engine = steer(this, { target: () => this.#target(), ready: () => this.#ready(), finished: () => this.#finished() });
+    this.#engine = engine;
+    for (const event of ['started', 'stepped', 'resumed', 'promoted', 'rolledBack', 'aborted'] as const) engine.follow(event, engine.resetCounters);
     // One evidence window per step, so load that changes over time hits both versions in the same
     // proportion; α is split over the steps below 100 % so the guarantee covers the whole rollout.
     // A step to 100 % keeps the previous window: the stable version gets no traffic to compare with.
     const share = () => 1 / Math.max(1, canary.steps.filter((step) => step < 100).length);
-    this.follow('started', (event) => {
+    engine.follow('started', (event) => {
       const { canary: candidate, stable } = event as CanaryStartedEvent;
-      this.startEvidence(candidate, stable, share());
+      engine.startEvidence(candidate, stable, share());
     });
-    this.follow('stepped', (event) => {
+    engine.follow('stepped', (event) => {
       const { stable, canary: candidate } = canary.state;
-      if ((event as CanarySteppedEvent).to < 100 && candidate !== undefined) this.startEvidence(candidate, stable, share());
+      if ((event as CanarySteppedEvent).to < 100 && candidate !== undefined) engine.startEvidence(candidate, stable, share());
     });
   }
 
-  protected target(): AnalysisTarget {
+  #target(): AnalysisTarget {
     const canary = this.canary;
     const { status, stable, canary: candidate, percentage } = canary.state;
     if (status !== 'progressing' || candidate === undefined) {
@@ -64,7 +67,7 @@ export class CanaryAnalysis extends AnalysisController {
       const now = canary.state;
       return now.status === 'progressing' && now.canary === candidate && now.percentage === percentage;
     };
-    const { beforeStep, beforePromote } = this.settings.gates;
+    const { beforeStep, beforePromote } = this.#engine.settings.gates;
     return {
       phase: 'canary',
       candidate,
@@ -80,11 +83,11 @@ export class CanaryAnalysis extends AnalysisController {
     };
   }
 
-  protected ready(): boolean {
+  #ready(): boolean {
     return this.canary.state.status === 'progressing';
   }
 
-  protected finished(): boolean {
+  #finished(): boolean {
     const { status } = this.canary.state;
     return status === 'promoted' || status === 'rolledBack';
   }

@@ -90,17 +90,7 @@ export function resolveAnalysisOptions(name: string, options: unknown): Resolved
   }
   const evidence = resolveEvidence(name, o, criteria);
 
-  const limits: Required<AnalysisLimits> = {
-    failureLimit: optional('failureLimit', o.failureLimit, { min: 0, integer: true }) ?? DEFAULT_ANALYSIS_LIMITS.failureLimit,
-    inconclusiveLimit:
-      optional('inconclusiveLimit', o.inconclusiveLimit, { min: 0, integer: true }) ?? DEFAULT_ANALYSIS_LIMITS.inconclusiveLimit,
-    consecutiveSuccessLimit:
-      optional('consecutiveSuccessLimit', o.consecutiveSuccessLimit, { min: 1, integer: true }) ??
-      DEFAULT_ANALYSIS_LIMITS.consecutiveSuccessLimit,
-    consecutiveErrorLimit:
-      optional('consecutiveErrorLimit', o.consecutiveErrorLimit, { min: 0, integer: true }) ??
-      DEFAULT_ANALYSIS_LIMITS.consecutiveErrorLimit,
-  };
+  const limits = resolveLimits(name, o);
 
   const gates: AnalysisGates = {};
   if (o.gates !== undefined) {
@@ -150,6 +140,23 @@ function resolveEvidence(name: string, o: AnalysisOptions, criteria: AnalysisCri
     tuning: checkNumber(`${name}.evidence.tuning`, e.tuning ?? 5000, { min: 0, exclusiveMin: true }),
     latencyQuantile: quantile,
     minLatencyDifferenceMs: checkNumber(`${name}.evidence.minLatencyDifferenceMs`, e.minLatencyDifferenceMs ?? 1, { min: 0 }),
+  };
+}
+
+/**
+ * Checks Argo's limits every analysis counts against (`failureLimit`, `inconclusiveLimit`,
+ * `consecutiveSuccessLimit`, `consecutiveErrorLimit`), naming the bad one, with the defaults of
+ * `DEFAULT_ANALYSIS_LIMITS` for those not given.
+ * @internal
+ */
+export function resolveLimits(name: string, options: AnalysisLimits): Required<AnalysisLimits> {
+  const limit = (key: keyof AnalysisLimits, min: number): number =>
+    options[key] === undefined ? DEFAULT_ANALYSIS_LIMITS[key] : checkNumber(`${name}.${key}`, options[key], { min, integer: true });
+  return {
+    failureLimit: limit('failureLimit', 0),
+    inconclusiveLimit: limit('inconclusiveLimit', 0),
+    consecutiveSuccessLimit: limit('consecutiveSuccessLimit', 1),
+    consecutiveErrorLimit: limit('consecutiveErrorLimit', 0),
   };
 }
 

@@ -8,54 +8,65 @@ import type { IntervalScheduler } from './options.js';
  * @internal
  */
 export class AnalysisRunner {
-  private handle: unknown;
-  private running = false;
-  private active = false;
+  #handle: unknown;
+  #running = false;
+  #active = false;
+  readonly #run: () => Promise<unknown>;
+  readonly #finished: () => boolean;
+  readonly #intervalMs: number;
+  readonly #timers: IntervalScheduler;
+  readonly #onFailure: (error: unknown) => void;
 
   constructor(
-    private readonly run: () => Promise<unknown>,
-    private readonly finished: () => boolean,
-    private readonly intervalMs: number,
-    private readonly timers: IntervalScheduler,
-    private readonly onFailure: (error: unknown) => void,
-  ) {}
+    run: () => Promise<unknown>,
+    finished: () => boolean,
+    intervalMs: number,
+    timers: IntervalScheduler,
+    onFailure: (error: unknown) => void,
+  ) {
+    this.#run = run;
+    this.#finished = finished;
+    this.#intervalMs = intervalMs;
+    this.#timers = timers;
+    this.#onFailure = onFailure;
+  }
 
   /** Whether the loop is scheduled. */
   get started(): boolean {
-    return this.active;
+    return this.#active;
   }
 
   /** Starts the loop; starting a started loop does nothing. */
   start(): void {
-    if (this.active) return;
-    this.active = true;
-    this.handle = this.timers.setInterval(() => this.tick(), this.intervalMs);
+    if (this.#active) return;
+    this.#active = true;
+    this.#handle = this.#timers.setInterval(() => this.#tick(), this.#intervalMs);
   }
 
   /** Stops the loop; a run already going finishes, and nothing runs after it. */
   stop(): void {
-    if (!this.active) return;
-    this.active = false;
-    this.timers.clearInterval(this.handle);
-    this.handle = undefined;
+    if (!this.#active) return;
+    this.#active = false;
+    this.#timers.clearInterval(this.#handle);
+    this.#handle = undefined;
   }
 
-  private tick(): Promise<void> | undefined {
-    if (this.running || !this.active) return undefined;
-    if (this.finished()) {
+  #tick(): Promise<void> | undefined {
+    if (this.#running || !this.#active) return undefined;
+    if (this.#finished()) {
       this.stop();
       return undefined;
     }
-    this.running = true;
+    this.#running = true;
     // Returned so FakeClock.tickAsync can await the run before firing the next timer.
-    return this.run().then(
+    return this.#run().then(
       () => {
-        this.running = false;
-        if (this.finished()) this.stop();
+        this.#running = false;
+        if (this.#finished()) this.stop();
       },
       (error: unknown) => {
-        this.running = false;
-        this.onFailure(error);
+        this.#running = false;
+        this.#onFailure(error);
       },
     );
   }

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as errors from '../../src/errors.js';
 
@@ -41,6 +42,39 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
+/** A declaration's name as the published types would show it: `Name`, or `Owner.member` for a class or interface member. */
+function qualifiedName(node: ts.Node): string | undefined {
+  const owner = node.parent;
+  const ownerName = (ts.isClassLike(owner) || ts.isInterfaceDeclaration(owner)) && owner.name !== undefined ? owner.name.text : undefined;
+  if (ts.isConstructorDeclaration(node)) return ownerName === undefined ? undefined : `${ownerName}.constructor`;
+  const name = (node as { name?: ts.Node }).name;
+  if (name === undefined || !(ts.isIdentifier(name) || ts.isPrivateIdentifier(name) || ts.isStringLiteral(name))) return undefined;
+  return ownerName === undefined ? name.text : `${ownerName}.${name.text}`;
+}
+
+/** Every declaration of `files` that `keep` accepts, by qualified name, with the file it is in. */
+function declarations(files: string[], keep: (node: ts.Node) => boolean): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const file of files) {
+    const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+    const visit = (node: ts.Node): void => {
+      if (ts.isDeclarationStatement(node) || ts.isClassElement(node) || ts.isTypeElement(node) || ts.isVariableDeclaration(node)) {
+        const name = qualifiedName(node);
+        if (name !== undefined && keep(node)) found.set(name, path.relative(ROOT, file));
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+  }
+  return found;
+}
+
+/** Whether a declaration carries `@internal` in its own doc comment (a variable's sits on its statement). */
+function isInternal(node: ts.Node): boolean {
+  const holder = ts.isVariableDeclaration(node) ? node.parent.parent : node;
+  return ts.getJSDocTags(holder).some((tag) => tag.tagName.text === 'internal');
+}
+
 /** Loads both entry points in a plain Node process (no vitest transforms), by the package's own name. */
 async function exportedNames(
   kind: 'import' | 'require',
@@ -72,6 +106,21 @@ describe('the built package', () => {
     for (const file of ['index.d.ts', 'index.d.cts', 'testing/index.d.ts', 'testing/index.d.cts']) {
       expect(existsSync(path.join(ROOT, 'dist', file)), file).toBe(true);
     }
+  });
+
+  it('publishes no @internal declaration or member in any dist/*.d.ts or *.d.cts (stripInternal)', () => {
+    const internal = declarations(
+      listFiles(path.join(ROOT, 'src')).filter((file) => file.endsWith('.ts')),
+      isInternal,
+    );
+    // The probe must see the internals it guards against, or it proves nothing.
+    expect([...internal.keys()]).toEqual(expect.arrayContaining(['AnalysisTarget', 'AnalysisSteering', 'steer', 'resolveAnalysisOptions']));
+    const dts = listFiles(path.join(ROOT, 'dist')).filter((file) => /\.d\.c?ts$/.test(file));
+    expect(dts.length).toBeGreaterThanOrEqual(8);
+    const published = declarations(dts, () => true);
+    const leaked = [...internal].filter(([name]) => published.has(name)).map(([name, file]) => `${name} (${file}) in ${published.get(name)}`);
+    expect(leaked).toEqual([]);
+    for (const file of dts) expect(readFileSync(file, 'utf8'), path.relative(ROOT, file)).not.toMatch(/@internal\b/);
   });
 
   it.each(['import', 'require'] as const)('exposes the public names through %s', async (kind) => {
