@@ -13,4 +13,24 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  {
+    // One private-field style in the library: ECMAScript #private (private at run time, and shown as
+    // a bare `#private` in the published .d.ts), never TypeScript's `private`; `protected` only where
+    // a subclass needs the member, and `private constructor` (JavaScript has none). See
+    // docs/design-choices.md.
+    files: ['src/**/*.ts'],
+    // Still to convert, by the engineers who own these files this session.
+    ignores: ['src/router/**', 'src/predict/**', 'src/monitor/deployment-monitor.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        ...['PropertyDefinition', 'MethodDefinition', 'TSAbstractPropertyDefinition', 'TSAbstractMethodDefinition', 'AccessorProperty', 'TSParameterProperty'].map(
+          (node) => ({
+            selector: `${node}[accessibility='private']:not([kind='constructor'])`,
+            message: "Use an ECMAScript #private member instead of TypeScript's `private` (docs/design-choices.md).",
+          }),
+        ),
+      ],
+    },
+  },
 );

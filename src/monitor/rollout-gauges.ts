@@ -35,18 +35,18 @@ export interface RolloutGauges {
 
 /** The deployments one monitor reports, by name. @internal */
 export class RolloutGaugeSet {
-  private readonly readers = new Map<string, () => RolloutGauges>();
+  readonly #readers = new Map<string, () => RolloutGauges>();
   /** Every (version, variant) each deployment has reported, by `version\0variant`. */
-  private readonly routed = new Map<string, Map<string, { version: number; variant: string }>>();
+  readonly #routed = new Map<string, Map<string, { version: number; variant: string }>>();
 
   /** Reports `read()` under `deployment` (replacing an earlier reader of that name) until the returned function is called. */
   track(deployment: string, read: () => RolloutGauges): () => void {
-    this.readers.set(deployment, read);
-    this.routed.delete(deployment);
+    this.#readers.set(deployment, read);
+    this.#routed.delete(deployment);
     return () => {
-      if (this.readers.get(deployment) !== read) return;
-      this.readers.delete(deployment);
-      this.routed.delete(deployment);
+      if (this.#readers.get(deployment) !== read) return;
+      this.#readers.delete(deployment);
+      this.#routed.delete(deployment);
     };
   }
 
@@ -57,7 +57,7 @@ export class RolloutGaugeSet {
     const percentage = family('deployment_percentage', 'Share of live traffic of each version of each deployment, in percent.');
     const outcome = family('deployment_last_analysis', 'Outcome of the latest analysis run of each deployment: 1 for it, 0 for the others.');
     const analysedAt = family('deployment_last_analysis_timestamp_seconds', 'Clock time of the latest analysis run of each deployment, in seconds.');
-    for (const [deployment, read] of this.readers) {
+    for (const [deployment, read] of this.#readers) {
       const gauges = read();
       const base = { ...labels, deployment };
       if (gauges.status !== undefined) {
@@ -66,8 +66,8 @@ export class RolloutGaugeSet {
         }
       }
       if (gauges.step !== undefined) step.samples.push({ name: step.name, labels: base, value: gauges.step });
-      let routed = this.routed.get(deployment);
-      if (routed === undefined) this.routed.set(deployment, (routed = new Map()));
+      let routed = this.#routed.get(deployment);
+      if (routed === undefined) this.#routed.set(deployment, (routed = new Map()));
       const shares = new Map<string, number>();
       for (const { version, variant, percentage: value } of gauges.traffic) {
         const series = `${version}\0${variant}`;

@@ -36,25 +36,25 @@ export interface ParsedRing {
 const EMPTY = Number.NEGATIVE_INFINITY;
 
 export class SketchRing {
-  private readonly cells: Cell[];
+  readonly #cells: Cell[];
   /** Absolute bucket index (`floor(time / bucketMs)`) each slot currently holds. */
-  private readonly indices: number[];
-  private readonly retired: Cell;
-  private currentIndex = EMPTY;
-  private current: Cell;
+  readonly #indices: number[];
+  readonly #retired: Cell;
+  #currentIndex = EMPTY;
+  #current: Cell;
   /** Time at which the current bucket ends; recording before it needs no rotation. */
-  private nextBoundary = EMPTY;
+  #nextBoundary = EMPTY;
 
-  constructor(
-    private readonly bucketMs: number,
-    buckets: number,
-    private readonly relativeAccuracy: number,
-    now: number,
-  ) {
-    this.cells = Array.from({ length: buckets }, () => this.emptyCell());
-    this.indices = new Array<number>(buckets).fill(EMPTY);
-    this.retired = this.emptyCell();
-    this.current = this.cells[0] as Cell;
+  readonly #bucketMs: number;
+  readonly #relativeAccuracy: number;
+
+  constructor(bucketMs: number, buckets: number, relativeAccuracy: number, now: number) {
+    this.#bucketMs = bucketMs;
+    this.#relativeAccuracy = relativeAccuracy;
+    this.#cells = Array.from({ length: buckets }, () => this.#emptyCell());
+    this.#indices = new Array<number>(buckets).fill(EMPTY);
+    this.#retired = this.#emptyCell();
+    this.#current = this.#cells[0] as Cell;
     this.rotate(now);
   }
 
@@ -63,8 +63,8 @@ export class SketchRing {
    * that goes backwards keeps recording into the current bucket rather than rewriting the past.
    */
   add(now: number, value: number, failed: boolean): void {
-    if (now >= this.nextBoundary) this.rotate(now);
-    const cell = this.current;
+    if (now >= this.#nextBoundary) this.rotate(now);
+    const cell = this.#current;
     cell.sketch.accept(value);
     if (failed) cell.failures++;
   }
@@ -75,8 +75,8 @@ export class SketchRing {
    * estimate from a faked or skewed source costs a clock read, never a wrong bucket).
    */
   addEstimated(estimate: number, clock: () => number, value: number, failed: boolean): void {
-    if (estimate >= this.nextBoundary || estimate < this.nextBoundary - this.bucketMs) this.rotate(clock());
-    const cell = this.current;
+    if (estimate >= this.#nextBoundary || estimate < this.#nextBoundary - this.#bucketMs) this.rotate(clock());
+    const cell = this.#current;
     cell.sketch.accept(value);
     if (failed) cell.failures++;
   }
@@ -84,48 +84,48 @@ export class SketchRing {
   /** Moves the ring to `now`, retiring every bucket that left the window. */
   rotate(now: number): void {
     if (!Number.isFinite(now)) throw new ValidationError(`clock must return a finite number of ms, got ${describeValue(now)}`);
-    const index = Math.floor(now / this.bucketMs);
-    if (index <= this.currentIndex) return;
-    const oldest = index - this.cells.length + 1;
-    for (let slot = 0; slot < this.cells.length; slot++) {
-      const held = this.indices[slot] as number;
-      if (held !== EMPTY && held < oldest) this.retire(slot);
+    const index = Math.floor(now / this.#bucketMs);
+    if (index <= this.#currentIndex) return;
+    const oldest = index - this.#cells.length + 1;
+    for (let slot = 0; slot < this.#cells.length; slot++) {
+      const held = this.#indices[slot] as number;
+      if (held !== EMPTY && held < oldest) this.#retire(slot);
     }
-    const slot = this.slotOf(index);
-    this.indices[slot] = index;
-    this.current = this.cells[slot] as Cell;
-    this.currentIndex = index;
-    this.nextBoundary = (index + 1) * this.bucketMs;
+    const slot = this.#slotOf(index);
+    this.#indices[slot] = index;
+    this.#current = this.#cells[slot] as Cell;
+    this.#currentIndex = index;
+    this.#nextBoundary = (index + 1) * this.#bucketMs;
   }
 
   /** Start of the oldest bucket in the window (after rotating to `now`). */
   windowStart(now: number): number {
     this.rotate(now);
-    return (this.currentIndex - this.cells.length + 1) * this.bucketMs;
+    return (this.#currentIndex - this.#cells.length + 1) * this.#bucketMs;
   }
 
   /** The live buckets merged into a new cell: the rolling window. */
   rolling(now: number): Cell {
     this.rotate(now);
-    const total = this.emptyCell();
-    for (const cell of this.cells) addCell(total, cell);
+    const total = this.#emptyCell();
+    for (const cell of this.#cells) addCell(total, cell);
     return total;
   }
 
   /** Retired and live buckets merged into a new cell: everything ever recorded. */
   lifetime(now: number): Cell {
     const total = this.rolling(now);
-    addCell(total, this.retired);
+    addCell(total, this.#retired);
     return total;
   }
 
   toJSON(): RingJSON {
     const live: RingJSON['live'] = [];
-    this.cells.forEach((cell, slot) => {
-      const index = this.indices[slot] as number;
+    this.#cells.forEach((cell, slot) => {
+      const index = this.#indices[slot] as number;
       if (index !== EMPTY && cell.sketch.count > 0) live.push({ index, ...cellToJSON(cell) });
     });
-    return { retired: cellToJSON(this.retired), live };
+    return { retired: cellToJSON(this.#retired), live };
   }
 
   /**
@@ -135,23 +135,23 @@ export class SketchRing {
    */
   absorb(parsed: ParsedRing, now: number): void {
     this.rotate(now);
-    addCell(this.retired, parsed.retired);
-    const oldest = this.currentIndex - this.cells.length + 1;
+    addCell(this.#retired, parsed.retired);
+    const oldest = this.#currentIndex - this.#cells.length + 1;
     for (const incoming of parsed.live) {
       if (incoming.index < oldest) {
-        addCell(this.retired, incoming);
+        addCell(this.#retired, incoming);
         continue;
       }
-      const index = Math.min(incoming.index, this.currentIndex);
-      const slot = this.slotOf(index);
-      this.indices[slot] = index;
-      addCell(this.cells[slot] as Cell, incoming);
+      const index = Math.min(incoming.index, this.#currentIndex);
+      const slot = this.#slotOf(index);
+      this.#indices[slot] = index;
+      addCell(this.#cells[slot] as Cell, incoming);
     }
   }
 
   /** Values recorded and their sum, over every bucket and the retired cell, without merging sketches. */
   totals(): { count: number; sum: number } {
-    return ringTotals({ retired: this.retired, live: this.cells });
+    return ringTotals({ retired: this.#retired, live: this.#cells });
   }
 
   /**
@@ -186,22 +186,22 @@ export class SketchRing {
     return parsed;
   }
 
-  private retire(slot: number): void {
-    const cell = this.cells[slot] as Cell;
-    addCell(this.retired, cell);
+  #retire(slot: number): void {
+    const cell = this.#cells[slot] as Cell;
+    addCell(this.#retired, cell);
     // A fresh sketch once per bucket period, never per record.
-    cell.sketch = createSketch(this.relativeAccuracy);
+    cell.sketch = createSketch(this.#relativeAccuracy);
     cell.failures = 0;
-    this.indices[slot] = EMPTY;
+    this.#indices[slot] = EMPTY;
   }
 
-  private slotOf(index: number): number {
-    const n = this.cells.length;
+  #slotOf(index: number): number {
+    const n = this.#cells.length;
     return ((index % n) + n) % n;
   }
 
-  private emptyCell(): Cell {
-    return { sketch: createSketch(this.relativeAccuracy), failures: 0 };
+  #emptyCell(): Cell {
+    return { sketch: createSketch(this.#relativeAccuracy), failures: 0 };
   }
 }
 

@@ -202,36 +202,36 @@ function checkCounts(name: string, value: unknown, arms: readonly BanditArm[]): 
  * ```
  */
 export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements RoutingPolicy {
-  private readonly clock: Clock;
-  private readonly random: RandomSource;
+  readonly #clock: Clock;
+  readonly #random: RandomSource;
   /** This process's id in {@link BanditSnapshot.counts}. */
   readonly replicaId: string;
-  private config: Config;
-  private armIndex = new Map<string, number>();
+  #config: Config;
+  #armIndex = new Map<string, number>();
   /** Per replica: [s0, f0, s1, f1, …] in arm order. */
-  private counts = new Map<string, Float64Array>();
-  private own!: Float64Array;
+  #counts = new Map<string, Float64Array>();
+  #own!: Float64Array;
   /** Sums over replicas: [s0, f0, s1, f1, …]. */
-  private totals!: Float64Array;
-  private best = 0;
-  private byReason!: { explore: Readonly<Assignment>[]; exploit: Readonly<Assignment>[]; forced: Readonly<Assignment>[] };
-  private fallbackAssignment!: Readonly<Assignment>;
+  #totals!: Float64Array;
+  #best = 0;
+  #byReason!: { explore: Readonly<Assignment>[]; exploit: Readonly<Assignment>[]; forced: Readonly<Assignment>[] };
+  #fallbackAssignment!: Readonly<Assignment>;
   /** Thompson: reward units counted when the propensities were last computed. */
-  private propensityCount = -1;
+  #propensityCount = -1;
 
   constructor(options: BanditPolicyOptions) {
     super();
     const opts = checkOptions<BanditPolicyOptions>('BanditPolicy', options);
-    ({ clock: this.clock, random: this.random } = timeAndChance(opts));
-    this.config = checkConfig(opts as unknown as Record<string, unknown>, '', true);
+    ({ clock: this.#clock, random: this.#random } = timeAndChance(opts));
+    this.#config = checkConfig(opts as unknown as Record<string, unknown>, '', true);
     this.replicaId = opts.replicaId === undefined ? randomUUID() : checkNonEmptyString('replicaId', opts.replicaId);
-    this.install(this.config, new Map());
+    this.#install(this.#config, new Map());
   }
 
   /** The arms with their summed counts, and the current best. */
   get state(): BanditState {
-    const { algorithm, epsilon, floor } = this.config;
-    return { algorithm, epsilon, floor, arms: this.armStates(), best: this.config.arms[this.best]?.variant as string };
+    const { algorithm, epsilon, floor } = this.#config;
+    return { algorithm, epsilon, floor, arms: this.#armStates(), best: this.#config.arms[this.#best]?.variant as string };
   }
 
   /**
@@ -243,39 +243,39 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
    */
   route(ctx?: RouteContext): Assignment {
     if (ctx?.force !== undefined) {
-      const index = this.armIndex.get(ctx.force);
+      const index = this.#armIndex.get(ctx.force);
       if (index === undefined) {
-        throw new ValidationError(`force must name an arm (${this.config.arms.map((a) => `'${a.variant}'`).join(', ')}), got ${describeValue(ctx.force)}`);
+        throw new ValidationError(`force must name an arm (${this.#config.arms.map((a) => `'${a.variant}'`).join(', ')}), got ${describeValue(ctx.force)}`);
       }
-      return this.byReason.forced[index] as Readonly<Assignment>;
+      return this.#byReason.forced[index] as Readonly<Assignment>;
     }
-    const { floor, algorithm, epsilon } = this.config;
-    const k = this.config.arms.length;
-    const u = uniform(this.random);
-    if (u < floor * k) return this.label(Math.min(k - 1, Math.floor(u / floor)));
+    const { floor, algorithm, epsilon } = this.#config;
+    const k = this.#config.arms.length;
+    const u = uniform(this.#random);
+    if (u < floor * k) return this.#label(Math.min(k - 1, Math.floor(u / floor)));
     if (algorithm === 'thompson') {
-      const totals = this.totals;
+      const totals = this.#totals;
       let chosen = 0;
       let bestDraw = -1;
       for (let i = 0; i < k; i++) {
-        const draw = sampleBeta(1 + (totals[2 * i] as number), 1 + (totals[2 * i + 1] as number), this.random);
+        const draw = sampleBeta(1 + (totals[2 * i] as number), 1 + (totals[2 * i + 1] as number), this.#random);
         if (draw > bestDraw) {
           bestDraw = draw;
           chosen = i;
         }
       }
-      return this.label(chosen);
+      return this.#label(chosen);
     }
-    if (uniform(this.random) < epsilon) {
-      const other = Math.min(k - 2, Math.floor(uniform(this.random) * (k - 1)));
-      return this.label(other >= this.best ? other + 1 : other);
+    if (uniform(this.#random) < epsilon) {
+      const other = Math.min(k - 2, Math.floor(uniform(this.#random) * (k - 1)));
+      return this.#label(other >= this.#best ? other + 1 : other);
     }
-    return this.label(this.best);
+    return this.#label(this.#best);
   }
 
   /** The first arm, reason `'fallback'`. */
   fallback(): Assignment {
-    return this.fallbackAssignment;
+    return this.#fallbackAssignment;
   }
 
   /**
@@ -283,7 +283,7 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
    * plus what the algorithm gives it; ε-greedy's exact, Thompson's computed from the posteriors).
    */
   traffic(): PolicyTraffic[] {
-    return this.config.arms.map((arm, i) => ({ version: arm.version, variant: arm.variant, share: this.label(i).propensity }));
+    return this.#config.arms.map((arm, i) => ({ version: arm.version, variant: arm.variant, share: this.#label(i).propensity }));
   }
 
   /**
@@ -291,23 +291,23 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
    * fraction of a success (and the rest as a failure).
    */
   reward(variant: string, outcome: boolean | number): void {
-    const index = this.armIndex.get(variant);
+    const index = this.#armIndex.get(variant);
     if (index === undefined) {
-      throw new ValidationError(`variant must name an arm (${this.config.arms.map((a) => `'${a.variant}'`).join(', ')}), got ${describeValue(variant)}`);
+      throw new ValidationError(`variant must name an arm (${this.#config.arms.map((a) => `'${a.variant}'`).join(', ')}), got ${describeValue(variant)}`);
     }
     const value = typeof outcome === 'boolean' ? (outcome ? 1 : 0) : checkNumber('outcome', outcome, { min: 0, max: 1 });
-    this.own[2 * index] = (this.own[2 * index] as number) + value;
-    this.own[2 * index + 1] = (this.own[2 * index + 1] as number) + 1 - value;
-    this.totals[2 * index] = (this.totals[2 * index] as number) + value;
-    this.totals[2 * index + 1] = (this.totals[2 * index + 1] as number) + 1 - value;
-    this.updateBest();
+    this.#own[2 * index] = (this.#own[2 * index] as number) + value;
+    this.#own[2 * index + 1] = (this.#own[2 * index + 1] as number) + 1 - value;
+    this.#totals[2 * index] = (this.#totals[2 * index] as number) + value;
+    this.#totals[2 * index + 1] = (this.#totals[2 * index + 1] as number) + 1 - value;
+    this.#updateBest();
     if (this.listenerCount('rewarded') > 0) {
       this.emit('rewarded', {
         variant,
         value,
-        successes: this.totals[2 * index] as number,
-        failures: this.totals[2 * index + 1] as number,
-        at: this.clock(),
+        successes: this.#totals[2 * index] as number,
+        failures: this.#totals[2 * index + 1] as number,
+        at: this.#clock(),
       });
     }
   }
@@ -320,14 +320,14 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
   merge(snapshot: unknown): void {
     const record = snapshotRecord(snapshot, 'bandit');
     const arms = checkArms('snapshot.arms', record.arms);
-    const mine = this.config.arms;
+    const mine = this.#config.arms;
     if (arms.length !== mine.length || arms.some((arm, i) => arm.variant !== mine[i]?.variant || arm.version !== mine[i]?.version)) {
       throw new ValidationError(
         `snapshot.arms must be this policy's arms (${mine.map((a) => `${a.variant}=v${a.version}`).join(', ')}), got ${arms.map((a) => `${a.variant}=v${a.version}`).join(', ')}`,
       );
     }
     const incoming = checkCounts('snapshot.counts', record.counts, arms);
-    const merged = new Map(this.counts);
+    const merged = new Map(this.#counts);
     for (const [replica, row] of incoming) {
       const current = merged.get(replica);
       merged.set(replica, current === undefined ? row : row.map((count, i) => Math.max(current[i] as number, count)));
@@ -335,18 +335,18 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
     checkTotals('merge', merged, arms);
     // Known rows are overwritten in place, so this replica's own row stays the array reward() adds to.
     for (const [replica, row] of merged) {
-      const current = this.counts.get(replica);
-      if (current === undefined) this.counts.set(replica, row);
+      const current = this.#counts.get(replica);
+      if (current === undefined) this.#counts.set(replica, row);
       else current.set(row);
     }
-    this.recount();
-    this.emit('merged', { replicas: [...this.counts.keys()], arms: this.armStates(), at: this.clock() });
+    this.#recount();
+    this.emit('merged', { replicas: [...this.#counts.keys()], arms: this.#armStates(), at: this.#clock() });
   }
 
   snapshot(): BanditSnapshot {
-    const { name, algorithm, epsilon, floor, arms } = this.config;
+    const { name, algorithm, epsilon, floor, arms } = this.#config;
     const counts: Record<string, BanditCounts> = {};
-    for (const [replica, row] of this.counts) {
+    for (const [replica, row] of this.#counts) {
       const perArm: BanditCounts = {};
       arms.forEach((arm, i) => {
         perArm[arm.variant] = [row[2 * i] as number, row[2 * i + 1] as number];
@@ -362,36 +362,36 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
     const config = checkConfig(record, 'snapshot.', false);
     const counts = checkCounts('snapshot.counts', record.counts, config.arms);
     checkTotals('restore', counts, config.arms);
-    this.install(config, counts);
-    this.emit('restored', { at: this.clock() });
+    this.#install(config, counts);
+    this.emit('restored', { at: this.#clock() });
   }
 
-  private install(config: Config, counts: Map<string, Float64Array>): void {
-    this.config = config;
-    this.armIndex = new Map(config.arms.map((arm, i) => [arm.variant, i]));
-    this.counts = counts;
+  #install(config: Config, counts: Map<string, Float64Array>): void {
+    this.#config = config;
+    this.#armIndex = new Map(config.arms.map((arm, i) => [arm.variant, i]));
+    this.#counts = counts;
     let own = counts.get(this.replicaId);
     if (own === undefined) {
       own = new Float64Array(config.arms.length * 2);
       counts.set(this.replicaId, own);
     }
-    this.own = own;
+    this.#own = own;
     const forced = (reason: Assignment['reason']) =>
       config.arms.map((arm) => Object.freeze({ version: arm.version, variant: arm.variant, reason, propensity: 1 }));
-    this.byReason = { explore: [], exploit: [], forced: forced('forced') };
-    this.fallbackAssignment = forced('fallback')[0] as Readonly<Assignment>;
-    this.propensityCount = -1;
-    if (config.algorithm === 'epsilon-greedy') this.labelArms(epsilonGreedyPropensities(config));
-    this.recount();
+    this.#byReason = { explore: [], exploit: [], forced: forced('forced') };
+    this.#fallbackAssignment = forced('fallback')[0] as Readonly<Assignment>;
+    this.#propensityCount = -1;
+    if (config.algorithm === 'epsilon-greedy') this.#labelArms(epsilonGreedyPropensities(config));
+    this.#recount();
   }
 
   /** Rebuilds the explore / exploit assignments with each arm's propensity: `[asBest, asOther]` per arm. */
-  private labelArms(propensities: ReadonlyArray<readonly [asBest: number, asOther: number]>): void {
-    const arms = this.config.arms;
-    this.byReason.exploit = arms.map((arm, i) =>
+  #labelArms(propensities: ReadonlyArray<readonly [asBest: number, asOther: number]>): void {
+    const arms = this.#config.arms;
+    this.#byReason.exploit = arms.map((arm, i) =>
       Object.freeze({ version: arm.version, variant: arm.variant, reason: 'exploit' as const, propensity: (propensities[i] as readonly number[])[0] as number }),
     );
-    this.byReason.explore = arms.map((arm, i) =>
+    this.#byReason.explore = arms.map((arm, i) =>
       Object.freeze({ version: arm.version, variant: arm.variant, reason: 'explore' as const, propensity: (propensities[i] as readonly number[])[1] as number }),
     );
   }
@@ -402,14 +402,14 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
    * more than 2 % of the evidence behind, and route() never pays for it (reward() does, about 400
    * grid integrals over the first 100 000 rewards).
    */
-  private refreshThompsonPropensities(): void {
+  #refreshThompsonPropensities(): void {
     let count = 0;
-    for (let i = 0; i < this.totals.length; i++) count += this.totals[i] as number;
-    if (this.propensityCount >= 0 && count - this.propensityCount < Math.max(1, count * PROPENSITY_REFRESH)) return;
-    this.propensityCount = count;
-    const { floor, arms } = this.config;
-    const wins = thompsonWinProbabilities(this.totals, arms.length);
-    this.labelArms(
+    for (let i = 0; i < this.#totals.length; i++) count += this.#totals[i] as number;
+    if (this.#propensityCount >= 0 && count - this.#propensityCount < Math.max(1, count * PROPENSITY_REFRESH)) return;
+    this.#propensityCount = count;
+    const { floor, arms } = this.#config;
+    const wins = thompsonWinProbabilities(this.#totals, arms.length);
+    this.#labelArms(
       Array.from(wins, (win) => {
         const p = floor + (1 - floor * arms.length) * win;
         return [p, p] as const;
@@ -417,37 +417,37 @@ export class BanditPolicy extends EventEmitter<BanditPolicyEvents> implements Ro
     );
   }
 
-  private recount(): void {
-    const totals = new Float64Array(this.config.arms.length * 2);
-    for (const row of this.counts.values()) for (let i = 0; i < row.length; i++) totals[i] = (totals[i] as number) + (row[i] as number);
-    this.totals = totals;
-    this.updateBest();
+  #recount(): void {
+    const totals = new Float64Array(this.#config.arms.length * 2);
+    for (const row of this.#counts.values()) for (let i = 0; i < row.length; i++) totals[i] = (totals[i] as number) + (row[i] as number);
+    this.#totals = totals;
+    this.#updateBest();
   }
 
-  private updateBest(): void {
+  #updateBest(): void {
     let best = 0;
     let bestMean = -1;
-    for (let i = 0; i < this.config.arms.length; i++) {
-      const s = this.totals[2 * i] as number;
-      const f = this.totals[2 * i + 1] as number;
+    for (let i = 0; i < this.#config.arms.length; i++) {
+      const s = this.#totals[2 * i] as number;
+      const f = this.#totals[2 * i + 1] as number;
       const mean = (1 + s) / (2 + s + f);
       if (mean > bestMean) {
         bestMean = mean;
         best = i;
       }
     }
-    this.best = best;
-    if (this.config.algorithm === 'thompson') this.refreshThompsonPropensities();
+    this.#best = best;
+    if (this.#config.algorithm === 'thompson') this.#refreshThompsonPropensities();
   }
 
-  private label(index: number): Assignment {
-    return (index === this.best ? this.byReason.exploit[index] : this.byReason.explore[index]) as Readonly<Assignment>;
+  #label(index: number): Assignment {
+    return (index === this.#best ? this.#byReason.exploit[index] : this.#byReason.explore[index]) as Readonly<Assignment>;
   }
 
-  private armStates(): BanditArmState[] {
-    return this.config.arms.map((arm, i) => {
-      const successes = this.totals[2 * i] as number;
-      const failures = this.totals[2 * i + 1] as number;
+  #armStates(): BanditArmState[] {
+    return this.#config.arms.map((arm, i) => {
+      const successes = this.#totals[2 * i] as number;
+      const failures = this.#totals[2 * i + 1] as number;
       return { ...arm, successes, failures, mean: (1 + successes) / (2 + successes + failures) };
     });
   }

@@ -100,38 +100,38 @@ export interface BlueGreenSnapshot {
  * ```
  */
 export class BlueGreenSwitch extends EventEmitter<BlueGreenSwitchEvents> implements RoutingPolicy {
-  private readonly clock: Clock;
-  private readonly slots: Record<BlueGreenSlot, number | undefined> = { blue: undefined, green: undefined };
-  private active: BlueGreenSlot;
-  private rollbackTo: BlueGreenSlot | undefined;
-  private activeAssignment!: Readonly<Assignment>;
-  private previewAssignment: Readonly<Assignment> | undefined;
-  private forced!: Record<BlueGreenSlot, Readonly<Assignment> | undefined>;
-  private fallbackAssignment!: Readonly<Assignment>;
+  readonly #clock: Clock;
+  readonly #slots: Record<BlueGreenSlot, number | undefined> = { blue: undefined, green: undefined };
+  #active: BlueGreenSlot;
+  #rollbackTo: BlueGreenSlot | undefined;
+  #activeAssignment!: Readonly<Assignment>;
+  #previewAssignment: Readonly<Assignment> | undefined;
+  #forced!: Record<BlueGreenSlot, Readonly<Assignment> | undefined>;
+  #fallbackAssignment!: Readonly<Assignment>;
 
   constructor(options: BlueGreenSwitchOptions) {
     super();
     const opts = checkOptions<BlueGreenSwitchOptions>('BlueGreenSwitch', options);
-    this.clock = timeAndChance(opts).clock;
-    this.slots.blue = opts.blue === undefined ? undefined : checkVersion('blue', opts.blue);
-    this.slots.green = opts.green === undefined ? undefined : checkVersion('green', opts.green);
-    this.active = opts.active === undefined ? 'blue' : checkOneOf('active', opts.active, SLOTS);
-    if (this.slots[this.active] === undefined) {
-      throw new ValidationError(`${this.active} must hold a version because it is the active slot, got undefined`);
+    this.#clock = timeAndChance(opts).clock;
+    this.#slots.blue = opts.blue === undefined ? undefined : checkVersion('blue', opts.blue);
+    this.#slots.green = opts.green === undefined ? undefined : checkVersion('green', opts.green);
+    this.#active = opts.active === undefined ? 'blue' : checkOneOf('active', opts.active, SLOTS);
+    if (this.#slots[this.#active] === undefined) {
+      throw new ValidationError(`${this.#active} must hold a version because it is the active slot, got undefined`);
     }
-    this.refresh();
+    this.#refresh();
   }
 
   /** The slots, which is active, and whether a rollback is possible. */
   get state(): BlueGreenState {
-    const activeVersion = this.slots[this.active] as number;
+    const activeVersion = this.#slots[this.#active] as number;
     return {
-      active: this.active,
-      blue: this.slots.blue,
-      green: this.slots.green,
+      active: this.#active,
+      blue: this.#slots.blue,
+      green: this.#slots.green,
       activeVersion,
-      idleVersion: this.slots[other(this.active)],
-      canRollback: this.rollbackTo !== undefined,
+      idleVersion: this.#slots[other(this.#active)],
+      canRollback: this.#rollbackTo !== undefined,
     };
   }
 
@@ -141,35 +141,35 @@ export class BlueGreenSwitch extends EventEmitter<BlueGreenSwitchEvents> impleme
    * `InvalidStateError`, an unknown slot name a `ValidationError`.
    */
   route(ctx?: RouteContext): Assignment {
-    if (ctx === undefined) return this.activeAssignment;
+    if (ctx === undefined) return this.#activeAssignment;
     if (ctx.force !== undefined) {
       if (ctx.force !== 'blue' && ctx.force !== 'green') {
         throw new ValidationError(`force must be 'blue' or 'green', got ${describeValue(ctx.force)}`);
       }
-      const forced = this.forced[ctx.force];
+      const forced = this.#forced[ctx.force];
       if (forced === undefined) throw new InvalidStateError(`cannot route to slot ${ctx.force}: it is empty; deploy(version) first`);
       return forced;
     }
     if (ctx.preview === true) {
-      if (this.previewAssignment === undefined) {
-        throw new InvalidStateError(`cannot route to the preview slot ${other(this.active)}: it is empty; deploy(version) first`);
+      if (this.#previewAssignment === undefined) {
+        throw new InvalidStateError(`cannot route to the preview slot ${other(this.#active)}: it is empty; deploy(version) first`);
       }
-      return this.previewAssignment;
+      return this.#previewAssignment;
     }
-    return this.activeAssignment;
+    return this.#activeAssignment;
   }
 
   /** The active slot, reason `'fallback'`. */
   fallback(): Assignment {
-    return this.fallbackAssignment;
+    return this.#fallbackAssignment;
   }
 
   /** The active slot with share 1 and, when it holds a version, the idle (preview) slot with share 0. */
   traffic(): PolicyTraffic[] {
-    const activeVersion = this.slots[this.active] as number;
-    const idle = other(this.active);
-    const idleVersion = this.slots[idle];
-    const traffic: PolicyTraffic[] = [{ version: activeVersion, variant: this.active, share: 1 }];
+    const activeVersion = this.#slots[this.#active] as number;
+    const idle = other(this.#active);
+    const idleVersion = this.#slots[idle];
+    const traffic: PolicyTraffic[] = [{ version: activeVersion, variant: this.#active, share: 1 }];
     if (idleVersion !== undefined) traffic.push({ version: idleVersion, variant: idle, share: 0 });
     return traffic;
   }
@@ -180,12 +180,12 @@ export class BlueGreenSwitch extends EventEmitter<BlueGreenSwitchEvents> impleme
    */
   deploy(version: number): void {
     const checked = checkVersion('version', version);
-    const slot = other(this.active);
-    const replaced = this.slots[slot];
-    this.slots[slot] = checked;
-    this.rollbackTo = undefined;
-    this.refresh();
-    this.emit('deployed', { slot, version: checked, replaced, at: this.clock() });
+    const slot = other(this.#active);
+    const replaced = this.#slots[slot];
+    this.#slots[slot] = checked;
+    this.#rollbackTo = undefined;
+    this.#refresh();
+    this.emit('deployed', { slot, version: checked, replaced, at: this.#clock() });
   }
 
   /**
@@ -194,17 +194,17 @@ export class BlueGreenSwitch extends EventEmitter<BlueGreenSwitchEvents> impleme
    */
   switch(reason?: string): void {
     const why = checkReason(reason);
-    const from = this.active;
+    const from = this.#active;
     const to = other(from);
-    const toVersion = this.slots[to];
+    const toVersion = this.#slots[to];
     if (toVersion === undefined) {
       throw new InvalidStateError(`cannot switch to slot ${to}: it is empty; deploy(version) first`);
     }
-    const fromVersion = this.slots[from] as number;
-    this.active = to;
-    this.rollbackTo = from;
-    this.refresh();
-    this.emit('switched', { from, to, fromVersion, toVersion, reason: why, at: this.clock() });
+    const fromVersion = this.#slots[from] as number;
+    this.#active = to;
+    this.#rollbackTo = from;
+    this.#refresh();
+    this.emit('switched', { from, to, fromVersion, toVersion, reason: why, at: this.#clock() });
   }
 
   /**
@@ -214,29 +214,29 @@ export class BlueGreenSwitch extends EventEmitter<BlueGreenSwitchEvents> impleme
    */
   rollback(reason?: string): void {
     const why = checkReason(reason);
-    const to = this.rollbackTo;
+    const to = this.#rollbackTo;
     if (to === undefined) {
       throw new InvalidStateError(
         'cannot roll back: there is no switch() to undo (none yet, or deploy() or rollback() was called since)',
       );
     }
-    const from = this.active;
-    const fromVersion = this.slots[from] as number;
-    const toVersion = this.slots[to] as number;
-    this.active = to;
-    this.rollbackTo = undefined;
-    this.refresh();
-    this.emit('rolledBack', { from, to, fromVersion, toVersion, reason: why, at: this.clock() });
+    const from = this.#active;
+    const fromVersion = this.#slots[from] as number;
+    const toVersion = this.#slots[to] as number;
+    this.#active = to;
+    this.#rollbackTo = undefined;
+    this.#refresh();
+    this.emit('rolledBack', { from, to, fromVersion, toVersion, reason: why, at: this.#clock() });
   }
 
   snapshot(): BlueGreenSnapshot {
     return {
       policy: 'blue-green',
       specVersion: 1,
-      active: this.active,
-      blue: this.slots.blue ?? null,
-      green: this.slots.green ?? null,
-      rollbackTo: this.rollbackTo ?? null,
+      active: this.#active,
+      blue: this.#slots.blue ?? null,
+      green: this.#slots.green ?? null,
+      rollbackTo: this.#rollbackTo ?? null,
     };
   }
 
@@ -253,22 +253,22 @@ export class BlueGreenSwitch extends EventEmitter<BlueGreenSwitchEvents> impleme
     if (rollbackTo !== undefined && (rollbackTo === active || slots[rollbackTo] === undefined)) {
       throw new ValidationError(`snapshot.rollbackTo must be the idle slot holding a version, or null, got '${rollbackTo}'`);
     }
-    this.slots.blue = blue;
-    this.slots.green = green;
-    this.active = active;
-    this.rollbackTo = rollbackTo;
-    this.refresh();
-    this.emit('restored', { at: this.clock() });
+    this.#slots.blue = blue;
+    this.#slots.green = green;
+    this.#active = active;
+    this.#rollbackTo = rollbackTo;
+    this.#refresh();
+    this.emit('restored', { at: this.#clock() });
   }
 
-  private refresh(): void {
+  #refresh(): void {
     const make = (slot: BlueGreenSlot, reason: Assignment['reason']): Readonly<Assignment> | undefined => {
-      const version = this.slots[slot];
+      const version = this.#slots[slot];
       return version === undefined ? undefined : Object.freeze({ version, variant: slot, reason, propensity: 1 });
     };
-    this.activeAssignment = make(this.active, 'active') as Readonly<Assignment>;
-    this.fallbackAssignment = make(this.active, 'fallback') as Readonly<Assignment>;
-    this.previewAssignment = make(other(this.active), 'preview');
-    this.forced = { blue: make('blue', 'forced'), green: make('green', 'forced') };
+    this.#activeAssignment = make(this.#active, 'active') as Readonly<Assignment>;
+    this.#fallbackAssignment = make(this.#active, 'fallback') as Readonly<Assignment>;
+    this.#previewAssignment = make(other(this.#active), 'preview');
+    this.#forced = { blue: make('blue', 'forced'), green: make('green', 'forced') };
   }
 }

@@ -211,67 +211,67 @@ function stepIndexOf(steps: readonly number[], percentage: number): number {
  * ```
  */
 export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> implements RoutingPolicy {
-  private readonly clock: Clock;
-  private readonly random: RandomSource;
-  private readonly historyLimit: number;
-  private rolloutName: string;
-  private salt: string;
-  private hashVersion: HashVersion;
-  private hash: UnitHasher;
-  private rolloutSteps: number[];
-  private stable: number;
-  private canary: number | undefined;
-  private percentage = 0;
-  private status: CanaryStatus = 'idle';
-  private history: CanaryHistoryEntry[] = [];
+  readonly #clock: Clock;
+  readonly #random: RandomSource;
+  readonly #historyLimit: number;
+  #rolloutName: string;
+  #salt: string;
+  #hashVersion: HashVersion;
+  #hash: UnitHasher;
+  #rolloutSteps: number[];
+  #stable: number;
+  #canary: number | undefined;
+  #percentage = 0;
+  #status: CanaryStatus = 'idle';
+  #history: CanaryHistoryEntry[] = [];
 
   // Precomputed on every transition so route() only compares and returns a shared frozen object.
-  private splitting = false;
-  private threshold = 0;
-  private settled!: Readonly<Assignment>;
-  private stableByHash!: Readonly<Assignment>;
-  private canaryByHash!: Readonly<Assignment>;
-  private stableByRandom!: Readonly<Assignment>;
-  private canaryByRandom!: Readonly<Assignment>;
-  private forcedStable!: Readonly<Assignment>;
-  private forcedCanary: Readonly<Assignment> | undefined;
-  private fallbackAssignment!: Readonly<Assignment>;
+  #splitting = false;
+  #threshold = 0;
+  #settled!: Readonly<Assignment>;
+  #stableByHash!: Readonly<Assignment>;
+  #canaryByHash!: Readonly<Assignment>;
+  #stableByRandom!: Readonly<Assignment>;
+  #canaryByRandom!: Readonly<Assignment>;
+  #forcedStable!: Readonly<Assignment>;
+  #forcedCanary: Readonly<Assignment> | undefined;
+  #fallbackAssignment!: Readonly<Assignment>;
 
   constructor(options: CanaryDeploymentOptions) {
     super();
     const opts = checkOptions<CanaryDeploymentOptions>('CanaryDeployment', options);
-    ({ clock: this.clock, random: this.random } = timeAndChance(opts));
-    this.stable = checkVersion('stable', opts.stable);
-    this.canary = opts.canary === undefined ? undefined : checkVersion('canary', opts.canary);
-    if (this.canary === this.stable) throw new ValidationError(`canary must differ from stable, got ${this.canary} for both`);
-    this.rolloutSteps = opts.steps === undefined ? [...DEFAULT_STEPS] : checkSteps('steps', opts.steps);
-    this.rolloutName = opts.name === undefined ? 'canary' : checkNonEmptyString('name', opts.name);
-    this.salt = opts.salt === undefined ? this.rolloutName : checkNonEmptyString('salt', opts.salt);
-    this.hashVersion = (opts.hashVersion ?? 1) as HashVersion;
-    this.hash = unitHasher(this.salt, this.hashVersion);
-    this.historyLimit = opts.historyLimit === undefined ? 100 : checkNumber('historyLimit', opts.historyLimit, { min: 0, integer: true });
-    this.refresh();
+    ({ clock: this.#clock, random: this.#random } = timeAndChance(opts));
+    this.#stable = checkVersion('stable', opts.stable);
+    this.#canary = opts.canary === undefined ? undefined : checkVersion('canary', opts.canary);
+    if (this.#canary === this.#stable) throw new ValidationError(`canary must differ from stable, got ${this.#canary} for both`);
+    this.#rolloutSteps = opts.steps === undefined ? [...DEFAULT_STEPS] : checkSteps('steps', opts.steps);
+    this.#rolloutName = opts.name === undefined ? 'canary' : checkNonEmptyString('name', opts.name);
+    this.#salt = opts.salt === undefined ? this.#rolloutName : checkNonEmptyString('salt', opts.salt);
+    this.#hashVersion = (opts.hashVersion ?? 1) as HashVersion;
+    this.#hash = unitHasher(this.#salt, this.#hashVersion);
+    this.#historyLimit = opts.historyLimit === undefined ? 100 : checkNumber('historyLimit', opts.historyLimit, { min: 0, integer: true });
+    this.#refresh();
   }
 
   /** The rollout's name. */
   get name(): string {
-    return this.rolloutName;
+    return this.#rolloutName;
   }
 
   /** The percentages `increase()` walks through. */
   get steps(): readonly number[] {
-    return this.rolloutSteps;
+    return this.#rolloutSteps;
   }
 
   /** A copy of the current state. */
   get state(): CanaryState {
     return {
-      stable: this.stable,
-      canary: this.canary,
-      percentage: this.percentage,
-      status: this.status,
-      stepIndex: stepIndexOf(this.rolloutSteps, this.percentage),
-      history: this.history.map((entry) => ({ ...entry })),
+      stable: this.#stable,
+      canary: this.#canary,
+      percentage: this.#percentage,
+      status: this.#status,
+      stepIndex: stepIndexOf(this.#rolloutSteps, this.#percentage),
+      history: this.#history.map((entry) => ({ ...entry })),
     };
   }
 
@@ -284,26 +284,26 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
    */
   route(ctx?: RouteContext): Assignment {
     if (ctx !== undefined) {
-      if (ctx.force !== undefined) return this.routeForced(ctx.force);
+      if (ctx.force !== undefined) return this.#routeForced(ctx.force);
       const unitId = ctx.unitId;
       if (unitId !== undefined) {
-        if (!this.splitting) return this.settled;
-        return this.hash(unitId) < this.threshold ? this.canaryByHash : this.stableByHash;
+        if (!this.#splitting) return this.#settled;
+        return this.#hash(unitId) < this.#threshold ? this.#canaryByHash : this.#stableByHash;
       }
     }
-    if (!this.splitting) return this.settled;
-    return this.random() < this.threshold ? this.canaryByRandom : this.stableByRandom;
+    if (!this.#splitting) return this.#settled;
+    return this.#random() < this.#threshold ? this.#canaryByRandom : this.#stableByRandom;
   }
 
   /** The stable version, reason `'fallback'`. */
   fallback(): Assignment {
-    return this.fallbackAssignment;
+    return this.#fallbackAssignment;
   }
 
   /** Stable with `1 - percentage / 100` and, while a rollout splits traffic, the canary with `percentage / 100`. */
   traffic(): PolicyTraffic[] {
-    const { stable, canary, percentage } = this;
-    if (canary === undefined || !this.splitting || percentage === 0) return [{ version: stable, variant: 'stable', share: 1 }];
+    const stable = this.#stable, canary = this.#canary, percentage = this.#percentage;
+    if (canary === undefined || !this.#splitting || percentage === 0) return [{ version: stable, variant: 'stable', share: 1 }];
     return [
       { version: stable, variant: 'stable', share: 1 - percentage / 100 },
       { version: canary, variant: 'canary', share: percentage / 100 },
@@ -315,20 +315,20 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
    * `started`. Defaults: the current stable, the canary given before, and the first step.
    * While a rollout is progressing or paused it is an `InvalidStateError`.
    */
-  start(stable: number = this.stable, canary: number | undefined = this.canary, initialPercentage?: number): void {
-    this.requireStatus('start', ['idle', 'promoted', 'rolledBack'], 'promote(), rollback() or abort() the current rollout first');
+  start(stable: number = this.#stable, canary: number | undefined = this.#canary, initialPercentage?: number): void {
+    this.#requireStatus('start', ['idle', 'promoted', 'rolledBack'], 'promote(), rollback() or abort() the current rollout first');
     const newStable = checkVersion('stable', stable);
     if (canary === undefined) throw new ValidationError('canary must be a version (an integer >= 1), got undefined: pass start(stable, canary)');
     const newCanary = checkVersion('canary', canary);
     if (newCanary === newStable) throw new ValidationError(`canary must differ from stable, got ${newCanary} for both`);
     const percentage =
-      initialPercentage === undefined ? (this.rolloutSteps[0] as number) : checkPercentage('initialPercentage', initialPercentage);
-    this.stable = newStable;
-    this.canary = newCanary;
-    this.percentage = percentage;
-    this.status = 'progressing';
-    const at = this.transition('start', undefined);
-    this.emit('started', { stable: newStable, canary: newCanary, percentage, stepIndex: stepIndexOf(this.rolloutSteps, percentage), at });
+      initialPercentage === undefined ? (this.#rolloutSteps[0] as number) : checkPercentage('initialPercentage', initialPercentage);
+    this.#stable = newStable;
+    this.#canary = newCanary;
+    this.#percentage = percentage;
+    this.#status = 'progressing';
+    const at = this.#transition('start', undefined);
+    this.emit('started', { stable: newStable, canary: newCanary, percentage, stepIndex: stepIndexOf(this.#rolloutSteps, percentage), at });
   }
 
   /**
@@ -337,14 +337,14 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
    * the last step without an increment it is an `InvalidStateError`. Emits `stepped`.
    */
   increase(increment?: number): void {
-    this.requireStatus('increase', ['progressing'], this.status === 'paused' ? 'resume() first' : 'start() a rollout first');
-    const from = this.percentage;
+    this.#requireStatus('increase', ['progressing'], this.#status === 'paused' ? 'resume() first' : 'start() a rollout first');
+    const from = this.#percentage;
     let to: number;
     if (increment === undefined) {
-      const next = this.rolloutSteps.find((step) => step > from);
+      const next = this.#rolloutSteps.find((step) => step > from);
       if (next === undefined) {
         throw new InvalidStateError(
-          `cannot increase: ${from} % is at or past the last step (${this.rolloutSteps.join(', ')}); promote() or increase(increment)`,
+          `cannot increase: ${from} % is at or past the last step (${this.#rolloutSteps.join(', ')}); promote() or increase(increment)`,
         );
       }
       to = next;
@@ -353,7 +353,7 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
       if (from >= 100) throw new InvalidStateError('cannot increase: the canary already has 100 %; promote() to finish');
       to = Math.min(100, from + increment);
     }
-    this.stepTo(to, 'increase');
+    this.#stepTo(to, 'increase');
   }
 
   /**
@@ -362,26 +362,26 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
    */
   setPercentage(percentage: number): void {
     const to = checkPercentage('percentage', percentage);
-    this.requireStatus('setPercentage', ['progressing', 'paused'], 'start() a rollout first');
-    if (to !== this.percentage) this.stepTo(to, 'setPercentage');
+    this.#requireStatus('setPercentage', ['progressing', 'paused'], 'start() a rollout first');
+    if (to !== this.#percentage) this.#stepTo(to, 'setPercentage');
   }
 
   /** Holds the split (status `paused`) until `resume()`; only while `progressing`. Emits `paused`. */
   pause(reason?: string): void {
     const why = checkReason(reason);
-    this.requireStatus('pause', ['progressing'], this.status === 'paused' ? 'it is already paused' : 'start() a rollout first');
-    this.status = 'paused';
-    const at = this.transition('pause', why);
-    this.emit('paused', { percentage: this.percentage, reason: why, at });
+    this.#requireStatus('pause', ['progressing'], this.#status === 'paused' ? 'it is already paused' : 'start() a rollout first');
+    this.#status = 'paused';
+    const at = this.#transition('pause', why);
+    this.emit('paused', { percentage: this.#percentage, reason: why, at });
   }
 
   /** Continues a paused rollout (status `progressing`). Emits `resumed`. */
   resume(reason?: string): void {
     const why = checkReason(reason);
-    this.requireStatus('resume', ['paused'], 'only a paused rollout can resume');
-    this.status = 'progressing';
-    const at = this.transition('resume', why);
-    this.emit('resumed', { percentage: this.percentage, reason: why, at });
+    this.#requireStatus('resume', ['paused'], 'only a paused rollout can resume');
+    this.#status = 'progressing';
+    const at = this.#transition('resume', why);
+    this.emit('resumed', { percentage: this.#percentage, reason: why, at });
   }
 
   /**
@@ -390,8 +390,8 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
    */
   rollback(reason?: string): void {
     const why = checkReason(reason);
-    this.requireStatus('rollback', ['progressing', 'paused'], 'there is no rollout in progress to roll back');
-    this.endSplit('rolledBack', 'rollback', 'rolledBack', why);
+    this.#requireStatus('rollback', ['progressing', 'paused'], 'there is no rollout in progress to roll back');
+    this.#endSplit('rolledBack', 'rollback', 'rolledBack', why);
   }
 
   /**
@@ -401,8 +401,8 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
    */
   abort(reason?: string): void {
     const why = checkReason(reason);
-    this.requireStatus('abort', ['progressing', 'paused'], 'there is no rollout in progress to abort');
-    this.endSplit('idle', 'abort', 'aborted', why);
+    this.#requireStatus('abort', ['progressing', 'paused'], 'there is no rollout in progress to abort');
+    this.#endSplit('idle', 'abort', 'aborted', why);
   }
 
   /**
@@ -411,15 +411,15 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
    */
   promote(reason?: string): void {
     const why = checkReason(reason);
-    this.requireStatus('promote', ['progressing', 'paused'], 'there is no rollout in progress to promote');
-    const from = this.stable;
-    const to = this.canary as number;
-    const fromPercentage = this.percentage;
-    this.stable = to;
-    this.canary = undefined;
-    this.percentage = 0;
-    this.status = 'promoted';
-    const at = this.transition('promote', why);
+    this.#requireStatus('promote', ['progressing', 'paused'], 'there is no rollout in progress to promote');
+    const from = this.#stable;
+    const to = this.#canary as number;
+    const fromPercentage = this.#percentage;
+    this.#stable = to;
+    this.#canary = undefined;
+    this.#percentage = 0;
+    this.#status = 'promoted';
+    const at = this.#transition('promote', why);
     this.emit('promoted', { from, to, fromPercentage, reason: why, at });
   }
 
@@ -427,16 +427,16 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
     return {
       policy: 'canary',
       specVersion: 1,
-      name: this.rolloutName,
-      salt: this.salt,
-      hashVersion: this.hashVersion,
-      steps: [...this.rolloutSteps],
-      stable: this.stable,
-      canary: this.canary ?? null,
-      percentage: this.percentage,
-      status: this.status,
-      stepIndex: stepIndexOf(this.rolloutSteps, this.percentage),
-      history: this.history.map((entry) => ({ ...entry, canary: entry.canary ?? null, reason: entry.reason ?? null })),
+      name: this.#rolloutName,
+      salt: this.#salt,
+      hashVersion: this.#hashVersion,
+      steps: [...this.#rolloutSteps],
+      stable: this.#stable,
+      canary: this.#canary ?? null,
+      percentage: this.#percentage,
+      status: this.#status,
+      stepIndex: stepIndexOf(this.#rolloutSteps, this.#percentage),
+      history: this.#history.map((entry) => ({ ...entry, canary: entry.canary ?? null, reason: entry.reason ?? null })),
     };
   }
 
@@ -464,78 +464,78 @@ export class CanaryDeployment extends EventEmitter<CanaryDeploymentEvents> imple
     }
     const history = checkArray('snapshot.history', record.history).map((entry, i) => restoreHistoryEntry(`snapshot.history[${i}]`, entry));
 
-    this.rolloutName = name;
-    this.salt = salt;
-    this.hashVersion = record.hashVersion as HashVersion;
-    this.hash = hash;
-    this.rolloutSteps = steps;
-    this.stable = stable;
-    this.canary = canary;
-    this.percentage = percentage;
-    this.status = status;
-    this.history = history.slice(Math.max(0, history.length - this.historyLimit));
-    this.refresh();
-    this.emit('restored', { at: this.clock() });
+    this.#rolloutName = name;
+    this.#salt = salt;
+    this.#hashVersion = record.hashVersion as HashVersion;
+    this.#hash = hash;
+    this.#rolloutSteps = steps;
+    this.#stable = stable;
+    this.#canary = canary;
+    this.#percentage = percentage;
+    this.#status = status;
+    this.#history = history.slice(Math.max(0, history.length - this.#historyLimit));
+    this.#refresh();
+    this.emit('restored', { at: this.#clock() });
   }
 
-  private routeForced(force: string): Assignment {
-    if (force === 'stable') return this.forcedStable;
+  #routeForced(force: string): Assignment {
+    if (force === 'stable') return this.#forcedStable;
     if (force === 'canary') {
-      if (this.forcedCanary === undefined) throw new InvalidStateError('cannot route to the canary: there is none (start(stable, canary) first)');
-      return this.forcedCanary;
+      if (this.#forcedCanary === undefined) throw new InvalidStateError('cannot route to the canary: there is none (start(stable, canary) first)');
+      return this.#forcedCanary;
     }
     throw new ValidationError(`force must be 'stable' or 'canary', got ${describeValue(force)}`);
   }
 
-  private requireStatus(action: CanaryAction, allowed: readonly CanaryStatus[], hint: string): void {
-    if (!allowed.includes(this.status)) {
+  #requireStatus(action: CanaryAction, allowed: readonly CanaryStatus[], hint: string): void {
+    if (!allowed.includes(this.#status)) {
       throw new InvalidStateError(
-        `cannot ${action}() while status is '${this.status}' (allowed from ${allowed.map((s) => `'${s}'`).join(', ')}): ${hint}`,
+        `cannot ${action}() while status is '${this.#status}' (allowed from ${allowed.map((s) => `'${s}'`).join(', ')}): ${hint}`,
       );
     }
   }
 
-  private stepTo(to: number, action: 'increase' | 'setPercentage'): void {
-    const from = this.percentage;
-    this.percentage = to;
-    const at = this.transition(action, undefined);
-    this.emit('stepped', { from, to, stepIndex: stepIndexOf(this.rolloutSteps, to), action, at });
+  #stepTo(to: number, action: 'increase' | 'setPercentage'): void {
+    const from = this.#percentage;
+    this.#percentage = to;
+    const at = this.#transition(action, undefined);
+    this.emit('stepped', { from, to, stepIndex: stepIndexOf(this.#rolloutSteps, to), action, at });
   }
 
-  private endSplit(status: 'idle' | 'rolledBack', action: 'rollback' | 'abort', event: 'rolledBack' | 'aborted', reason: string | undefined): void {
-    const fromPercentage = this.percentage;
-    this.percentage = 0;
-    this.status = status;
-    const at = this.transition(action, reason);
-    this.emit(event, { stable: this.stable, canary: this.canary as number, fromPercentage, reason, at });
+  #endSplit(status: 'idle' | 'rolledBack', action: 'rollback' | 'abort', event: 'rolledBack' | 'aborted', reason: string | undefined): void {
+    const fromPercentage = this.#percentage;
+    this.#percentage = 0;
+    this.#status = status;
+    const at = this.#transition(action, reason);
+    this.emit(event, { stable: this.#stable, canary: this.#canary as number, fromPercentage, reason, at });
   }
 
   /** Records the transition just applied, re-derives the routing table, and returns its time. */
-  private transition(action: CanaryAction, reason: string | undefined): number {
-    const at = this.clock();
-    if (this.historyLimit > 0) {
-      if (this.history.length >= this.historyLimit) this.history.shift();
-      this.history.push({ at, action, status: this.status, percentage: this.percentage, stable: this.stable, canary: this.canary, reason });
+  #transition(action: CanaryAction, reason: string | undefined): number {
+    const at = this.#clock();
+    if (this.#historyLimit > 0) {
+      if (this.#history.length >= this.#historyLimit) this.#history.shift();
+      this.#history.push({ at, action, status: this.#status, percentage: this.#percentage, stable: this.#stable, canary: this.#canary, reason });
     }
-    this.refresh();
+    this.#refresh();
     return at;
   }
 
-  private refresh(): void {
-    const { stable, canary, status } = this;
-    this.splitting = status === 'progressing' || status === 'paused';
-    this.threshold = this.percentage / 100;
+  #refresh(): void {
+    const stable = this.#stable, canary = this.#canary, status = this.#status;
+    this.#splitting = status === 'progressing' || status === 'paused';
+    this.#threshold = this.#percentage / 100;
     const settledReason = status === 'rolledBack' ? 'rollback' : status === 'promoted' ? 'promoted' : 'static';
-    const share = this.threshold;
-    this.settled = Object.freeze({ version: stable, variant: 'stable', reason: settledReason, propensity: 1 });
-    this.stableByHash = Object.freeze({ version: stable, variant: 'stable', reason: 'hash', propensity: 1 - share });
-    this.stableByRandom = Object.freeze({ version: stable, variant: 'stable', reason: 'random', propensity: 1 - share });
-    this.forcedStable = Object.freeze({ version: stable, variant: 'stable', reason: 'forced', propensity: 1 });
-    this.fallbackAssignment = Object.freeze({ version: stable, variant: 'stable', reason: 'fallback', propensity: 1 });
+    const share = this.#threshold;
+    this.#settled = Object.freeze({ version: stable, variant: 'stable', reason: settledReason, propensity: 1 });
+    this.#stableByHash = Object.freeze({ version: stable, variant: 'stable', reason: 'hash', propensity: 1 - share });
+    this.#stableByRandom = Object.freeze({ version: stable, variant: 'stable', reason: 'random', propensity: 1 - share });
+    this.#forcedStable = Object.freeze({ version: stable, variant: 'stable', reason: 'forced', propensity: 1 });
+    this.#fallbackAssignment = Object.freeze({ version: stable, variant: 'stable', reason: 'fallback', propensity: 1 });
     const canaryVersion = canary ?? stable;
-    this.canaryByHash = Object.freeze({ version: canaryVersion, variant: 'canary', reason: 'hash', propensity: share });
-    this.canaryByRandom = Object.freeze({ version: canaryVersion, variant: 'canary', reason: 'random', propensity: share });
-    this.forcedCanary = canary === undefined ? undefined : Object.freeze({ version: canary, variant: 'canary', reason: 'forced', propensity: 1 });
+    this.#canaryByHash = Object.freeze({ version: canaryVersion, variant: 'canary', reason: 'hash', propensity: share });
+    this.#canaryByRandom = Object.freeze({ version: canaryVersion, variant: 'canary', reason: 'random', propensity: share });
+    this.#forcedCanary = canary === undefined ? undefined : Object.freeze({ version: canary, variant: 'canary', reason: 'forced', propensity: 1 });
   }
 }
 

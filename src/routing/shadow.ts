@@ -206,60 +206,60 @@ function flatten(output: unknown, outputName: string | undefined): Flattened | u
  * ```
  */
 export class ShadowDeployment extends EventEmitter<ShadowDeploymentEvents> implements MirroringPolicy {
-  private readonly clock: Clock;
-  private readonly random: RandomSource;
-  private shadowName: string;
-  private salt: string;
-  private hashVersion: HashVersion;
-  private hash: UnitHasher;
-  private primary: number;
-  private shadow: number;
-  private mirrorPercent: number;
-  private comparison: ShadowComparison;
-  private readonly outputName: string | undefined;
-  private sums: ShadowStats = emptySums();
+  readonly #clock: Clock;
+  readonly #random: RandomSource;
+  #shadowName: string;
+  #salt: string;
+  #hashVersion: HashVersion;
+  #hash: UnitHasher;
+  #primary: number;
+  #shadow: number;
+  #mirrorPercent: number;
+  #comparison: ShadowComparison;
+  readonly #outputName: string | undefined;
+  #sums: ShadowStats = emptySums();
 
-  private threshold = 1;
-  private mirroredByHash!: Readonly<ShadowAssignment>;
-  private unmirroredByHash!: Readonly<ShadowAssignment>;
-  private mirroredByRandom!: Readonly<ShadowAssignment>;
-  private unmirroredByRandom!: Readonly<ShadowAssignment>;
-  private forcedPrimary!: Readonly<ShadowAssignment>;
-  private forcedShadow!: Readonly<ShadowAssignment>;
-  private fallbackAssignment!: Readonly<ShadowAssignment>;
+  #threshold = 1;
+  #mirroredByHash!: Readonly<ShadowAssignment>;
+  #unmirroredByHash!: Readonly<ShadowAssignment>;
+  #mirroredByRandom!: Readonly<ShadowAssignment>;
+  #unmirroredByRandom!: Readonly<ShadowAssignment>;
+  #forcedPrimary!: Readonly<ShadowAssignment>;
+  #forcedShadow!: Readonly<ShadowAssignment>;
+  #fallbackAssignment!: Readonly<ShadowAssignment>;
 
   constructor(options: ShadowDeploymentOptions) {
     super();
     const opts = checkOptions<ShadowDeploymentOptions>('ShadowDeployment', options);
-    ({ clock: this.clock, random: this.random } = timeAndChance(opts));
-    this.primary = checkVersion('primary', opts.primary);
-    this.shadow = checkVersion('shadow', opts.shadow);
-    if (this.shadow === this.primary) throw new ValidationError(`shadow must differ from primary, got ${this.shadow} for both`);
-    this.mirrorPercent = opts.mirrorPercent === undefined ? 100 : checkPercentage('mirrorPercent', opts.mirrorPercent);
-    this.comparison = opts.comparison === undefined ? 'regression' : checkOneOf('comparison', opts.comparison, COMPARISONS);
-    this.outputName = opts.output === undefined ? undefined : checkNonEmptyString('output', opts.output);
-    this.shadowName = opts.name === undefined ? 'shadow' : checkNonEmptyString('name', opts.name);
-    this.salt = opts.salt === undefined ? this.shadowName : checkNonEmptyString('salt', opts.salt);
-    this.hashVersion = (opts.hashVersion ?? 1) as HashVersion;
-    this.hash = unitHasher(this.salt, this.hashVersion);
-    this.refresh();
+    ({ clock: this.#clock, random: this.#random } = timeAndChance(opts));
+    this.#primary = checkVersion('primary', opts.primary);
+    this.#shadow = checkVersion('shadow', opts.shadow);
+    if (this.#shadow === this.#primary) throw new ValidationError(`shadow must differ from primary, got ${this.#shadow} for both`);
+    this.#mirrorPercent = opts.mirrorPercent === undefined ? 100 : checkPercentage('mirrorPercent', opts.mirrorPercent);
+    this.#comparison = opts.comparison === undefined ? 'regression' : checkOneOf('comparison', opts.comparison, COMPARISONS);
+    this.#outputName = opts.output === undefined ? undefined : checkNonEmptyString('output', opts.output);
+    this.#shadowName = opts.name === undefined ? 'shadow' : checkNonEmptyString('name', opts.name);
+    this.#salt = opts.salt === undefined ? this.#shadowName : checkNonEmptyString('salt', opts.salt);
+    this.#hashVersion = (opts.hashVersion ?? 1) as HashVersion;
+    this.#hash = unitHasher(this.#salt, this.#hashVersion);
+    this.#refresh();
   }
 
   /** The name of this shadow launch. */
   get name(): string {
-    return this.shadowName;
+    return this.#shadowName;
   }
 
   /** Share of requests mirrored, 0–100. */
   get mirrored(): number {
-    return this.mirrorPercent;
+    return this.#mirrorPercent;
   }
 
   /** The primary answers everyone (share 1); the shadow answers nobody but receives `mirrored / 100` of the requests. */
   traffic(): PolicyTraffic[] {
     return [
-      { version: this.primary, variant: 'primary', share: 1 },
-      { version: this.shadow, variant: 'shadow', share: 0, mirrorShare: this.mirrorPercent / 100 },
+      { version: this.#primary, variant: 'primary', share: 1 },
+      { version: this.#shadow, variant: 'shadow', share: 0, mirrorShare: this.#mirrorPercent / 100 },
     ];
   }
 
@@ -273,28 +273,28 @@ export class ShadowDeployment extends EventEmitter<ShadowDeploymentEvents> imple
   route(ctx?: RouteContext): ShadowAssignment {
     if (ctx !== undefined) {
       if (ctx.force !== undefined) {
-        if (ctx.force === 'primary') return this.forcedPrimary;
-        if (ctx.force === 'shadow') return this.forcedShadow;
+        if (ctx.force === 'primary') return this.#forcedPrimary;
+        if (ctx.force === 'shadow') return this.#forcedShadow;
         throw new ValidationError(`force must be 'primary' or 'shadow', got ${describeValue(ctx.force)}`);
       }
       const unitId = ctx.unitId;
-      if (unitId !== undefined) return this.hash(unitId) < this.threshold ? this.mirroredByHash : this.unmirroredByHash;
+      if (unitId !== undefined) return this.#hash(unitId) < this.#threshold ? this.#mirroredByHash : this.#unmirroredByHash;
     }
-    return this.random() < this.threshold ? this.mirroredByRandom : this.unmirroredByRandom;
+    return this.#random() < this.#threshold ? this.#mirroredByRandom : this.#unmirroredByRandom;
   }
 
   /** The primary, reason `'fallback'`, never mirrored. */
   fallback(): ShadowAssignment {
-    return this.fallbackAssignment;
+    return this.#fallbackAssignment;
   }
 
   /** Changes the mirrored share (sticky units mirrored at a lower share stay mirrored) and emits `mirrorChanged`. */
   setMirrorPercent(percent: number): void {
     const to = checkPercentage('mirrorPercent', percent);
-    const from = this.mirrorPercent;
-    this.mirrorPercent = to;
-    this.refresh();
-    this.emit('mirrorChanged', { from, to, at: this.clock() });
+    const from = this.#mirrorPercent;
+    this.#mirrorPercent = to;
+    this.#refresh();
+    this.emit('mirrorChanged', { from, to, at: this.#clock() });
   }
 
   /**
@@ -306,24 +306,24 @@ export class ShadowDeployment extends EventEmitter<ShadowDeploymentEvents> imple
    * or a non-number in regression, is an `InputShapeError` and changes nothing.
    */
   compare(primaryOutput: unknown, shadowOutput: unknown): void {
-    const primary = flatten(primaryOutput, this.outputName);
-    const shadow = flatten(shadowOutput, this.outputName);
+    const primary = flatten(primaryOutput, this.#outputName);
+    const shadow = flatten(shadowOutput, this.#outputName);
     if (primary === undefined || shadow === undefined) {
       const bad = primary === undefined ? `primaryOutput ${describeValue(primaryOutput)}` : `shadowOutput ${describeValue(shadowOutput)}`;
       throw new InputShapeError(
-        `compare() expects a scalar, an array of scalars, a tensor { data, dims } or a record holding ${this.outputName === undefined ? 'tensors' : `output '${this.outputName}'`}, got ${bad}`,
+        `compare() expects a scalar, an array of scalars, a tensor { data, dims } or a record holding ${this.#outputName === undefined ? 'tensors' : `output '${this.#outputName}'`}, got ${bad}`,
       );
     }
     const primaryValues = primary.values;
     const shadowValues = shadow.values;
     if (primary.shape !== shadow.shape) {
-      this.sums.shapeMismatches += 1;
+      this.#sums.shapeMismatches += 1;
       return;
     }
-    if (this.comparison === 'classification') {
+    if (this.#comparison === 'classification') {
       let agreements = 0;
       for (let i = 0; i < primaryValues.length; i++) if (primaryValues[i] === shadowValues[i]) agreements += 1;
-      this.sums.agreements += agreements;
+      this.#sums.agreements += agreements;
     } else {
       for (let i = 0; i < primaryValues.length; i++) {
         const a = primaryValues[i];
@@ -334,7 +334,7 @@ export class ShadowDeployment extends EventEmitter<ShadowDeploymentEvents> imple
       }
       let absoluteSum = 0;
       let relativeSum = 0;
-      let max = this.sums.maxAbsoluteDifference;
+      let max = this.#sums.maxAbsoluteDifference;
       for (let i = 0; i < primaryValues.length; i++) {
         const a = primaryValues[i] as number;
         const b = shadowValues[i] as number;
@@ -344,29 +344,29 @@ export class ShadowDeployment extends EventEmitter<ShadowDeploymentEvents> imple
         relativeSum += scale === 0 ? 0 : difference / scale;
         if (difference > max) max = difference;
       }
-      this.sums.absoluteDifferenceSum += absoluteSum;
-      this.sums.relativeDifferenceSum += relativeSum;
-      this.sums.maxAbsoluteDifference = max;
+      this.#sums.absoluteDifferenceSum += absoluteSum;
+      this.#sums.relativeDifferenceSum += relativeSum;
+      this.#sums.maxAbsoluteDifference = max;
     }
-    this.sums.comparisons += 1;
-    this.sums.values += primaryValues.length;
+    this.#sums.comparisons += 1;
+    this.#sums.values += primaryValues.length;
   }
 
   /** Counts a mirrored call that failed (it never reaches the caller, but it matters). */
   recordShadowError(): void {
-    this.sums.shadowErrors += 1;
+    this.#sums.shadowErrors += 1;
   }
 
   /** The comparison statistics so far. */
   report(): ShadowReport {
     const { comparisons, values, agreements, absoluteDifferenceSum, maxAbsoluteDifference, relativeDifferenceSum, shapeMismatches, shadowErrors } =
-      this.sums;
-    const classification = this.comparison === 'classification';
+      this.#sums;
+    const classification = this.#comparison === 'classification';
     const any = values > 0;
     return {
-      primary: this.primary,
-      shadow: this.shadow,
-      comparison: this.comparison,
+      primary: this.#primary,
+      shadow: this.#shadow,
+      comparison: this.#comparison,
       comparisons,
       values,
       agreementRate: classification && any ? agreements / values : undefined,
@@ -381,22 +381,22 @@ export class ShadowDeployment extends EventEmitter<ShadowDeploymentEvents> imple
   /** Clears the comparison statistics (e.g. after fixing the shadow) and emits `statsReset` with the old report. */
   resetStats(): void {
     const previous = this.report();
-    this.sums = emptySums();
-    this.emit('statsReset', { previous, at: this.clock() });
+    this.#sums = emptySums();
+    this.emit('statsReset', { previous, at: this.#clock() });
   }
 
   snapshot(): ShadowSnapshot {
     return {
       policy: 'shadow',
       specVersion: 1,
-      name: this.shadowName,
-      salt: this.salt,
-      hashVersion: this.hashVersion,
-      primary: this.primary,
-      shadow: this.shadow,
-      mirrorPercent: this.mirrorPercent,
-      comparison: this.comparison,
-      stats: { ...this.sums },
+      name: this.#shadowName,
+      salt: this.#salt,
+      hashVersion: this.#hashVersion,
+      primary: this.#primary,
+      shadow: this.#shadow,
+      mirrorPercent: this.#mirrorPercent,
+      comparison: this.#comparison,
+      stats: { ...this.#sums },
     };
   }
 
@@ -416,22 +416,22 @@ export class ShadowDeployment extends EventEmitter<ShadowDeploymentEvents> imple
       const integer = key !== 'absoluteDifferenceSum' && key !== 'maxAbsoluteDifference' && key !== 'relativeDifferenceSum';
       sums[key] = checkNumber(`snapshot.stats.${key}`, stats[key], { min: 0, integer });
     }
-    this.shadowName = name;
-    this.salt = salt;
-    this.hashVersion = record.hashVersion as HashVersion;
-    this.hash = hash;
-    this.primary = primary;
-    this.shadow = shadow;
-    this.mirrorPercent = mirrorPercent;
-    this.comparison = comparison;
-    this.sums = sums;
-    this.refresh();
-    this.emit('restored', { at: this.clock() });
+    this.#shadowName = name;
+    this.#salt = salt;
+    this.#hashVersion = record.hashVersion as HashVersion;
+    this.#hash = hash;
+    this.#primary = primary;
+    this.#shadow = shadow;
+    this.#mirrorPercent = mirrorPercent;
+    this.#comparison = comparison;
+    this.#sums = sums;
+    this.#refresh();
+    this.emit('restored', { at: this.#clock() });
   }
 
-  private refresh(): void {
-    const { primary, shadow } = this;
-    this.threshold = this.mirrorPercent / 100;
+  #refresh(): void {
+    const primary = this.#primary, shadow = this.#shadow;
+    this.#threshold = this.#mirrorPercent / 100;
     const mirror = Object.freeze({ version: shadow });
     const make = (mirrored: boolean, reason: Assignment['reason'], version = primary, variant = 'primary'): Readonly<ShadowAssignment> =>
       Object.freeze(
@@ -439,12 +439,12 @@ export class ShadowDeployment extends EventEmitter<ShadowDeploymentEvents> imple
           ? { version, variant, reason, propensity: 1, mirror, shadowVersion: shadow }
           : { version, variant, reason, propensity: 1, shadowVersion: shadow },
       );
-    this.mirroredByHash = make(true, 'hash');
-    this.unmirroredByHash = make(false, 'hash');
-    this.mirroredByRandom = make(true, 'random');
-    this.unmirroredByRandom = make(false, 'random');
-    this.forcedPrimary = make(false, 'forced');
-    this.forcedShadow = make(false, 'forced', shadow, 'shadow');
-    this.fallbackAssignment = make(false, 'fallback');
+    this.#mirroredByHash = make(true, 'hash');
+    this.#unmirroredByHash = make(false, 'hash');
+    this.#mirroredByRandom = make(true, 'random');
+    this.#unmirroredByRandom = make(false, 'random');
+    this.#forcedPrimary = make(false, 'forced');
+    this.#forcedShadow = make(false, 'forced', shadow, 'shadow');
+    this.#fallbackAssignment = make(false, 'fallback');
   }
 }

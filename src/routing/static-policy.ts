@@ -49,25 +49,25 @@ export interface StaticPolicySnapshot {
  * ```
  */
 export class StaticPolicy extends EventEmitter<StaticPolicyEvents> implements RoutingPolicy {
-  private readonly clock: Clock;
-  private version: number;
-  private variant: string;
-  private routed!: Readonly<Assignment>;
-  private forced!: Readonly<Assignment>;
-  private fallbackAssignment!: Readonly<Assignment>;
+  readonly #clock: Clock;
+  #version: number;
+  #variant: string;
+  #routed!: Readonly<Assignment>;
+  #forced!: Readonly<Assignment>;
+  #fallbackAssignment!: Readonly<Assignment>;
 
   constructor(options: StaticPolicyOptions) {
     super();
     const opts = checkOptions<StaticPolicyOptions>('StaticPolicy', options);
-    this.clock = timeAndChance(opts).clock;
-    this.version = checkVersion('version', opts.version);
-    this.variant = opts.variant === undefined ? 'stable' : checkNonEmptyString('variant', opts.variant);
-    this.refresh();
+    this.#clock = timeAndChance(opts).clock;
+    this.#version = checkVersion('version', opts.version);
+    this.#variant = opts.variant === undefined ? 'stable' : checkNonEmptyString('variant', opts.variant);
+    this.#refresh();
   }
 
   /** The pinned version. */
   get currentVersion(): number {
-    return this.version;
+    return this.#version;
   }
 
   /**
@@ -76,51 +76,51 @@ export class StaticPolicy extends EventEmitter<StaticPolicyEvents> implements Ro
    */
   route(ctx?: RouteContext): Assignment {
     if (ctx?.force !== undefined) {
-      if (ctx.force !== this.variant) {
-        throw new ValidationError(`force must be '${this.variant}' (the only variant), got ${describeValue(ctx.force)}`);
+      if (ctx.force !== this.#variant) {
+        throw new ValidationError(`force must be '${this.#variant}' (the only variant), got ${describeValue(ctx.force)}`);
       }
-      return this.forced;
+      return this.#forced;
     }
-    return this.routed;
+    return this.#routed;
   }
 
   /** The pinned version, reason `'fallback'`. */
   fallback(): Assignment {
-    return this.fallbackAssignment;
+    return this.#fallbackAssignment;
   }
 
   /** The one version, with share 1. */
   traffic(): PolicyTraffic[] {
-    return [{ version: this.version, variant: this.variant, share: 1 }];
+    return [{ version: this.#version, variant: this.#variant, share: 1 }];
   }
 
   /** Moves every request to `version` and emits `pinned`. */
   pin(version: number): void {
     const to = checkVersion('version', version);
-    const from = this.version;
-    this.version = to;
-    this.refresh();
-    this.emit('pinned', { from, to, at: this.clock() });
+    const from = this.#version;
+    this.#version = to;
+    this.#refresh();
+    this.emit('pinned', { from, to, at: this.#clock() });
   }
 
   snapshot(): StaticPolicySnapshot {
-    return { policy: 'static', specVersion: 1, version: this.version, variant: this.variant };
+    return { policy: 'static', specVersion: 1, version: this.#version, variant: this.#variant };
   }
 
   restore(snapshot: unknown): void {
     const record = snapshotRecord(snapshot, 'static');
     const version = checkVersion('snapshot.version', record.version);
     const variant = checkNonEmptyString('snapshot.variant', record.variant);
-    this.version = version;
-    this.variant = variant;
-    this.refresh();
-    this.emit('restored', { at: this.clock() });
+    this.#version = version;
+    this.#variant = variant;
+    this.#refresh();
+    this.emit('restored', { at: this.#clock() });
   }
 
-  private refresh(): void {
-    const { version, variant } = this;
-    this.routed = Object.freeze({ version, variant, reason: 'static', propensity: 1 });
-    this.forced = Object.freeze({ version, variant, reason: 'forced', propensity: 1 });
-    this.fallbackAssignment = Object.freeze({ version, variant, reason: 'fallback', propensity: 1 });
+  #refresh(): void {
+    const version = this.#version, variant = this.#variant;
+    this.#routed = Object.freeze({ version, variant, reason: 'static', propensity: 1 });
+    this.#forced = Object.freeze({ version, variant, reason: 'forced', propensity: 1 });
+    this.#fallbackAssignment = Object.freeze({ version, variant, reason: 'fallback', propensity: 1 });
   }
 }

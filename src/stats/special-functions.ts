@@ -95,19 +95,22 @@ function gammaSeries(a: number, x: number): number {
  * with C and D kept away from zero: each `step(aₙ, bₙ)` returns the factor the value is multiplied by.
  */
 class Lentz {
-  constructor(
-    private c: number,
-    private d: number,
-  ) {}
+  #c: number;
+  #d: number;
+
+  constructor(c: number, d: number) {
+    this.#c = c;
+    this.#d = d;
+  }
 
   step(an: number, bn: number): number {
-    let d = bn + an * this.d;
+    let d = bn + an * this.#d;
     if (Math.abs(d) < TINY) d = TINY;
-    let c = bn + an / this.c;
+    let c = bn + an / this.#c;
     if (Math.abs(c) < TINY) c = TINY;
-    this.d = 1 / d;
-    this.c = c;
-    return this.d * c;
+    this.#d = 1 / d;
+    this.#c = c;
+    return this.#d * c;
   }
 }
 

@@ -28,32 +28,32 @@ interface ScheduledTimer {
  * ```
  */
 export class FakeClock {
-  private time: number;
-  private nextId = 1;
-  private timers: ScheduledTimer[] = [];
+  #time: number;
+  #nextId = 1;
+  #timers: ScheduledTimer[] = [];
 
   /** @param start - initial time in ms since the epoch (default 0). */
   constructor(start = 0) {
     if (!Number.isFinite(start)) throw new ValidationError(`start must be a finite number, got ${describeValue(start)}`);
-    this.time = start;
+    this.#time = start;
   }
 
   /** The current fake time in ms; bound, so it can be passed around as a `clock` function. */
-  readonly now = (): number => this.time;
+  readonly now = (): number => this.#time;
 
   /** Schedules `callback` once, `ms` from now. */
   setTimeout(callback: () => unknown, ms = 0): FakeTimer {
-    return this.schedule(callback, ms, undefined);
+    return this.#schedule(callback, ms, undefined);
   }
 
   /** Schedules `callback` every `ms` (at least 1 ms). */
   setInterval(callback: () => unknown, ms: number): FakeTimer {
-    return this.schedule(callback, ms, Math.max(1, ms));
+    return this.#schedule(callback, ms, Math.max(1, ms));
   }
 
   /** Cancels a timer; unknown or already-fired handles are ignored, as with the real functions. */
   clearTimeout(timer: FakeTimer | undefined): void {
-    if (timer) this.timers = this.timers.filter((t) => t.id !== timer.id);
+    if (timer) this.#timers = this.#timers.filter((t) => t.id !== timer.id);
   }
 
   /** Same as {@link FakeClock.clearTimeout}. */
@@ -63,7 +63,7 @@ export class FakeClock {
 
   /** Number of timers still scheduled. */
   get pendingTimers(): number {
-    return this.timers.length;
+    return this.#timers.length;
   }
 
   /**
@@ -72,11 +72,11 @@ export class FakeClock {
    * are not awaited (use {@link FakeClock.tickAsync} for that).
    */
   advance(ms: number): void {
-    const target = this.checkedTarget(ms);
-    for (let timer = this.nextDue(target); timer; timer = this.nextDue(target)) {
-      this.fire(timer);
+    const target = this.#checkedTarget(ms);
+    for (let timer = this.#nextDue(target); timer; timer = this.#nextDue(target)) {
+      this.#fire(timer);
     }
-    this.time = target;
+    this.#time = target;
   }
 
   /**
@@ -84,43 +84,43 @@ export class FakeClock {
    * queued microtasks run) before firing the next, so async work driven by timers completes in order.
    */
   async tickAsync(ms: number): Promise<void> {
-    const target = this.checkedTarget(ms);
-    for (let timer = this.nextDue(target); timer; timer = this.nextDue(target)) {
-      await this.fire(timer);
+    const target = this.#checkedTarget(ms);
+    for (let timer = this.#nextDue(target); timer; timer = this.#nextDue(target)) {
+      await this.#fire(timer);
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    this.time = target;
+    this.#time = target;
   }
 
   /** Sets the time directly (forward or backward); no timers fire. */
   set(time: number): void {
     if (!Number.isFinite(time)) throw new ValidationError(`time must be a finite number, got ${describeValue(time)}`);
-    this.time = time;
+    this.#time = time;
   }
 
-  private schedule(callback: () => unknown, ms: number, intervalMs: number | undefined): FakeTimer {
+  #schedule(callback: () => unknown, ms: number, intervalMs: number | undefined): FakeTimer {
     if (typeof callback !== 'function') {
       throw new ValidationError(`callback must be a function, got ${describeValue(callback)}`);
     }
     if (!Number.isFinite(ms) || ms < 0) {
       throw new ValidationError(`delay must be a finite number >= 0, got ${describeValue(ms)}`);
     }
-    const id = this.nextId++;
-    this.timers.push({ id, at: this.time + ms, intervalMs, callback });
+    const id = this.#nextId++;
+    this.#timers.push({ id, at: this.#time + ms, intervalMs, callback });
     const handle: FakeTimer = { id, unref: () => handle };
     return handle;
   }
 
-  private checkedTarget(ms: number): number {
+  #checkedTarget(ms: number): number {
     if (!Number.isFinite(ms) || ms < 0) {
       throw new ValidationError(`ms must be a finite number >= 0, got ${describeValue(ms)}`);
     }
-    return this.time + ms;
+    return this.#time + ms;
   }
 
-  private nextDue(target: number): ScheduledTimer | undefined {
+  #nextDue(target: number): ScheduledTimer | undefined {
     let next: ScheduledTimer | undefined;
-    for (const timer of this.timers) {
+    for (const timer of this.#timers) {
       if (timer.at <= target && (!next || timer.at < next.at || (timer.at === next.at && timer.id < next.id))) {
         next = timer;
       }
@@ -128,10 +128,10 @@ export class FakeClock {
     return next;
   }
 
-  private fire(timer: ScheduledTimer): unknown {
-    this.time = timer.at;
+  #fire(timer: ScheduledTimer): unknown {
+    this.#time = timer.at;
     if (timer.intervalMs === undefined) {
-      this.timers = this.timers.filter((t) => t !== timer);
+      this.#timers = this.#timers.filter((t) => t !== timer);
     } else {
       timer.at += timer.intervalMs;
     }
