@@ -4,12 +4,14 @@
  * (iris v1 → v2, the example's own CANARY_ANALYSIS, analysed every 3 s) steps 5 → 50 %, and a
  * rollback is forced halfway through. Every response must be a 200: the run fails (exit 1) on
  * any non-2xx answer, socket error or timeout, since the only thing changing is the rollout.
- * Prints requests/s, latency p50 / p99 / max, the canary's transitions and each version's
- * monitor p99.
+ * Prints requests/s, latency p50 / p99 / max, the canary's transitions, how many requests each
+ * version served before and after the rollback, each version's monitor p99, and the machine's
+ * load average at the start and the end.
  *
  * Run: `npm run load` (`DURATION_S=60 CONNECTIONS=1000 npm run load`).
  */
 import type { AddressInfo } from 'node:net';
+import { loadavg } from 'node:os';
 import autocannon from 'autocannon';
 import * as ort from 'onnxruntime-node';
 import { buildIrisVersions } from '../examples/demo/iris.js';
@@ -48,16 +50,23 @@ const server = createModelServer({ router });
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const { port } = server.address() as AddressInfo;
 
+const served = (v: number) => monitor.stats(v, { window: 'lifetime' }).totalRequests;
+let atRollback: [number, number] | undefined;
+const loadAtStart = loadavg();
 const rollbackTimer = setTimeout(() => {
-  if (canary.state.status === 'progressing' || canary.state.status === 'paused') canary.rollback('bench/load: planned rollback under load');
+  if (canary.state.status === 'progressing' || canary.state.status === 'paused') {
+    atRollback = [served(1), served(2)];
+    canary.rollback('bench/load: planned rollback under load');
+  }
 }, (DURATION_S * 1000) / 2);
 
 const result = await autocannon({
   url: `http://127.0.0.1:${port}/predict`,
   method: 'POST',
   headers: { 'content-type': 'application/json' },
-  // Varied users, so the canary's sticky split sends some of them to v2.
-  requests: Array.from({ length: 50 }, (_, i) => ({ body: JSON.stringify({ features: [5.1 + (i % 7) / 10, 3.5, 1.4 + (i % 5), 0.2 + (i % 3)], unit_id: `user-${i}` }) })),
+  // 1 000 users, so the canary's sticky split sends some of them to v2 from its first 5 % step
+  // (with 50, none of them hashed below 5 % and the analysis paused for want of canary data).
+  requests: Array.from({ length: 1000 }, (_, i) => ({ body: JSON.stringify({ features: [5.1 + (i % 7) / 10, 3.5, 1.4 + (i % 5), 0.2 + (i % 3)], unit_id: `user-${i}` }) })),
   connections: CONNECTIONS,
   duration: DURATION_S,
 });
@@ -73,6 +82,14 @@ console.log(`requests ${result.requests.total} (${Math.round(result.requests.ave
 console.log(`latency ms: p50 ${result.latency.p50}, p90 ${result.latency.p90}, p99 ${result.latency.p99}, max ${result.latency.max}`);
 console.log(`monitor lifetime p99 (inside the host): v1 ${p99(1)} ms, v2 ${p99(2)} ms; final canary state: ${canary.state.status} ${canary.state.percentage} %`);
 console.log(`canary transitions:\n${transitions.map((t) => `  ${t}`).join('\n') || '  none'}`);
+if (atRollback) {
+  // Requests in flight at the rollback (at most one per connection) may still finish on v2.
+  console.log(`served before the rollback: v1 ${atRollback[0]}, v2 ${atRollback[1]}; after it: v1 ${served(1) - atRollback[0]}, v2 ${served(2) - atRollback[1]}`);
+} else {
+  console.log(`no planned rollback: the canary was ${canary.state.status} at halfway; served: v1 ${served(1)}, v2 ${served(2)}`);
+}
+const fmt = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+console.log(`load average (1, 5, 15 min): start ${fmt(loadAtStart)}, end ${fmt(loadavg())}`);
 if (failed > 0) {
   console.error(`FAILED: ${failed} requests did not get a 200 while the rollout moved`);
   process.exitCode = 1;
