@@ -9,16 +9,19 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PreconditionFailedError, StorageError } from '../../src/errors.js';
-import { DeploymentStore, FileSystemStorage, MemoryStorage, type StorageAdapter, type StoredDeployment, type TransitionInput } from '../../src/index.js';
+import { DeploymentStore, FileSystemStorage, type StorageAdapter, type StoredDeployment, type TransitionInput } from '../../src/index.js';
 import { FaultyStorage, seededRandom, type StorageFault } from '../../src/testing/index.js';
+import { useFleetStores } from '../fleet/fleet-stores.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
+// The fleet tests' stores (memory; PostgreSQL and Ceph RGW when set in the environment) and the file system.
+const { stores } = useFleetStores('deployment-store-faults.test.ts');
 const adapters: Array<[string, () => Promise<StorageAdapter>]> = [
-  ['MemoryStorage', async () => new MemoryStorage()],
+  ...stores.filter((s) => !s.skip).map((s): [string, () => Promise<StorageAdapter>] => [s.kind, () => s.make()]),
   [
     'FileSystemStorage',
     async () => {
