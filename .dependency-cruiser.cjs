@@ -51,6 +51,16 @@ module.exports = {
     forbid('storage', 'fleet', 'Storage moves bytes; it knows nothing of deployments.'),
     forbid('fleet', 'router', 'Fleet mode keeps state in step beside the router; route() never waits on it.'),
     forbid('fleet', 'predict', 'Fleet mode shares rollout state, not models.'),
+    forbid('cli', 'router', 'The command steers stored state; it never serves a request.'),
+    forbid('cli', 'predict', 'The command never runs a model (register validates through the registry).'),
+    forbid('cli', 'analysis', 'The command shows the numbers analyses stored; it does not judge.'),
+    {
+      name: 'no-library-to-cli',
+      comment: 'The model-rollout command sits on top: cli → fleet, registry; nothing in the library imports it.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/cli/' },
+      to: { path: '^src/cli/' },
+    },
     {
       name: 'no-library-to-testing',
       comment: 'model-rollout/testing builds on the library; the library never imports its test helpers.',

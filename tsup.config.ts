@@ -6,6 +6,8 @@ export default defineConfig({
     'testing/index': 'src/testing/index.ts',
     'postgres/index': 'src/storage/postgres/index.ts',
     's3/index': 'src/storage/s3/index.ts',
+    // The `model-rollout` command (package.json "bin"); its chunks are the library's own.
+    cli: 'src/cli/main.ts',
   },
   format: ['esm', 'cjs'],
   // stripInternal: a declaration tagged @internal (helpers, the analysis engine's steering, resolved

@@ -151,6 +151,7 @@ export {
   type CanarySnapshot,
 } from './routing/canary.js';
 export { ABTestController } from './routing/ab-test.js';
+export { policyFromSnapshot, type RestoredPolicy, type PolicyFromSnapshotOptions } from './routing/policy-from-snapshot.js';
 export type {
   VariantConfig,
   MetricConfig,
