@@ -6,10 +6,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NotFoundError, PreconditionFailedError } from '../errors.js';
 import { DeploymentStore, type StoredDeployment } from '../fleet/deployment-store.js';
+import { readFleetMonitors } from '../fleet/fleet-monitors.js';
 import { policyFromSnapshot } from '../routing/policy-from-snapshot.js';
 import type { StorageAdapter } from '../storage/storage-adapter.js';
 import type { Command, CommandContext } from './command.js';
-import { readFleetView } from './fleet-view.js';
 import { applyOperatorAction, type OperatorVerb } from './operator-actions.js';
 import { operatorName } from './operator.js';
 import { formatPairs, table } from './output.js';
@@ -45,7 +45,7 @@ async function storeOf(ctx: CommandContext, forWrites = false): Promise<Deployme
 export async function collectStatus(store: DeploymentStore, name: string, now = Date.now()): Promise<DeploymentStatus> {
   const current = await readDeployment(store, name);
   const summary = summarize(policyFromSnapshot(current.state.policy));
-  const [fleet, audit] = await Promise.all([readFleetView(store.storage, name, now), store.audit(name)]);
+  const [fleet, audit] = await Promise.all([readFleetMonitors(store.storage, name, { clock: () => now }), store.audit(name)]);
   const versions = summary.traffic.map((t) => {
     const stats = fleet.merged.stats(t.version);
     return { version: t.version, variant: t.variant, share: t.share, requests: stats.totalRequests, errorRate: stats.errorRate, p99LatencyMs: stats.p99LatencyMs };

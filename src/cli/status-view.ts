@@ -2,7 +2,8 @@
  * `status`: what a deployment does now, gathered from storage (its state, the merged fleet
  * heartbeats, its audit log) into one plain object (the `--json` output) and drawn as a screen.
  */
-import type { AuditRecord, DeploymentState } from '../fleet/deployment-store.js';
+import type { AuditRecord } from '../fleet/deployment-store.js';
+import type { ReplicaHeartbeat } from '../fleet/fleet-monitors.js';
 import type { PolicySummary } from './policy-summary.js';
 import { fields, formatAge, formatMs, formatPercent, table, type Styles } from './output.js';
 
@@ -18,15 +19,6 @@ export interface VersionStatus {
   p99LatencyMs: number;
 }
 
-/** A replica whose heartbeat was found. */
-export interface ReplicaStatus {
-  replicaId: string;
-  at: string;
-  ageMs: number;
-  fresh: boolean;
-  requests: number;
-}
-
 /** Everything `status` shows; its `--json` output. */
 export interface DeploymentStatus extends PolicySummary {
   deployment: string;
@@ -35,7 +27,8 @@ export interface DeploymentStatus extends PolicySummary {
   at: string;
   by: string;
   versions: VersionStatus[];
-  replicas: ReplicaStatus[];
+  /** Every heartbeat found (stale ones are listed, not merged). */
+  replicas: ReplicaHeartbeat[];
   /** The latest audit records that carry the numbers a decision saw, newest first. */
   analyses: Array<Omit<AuditRecord, 'state'>>;
   /** When this view was taken. */
@@ -51,10 +44,6 @@ export function lastAnalyses(records: readonly AuditRecord[]): Array<Omit<AuditR
     .slice(-ANALYSES_SHOWN)
     .reverse()
     .map(({ state: _state, ...rest }) => rest);
-}
-
-export function stateLine(state: DeploymentState): string {
-  return `revision ${state.revision} at ${state.at} by ${state.by}`;
 }
 
 function statusColor(status: string, s: Styles): string {
