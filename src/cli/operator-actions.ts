@@ -9,7 +9,7 @@ import { ABTestController } from '../routing/ab-test.js';
 import { BlueGreenSwitch } from '../routing/blue-green.js';
 import { CanaryDeployment } from '../routing/canary.js';
 import type { RestoredPolicy } from '../routing/policy-from-snapshot.js';
-import { summarize } from './policy-summary.js';
+import { summarize, type PolicySummary } from './policy-summary.js';
 
 export type OperatorVerb = 'promote' | 'abort' | 'rollback' | 'pause' | 'resume';
 
@@ -27,13 +27,18 @@ export interface AppliedAction {
   to: string;
 }
 
+/** A status with the candidate's share when it has one (`progressing 25 %`), so a step shows in the audit. */
+function describe(summary: PolicySummary): string {
+  return summary.percentage !== null && summary.percentage > 0 ? `${summary.status} ${Number(summary.percentage.toFixed(2))} %` : summary.status;
+}
+
 function unsupported(policy: string, verb: OperatorVerb, offers: string): InvalidStateError {
   return new InvalidStateError(`a ${policy} deployment cannot ${verb}: it offers ${offers}`);
 }
 
 /** Applies one operator verb to `policy` (mutating it). @throws InvalidStateError when the policy cannot do it now. */
 export function applyOperatorAction(policy: RestoredPolicy, request: OperatorAction): AppliedAction {
-  const from = summarize(policy).status;
+  const from = describe(summarize(policy));
   const { verb, reason } = request;
   let action: string = verb;
   if (policy instanceof CanaryDeployment) {
@@ -69,5 +74,5 @@ export function applyOperatorAction(policy: RestoredPolicy, request: OperatorAct
     const kind = summarize(policy).policy;
     throw unsupported(kind, verb, 'no operator transitions (change it from the host)');
   }
-  return { action, from, to: summarize(policy).status };
+  return { action, from, to: describe(summarize(policy)) };
 }

@@ -90,12 +90,12 @@ describe.each(storeKinds('rollout-commands.test.ts'))('rollout commands on the $
   it('pauses, resumes and promotes step by step, then fully, each a transition by the operator', async () => {
     const pause = await run('pause', 'iris', '--reason', 'checking p99');
     expect(pause).toMatchObject({ code: 0, stderr: '' });
-    expect(pause.stdout).toMatch(/^iris: pause progressing → paused \(revision 2 → 3\) by operator:ana@\S+\n$/);
-    expect((await run('resume', 'iris')).stdout).toMatch(/resume paused → progressing \(revision 3 → 4\)/);
+    expect(pause.stdout).toMatch(/^iris: pause progressing 25 % → paused 25 % \(revision 2 → 3\) by operator:ana@\S+\n$/);
+    expect((await run('resume', 'iris')).stdout).toMatch(/resume paused 25 % → progressing 25 % \(revision 3 → 4\)/);
     const step = JSON.parse((await run('promote', 'iris', '--json', '--by', 'oncall-bot')).stdout);
-    expect(step).toEqual({ deployment: 'iris', action: 'step', from: 'progressing', to: 'progressing', revision: 5, by: 'oncall-bot' });
+    expect(step).toEqual({ deployment: 'iris', action: 'step', from: 'progressing 25 %', to: 'progressing 50 %', revision: 5, by: 'oncall-bot' });
     expect((await deployments.read('iris'))!.state.policy).toMatchObject({ percentage: 50, status: 'progressing' });
-    expect((await run('promote', 'iris', '--full', '--reason', 'looks good')).stdout).toMatch(/promote progressing → promoted \(revision 5 → 6\)/);
+    expect((await run('promote', 'iris', '--full', '--reason', 'looks good')).stdout).toMatch(/promote progressing 50 % → promoted \(revision 5 → 6\)/);
     expect((await deployments.read('iris'))!.state.policy).toMatchObject({ status: 'promoted', stable: 2, canary: null, percentage: 0 });
 
     const history = (await run('history', 'iris')).stdout.trimEnd().split('\n');
@@ -103,10 +103,10 @@ describe.each(storeKinds('rollout-commands.test.ts'))('rollout commands on the $
     expect(history.slice(1).map((l) => l.split(/\s{2,}/).slice(2, 5))).toEqual([
       ['replica-a', 'start', '- → progressing'],
       ['replica-b', 'step', 'progressing → progressing'],
-      [expect.stringMatching(/^operator:ana@/), 'pause', 'progressing → paused'],
-      [expect.stringMatching(/^operator:ana@/), 'resume', 'paused → progressing'],
-      ['oncall-bot', 'step', 'progressing → progressing'],
-      [expect.stringMatching(/^operator:ana@/), 'promote', 'progressing → promoted'],
+      [expect.stringMatching(/^operator:ana@/), 'pause', 'progressing 25 % → paused 25 %'],
+      [expect.stringMatching(/^operator:ana@/), 'resume', 'paused 25 % → progressing 25 %'],
+      ['oncall-bot', 'step', 'progressing 25 % → progressing 50 %'],
+      [expect.stringMatching(/^operator:ana@/), 'promote', 'progressing 50 % → promoted'],
     ]);
     const json = JSON.parse((await run('history', 'iris', '--json')).stdout);
     expect(json.map((r: { revision: number; action: string; reason: string | null }) => [r.revision, r.action, r.reason])).toEqual([
@@ -118,12 +118,12 @@ describe.each(storeKinds('rollout-commands.test.ts'))('rollout commands on the $
     const canary = new CanaryDeployment({ name: 'ranker', stable: 5, canary: 6 });
     canary.start();
     await deployments.create('ranker', { action: 'start', by: 'replica-a', policy: canary.snapshot() });
-    expect((await run('rollback', 'ranker', '--reason', 'p99 doubled')).stdout).toMatch(/^ranker: rollback progressing → rolledBack \(revision 1 → 2\)/);
+    expect((await run('rollback', 'ranker', '--reason', 'p99 doubled')).stdout).toMatch(/^ranker: rollback progressing 5 % → rolledBack \(revision 1 → 2\)/);
     expect((await deployments.audit('ranker'))[1]).toMatchObject({ action: 'rollback', reason: 'p99 doubled', by: expect.stringMatching(/^operator:ana@/) });
     canary.restore((await deployments.read('ranker'))!.state.policy);
     canary.start();
     await deployments.transition('ranker', (await deployments.read('ranker'))!, { action: 'start', by: 'replica-a', policy: canary.snapshot() });
-    expect((await run('abort', 'ranker')).stdout).toMatch(/abort progressing → idle \(revision 3 → 4\)/);
+    expect((await run('abort', 'ranker')).stdout).toMatch(/abort progressing 5 % → idle \(revision 3 → 4\)/);
 
     expect((await run('promote', 'search')).stdout).toMatch(/^search: switch blue active \(v3\) → green active \(v4\) \(revision 1 → 2\)/);
     expect((await run('rollback', 'search', '--json')).stdout).toMatch(/"to": "blue active \(v3\)"/);
