@@ -9,7 +9,7 @@ import { ABTestController } from '../routing/ab-test.js';
 import { BlueGreenSwitch } from '../routing/blue-green.js';
 import { CanaryDeployment } from '../routing/canary.js';
 import type { RestoredPolicy } from '../routing/policy-from-snapshot.js';
-import { summarize, type PolicySummary } from './policy-summary.js';
+import { summarizePolicy, type PolicySummary } from './policy-summary.js';
 
 export type OperatorVerb = 'promote' | 'abort' | 'rollback' | 'pause' | 'resume';
 
@@ -38,7 +38,7 @@ function unsupported(policy: string, verb: OperatorVerb, offers: string): Invali
 
 /** Applies one operator verb to `policy` (mutating it). @throws InvalidStateError when the policy cannot do it now. */
 export function applyOperatorAction(policy: RestoredPolicy, request: OperatorAction): AppliedAction {
-  const from = describe(summarize(policy));
+  const from = describe(summarizePolicy(policy));
   const { verb, reason } = request;
   let action: string = verb;
   if (policy instanceof CanaryDeployment) {
@@ -71,8 +71,8 @@ export function applyOperatorAction(policy: RestoredPolicy, request: OperatorAct
     for (const name of running) policy.conclude(name, verb === 'promote' ? undefined : policy.results(name).control);
     action = 'conclude';
   } else {
-    const kind = summarize(policy).policy;
+    const kind = summarizePolicy(policy).policy;
     throw unsupported(kind, verb, 'no operator transitions (change it from the host)');
   }
-  return { action, from, to: describe(summarize(policy)) };
+  return { action, from, to: describe(summarizePolicy(policy)) };
 }

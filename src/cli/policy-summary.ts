@@ -19,7 +19,7 @@ export interface PolicySummary {
   traffic: PolicyTraffic[];
 }
 
-export function summarize(policy: RestoredPolicy): PolicySummary {
+export function summarizePolicy(policy: RestoredPolicy): PolicySummary {
   const traffic = policy.traffic();
   if (policy instanceof CanaryDeployment) {
     const { status, stepIndex, percentage } = policy.state;

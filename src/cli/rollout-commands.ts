@@ -13,7 +13,7 @@ import type { Command, CommandContext } from './command.js';
 import { applyOperatorAction, type OperatorVerb } from './operator-actions.js';
 import { operatorName } from './operator.js';
 import { formatPairs, table } from './output.js';
-import { summarize } from './policy-summary.js';
+import { summarizePolicy } from './policy-summary.js';
 import { lastAnalyses, renderStatus, type DeploymentStatus } from './status-view.js';
 import { UsageError } from './usage-error.js';
 
@@ -44,7 +44,7 @@ async function storeOf(ctx: CommandContext, forWrites = false): Promise<Deployme
 /** Everything `status` shows, read now. */
 export async function collectStatus(store: DeploymentStore, name: string, now = Date.now()): Promise<DeploymentStatus> {
   const current = await readDeployment(store, name);
-  const summary = summarize(policyFromSnapshot(current.state.policy));
+  const summary = summarizePolicy(policyFromSnapshot(current.state.policy));
   const [fleet, audit] = await Promise.all([readFleetMonitors(store.storage, name, { clock: () => now }), store.audit(name)]);
   const versions = summary.traffic.map((t) => {
     const stats = fleet.merged.stats(t.version);
@@ -74,7 +74,7 @@ const deployments: Command = {
     const rows = await Promise.all(
       (await deploymentNames(store.storage)).map(async (name) => {
         const current = await readDeployment(store, name);
-        const summary = summarize(policyFromSnapshot(current.state.policy));
+        const summary = summarizePolicy(policyFromSnapshot(current.state.policy));
         return { name, policy: summary.policy, status: summary.status, step: summary.step, percentage: summary.percentage, revision: current.state.revision, at: current.state.at, by: current.state.by };
       }),
     );
