@@ -178,12 +178,12 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
   readonly maxVersions: number;
   /** Time source of the windows, in ms. */
   readonly clock: Clock;
-  private readonly bucketMs: number;
-  private readonly versions = new Map<MonitoredVersion, VersionState>();
+  readonly #bucketMs: number;
+  readonly #versions = new Map<MonitoredVersion, VersionState>();
   /** Prometheus label of each version, so `1` and `'1'` cannot both be recorded and collide. */
-  private readonly labels = new Map<string, MonitoredVersion>();
+  readonly #labels = new Map<string, MonitoredVersion>();
   /** Deployments whose gauges every scrape reports; see {@link DeploymentMonitor.trackRollout}. */
-  private readonly rollouts = new RolloutGaugeSet();
+  readonly #rollouts = new RolloutGaugeSet();
 
   constructor(options: DeploymentMonitorOptions = {}) {
     super();
@@ -193,7 +193,7 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     this.relativeAccuracy = checkNumber('relativeAccuracy', relativeAccuracy, { min: 0, exclusiveMin: true, max: 0.5 });
     this.maxVersions = checkNumber('maxVersions', maxVersions, { min: 1, integer: true });
     this.clock = checkFunction<Clock>('clock', clock);
-    this.bucketMs = this.windowMs / this.buckets;
+    this.#bucketMs = this.windowMs / this.buckets;
   }
 
   /**
@@ -230,16 +230,16 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     const at = recordOptions === undefined ? undefined : recordOptions.at;
     if (at !== undefined) {
       if (typeof at !== 'number' || !Number.isFinite(at)) throw new ValidationError(`at must be a finite number of ms, got ${describeValue(at)}`);
-      const known = output === undefined ? this.versions.get(version) : undefined;
+      const known = output === undefined ? this.#versions.get(version) : undefined;
       if (known !== undefined) {
         known.latency.addEstimated(at, this.clock, latencyMs, !success);
         return;
       }
     }
     const now = this.clock();
-    const state = this.versions.get(version) ?? this.addVersion(version, now);
+    const state = this.#versions.get(version) ?? this.#addVersion(version, now);
     state.latency.add(now, latencyMs, !success);
-    if (output !== undefined) this.outputRing(state, now).add(now, output as number, false);
+    if (output !== undefined) this.#outputRing(state, now).add(now, output as number, false);
   }
 
   /** Adds one model output (a score, a probability, a regression value) to the version's output distribution. */
@@ -248,13 +248,13 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       throw new ValidationError(`value must be a finite number within ±${MAX_OUTPUT}, got ${describeValue(value)}`);
     }
     const now = this.clock();
-    const state = this.versions.get(version) ?? this.addVersion(version, now);
-    this.outputRing(state, now).add(now, value, false);
+    const state = this.#versions.get(version) ?? this.#addVersion(version, now);
+    this.#outputRing(state, now).add(now, value, false);
   }
 
   /** Versions recorded so far, in the order first seen. */
   get versionsSeen(): MonitoredVersion[] {
-    return [...this.versions.keys()];
+    return [...this.#versions.keys()];
   }
 
   /**
@@ -263,7 +263,7 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
    */
   stats(version: MonitoredVersion, options: StatsOptions = {}): DeploymentStats {
     const window = checkOneOf<StatsWindow>('window', options.window ?? 'rolling', ['rolling', 'lifetime']);
-    const state = this.versions.get(version);
+    const state = this.#versions.get(version);
     const now = this.clock();
     if (state === undefined) return statsOf(undefined, 0, now);
     if (window === 'lifetime') return statsOf(state.latency.lifetime(now), state.firstRecordAt, now);
@@ -278,7 +278,7 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
    */
   outcomes(version: MonitoredVersion, options: StatsOptions = {}): OutcomeHistogram {
     const window = checkOneOf<StatsWindow>('window', options.window ?? 'lifetime', ['rolling', 'lifetime']);
-    const state = this.versions.get(version);
+    const state = this.#versions.get(version);
     if (state === undefined) return NO_OUTCOMES;
     const now = this.clock();
     const cell = window === 'lifetime' ? state.latency.lifetime(now) : state.latency.rolling(now);
@@ -293,7 +293,7 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
    */
   checkHealth(version: MonitoredVersion, rules: HealthRules = {}): HealthReport {
     const report = judgeHealth(this.stats(version), rules);
-    const state = this.versions.get(version);
+    const state = this.#versions.get(version);
     if (state === undefined || report.status === 'insufficient-data' || report.status === state.health) return report;
     const previous = state.health;
     state.health = report.status;
@@ -322,7 +322,7 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     const minSamples = checkNumber('minSamples', options.minSamples ?? 100, { min: 1, integer: true });
     const now = this.clock();
     const read = (v: MonitoredVersion) => {
-      const ring = this.versions.get(v)?.outputs;
+      const ring = this.#versions.get(v)?.outputs;
       return ring === undefined ? undefined : window === 'rolling' ? ring.rolling(now) : ring.lifetime(now);
     };
     const current = read(version)?.sketch;
@@ -348,7 +348,7 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
   snapshot(): MonitorSnapshot {
     const now = this.clock();
     const versions: VersionSnapshot[] = [];
-    for (const state of this.versions.values()) {
+    for (const state of this.#versions.values()) {
       state.latency.rotate(now);
       state.outputs?.rotate(now);
       const entry: VersionSnapshot = { version: state.version, firstRecordAt: state.firstRecordAt, latency: state.latency.toJSON() };
@@ -373,17 +373,17 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
    * `ValidationError` and changes nothing.
    */
   merge(snapshot: MonitorSnapshot): void {
-    const parsed = this.parseSnapshot(snapshot);
-    const added = parsed.filter((p) => !this.versions.has(p.version)).length;
-    if (this.versions.size + added > this.maxVersions) throw this.capacityError(`merging a snapshot with ${added} new version(s) was refused`);
-    for (const incoming of parsed) this.checkMergeFits(incoming);
+    const parsed = this.#parseSnapshot(snapshot);
+    const added = parsed.filter((p) => !this.#versions.has(p.version)).length;
+    if (this.#versions.size + added > this.maxVersions) throw this.#capacityError(`merging a snapshot with ${added} new version(s) was refused`);
+    for (const incoming of parsed) this.#checkMergeFits(incoming);
     const now = this.clock();
     for (const incoming of parsed) {
-      const existing = this.versions.get(incoming.version);
-      const state = existing ?? this.addVersion(incoming.version, now);
+      const existing = this.#versions.get(incoming.version);
+      const state = existing ?? this.#addVersion(incoming.version, now);
       state.firstRecordAt = existing ? Math.min(existing.firstRecordAt, incoming.firstRecordAt) : incoming.firstRecordAt;
       state.latency.absorb(incoming.latency, now);
-      if (incoming.outputs) this.outputRing(state, now).absorb(incoming.outputs, now);
+      if (incoming.outputs) this.#outputRing(state, now).absorb(incoming.outputs, now);
     }
   }
 
@@ -393,8 +393,8 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
    * snapshot of each replica without counting any of them twice.
    */
   clear(): void {
-    this.versions.clear();
-    this.labels.clear();
+    this.#versions.clear();
+    this.#labels.clear();
   }
 
   /**
@@ -408,7 +408,7 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     if (typeof deployment !== 'string' || deployment === '') {
       throw new ValidationError(`deployment must be a non-empty string, got ${describeValue(deployment)}`);
     }
-    return this.rollouts.track(deployment, checkFunction('read', read));
+    return this.#rollouts.track(deployment, checkFunction('read', read));
   }
 
   /**
@@ -421,7 +421,7 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
    * `deployment_last_analysis_timestamp_seconds`.
    */
   toPrometheus(options: PrometheusOptions = {}): string {
-    return renderExposition(this.families(resolvePrometheusOptions(options)));
+    return renderExposition(this.#families(resolvePrometheusOptions(options)));
   }
 
   /**
@@ -442,10 +442,10 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       throw new ValidationError(`registry must be a prom-client Registry, got ${describeValue(registry)}`);
     }
     const resolved = resolvePrometheusOptions(options);
-    const templates = this.families(resolved);
+    const templates = this.#families(resolved);
     const collectors = templates.map((template) =>
       toCollector(template.name, template.help, template.type, () =>
-        this.families(resolved).find((f) => f.name === template.name),
+        this.#families(resolved).find((f) => f.name === template.name),
       ),
     );
     // Names as registered: an OpenMetrics registry renames counters in place while rendering.
@@ -487,10 +487,10 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       }
     }
     const resolved = resolvePrometheusOptions(options);
-    return observeFamilies(meter, this.families(resolved), () => this.families(resolved));
+    return observeFamilies(meter, this.#families(resolved), () => this.#families(resolved));
   }
 
-  private families({ prefix, labels, quantiles, latency, buckets }: ResolvedPrometheusOptions): PrometheusFamily[] {
+  #families({ prefix, labels, quantiles, latency, buckets }: ResolvedPrometheusOptions): PrometheusFamily[] {
     const requests: PrometheusFamily = {
       name: `${prefix}requests_total`,
       help: 'Requests recorded by the deployment monitor, per model version.',
@@ -513,7 +513,7 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       samples: [],
     };
     const now = this.clock();
-    for (const state of this.versions.values()) {
+    for (const state of this.#versions.values()) {
       const versionLabels = { ...labels, version: String(state.version) };
       const lifetime = state.latency.lifetime(now);
       const rolling = state.latency.rolling(now);
@@ -540,34 +540,34 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       duration.samples.push({ name: `${duration.name}_sum`, labels: versionLabels, value: lifetime.sketch.sum / 1000 });
       duration.samples.push({ name: `${duration.name}_count`, labels: versionLabels, value: lifetime.sketch.count });
     }
-    return [requests, failures, duration, ...this.rollouts.families(prefix, labels)];
+    return [requests, failures, duration, ...this.#rollouts.families(prefix, labels)];
   }
 
-  private addVersion(version: MonitoredVersion, now: number): VersionState {
+  #addVersion(version: MonitoredVersion, now: number): VersionState {
     const valid = typeof version === 'number' ? Number.isFinite(version) : typeof version === 'string' && version !== '';
     if (!valid) throw new ValidationError(`version must be a finite number or a non-empty string, got ${describeValue(version)}`);
-    this.checkLabelFree(version);
-    if (this.versions.size >= this.maxVersions) throw this.capacityError(`version ${describeValue(version)} cannot be added`);
+    this.#checkLabelFree(version);
+    if (this.#versions.size >= this.maxVersions) throw this.#capacityError(`version ${describeValue(version)} cannot be added`);
     const state: VersionState = {
       version,
       firstRecordAt: now,
-      latency: new SketchRing(this.bucketMs, this.buckets, this.relativeAccuracy, now),
+      latency: new SketchRing(this.#bucketMs, this.buckets, this.relativeAccuracy, now),
       outputs: undefined,
       health: undefined,
     };
-    this.versions.set(version, state);
-    this.labels.set(String(version), version);
+    this.#versions.set(version, state);
+    this.#labels.set(String(version), version);
     return state;
   }
 
-  private capacityError(what: string): CapacityError {
+  #capacityError(what: string): CapacityError {
     return new CapacityError(
-      `${what}: the monitor already holds ${this.versions.size} versions and keeps at most maxVersions = ${this.maxVersions}`,
+      `${what}: the monitor already holds ${this.#versions.size} versions and keeps at most maxVersions = ${this.maxVersions}`,
     );
   }
 
-  private checkLabelFree(version: MonitoredVersion): void {
-    const holder = this.labels.get(String(version));
+  #checkLabelFree(version: MonitoredVersion): void {
+    const holder = this.#labels.get(String(version));
     if (holder !== undefined && holder !== version) {
       throw new ValidationError(
         `version ${describeValue(version)} would share the label "${String(version)}" with version ${describeValue(holder)}; record each version under one type`,
@@ -575,14 +575,14 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     }
   }
 
-  private outputRing(state: VersionState, now: number): SketchRing {
-    state.outputs ??= new SketchRing(this.bucketMs, this.buckets, this.relativeAccuracy, now);
+  #outputRing(state: VersionState, now: number): SketchRing {
+    state.outputs ??= new SketchRing(this.#bucketMs, this.buckets, this.relativeAccuracy, now);
     return state.outputs;
   }
 
   /** A merge that would count past 2^53 or sum to infinity is refused before anything changes. */
-  private checkMergeFits(incoming: ParsedVersion): void {
-    const state = this.versions.get(incoming.version);
+  #checkMergeFits(incoming: ParsedVersion): void {
+    const state = this.#versions.get(incoming.version);
     const fits = (ring: SketchRing | undefined, parsed: ParsedRing | undefined, what: string) => {
       if (parsed === undefined) return;
       const mine = ring?.totals() ?? { count: 0, sum: 0 };
@@ -597,7 +597,7 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
     fits(state?.outputs, incoming.outputs, 'outputs');
   }
 
-  private parseSnapshot(snapshot: unknown): ParsedVersion[] {
+  #parseSnapshot(snapshot: unknown): ParsedVersion[] {
     if (typeof snapshot !== 'object' || snapshot === null) {
       throw new ValidationError(`snapshot must be an object from DeploymentMonitor.snapshot(), got ${describeValue(snapshot)}`);
     }
@@ -626,7 +626,7 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       const v = version as MonitoredVersion;
       if (seen.has(String(v))) throw new ValidationError(`${at}.version ${describeValue(v)} appears twice in the snapshot`);
       seen.set(String(v), v);
-      if (!this.versions.has(v)) this.checkLabelFree(v);
+      if (!this.#versions.has(v)) this.#checkLabelFree(v);
       const firstRecordAt = e.firstRecordAt;
       if (typeof firstRecordAt !== 'number' || !Number.isFinite(firstRecordAt)) {
         throw new ValidationError(`${at}.firstRecordAt must be a finite number, got ${describeValue(firstRecordAt)}`);

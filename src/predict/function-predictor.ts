@@ -27,12 +27,12 @@ export interface FunctionPredictorOptions {
  */
 export class FunctionPredictor<In = PredictInput, Out = PredictOutput> implements Predictor<In, Out> {
   readonly signature?: ModelSignature;
-  private readonly fn: (input: In, options?: PredictOptions) => Out | Promise<Out>;
-  private readonly onDispose: (() => void | Promise<void>) | undefined;
-  private disposing: Promise<void> | undefined;
+  readonly #fn: (input: In, options?: PredictOptions) => Out | Promise<Out>;
+  readonly #onDispose: (() => void | Promise<void>) | undefined;
+  #disposing: Promise<void> | undefined;
 
   constructor(fn: (input: In, options?: PredictOptions) => Out | Promise<Out>, options: FunctionPredictorOptions = {}) {
-    this.fn = checkFunction('fn', fn);
+    this.#fn = checkFunction('fn', fn);
     if (options.signature !== undefined) {
       const s = options.signature;
       if (typeof s !== 'object' || s === null || !Array.isArray(s.inputs) || !Array.isArray(s.outputs)) {
@@ -40,19 +40,19 @@ export class FunctionPredictor<In = PredictInput, Out = PredictOutput> implement
       }
       this.signature = s;
     }
-    this.onDispose = options.dispose === undefined ? undefined : checkFunction<() => void | Promise<void>>('dispose', options.dispose);
+    this.#onDispose = options.dispose === undefined ? undefined : checkFunction<() => void | Promise<void>>('dispose', options.dispose);
   }
 
   /** Calls the function; its own errors reach the caller unchanged. */
   async predict(input: In, options?: PredictOptions): Promise<Out> {
     if (options?.signal?.aborted) throw new AbortedError('prediction aborted before it ran', { cause: options.signal.reason });
-    if (this.disposing) throw new InvalidStateError('predictor is disposed');
-    return this.fn(input, options);
+    if (this.#disposing) throw new InvalidStateError('predictor is disposed');
+    return this.#fn(input, options);
   }
 
   /** Marks the predictor disposed and runs the `dispose` option once. */
   dispose(): Promise<void> {
-    this.disposing ??= Promise.resolve(this.onDispose?.());
-    return this.disposing;
+    this.#disposing ??= Promise.resolve(this.#onDispose?.());
+    return this.#disposing;
   }
 }

@@ -51,18 +51,18 @@ export class InputPlan {
   /** Elements per row (product of `rowDims`), or -1 when a dim after the first is symbolic. */
   readonly rowSize: number;
   /** `[1, ...rowDims]`, when `rowDims` is known. */
-  private readonly oneRowDims: readonly number[] | undefined;
+  readonly #oneRowDims: readonly number[] | undefined;
   /** Whether one row without its batch dim is a whole input (the batch dim is symbolic or 1). */
-  private readonly oneRowFits: boolean;
+  readonly #oneRowFits: boolean;
   /**
    * `oneRowDims` when a flat array of `rowSize` values is a whole valid input (the batch dim is
    * symbolic or 1, the row is not empty), so {@link InputPlan.toTensor} can take the commonest
    * call, one row as `number[]`, without the general form checks.
    */
-  private readonly flatRowDims: readonly number[] | undefined;
+  readonly #flatRowDims: readonly number[] | undefined;
   /** `'x' float32[N,4]`, for messages. */
   readonly label: string;
-  private readonly where: string;
+  readonly #where: string;
 
   constructor(spec: TensorSpec, where: string) {
     this.name = spec.name;
@@ -78,15 +78,15 @@ export class InputPlan {
     this.rowDims = spec.shape.length > 0 && rest.every((d): d is number => typeof d === 'number') ? rest : undefined;
     this.rowSize = this.rowDims ? this.rowDims.reduce((a, b) => a * b, 1) : -1;
     // The dims of one row are the same on every call: built once, frozen, shared by every tensor.
-    this.oneRowDims = this.rowDims && spec.shape.length >= 2 ? Object.freeze([1, ...this.rowDims]) : undefined;
-    this.oneRowFits = this.batchDynamic || spec.shape[0] === 1;
-    this.flatRowDims = this.oneRowFits && this.rowSize > 0 && this.ctor ? this.oneRowDims : undefined;
+    this.#oneRowDims = this.rowDims && spec.shape.length >= 2 ? Object.freeze([1, ...this.rowDims]) : undefined;
+    this.#oneRowFits = this.batchDynamic || spec.shape[0] === 1;
+    this.#flatRowDims = this.#oneRowFits && this.rowSize > 0 && this.ctor ? this.#oneRowDims : undefined;
     this.label = `'${spec.name}' ${spec.type}[${spec.shape.join(',')}]`;
-    this.where = where;
+    this.#where = where;
   }
 
   fail(given: string): InputShapeError {
-    return new InputShapeError(`${this.where}expected ${this.label}, got ${given}`);
+    return new InputShapeError(`${this.#where}expected ${this.label}, got ${given}`);
   }
 
   /**
@@ -94,7 +94,7 @@ export class InputPlan {
    * dim 0) without touching the values; `-1` means the value is not an array form.
    */
   rowsOf(value: TensorInput): number {
-    const rows = this.rowsOfForm(value);
+    const rows = this.#rowsOfForm(value);
     const fixed = this.shape[0];
     if (rows >= 0 && typeof fixed === 'number' && rows !== fixed) {
       throw this.fail(this.shape.length === 1 ? `${rows} values` : `${rows} rows (the model's batch size is fixed)`);
@@ -102,23 +102,23 @@ export class InputPlan {
     return rows;
   }
 
-  private rowsOfForm(value: TensorInput): number {
-    if (ArrayBuffer.isView(value)) return this.rowsOfFlatRow((value as NumericArray).length);
+  #rowsOfForm(value: TensorInput): number {
+    if (ArrayBuffer.isView(value)) return this.#rowsOfFlatRow((value as NumericArray).length);
     if (!Array.isArray(value)) return -1;
     if (!Array.isArray(value[0])) {
       if (value.length === 0) throw this.fail('an empty array (no rows)');
-      return this.rowsOfFlatRow(value.length);
+      return this.#rowsOfFlatRow(value.length);
     }
-    const dims = this.nestedDims(value);
+    const dims = this.#nestedDims(value);
     const skip = dims.length - nestingOf(value);
     if (value.length !== dims[skip]) {
       throw this.fail(`${value.length} values at depth 1, expected ${dims[skip]} (dims [${dims.join(',')}])`);
     }
-    this.checkNested(value, 1, dims, skip, [], 0);
+    this.#checkNested(value, 1, dims, skip, [], 0);
     return dims[0] as number;
   }
 
-  private rowsOfFlatRow(length: number): number {
+  #rowsOfFlatRow(length: number): number {
     if (length === 0) throw this.fail('0 values (an empty batch)');
     if (this.shape.length <= 1) return this.shape.length === 1 ? length : 1;
     if (this.rowSize >= 0 && length !== this.rowSize) throw this.fail(`${length} values`);
@@ -134,7 +134,7 @@ export class InputPlan {
    * then names the element that differs). A form one level shallower than the shape is one row
    * when the batch dim is symbolic or 1. Throws for a depth that fits neither.
    */
-  private nestedDims(value: readonly unknown[]): number[] {
+  #nestedDims(value: readonly unknown[]): number[] {
     const dims: number[] = [];
     for (let level: unknown = value; Array.isArray(level); level = level[0]) {
       if (level.length === 0) throw this.fail(`an empty array at depth ${dims.length + 1}`);
@@ -144,8 +144,8 @@ export class InputPlan {
     const depth = dims.length;
     if (rank === 1) throw this.fail(`rows (an array of arrays); a rank-1 input takes a flat array`);
     if (rank !== 0 && depth !== rank) {
-      if (depth !== rank - 1 || !this.oneRowFits) {
-        const oneRow = this.oneRowFits ? ` (or ${rank === 2 ? 'a flat array' : `${rank - 1}-level nested arrays`} for one row)` : '';
+      if (depth !== rank - 1 || !this.#oneRowFits) {
+        const oneRow = this.#oneRowFits ? ` (or ${rank === 2 ? 'a flat array' : `${rank - 1}-level nested arrays`} for one row)` : '';
         throw this.fail(`${depth}-level nested arrays; a rank-${rank} input takes ${rank}-level nested arrays${oneRow}`);
       }
       dims.unshift(1);
@@ -163,7 +163,7 @@ export class InputPlan {
    * its batch dim. `at` holds the indices leading to `array`, for messages. The leaves are checked
    * when written.
    */
-  private checkNested(array: readonly unknown[], depth: number, dims: readonly number[], skip: number, at: number[], atLength: number): void {
+  #checkNested(array: readonly unknown[], depth: number, dims: readonly number[], skip: number, at: number[], atLength: number): void {
     if (depth + skip >= dims.length) return;
     const want = dims[depth + skip] as number;
     for (let i = 0; i < array.length; i++) {
@@ -175,14 +175,14 @@ export class InputPlan {
       if (child.length !== want) {
         throw this.fail(`${indexPath(at, atLength + 1)} (depth ${depth + 1}) with ${child.length} values, expected ${want} (dims [${dims.join(',')}])`);
       }
-      this.checkNested(child, depth + 1, dims, skip, at, atLength + 1);
+      this.#checkNested(child, depth + 1, dims, skip, at, atLength + 1);
     }
   }
 
   /** Dims of an array form with `rows` rows, as {@link InputPlan.rowsOf} accepted it. */
   dimsOf(value: readonly unknown[] | NumericArray, rows: number): readonly number[] {
-    if (rows === 1 && this.oneRowDims) return this.oneRowDims;
-    if (Array.isArray(value[0])) return this.rowDims ? [rows, ...this.rowDims] : this.nestedDims(value as readonly unknown[]);
+    if (rows === 1 && this.#oneRowDims) return this.#oneRowDims;
+    if (Array.isArray(value[0])) return this.rowDims ? [rows, ...this.rowDims] : this.#nestedDims(value as readonly unknown[]);
     if (this.shape.length === 0) return [value.length];
     if (this.shape.length === 1) return [rows];
     if (this.rowDims) return [rows, ...this.rowDims];
@@ -214,37 +214,37 @@ export class InputPlan {
   writeRows(value: readonly unknown[] | NumericArray, target: TargetArray, offset: number): void {
     const first = (value as readonly unknown[])[0];
     if (!Array.isArray(first)) {
-      const bad = this.writeFlat(value, target, offset);
-      if (bad >= 0) throw this.badValue(value[bad], `index ${bad}`);
+      const bad = this.#writeFlat(value, target, offset);
+      if (bad >= 0) throw this.#badValue(value[bad], `index ${bad}`);
       return;
     }
     if (!Array.isArray(first[0])) {
       let at = offset;
       for (let r = 0; r < value.length; r++) {
         const row = (value as readonly (readonly unknown[])[])[r] as readonly unknown[];
-        const bad = this.writeFlat(row, target, at);
-        if (bad >= 0) throw this.badValue(row[bad], `row ${r}, column ${bad}`);
+        const bad = this.#writeFlat(row, target, at);
+        if (bad >= 0) throw this.#badValue(row[bad], `row ${r}, column ${bad}`);
         at += row.length;
       }
       return;
     }
-    this.writeNested(value as readonly unknown[], target, offset, [], 0);
+    this.#writeNested(value as readonly unknown[], target, offset, [], 0);
   }
 
   /** Writes a block of nested arrays of depth ≥ 3 (checked already); returns the offset after it. */
-  private writeNested(array: readonly unknown[], target: TargetArray, offset: number, at: number[], atLength: number): number {
+  #writeNested(array: readonly unknown[], target: TargetArray, offset: number, at: number[], atLength: number): number {
     let next = offset;
     for (let i = 0; i < array.length; i++) {
       const child = array[i] as readonly unknown[];
       at[atLength] = i;
       if (Array.isArray(child[0])) {
-        next = this.writeNested(child, target, next, at, atLength + 1);
+        next = this.#writeNested(child, target, next, at, atLength + 1);
         continue;
       }
-      const bad = this.writeFlat(child, target, next);
+      const bad = this.#writeFlat(child, target, next);
       if (bad >= 0) {
         at[atLength + 1] = bad;
-        throw this.badValue(child[bad], `index ${indexPath(at, atLength + 2)}`);
+        throw this.#badValue(child[bad], `index ${indexPath(at, atLength + 2)}`);
       }
       next += child.length;
     }
@@ -255,7 +255,7 @@ export class InputPlan {
    * Converts and checks `values` into `target` from `offset`; returns the index of the first value
    * that does not fit (the caller names where it is), or -1.
    */
-  private writeFlat(values: ArrayLike<unknown>, target: TargetArray, offset: number): number {
+  #writeFlat(values: ArrayLike<unknown>, target: TargetArray, offset: number): number {
     const n = values.length;
     const kind = this.kind;
     if (kind === 'float') {
@@ -313,8 +313,8 @@ export class InputPlan {
     throw this.fail(`a plain value; a ${this.type} input takes an onnxruntime Tensor`);
   }
 
-  /** What {@link InputPlan.writeFlat} accepts, for messages. */
-  private expectedValues(): string {
+  /** What {@link InputPlan.#writeFlat} accepts, for messages. */
+  #expectedValues(): string {
     switch (this.kind) {
       case 'float':
         return this.type === 'float32' ? 'finite numbers in float32 range' : 'finite numbers';
@@ -363,13 +363,13 @@ export class InputPlan {
       // Data of the input's own type is copied as it is, like a Tensor passed through (no value scan).
       (target as Float32Array).set(data as Float32Array, offset);
     } else {
-      const bad = this.writeFlat(data, target, offset);
-      if (bad >= 0) throw this.badValue(data[bad], `index ${bad}`);
+      const bad = this.#writeFlat(data, target, offset);
+      if (bad >= 0) throw this.#badValue(data[bad], `index ${bad}`);
     }
   }
 
-  private badValue(v: unknown, at: string): InputShapeError {
-    return new InputShapeError(`${this.where}expected ${this.label} with ${this.expectedValues()}, got ${describeValue(v)} at ${at}`);
+  #badValue(v: unknown, at: string): InputShapeError {
+    return new InputShapeError(`${this.#where}expected ${this.label} with ${this.#expectedValues()}, got ${describeValue(v)} at ${at}`);
   }
 
   /**
@@ -388,7 +388,7 @@ export class InputPlan {
           : -1;
     if (at < 0) return undefined;
     const given = this.kind === 'float' ? describeValue(data[at]) : 'a non-finite float16';
-    return new InputShapeError(`${this.where}expected ${this.label} with finite values, got ${given} at index ${at - start}; a non-finite input gives a non-finite output, which is never served`);
+    return new InputShapeError(`${this.#where}expected ${this.label} with finite values, got ${given} at index ${at - start}; a non-finite input gives a non-finite output, which is never served`);
   }
 
   /** Allocates a buffer of this input's element type. */
@@ -399,11 +399,11 @@ export class InputPlan {
 
   /** Converts any accepted form of this input into a tensor, copying only when the type differs. */
   toTensor(value: TensorInput): Tensor {
-    const flatRowDims = this.flatRowDims;
+    const flatRowDims = this.#flatRowDims;
     if (flatRowDims && Array.isArray(value) && value.length === this.rowSize && !Array.isArray(value[0])) {
       const target = this.allocate(this.rowSize);
-      const bad = this.writeFlat(value, target, 0);
-      if (bad >= 0) throw this.badValue(value[bad], `index ${bad}`);
+      const bad = this.#writeFlat(value, target, 0);
+      if (bad >= 0) throw this.#badValue(value[bad], `index ${bad}`);
       return new Tensor(this.type as 'float32', target as Float32Array, flatRowDims as number[]);
     }
     if (value instanceof Tensor) {
@@ -423,11 +423,11 @@ export class InputPlan {
       this.writeRows(flat, target, 0);
       return new Tensor(this.type as 'float32', target as Float32Array, dims as number[]);
     }
-    if (isTensorData(value)) return this.fromTensorData(value);
+    if (isTensorData(value)) return this.#fromTensorData(value);
     throw this.fail(describeValue(value));
   }
 
-  private fromTensorData(value: TensorData): Tensor {
+  #fromTensorData(value: TensorData): Tensor {
     const { data, dims } = value;
     this.checkDims(dims, this.type);
     let size = 1;
@@ -436,8 +436,8 @@ export class InputPlan {
     const ctor = this.ctor;
     if (ctor && data instanceof ctor) return new Tensor(this.type as 'float32', data as Float32Array, dims);
     const target = this.allocate(size);
-    const bad = this.writeFlat(data as ArrayLike<unknown>, target, 0);
-    if (bad >= 0) throw this.badValue(data[bad], `index ${bad}`);
+    const bad = this.#writeFlat(data as ArrayLike<unknown>, target, 0);
+    if (bad >= 0) throw this.#badValue(data[bad], `index ${bad}`);
     return new Tensor(this.type as 'float32', target as Float32Array, dims);
   }
 }
@@ -487,7 +487,7 @@ export class InputPlans {
   readonly single: InputPlan | undefined;
   /** The symbolic dim 0 every input shares (`'N'`), or `undefined` when they do not share one. */
   readonly batchSymbol: string | undefined;
-  private readonly where: string;
+  readonly #where: string;
   /**
    * Whether the last {@link InputPlans.toFeeds} call passed floating-point values through without
    * scanning them (a Tensor, or `{ data, dims }` of the input's own type). Set synchronously, so
@@ -497,7 +497,7 @@ export class InputPlans {
   unscanned = false;
 
   constructor(signature: ModelSignature, where: string) {
-    this.where = where;
+    this.#where = where;
     this.plans = signature.inputs.map((spec) => new InputPlan(spec, where));
     this.byName = new Map(this.plans.map((p) => [p.name, p]));
     this.single = this.plans.length === 1 ? this.plans[0] : undefined;
@@ -520,18 +520,18 @@ export class InputPlans {
     if (single && isSingleForm(input, single.name)) return [input as TensorInput];
     if (typeof input !== 'object' || input === null || Array.isArray(input) || ArrayBuffer.isView(input) || input instanceof Tensor || isTensorData(input)) {
       if (single) throw single.fail(describeValue(input));
-      throw new InputShapeError(`${this.where}expected a record of inputs ${this.names()}, got ${describeValue(input)}`);
+      throw new InputShapeError(`${this.#where}expected a record of inputs ${this.names()}, got ${describeValue(input)}`);
     }
     const record = input as Readonly<Record<string, TensorInput>>;
     for (const key in record) {
       if (!this.byName.has(key)) {
-        throw new InputShapeError(`${this.where}expected inputs ${this.names()}, got unknown input '${key}'`);
+        throw new InputShapeError(`${this.#where}expected inputs ${this.names()}, got unknown input '${key}'`);
       }
     }
     const values: TensorInput[] = [];
     for (const plan of this.plans) {
       const v = record[plan.name];
-      if (v === undefined) throw new InputShapeError(`${this.where}expected inputs ${this.names()}, got no value for '${plan.name}'`);
+      if (v === undefined) throw new InputShapeError(`${this.#where}expected inputs ${this.names()}, got no value for '${plan.name}'`);
       values.push(v);
     }
     return values;

@@ -77,7 +77,7 @@ const stores = [new S3Storage({ client: s3, bucket: 'b' }), new PostgresStorage(
 export { handle, answer, run, stores, testStorageAdapter, ValidationError };
 `;
 
-function tsconfig(moduleResolution: 'nodenext' | 'bundler'): string {
+function tsconfig(moduleResolution: 'nodenext' | 'bundler', file: string): string {
   return JSON.stringify({
     compilerOptions: {
       strict: true,
@@ -94,7 +94,7 @@ function tsconfig(moduleResolution: 'nodenext' | 'bundler'): string {
       types: ['node'],
       typeRoots: [path.join(ROOT, 'node_modules', '@types')],
     },
-    files: ['consumer.ts'],
+    files: [file],
   });
 }
 
@@ -127,10 +127,21 @@ describe('the packed tarball, installed into a project of its own', () => {
     expect(stdout.trim()).toBe('ok');
   }, 60_000);
 
-  it.each(['nodenext', 'bundler'] as const)('type-checks a strict consumer of every entry point (moduleResolution %s)', async (resolution) => {
-    writeFileSync(path.join(project, 'consumer.ts'), CONSUMER);
-    writeFileSync(path.join(project, `tsconfig.${resolution}.json`), tsconfig(resolution));
-    const checked = await run(process.execPath, [TSC, '-p', `tsconfig.${resolution}.json`], { cwd: project }).catch((error: { stdout?: string }) => error);
-    expect((checked as { stdout?: string }).stdout ?? '').toBe('');
+  // A .cts file under nodenext is CommonJS: its imports resolve the `require` condition, so the
+  // dist/*.d.cts declarations are checked as strictly as the ESM ones.
+  it.each([
+    ['ESM', 'nodenext', 'consumer.ts'],
+    ['ESM', 'bundler', 'consumer.ts'],
+    ['CJS', 'nodenext', 'consumer.cts'],
+  ] as const)('type-checks a strict %s consumer of every entry point (moduleResolution %s)', async (_kind, resolution, file) => {
+    writeFileSync(path.join(project, file), CONSUMER);
+    const config = `tsconfig.${resolution}.${file}.json`;
+    writeFileSync(path.join(project, config), tsconfig(resolution, file));
+    const checked = await run(process.execPath, [TSC, '-p', config, '--traceResolution'], { cwd: project }).catch((error: { stdout?: string }) => error);
+    const output = (checked as { stdout?: string }).stdout ?? '';
+    expect(output.split('\n').filter((line) => /error TS/.test(line))).toEqual([]);
+    // The declarations the consumer was checked against: .d.cts for CJS, .d.ts for ESM.
+    const resolved = /'model-rollout' was successfully resolved to '([^']+)'/.exec(output)?.[1];
+    expect(resolved).toMatch(file.endsWith('.cts') ? /dist\/index\.d\.cts$/ : /dist\/index\.d\.ts$/);
   }, 120_000);
 });
