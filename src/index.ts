@@ -362,3 +362,14 @@ export {
   type SnapshotSource,
 } from './fleet/monitor-heartbeat.js';
 export { readFleetMonitors, type ReadFleetMonitorsOptions, type FleetMonitors, type ReplicaHeartbeat } from './fleet/fleet-monitors.js';
+export { DeploymentLease, type DeploymentLeaseOptions, type LeaseRecord, type LeaseHold } from './fleet/deployment-lease.js';
+export {
+  FleetDeployment,
+  type FleetDeploymentOptions,
+  type FleetDeploymentEvents,
+  type FleetPolicy,
+  type FleetAnalysis,
+  type FleetAnalysisReport,
+  type FleetCoverage,
+  type FleetTransitionEvent,
+} from './fleet/fleet-deployment.js';

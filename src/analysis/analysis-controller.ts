@@ -213,6 +213,23 @@ export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
     return { ...this.#counters };
   }
 
+  /**
+   * Carries on counting from stored counters (as {@link AnalysisController.counters} gave them),
+   * e.g. when another replica of a fleet takes over the analysis of the same step. Every field
+   * must be a non-negative integer; a bad value is a `ValidationError` and changes nothing.
+   */
+  restoreCounters(counters: AnalysisCounters): void {
+    const fresh = emptyAnalysisCounters();
+    for (const field of Object.keys(fresh) as Array<keyof AnalysisCounters>) {
+      const value = (counters as Partial<AnalysisCounters> | null)?.[field];
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+        throw new ValidationError(`counters.${field} must be a non-negative integer, got ${describeValue(value)}`);
+      }
+      fresh[field] = value;
+    }
+    this.#counters = fresh;
+  }
+
   /** Whether the rollout has settled (promoted or rolled back): nothing is left to analyse. */
   get settled(): boolean {
     return this.#steer().finished();

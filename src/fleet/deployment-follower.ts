@@ -1,7 +1,8 @@
 import { EventEmitter } from 'eventemitter3';
 import { ValidationError, describeValue } from '../errors.js';
 import { checkNumber, type RandomSource } from '../options.js';
-import type { DeploymentState, DeploymentStore } from './deployment-store.js';
+import type { DeploymentState, DeploymentStore, StoredDeployment } from './deployment-store.js';
+import { Coalescer } from './lane.js';
 
 /** The part of a policy a follower drives: its plain-JSON state (every routing policy has it). */
 export interface RestorablePolicy {
@@ -29,13 +30,18 @@ export interface DeploymentFollowerOptions {
   jitter?: number;
   /** Change hints that make following immediate; polling stays on as the source of truth. */
   hints?: ChangeHints;
+  /**
+   * Runs each re-read-and-apply; a `FleetDeployment` passes the lane its own writes go through,
+   * so a revision is never applied while this replica's own transition to it is on its way.
+   */
+  serialize?: <T>(job: () => Promise<T>) => Promise<T>;
   random?: RandomSource;
 }
 
 /** Events of {@link DeploymentFollower}. */
 export interface DeploymentFollowerEvents {
   /** A newer revision was applied to the policy. */
-  applied: (event: { name: string; revision: number; previous: number; by: string; at: string }) => void;
+  applied: (event: { name: string; revision: number; previous: number; by: string; at: string; state: DeploymentState }) => void;
   /** A re-read or restore failed; the follower keeps its last state and tries again next time. */
   error: (event: { error: unknown }) => void;
 }
@@ -61,11 +67,11 @@ export class DeploymentFollower extends EventEmitter<DeploymentFollowerEvents> {
   readonly #jitter: number;
   readonly #hints: ChangeHints | undefined;
   readonly #random: RandomSource;
-  #revision = 0;
+  readonly #serialize: <T>(job: () => Promise<T>) => Promise<T>;
+  readonly #reader: Coalescer;
+  #held: StoredDeployment | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running = false;
-  #reading: Promise<void> | undefined;
-  #again = false;
 
   constructor(options: DeploymentFollowerOptions) {
     super();
@@ -79,11 +85,55 @@ export class DeploymentFollower extends EventEmitter<DeploymentFollowerEvents> {
     this.#jitter = checkNumber('jitter', options.jitter ?? 0.2, { min: 0, max: 0.99 });
     this.#hints = options.hints;
     this.#random = options.random ?? Math.random;
+    this.#serialize = options.serialize ?? ((job) => job());
+    this.#reader = new Coalescer(() =>
+      this.#serialize(async () => {
+        try {
+          const current = await this.#store.read(this.name);
+          if (current) this.apply(current);
+        } catch (error) {
+          this.emit('error', { error });
+        }
+      }),
+    );
   }
 
-  /** The revision last applied (0 before the first). */
+  /** The revision the policy holds (0 before the first). */
   get revision(): number {
-    return this.#revision;
+    return this.#held?.state.revision ?? 0;
+  }
+
+  /** The stored state the policy holds, with its etag: what this replica's next transition starts from. */
+  get held(): StoredDeployment | undefined {
+    return this.#held;
+  }
+
+  /**
+   * Records that the policy already holds `stored` (this replica's own transition made it), so it
+   * is not applied again; an older revision is ignored.
+   */
+  hold(stored: StoredDeployment): void {
+    if (stored.state.revision >= this.revision) this.#held = stored;
+  }
+
+  /** Forgets the revision held, so the next re-read applies the stored state whatever its revision (the live policy may hold a change that was never saved). */
+  forget(): void {
+    this.#held = undefined;
+  }
+
+  /**
+   * Applies `stored` (read by the caller) to the policy when it is newer than the revision held,
+   * emitting `applied`; returns whether it did. A policy that refuses the snapshot throws and
+   * nothing changes.
+   */
+  apply(stored: StoredDeployment): boolean {
+    if (stored.state.revision <= this.revision) return false;
+    this.#policy.restore(stored.state.policy);
+    const previous = this.revision;
+    this.#held = stored;
+    const { state } = stored;
+    this.emit('applied', { name: this.name, revision: state.revision, previous, by: state.by, at: state.at, state });
+    return true;
   }
 
   /** Reads once (applying what is there), then keeps following until `stop()`. */
@@ -104,33 +154,9 @@ export class DeploymentFollower extends EventEmitter<DeploymentFollowerEvents> {
     this.#hints?.off('resync', this.#onResync);
   }
 
-  /** Re-reads now; applies a newer revision if there is one. Concurrent calls share one read. */
-  async refresh(): Promise<void> {
-    if (this.#reading) {
-      this.#again = true;
-      return this.#reading;
-    }
-    this.#reading = (async () => {
-      do {
-        this.#again = false;
-        try {
-          const current = await this.#store.read(this.name);
-          if (current && current.state.revision > this.#revision) this.#apply(current.state);
-        } catch (error) {
-          this.emit('error', { error });
-        }
-      } while (this.#again);
-    })().finally(() => {
-      this.#reading = undefined;
-    });
-    return this.#reading;
-  }
-
-  #apply(state: DeploymentState): void {
-    this.#policy.restore(state.policy);
-    const previous = this.#revision;
-    this.#revision = state.revision;
-    this.emit('applied', { name: this.name, revision: state.revision, previous, by: state.by, at: state.at });
+  /** Re-reads now; applies a newer revision if there is one. Concurrent calls share one read (and one more after it). */
+  refresh(): Promise<void> {
+    return this.#reader.run();
   }
 
   readonly #onChange = (change: { key: string }) => {

@@ -141,6 +141,19 @@ export class DeploymentStore {
     throw new StorageError(`storage key '${key}' does not hold JSON written by DeploymentStore, and no audit record of '${name}' holds a state to read instead`);
   }
 
+  /**
+   * The current state after finishing a transition whose claim landed but whose state write did
+   * not (its writer died, or lost its connection, between the two writes): the claimed revision is
+   * published, once. Call it after a `transition()` failed with a `StorageError` to learn whether
+   * that transition happened (the state's `revision` and `by` say so).
+   */
+  async settle(name: string): Promise<StoredDeployment | undefined> {
+    const current = await this.read(name);
+    // A claim that does not parse (torn) never took effect: there is nothing to finish.
+    await this.#rollForward(name, (current?.state.revision ?? 0) + 1);
+    return this.read(name);
+  }
+
   /** Creates revision 1. @throws PreconditionFailedError when the deployment already exists. */
   async create(name: string, input: TransitionInput): Promise<StoredDeployment> {
     checkDeploymentName(name);

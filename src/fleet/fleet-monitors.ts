@@ -69,8 +69,17 @@ const decoder = new TextDecoder();
 export async function readFleetMonitors(storage: StorageAdapter, deployment: string, options: ReadFleetMonitorsOptions = {}): Promise<FleetMonitors> {
   const clock = options.clock === undefined ? Date.now : checkFunction<Clock>('clock', options.clock);
   const read = await readHeartbeats(storage, deployment, options);
+  const merged = mergeHeartbeats(read, options.into, clock);
+  return { merged, replicas: read.map(({ replicaId, at, ageMs, fresh, requests }) => ({ replicaId, at, ageMs, fresh, requests })) };
+}
+
+/**
+ * Merges the fresh heartbeats of `read` into `into` (cleared first) or into a new monitor with
+ * the first fresh one's settings. @internal
+ */
+export function mergeHeartbeats(read: readonly ReadHeartbeat[], into: DeploymentMonitor | undefined, clock: Clock): DeploymentMonitor {
   const fresh = read.filter((r) => r.fresh);
-  let merged = options.into;
+  let merged = into;
   if (merged === undefined) {
     const first = fresh[0];
     try {
@@ -92,7 +101,7 @@ export async function readFleetMonitors(storage: StorageAdapter, deployment: str
       throw new IntegrityError(`heartbeat '${r.key}' holds a monitor snapshot that does not merge: ${(error as Error).message}`, { cause: error });
     }
   }
-  return { merged, replicas: read.map(({ replicaId, at, ageMs, fresh: isFresh, requests }) => ({ replicaId, at, ageMs, fresh: isFresh, requests })) };
+  return merged;
 }
 
 /** Reads and checks every heartbeat of a deployment (the monitor snapshots are checked by merging). @internal */

@@ -3,6 +3,7 @@ import { ValidationError, describeValue } from '../errors.js';
 import type { MonitorSnapshot } from '../monitor/deployment-monitor.js';
 import { type Clock, checkFunction, checkNumber } from '../options.js';
 import type { StorageAdapter } from '../storage/storage-adapter.js';
+import { Coalescer } from './lane.js';
 import { checkDeploymentName, checkKeySegment } from './names.js';
 
 /** One replica's heartbeat: `monitors/<deployment>/<replicaId>.json`. */
@@ -97,8 +98,11 @@ export class MonitorHeartbeat extends EventEmitter<MonitorHeartbeatEvents> {
   readonly #observations: (() => HeartbeatObservations | undefined) | undefined;
   readonly #clock: Clock;
   #timer: ReturnType<typeof setInterval> | undefined;
-  #writing: Promise<void> | undefined;
-  #again = false;
+  readonly #writer = new Coalescer(async () => {
+    const record = this.record();
+    await this.#storage.put(this.key, encoder.encode(`${JSON.stringify(record)}\n`));
+    this.emit('published', { key: this.key, at: record.at });
+  });
 
   constructor(options: MonitorHeartbeatOptions) {
     super();
@@ -142,22 +146,8 @@ export class MonitorHeartbeat extends EventEmitter<MonitorHeartbeatEvents> {
    * after it, so the stored heartbeat is never older than the last call.
    * @throws StorageError (or the adapter's error) when the write fails.
    */
-  async publish(): Promise<void> {
-    if (this.#writing) {
-      this.#again = true;
-      return this.#writing;
-    }
-    this.#writing = (async () => {
-      do {
-        this.#again = false;
-        const record = this.record();
-        await this.#storage.put(this.key, encoder.encode(`${JSON.stringify(record)}\n`));
-        this.emit('published', { key: this.key, at: record.at });
-      } while (this.#again);
-    })().finally(() => {
-      this.#writing = undefined;
-    });
-    return this.#writing;
+  publish(): Promise<void> {
+    return this.#writer.run();
   }
 
   /** The record `publish()` writes, taken now. */

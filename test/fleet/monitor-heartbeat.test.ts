@@ -8,9 +8,9 @@ import {
   ValidationError,
   readFleetMonitors,
   type HeartbeatRecord,
-  type StorageAdapter,
+  StorageError,
 } from '../../src/index.js';
-import { FakeClock } from '../../src/testing/index.js';
+import { FakeClock, FaultyStorage } from '../../src/testing/index.js';
 import { useFleetStores } from './fleet-stores.js';
 
 const { stores } = useFleetStores('monitor-heartbeat.test.ts');
@@ -119,17 +119,9 @@ describe('MonitorHeartbeat and readFleetMonitors', () => {
   it('carries observations and reports a failed write as an error event, trying again next interval', async () => {
     const inner = new MemoryStorage();
     let fail = true;
-    const flaky: StorageAdapter = {
-      get: (k) => inner.get(k),
-      list: (p) => inner.list(p),
-      delete: (k, c) => inner.delete(k, c),
-      put: async (k, d, c) => {
-        if (fail) throw new Error('gateway down');
-        return inner.put(k, d, c);
-      },
-    };
+    const flaky = new FaultyStorage(inner, { decide: () => (fail ? 'fail' : 'pass') });
     const heartbeat = new MonitorHeartbeat({ storage: flaky, deployment: 'iris', replicaId: 'r1', monitor: new DeploymentMonitor(), intervalMs: 10, observations: () => ({ abTest: { exp: { n: 1 } } }) });
-    await expect(heartbeat.start()).rejects.toThrow('gateway down');
+    await expect(heartbeat.start()).rejects.toThrow(StorageError);
     const errors: unknown[] = [];
     heartbeat.on('error', (e) => errors.push(e.error));
     const deadline = Date.now() + 2_000;
