@@ -22,10 +22,13 @@ const STATE_KEY = /^deployments\/([^/]+)\.json$/;
 const MAX_ATTEMPTS = 5;
 
 async function deploymentNames(storage: StorageAdapter): Promise<string[]> {
-  return (await storage.list('deployments/')).flatMap((key) => {
-    const match = STATE_KEY.exec(key);
-    return match ? [match[1] as string] : [];
-  });
+  // Sorted by name, not by key: 'ranker.json' sorts after 'ranker-ab.json'.
+  return (await storage.list('deployments/'))
+    .flatMap((key) => {
+      const match = STATE_KEY.exec(key);
+      return match ? [match[1] as string] : [];
+    })
+    .sort();
 }
 
 async function readDeployment(store: DeploymentStore, name: string): Promise<StoredDeployment> {

@@ -3,9 +3,10 @@
  * deployments made by replicas (DeploymentStore), fleet numbers from their heartbeats
  * (MonitorHeartbeat), and operator transitions read back as the library stores them.
  */
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlueGreenSwitch, CanaryDeployment, DeploymentMonitor, DeploymentStore, MonitorHeartbeat, StaticPolicy } from '../../src/index.js';
-import { cli, dumpStorage, ensureBuilt, storeKinds, type TestStore } from './cli-helpers.js';
+import { ABTestController, BlueGreenSwitch, CanaryDeployment, DeploymentMonitor, DeploymentStore, MonitorHeartbeat, StaticPolicy } from '../../src/index.js';
+import { BIN, cli, cliEnv, dumpStorage, ensureBuilt, storeKinds, type TestStore } from './cli-helpers.js';
 
 beforeAll(ensureBuilt, 120_000);
 
@@ -129,10 +130,37 @@ describe.each(storeKinds('rollout-commands.test.ts'))('rollout commands on the $
     expect((await run('rollback', 'search', '--json')).stdout).toMatch(/"to": "blue active \(v3\)"/);
   }, 60_000);
 
+  it('concludes an A/B deployment for its control on rollback', async () => {
+    const ab = new ABTestController();
+    ab.createExperiment('ranker-ab', { modelA: 1, modelB: 2, split: 0.5 });
+    await deployments.create('ranker-ab', { action: 'start', by: 'ci', policy: ab.snapshot() });
+    const rolled = JSON.parse((await run('rollback', 'ranker-ab', '--json', '--reason', 'b hurts conversion')).stdout);
+    expect(rolled).toMatchObject({ action: 'conclude', from: 'running', to: 'concluded', revision: 2 });
+    const stored = (await deployments.read('ranker-ab'))!.state.policy as { experiments: Array<{ conclusion: { winner: string } | null }> };
+    expect(stored.experiments[0]!.conclusion).toMatchObject({ winner: 'a' });
+    expect(JSON.parse((await run('status', 'ranker-ab', '--json')).stdout)).toMatchObject({ policy: 'ab-test', status: 'concluded', versions: [{ version: 1, share: 1 }, { version: 2, share: 0 }] });
+  }, 60_000);
+
+  it('watches off a terminal with --json: one JSON line per view, and SIGINT ends it with exit 0', async () => {
+    const child = spawn(process.execPath, [BIN, 'status', 'iris', '--watch', '--json', '--interval', '100', '--store', store.url], { env: cliEnv(store.env) });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 20_000;
+    while (out.split('\n').length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    expect(await exit).toBe(0);
+    const views = out.trim().split('\n').map((line) => JSON.parse(line) as { deployment: string; takenAt: string });
+    expect(views.length).toBeGreaterThanOrEqual(2);
+    expect(views.every((v) => v.deployment === 'iris')).toBe(true);
+    expect(Date.parse(views[1]!.takenAt)).toBeGreaterThan(Date.parse(views[0]!.takenAt));
+    expect(out).not.toContain('\u001b');
+  }, 60_000);
+
   it('refuses an unknown deployment, an action the policy cannot take, in one line, exit 1, nothing written', async () => {
     const before = await dumpStorage(store.storage);
     const cases: Array<[string[], RegExp]> = [
-      [['status', 'nope'], /^model-rollout: NotFoundError: no deployment 'nope' in this store \(deployments: iris, pinned, ranker, search\)\n$/],
+      [['status', 'nope'], /^model-rollout: NotFoundError: no deployment 'nope' in this store \(deployments: iris, pinned, ranker, ranker-ab, search\)\n$/],
       [['history', 'nope'], /^model-rollout: NotFoundError: no deployment 'nope'/],
       [['rollback', 'nope'], /^model-rollout: NotFoundError: no deployment 'nope'/],
       [['pause', 'iris'], /^model-rollout: InvalidStateError: cannot pause\(\) while status is 'promoted'/],
