@@ -92,7 +92,7 @@ describe.each(storeKinds('rollout-commands.test.ts'))('rollout commands on the $
     const pause = await run('pause', 'iris', '--reason', 'checking p99');
     expect(pause).toMatchObject({ code: 0, stderr: '' });
     expect(pause.stdout).toMatch(/^iris: pause progressing 25 % → paused 25 % \(revision 2 → 3\) by operator:ana@\S+\n$/);
-    expect((await run('resume', 'iris')).stdout).toMatch(/resume paused 25 % → progressing 25 % \(revision 3 → 4\)/);
+    expect(JSON.parse((await run('resume', 'iris', '--json')).stdout)).toMatchObject({ action: 'resume', from: 'paused 25 %', to: 'progressing 25 %', revision: 4 });
     const step = JSON.parse((await run('promote', 'iris', '--json', '--by', 'oncall-bot')).stdout);
     expect(step).toEqual({ deployment: 'iris', action: 'step', from: 'progressing 25 %', to: 'progressing 50 %', revision: 5, by: 'oncall-bot' });
     expect((await deployments.read('iris'))!.state.policy).toMatchObject({ percentage: 50, status: 'progressing' });
@@ -124,10 +124,16 @@ describe.each(storeKinds('rollout-commands.test.ts'))('rollout commands on the $
     canary.restore((await deployments.read('ranker'))!.state.policy);
     canary.start();
     await deployments.transition('ranker', (await deployments.read('ranker'))!, { action: 'start', by: 'replica-a', policy: canary.snapshot() });
-    expect((await run('abort', 'ranker')).stdout).toMatch(/abort progressing 5 % → idle \(revision 3 → 4\)/);
+    // Every verb in both forms: pause --json, resume, abort --json here; pause, resume --json above.
+    expect(JSON.parse((await run('pause', 'ranker', '--json')).stdout)).toMatchObject({ action: 'pause', from: 'progressing 5 %', to: 'paused 5 %', revision: 4 });
+    expect((await run('resume', 'ranker')).stdout).toMatch(/^ranker: resume paused 5 % → progressing 5 % \(revision 4 → 5\)/);
+    expect(JSON.parse((await run('abort', 'ranker', '--json')).stdout)).toMatchObject({ action: 'abort', from: 'progressing 5 %', to: 'idle', revision: 6 });
+    expect((await run('history', 'ranker')).stdout).toMatch(/^6\s+\S+Z\s+operator:ana@\S+\s+abort\s+progressing 5 % → idle/m);
 
     expect((await run('promote', 'search')).stdout).toMatch(/^search: switch blue active \(v3\) → green active \(v4\) \(revision 1 → 2\)/);
-    expect((await run('rollback', 'search', '--json')).stdout).toMatch(/"to": "blue active \(v3\)"/);
+    expect(JSON.parse((await run('abort', 'search', '--json')).stdout)).toMatchObject({ action: 'rollback', to: 'blue active (v3)', revision: 3 });
+    expect(JSON.parse((await run('promote', 'search', '--json')).stdout)).toMatchObject({ action: 'switch', to: 'green active (v4)', revision: 4 });
+    expect((await run('rollback', 'search')).stdout).toMatch(/^search: rollback green active \(v4\) → blue active \(v3\) \(revision 4 → 5\)/);
   }, 60_000);
 
   it('concludes an A/B deployment for its control on rollback', async () => {
