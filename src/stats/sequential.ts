@@ -135,9 +135,22 @@ export interface SequentialState {
   differenceCi: Interval;
   /**
    * The running intersection of the lift's sequences; `null` when the latest look had none (a
-   * control mean of 0), restarting from the next look that has one.
+   * control mean of 0, or so near 0 that the interval is NaN), restarting from the next look that
+   * has one. Infinite bounds are kept as ±`Number.MAX_VALUE`, here and in `differenceCi`.
    */
   liftCi: Interval | null;
+}
+
+const WHOLE_LINE: Interval = [-Number.MAX_VALUE, Number.MAX_VALUE];
+
+/**
+ * `ci` with infinite bounds at ±`Number.MAX_VALUE`, or `null` when a bound is NaN: a state is
+ * stored as JSON, where ±Infinity would come back as null. (A control mean near 0 makes the
+ * lift's interval infinite, or NaN where ∞ − ∞ meets.)
+ */
+function storable(ci: Interval | null): Interval | null {
+  if (ci === null || Number.isNaN(ci[0]) || Number.isNaN(ci[1])) return null;
+  return [Math.max(ci[0], -Number.MAX_VALUE), Math.min(ci[1], Number.MAX_VALUE)];
 }
 
 function intersect(previous: Interval, current: Interval): Interval {
@@ -175,20 +188,23 @@ export function sequentialLook(state: SequentialState | undefined, current: Comp
   if (current?.test !== 'asymptotic-confidence-sequence') {
     throw new ValidationError(`sequentialLook needs a result of sequentialTest, got a test of ${String(current?.test)}`);
   }
+  const currentDifference = storable(current.differenceCi) ?? WHOLE_LINE;
+  const currentLift = storable(current.liftCi);
   if (state === undefined) {
-    const first: SequentialState = { looks: 1, pValue: current.pValue, differenceCi: [...current.differenceCi], liftCi: current.liftCi && [...current.liftCi] };
-    return { state: first, result: current };
+    const first: SequentialState = { looks: 1, pValue: current.pValue, differenceCi: [...currentDifference], liftCi: currentLift && [...currentLift] };
+    return { state: first, result: { ...current, differenceCi: [...currentDifference], liftCi: currentLift && [...currentLift] } };
   }
   const previous = checkSequentialState(state);
   const pValue = Math.min(previous.pValue, current.pValue);
-  const differenceCi = intersect(previous.differenceCi, current.differenceCi);
-  const liftCi = previous.liftCi && current.liftCi ? intersect(previous.liftCi, current.liftCi) : current.liftCi;
+  const differenceCi = intersect(previous.differenceCi, currentDifference);
+  const liftCi = previous.liftCi && currentLift ? intersect(previous.liftCi, currentLift) : currentLift;
   const next: SequentialState = { looks: previous.looks + 1, pValue, differenceCi, liftCi: liftCi && [...liftCi] };
   return { state: next, result: { ...current, pValue, differenceCi: [...differenceCi], liftCi: liftCi && [...liftCi], significant: pValue < current.alpha } };
 }
 
 function isInterval(value: unknown): value is Interval {
-  return Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'number' && !Number.isNaN(v)) && value[0] <= value[1];
+  // Finite: a state is stored as JSON, where ±Infinity would come back as null.
+  return Array.isArray(value) && value.length === 2 && value.every((v) => Number.isFinite(v)) && value[0] <= value[1];
 }
 
 /** Checks a {@link SequentialState} (e.g. from a snapshot) and returns a copy. @throws ValidationError naming the field. */
@@ -197,7 +213,7 @@ export function checkSequentialState(value: unknown, name = 'state'): Sequential
   if (typeof s !== 'object' || s === null) throw new ValidationError(`${name} must be a SequentialState object, got ${describeValue(value)}`);
   if (!Number.isSafeInteger(s.looks) || (s.looks as number) < 1) throw new ValidationError(`${name}.looks must be an integer >= 1, got ${describeValue(s.looks)}`);
   if (typeof s.pValue !== 'number' || !(s.pValue >= 0 && s.pValue <= 1)) throw new ValidationError(`${name}.pValue must be a number in [0, 1], got ${describeValue(s.pValue)}`);
-  if (!isInterval(s.differenceCi)) throw new ValidationError(`${name}.differenceCi must be an interval [low, high], got ${describeValue(s.differenceCi)}`);
-  if (s.liftCi !== null && !isInterval(s.liftCi)) throw new ValidationError(`${name}.liftCi must be an interval [low, high] or null, got ${describeValue(s.liftCi)}`);
+  if (!isInterval(s.differenceCi)) throw new ValidationError(`${name}.differenceCi must be a finite interval [low, high], got ${describeValue(s.differenceCi)}`);
+  if (s.liftCi !== null && !isInterval(s.liftCi)) throw new ValidationError(`${name}.liftCi must be a finite interval [low, high] or null, got ${describeValue(s.liftCi)}`);
   return { looks: s.looks as number, pValue: s.pValue, differenceCi: [...s.differenceCi], liftCi: s.liftCi && [...s.liftCi] };
 }

@@ -30,7 +30,12 @@ export function welchTTest(control: SampleInput, treatment: SampleInput, options
   const standardError = Math.sqrt(variance);
   // Both samples constant: the difference is known exactly, and so is whether it is zero.
   if (standardError === 0) return degenerate(alpha, c.mean, t.mean);
-  const df = (variance * variance) / ((vc * vc) / (c.count - 1) + (vt * vt) / (t.count - 1));
+  // In units of the larger variance: squared as they are, variances beyond ~1e154 (values near
+  // ±1e77, which results accept) overflow to Infinity / Infinity = NaN degrees of freedom.
+  const scale = Math.max(vc, vt);
+  const a = vc / scale;
+  const b = vt / scale;
+  const df = ((a + b) * (a + b)) / ((a * a) / (c.count - 1) + (b * b) / (t.count - 1));
   const statistic = difference / standardError;
   const pValue = studentTwoSidedP(statistic, df);
   const critical = tQuantileOf(1 - alpha / 2, df);

@@ -58,9 +58,18 @@ const policies: Array<[string, () => Restorable]> = [
       const ab = new ABTestController();
       ab.createExperiment('e', { variants: [{ name: 'a', version: 1 }, { name: 'b', version: 2 }] });
       for (let i = 0; i < 20; i++) ab.logResult('e', i % 2 ? 'a' : 'b', i % 3);
-      // Routes through every experiment the (possibly restored) controller holds.
+      // A sequential one with looks kept (running minimum p, running intersection), so mutated looks are restored too.
+      ab.createExperiment('s', { variants: [{ name: 'a', version: 1 }, { name: 'b', version: 2 }, { name: 'c', version: 3 }], sequential: true });
+      for (let i = 0; i < 30; i++) {
+        ab.logResult('s', ['a', 'b', 'c'][i % 3]!, (i * 7) % 5);
+        if (i % 10 === 9) ab.analyze('s');
+      }
+      // Routes through every experiment the (possibly restored) controller holds, and reads its results.
       const route = (ctx?: { unitId?: string }) => {
-        for (const e of ab.snapshot().experiments) ab.policy(e.name).route({ unitId: 'u', ...ctx });
+        for (const e of ab.snapshot().experiments) {
+          ab.policy(e.name).route({ unitId: 'u', ...ctx });
+          for (const c of Object.values(ab.results(e.name).comparisons)) if (c) expect(c.pValue >= 0 && c.pValue <= 1).toBe(true);
+        }
         return { version: 1 };
       };
       return { snapshot: () => ab.snapshot(), restore: (s: unknown) => ab.restore(s), route };
@@ -151,12 +160,14 @@ describe(`A/B results over ${RUNS} random result streams`, () => {
   it('logResult accepts finite values or refuses with a named error and no change; results() never throws', () => {
     const value = fc.oneof(fc.double(), fc.boolean(), anyValue);
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c', 'constructor'), value), { maxLength: 6 }), fc.boolean(), (stream, binary) => {
+      fc.property(fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c', 'constructor'), value), { maxLength: 6 }), fc.boolean(), fc.boolean(), (stream, binary, sequential) => {
         const ab = new ABTestController();
+        // Welch (fixed horizon), the two-proportion z-test, or the sequential test with its looks kept (analyzeEvery: 1).
         ab.createExperiment('e', {
           variants: [{ name: 'a', version: 1 }, { name: 'b', version: 2 }],
           metric: { kind: binary ? 'binary' : 'continuous' },
-          sequential: !binary,
+          sequential,
+          analyzeEvery: sequential ? 1 : 0,
         });
         for (const [variant, x] of stream) {
           const before = ab.snapshot();

@@ -167,6 +167,7 @@ describe('looks in the snapshot', () => {
       [{ a: { looks: 2, pValue: 0.5, differenceCi: [0, 1], liftCi: null } }, /looks has 'a', which is not a challenger/],
       [{ constructor: { looks: 2, pValue: 0.5, differenceCi: [0, 1], liftCi: null } }, /looks has 'constructor'/],
       [[1, 2], /looks/],
+      [{ b: { looks: 2, pValue: 0.5, differenceCi: [0, Number.POSITIVE_INFINITY], liftCi: null } }, /looks\.b\.differenceCi must be a finite interval/],
     ];
     for (const [looks, message] of cases) {
       const bad = JSON.parse(JSON.stringify(good));
@@ -193,6 +194,20 @@ describe('looks in the snapshot', () => {
     expect(Object.keys(ab.snapshot().experiments[0]!.looks!)).toEqual(['b']);
     ab.exportStats('e', { reset: true });
     expect(ab.snapshot().experiments[0]!.looks).toEqual({});
+  });
+
+  it('a control mean near 0 (an infinite or NaN lift interval) keeps looking, and its snapshot survives JSON', () => {
+    // Found by the logResult fuzzer: the second look refused the first one's state.
+    const ab = new ABTestController();
+    ab.createExperiment('e', { modelA: 1, modelB: 2, sequential: true, analyzeEvery: 1 });
+    for (const [variant, value] of [['b', 0], ['a', 0], ['a', 1e-323], ['b', 0], ['a', 1e-300], ['b', 1]] as const) ab.logResult('e', variant, value);
+    const { pValue, differenceCi } = ab.results('e').comparisons.b!;
+    expect(pValue >= 0 && pValue <= 1).toBe(true);
+    expect(differenceCi.every(Number.isFinite)).toBe(true);
+    const snapshot = JSON.parse(JSON.stringify(ab.snapshot()));
+    const again = new ABTestController();
+    again.restore(snapshot);
+    expect(again.snapshot()).toEqual(ab.snapshot());
   });
 
   it('a fixed-horizon experiment keeps no looks', () => {
