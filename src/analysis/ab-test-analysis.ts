@@ -5,7 +5,7 @@ import { type Clock, checkFunction, checkNumber } from '../options.js';
 import type { ABTestController } from '../routing/ab-test.js';
 import type { ExperimentAnalyzedEvent, ExperimentResults } from '../routing/ab-test-types.js';
 import { claimPolicy, releasePolicy, type CountersResetEvent } from './analysis-controller.js';
-import { countAnalysisOutcome, emptyAnalysisCounters } from './counters.js';
+import { checkAnalysisCounters, countAnalysisOutcome, emptyAnalysisCounters } from './counters.js';
 import { judgeAnalysis } from './judge.js';
 import { type IntervalScheduler, resolveLimits, resolveSchedule } from './options.js';
 import { AnalysisRunner } from './runner.js';
@@ -188,6 +188,15 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
   /** Counters since the analysis began or the experiment was last restored: plain data, storable beside the controller's snapshot. */
   get counters(): Readonly<AnalysisCounters> {
     return { ...this.#counters };
+  }
+
+  /**
+   * Carries on counting from stored counters (as {@link ABTestAnalysis.counters} gave them), e.g.
+   * when another replica takes over the experiment's analysis. Every field must be a non-negative
+   * integer; a bad value is a `ValidationError` and changes nothing.
+   */
+  restoreCounters(counters: AnalysisCounters): void {
+    this.#counters = checkAnalysisCounters(counters);
   }
 
   /** Whether the experiment is concluded: nothing is left to analyse. */

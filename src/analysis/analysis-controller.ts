@@ -2,7 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import { InvalidStateError, ValidationError, describeValue } from '../errors.js';
 import { DeploymentMonitor } from '../monitor/deployment-monitor.js';
 import { type Clock, checkFunction } from '../options.js';
-import { countAnalysisOutcome, emptyAnalysisCounters } from './counters.js';
+import { checkAnalysisCounters, countAnalysisOutcome, emptyAnalysisCounters } from './counters.js';
 import { type EvidenceMark, markEvidence, measureEvidence } from './evidence.js';
 import { type Measurement, measure } from './measure.js';
 import { type AnalysisOptions, type ResolvedAnalysisOptions, resolveAnalysisOptions } from './options.js';
@@ -219,15 +219,7 @@ export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
    * must be a non-negative integer; a bad value is a `ValidationError` and changes nothing.
    */
   restoreCounters(counters: AnalysisCounters): void {
-    const fresh = emptyAnalysisCounters();
-    for (const field of Object.keys(fresh) as Array<keyof AnalysisCounters>) {
-      const value = (counters as Partial<AnalysisCounters> | null)?.[field];
-      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-        throw new ValidationError(`counters.${field} must be a non-negative integer, got ${describeValue(value)}`);
-      }
-      fresh[field] = value;
-    }
-    this.#counters = fresh;
+    this.#counters = checkAnalysisCounters(counters);
   }
 
   /** Whether the rollout has settled (promoted or rolled back): nothing is left to analyse. */

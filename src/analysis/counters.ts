@@ -1,3 +1,4 @@
+import { ValidationError, describeValue } from '../errors.js';
 import type { AnalysisCounters, AnalysisLimits, AnalysisOutcome, AnalysisVerdict } from './types.js';
 
 /** Argo Rollouts' defaults, except `inconclusiveLimit` (Argo: 0), so a quiet minute does not page anyone. */
@@ -11,6 +12,23 @@ export const DEFAULT_ANALYSIS_LIMITS: Readonly<Required<AnalysisLimits>> = Objec
 /** Counters at the start of a step, switch or resume. */
 export function emptyAnalysisCounters(): AnalysisCounters {
   return { runs: 0, successes: 0, consecutiveSuccesses: 0, failures: 0, inconclusives: 0, errors: 0, consecutiveErrors: 0 };
+}
+
+/**
+ * Checks stored counters (as an analysis's `counters` gave them) before an analysis carries on
+ * from them: every field a non-negative integer, else a `ValidationError` naming it. Returns a copy.
+ * @internal
+ */
+export function checkAnalysisCounters(counters: unknown): AnalysisCounters {
+  const fresh = emptyAnalysisCounters();
+  for (const field of Object.keys(fresh) as Array<keyof AnalysisCounters>) {
+    const value = (counters as Partial<AnalysisCounters> | null | undefined)?.[field];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new ValidationError(`counters.${field} must be a non-negative integer, got ${describeValue(value)}`);
+    }
+    fresh[field] = value;
+  }
+  return fresh;
 }
 
 /**

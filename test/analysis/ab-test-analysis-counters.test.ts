@@ -120,6 +120,18 @@ describe('ABTestAnalysis counts its looks against the Argo limits', () => {
     expect(resets).toHaveLength(2);
   });
 
+  it('restoreCounters() carries on from stored counters (another replica taking over), checked first', async () => {
+    const { monitor, ab, traffic, clock } = setup();
+    const auto = new ABTestAnalysis(ab, 'e', { monitor, clock: clock.now, autoConclude: false, failureLimit: 2, guardrails: { maxErrorRate: 0.02, minRequests: 50 } });
+    const stored = { runs: 2, successes: 0, consecutiveSuccesses: 0, failures: 2, inconclusives: 0, errors: 0, consecutiveErrors: 0 };
+    expect(() => auto.restoreCounters({ ...stored, failures: -1 })).toThrow(/counters\.failures must be a non-negative integer, got number -1/);
+    expect(auto.counters.runs).toBe(0);
+    auto.restoreCounters(stored);
+    traffic(200, { 2: 0.1 });
+    // The third failed look of the step, counted across the two replicas, stops the challenger.
+    expect(await auto.analyze()).toMatchObject({ outcome: 'failed', decision: 'stopVariant', counters: { runs: 3, failures: 3 } });
+  });
+
   it('checks its limits up front with the same option checks as every analysis', () => {
     const { monitor, ab } = setup();
     const make = (limits: object) => new ABTestAnalysis(ab, 'e', { monitor, autoConclude: false, guardrails: { maxErrorRate: 0.02 }, ...limits });
