@@ -4,13 +4,13 @@
  * rebuilt from its snapshot, so every replica following the deployment applies it.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NotFoundError, PreconditionFailedError } from '../errors.js';
-import { DeploymentStore, type StoredDeployment } from '../fleet/deployment-store.js';
+import { DeploymentStore } from '../fleet/deployment-store.js';
 import { readFleetMonitors } from '../fleet/fleet-monitors.js';
 import { policyFromSnapshot } from '../routing/policy-from-snapshot.js';
 import type { StorageAdapter } from '../storage/storage-adapter.js';
 import type { Command, CommandContext } from './command.js';
-import { applyOperatorAction, type OperatorVerb } from './operator-actions.js';
+import { operate, readDeployment } from './operate.js';
+import type { OperatorVerb } from './operator-actions.js';
 import { operatorName } from './operator.js';
 import { formatPairs, table } from './output.js';
 import { summarizePolicy } from './policy-summary.js';
@@ -18,8 +18,6 @@ import { lastAnalyses, renderStatus, type DeploymentStatus } from './status-view
 import { UsageError } from './usage-error.js';
 
 const STATE_KEY = /^deployments\/([^/]+)\.json$/;
-/** Lost races an operator action re-reads and re-applies before giving up. */
-const MAX_ATTEMPTS = 5;
 
 async function deploymentNames(storage: StorageAdapter): Promise<string[]> {
   // Sorted by name, not by key: 'ranker.json' sorts after 'ranker-ab.json'.
@@ -31,12 +29,7 @@ async function deploymentNames(storage: StorageAdapter): Promise<string[]> {
     .sort();
 }
 
-async function readDeployment(store: DeploymentStore, name: string): Promise<StoredDeployment> {
-  const current = await store.read(name);
-  if (current) return current;
-  const names = await deploymentNames(store.storage);
-  throw new NotFoundError(`no deployment '${name}' in this store (deployments: ${names.length > 0 ? names.join(', ') : 'none'})`);
-}
+const listed = (store: DeploymentStore) => () => deploymentNames(store.storage);
 
 async function storeOf(ctx: CommandContext, forWrites = false): Promise<DeploymentStore> {
   const open = await ctx.store();
@@ -46,7 +39,7 @@ async function storeOf(ctx: CommandContext, forWrites = false): Promise<Deployme
 
 /** Everything `status` shows, read now. */
 export async function collectStatus(store: DeploymentStore, name: string, now = Date.now()): Promise<DeploymentStatus> {
-  const current = await readDeployment(store, name);
+  const current = await readDeployment(store, name, listed(store));
   const summary = summarizePolicy(policyFromSnapshot(current.state.policy));
   const [fleet, audit] = await Promise.all([readFleetMonitors(store.storage, name, { clock: () => now }), store.audit(name)]);
   const versions = summary.traffic.map((t) => {
@@ -76,7 +69,7 @@ const deployments: Command = {
     const store = await storeOf(ctx);
     const rows = await Promise.all(
       (await deploymentNames(store.storage)).map(async (name) => {
-        const current = await readDeployment(store, name);
+        const current = await readDeployment(store, name, listed(store));
         const summary = summarizePolicy(policyFromSnapshot(current.state.policy));
         return { name, policy: summary.policy, status: summary.status, step: summary.step, percentage: summary.percentage, revision: current.state.revision, at: current.state.at, by: current.state.by };
       }),
@@ -163,28 +156,10 @@ function verbCommand(verb: OperatorVerb, summary: string, details?: string): Com
       const store = await storeOf(ctx, true);
       const by = operatorName(ctx);
       const reason = ctx.values.reason as string | undefined;
-      for (let attempt = 1; ; attempt++) {
-        const current = await readDeployment(store, name);
-        const policy = policyFromSnapshot(current.state.policy);
-        const applied = applyOperatorAction(policy, { verb, full: ctx.values.full === true, ...(reason === undefined ? {} : { reason }) });
-        try {
-          const next = await store.transition(name, current, {
-            action: applied.action,
-            by,
-            policy: policy.snapshot(),
-            analysis: current.state.analysis,
-            from: applied.from,
-            to: applied.to,
-            reason: reason ?? null,
-          });
-          const result = { deployment: name, action: applied.action, from: applied.from, to: applied.to, revision: next.state.revision, by };
-          if (ctx.out.json) return ctx.out.writeJson(result);
-          return ctx.out.write(`${ctx.style.cyan(name)}: ${applied.action} ${applied.from} → ${ctx.style.bold(applied.to)} (revision ${current.state.revision} → ${next.state.revision}) by ${by}\n`);
-        } catch (err) {
-          // Another replica moved the deployment first: decide again on what it made.
-          if (!(err instanceof PreconditionFailedError) || attempt >= MAX_ATTEMPTS) throw err;
-        }
-      }
+      const done = await operate(store, name, { verb, full: ctx.values.full === true, ...(reason === undefined ? {} : { reason }) }, by, listed(store));
+      const result = { deployment: name, action: done.action, from: done.from, to: done.to, revision: done.revision, by };
+      if (ctx.out.json) return ctx.out.writeJson(result);
+      ctx.out.write(`${ctx.style.cyan(name)}: ${done.action} ${done.from} → ${ctx.style.bold(done.to)} (revision ${done.previous} → ${done.revision}) by ${by}\n`);
     },
   };
 }
@@ -198,7 +173,7 @@ const history: Command = {
   async run(ctx) {
     const name = ctx.args[0] as string;
     const store = await storeOf(ctx);
-    await readDeployment(store, name);
+    await readDeployment(store, name, listed(store));
     const records = await store.audit(name);
     if (ctx.out.json) return ctx.out.writeJson(records);
     ctx.out.write(
