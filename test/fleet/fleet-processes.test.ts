@@ -1,58 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import { CreateBucketCommand, DeleteBucketCommand } from '@aws-sdk/client-s3';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DeploymentStore, type StorageAdapter } from '../../src/index.js';
-import type { PostgresStorage } from '../../src/storage/postgres/index.js';
 import { type WorkerProcess, useBundledWorker } from '../fixtures/bundled-worker.js';
-import { storageFromSpec } from '../registry/fixtures/storage-spec.js';
-import { makeS3Client, removeAllObjects } from '../storage/s3-env.js';
-
-const PG_URL = process.env.MODEL_ROLLOUT_TEST_PG_URL;
-const S3_ENDPOINT = process.env.MODEL_ROLLOUT_TEST_S3_ENDPOINT;
-if (!PG_URL) console.warn('fleet-processes.test.ts: MODEL_ROLLOUT_TEST_PG_URL is not set; skipping the PostgreSQL runs');
-if (!S3_ENDPOINT) console.warn('fleet-processes.test.ts: MODEL_ROLLOUT_TEST_S3_ENDPOINT is not set; skipping the S3 runs');
+import { useProcessStores } from './fleet-stores.js';
 
 const startWorker = useBundledWorker(fileURLToPath(new URL('./fixtures/fleet-replica.ts', import.meta.url)));
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
 
-const stores = [
-  {
-    kind: 'a PostgreSQL table',
-    skip: !PG_URL,
-    async prepare() {
-      const spec = `pg:mr_fleet_${randomBytes(6).toString('hex')}`;
-      const opened = storageFromSpec(spec);
-      await (opened.storage as PostgresStorage).migrate();
-      cleanups.push(async () => {
-        await (opened.storage as PostgresStorage).drop();
-        await opened.close();
-      });
-      return { spec, storage: opened.storage };
-    },
-  },
-  {
-    kind: 'an S3 prefix on Ceph RGW',
-    skip: !S3_ENDPOINT,
-    async prepare() {
-      const bucket = `mr-fleet-${randomBytes(4).toString('hex')}`;
-      const client = makeS3Client();
-      await client.send(new CreateBucketCommand({ Bucket: bucket }));
-      const spec = `s3:${bucket}/fleet`;
-      const opened = storageFromSpec(spec);
-      cleanups.push(async () => {
-        await opened.close();
-        await removeAllObjects(client, bucket);
-        await client.send(new DeleteBucketCommand({ Bucket: bucket }));
-        client.destroy();
-      });
-      return { spec, storage: opened.storage };
-    },
-  },
-];
+const { stores, cleanups } = useProcessStores('fleet-processes.test.ts');
 
 interface Event {
   ev: string;

@@ -7,8 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, DeleteBucketCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
-import { afterAll } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 import { MemoryStorage, type StorageAdapter } from '../../src/index.js';
+import { storageFromSpec } from '../registry/fixtures/storage-spec.js';
 import { PostgresStorage } from '../../src/storage/postgres/index.js';
 import { S3Storage } from '../../src/storage/s3/index.js';
 import { makeS3Client, removeAllObjects } from '../storage/s3-env.js';
@@ -65,4 +66,60 @@ export function useFleetStores(file: string): { stores: FleetStore[]; pool: pg.P
     },
   ];
   return { stores, pool, cleanups };
+}
+
+/** A store the replica processes open from `spec` (see test/registry/fixtures/storage-spec.ts), and the test's own handle on it. */
+export interface ProcessStore {
+  kind: string;
+  skip: boolean;
+  prepare(): Promise<{ spec: string; storage: StorageAdapter }>;
+}
+
+/**
+ * The stores the multi-process fleet tests run on: a fresh PostgreSQL table, a fresh RGW bucket
+ * (each skipped, saying so, without its variable), removed after each test. Call at the top of a
+ * test file; `cleanups` runs after each test, in reverse order.
+ */
+export function useProcessStores(file: string): { stores: ProcessStore[]; cleanups: Array<() => Promise<void>> } {
+  if (!PG_URL) console.warn(`${file}: MODEL_ROLLOUT_TEST_PG_URL is not set; skipping the PostgreSQL runs`);
+  if (!S3_ENDPOINT) console.warn(`${file}: MODEL_ROLLOUT_TEST_S3_ENDPOINT is not set; skipping the S3 runs`);
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  const stores: ProcessStore[] = [
+    {
+      kind: 'a PostgreSQL table',
+      skip: !PG_URL,
+      async prepare() {
+        const spec = `pg:mr_fleet_${randomBytes(6).toString('hex')}`;
+        const opened = storageFromSpec(spec);
+        await (opened.storage as PostgresStorage).migrate();
+        cleanups.push(async () => {
+          await (opened.storage as PostgresStorage).drop();
+          await opened.close();
+        });
+        return { spec, storage: opened.storage };
+      },
+    },
+    {
+      kind: 'an S3 prefix on Ceph RGW',
+      skip: !S3_ENDPOINT,
+      async prepare() {
+        const bucket = `mr-fleet-${randomBytes(4).toString('hex')}`;
+        const client = makeS3Client();
+        await client.send(new CreateBucketCommand({ Bucket: bucket }));
+        const spec = `s3:${bucket}/fleet`;
+        const opened = storageFromSpec(spec);
+        cleanups.push(async () => {
+          await opened.close();
+          await removeAllObjects(client, bucket);
+          await client.send(new DeleteBucketCommand({ Bucket: bucket }));
+          client.destroy();
+        });
+        return { spec, storage: opened.storage };
+      },
+    },
+  ];
+  return { stores, cleanups };
 }

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { CreateBucketCommand, DeleteBucketCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DeploymentStore, PreconditionFailedError, StorageError, type StorageAdapter, type StoredDeployment } from '../../src/index.js';
 import { PostgresStorage } from '../../src/storage/postgres/index.js';
 import { S3Storage } from '../../src/storage/s3/index.js';
+import { startCuttableProxy } from '../storage/cuttable-proxy.js';
 import { makeS3Client, removeAllObjects } from '../storage/s3-env.js';
 import { PG_URL, S3_ENDPOINT } from './fleet-stores.js';
 
@@ -58,39 +58,43 @@ describe.skipIf(!PG_URL)('DeploymentStore saves on PostgreSQL with the backend t
       await pool.end();
     });
     const store = new DeploymentStore({ storage });
-    const kill = async () => {
-      let killed = 0;
-      await until(async () => {
-        // The save waits on the blocker's row lock: that backend is the one in flight.
-        const { rows } = await admin!.query(
-          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
-          [app],
-        );
-        killed = rows.length;
-        return killed > 0;
-      }, 'the save to wait on the row lock');
-      return killed;
+    /**
+     * Starts `save` while another session holds `lock` (SQL run in an open transaction) so the
+     * save waits on it in flight, terminates the save's backend, lets the lock go, and returns
+     * what the save threw.
+     */
+    const killDuring = async (lock: { sql: string; params: unknown[] }, save: () => Promise<unknown>): Promise<unknown> => {
+      const blocker = await admin!.connect();
+      try {
+        await blocker.query('BEGIN');
+        await blocker.query(lock.sql, lock.params);
+        const saving = save().catch((e: unknown) => e);
+        await until(async () => {
+          const { rows } = await admin!.query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+            [app],
+          );
+          return rows.length > 0;
+        }, 'the save to wait on the row lock');
+        await blocker.query('ROLLBACK');
+        return await saving;
+      } finally {
+        blocker.release();
+      }
     };
-    return { table, storage, store, kill };
+    return { table, store, killDuring };
   }
 
   it('killed while claiming its revision: StorageError with the cause, the previous state intact and readable, the next save succeeds, nothing duplicated', async () => {
-    const { table, store, kill } = await setUp();
+    const { table, store, killDuring } = await setUp();
     const current = await twoRevisions(store);
-    const blocker = await admin!.connect();
-    try {
-      // An uncommitted insert of the audit key the save will claim: its INSERT … ON CONFLICT waits.
-      await blocker.query('BEGIN');
-      await blocker.query(`INSERT INTO "${table}" (key, data, etag) VALUES ($1, $2, 'blocker')`, ['deployments/iris/audit/000000000003.json', Buffer.from('x')]);
-      const saving = store.transition('iris', current, { action: 'rollback', by: 'r1', policy: { percentage: 0 } });
-      expect(await kill()).toBe(1);
-      await blocker.query('ROLLBACK');
-      const err = await saving.catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(StorageError);
-      expect((err as StorageError).cause).toBeInstanceOf(Error);
-    } finally {
-      blocker.release();
-    }
+    // An uncommitted insert of the audit key the save will claim: its INSERT … ON CONFLICT waits.
+    const err = await killDuring(
+      { sql: `INSERT INTO "${table}" (key, data, etag) VALUES ($1, $2, 'blocker')`, params: ['deployments/iris/audit/000000000003.json', Buffer.from('x')] },
+      () => store.transition('iris', current, { action: 'rollback', by: 'r1', policy: { percentage: 0 } }),
+    );
+    expect(err).toBeInstanceOf(StorageError);
+    expect((err as StorageError).cause).toBeInstanceOf(Error);
     await expectConsistent(store, 2, 50);
     const next = await store.transition('iris', (await store.read('iris'))!, { action: 'rollback', by: 'r1', policy: { percentage: 0 } });
     expect(next.state.revision).toBe(3);
@@ -98,21 +102,15 @@ describe.skipIf(!PG_URL)('DeploymentStore saves on PostgreSQL with the backend t
   });
 
   it('killed while moving the state after its claim: StorageError with the cause, the previous state still what readers see, settle() finishes the claimed transition once, the next save succeeds', async () => {
-    const { table, store, kill } = await setUp();
+    const { table, store, killDuring } = await setUp();
     const current = await twoRevisions(store);
-    const blocker = await admin!.connect();
-    try {
-      await blocker.query('BEGIN');
-      await blocker.query(`SELECT 1 FROM "${table}" WHERE key = $1 FOR UPDATE`, ['deployments/iris.json']);
-      const saving = store.transition('iris', current, { action: 'rollback', by: 'r1', policy: { percentage: 0 } });
-      expect(await kill()).toBe(1);
-      await blocker.query('ROLLBACK');
-      const err = await saving.catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(StorageError);
-      expect((err as StorageError).cause).toBeInstanceOf(Error);
-    } finally {
-      blocker.release();
-    }
+    // The state document's row locked: the claim lands, the state write waits.
+    const err = await killDuring(
+      { sql: `SELECT 1 FROM "${table}" WHERE key = $1 FOR UPDATE`, params: ['deployments/iris.json'] },
+      () => store.transition('iris', current, { action: 'rollback', by: 'r1', policy: { percentage: 0 } }),
+    );
+    expect(err).toBeInstanceOf(StorageError);
+    expect((err as StorageError).cause).toBeInstanceOf(Error);
     expect((await store.read('iris'))!.state).toMatchObject({ revision: 2, policy: { percentage: 50 } });
     // The claim landed: the transition happened once, and settling publishes it.
     const settled = (await store.settle('iris'))!;
@@ -123,52 +121,6 @@ describe.skipIf(!PG_URL)('DeploymentStore saves on PostgreSQL with the backend t
     await expectConsistent(store, 4, 10);
   });
 });
-
-/** A TCP forwarder to the gateway that cuts every connection once a request for `match` starts, and refuses new ones until healed. */
-async function startCuttingProxy(target: URL): Promise<{ endpoint: string; arm(match: string): Promise<void>; heal(): void; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let match: string | undefined;
-  let cutting = false;
-  let onCut: (() => void) | undefined;
-  const server: Server = createServer((downstream) => {
-    if (cutting) return void downstream.destroy();
-    const upstream = connect(Number(target.port), target.hostname);
-    sockets.add(downstream).add(upstream);
-    downstream.on('data', (chunk: Buffer) => {
-      if (match !== undefined && chunk.toString('latin1').startsWith('PUT ') && chunk.toString('latin1').includes(match)) {
-        // Mid-upload: half of the request reaches the gateway, then the network is gone.
-        upstream.write(chunk.subarray(0, chunk.length >> 1));
-        cutting = true;
-        match = undefined;
-        for (const socket of sockets) socket.destroy();
-        sockets.clear();
-        onCut?.();
-        return;
-      }
-      upstream.write(chunk);
-    });
-    upstream.pipe(downstream);
-    const drop = () => {
-      downstream.destroy();
-      upstream.destroy();
-    };
-    downstream.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    arm(m) {
-      match = m;
-      return new Promise((resolve) => (onCut = resolve));
-    },
-    heal() {
-      cutting = false;
-    },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
 
 describe.skipIf(!S3_ENDPOINT)('DeploymentStore saves on Ceph RGW with the gateway cut mid-upload (a TCP proxy, the shared gateway untouched)', () => {
   const direct = S3_ENDPOINT ? makeS3Client() : undefined;
@@ -184,7 +136,7 @@ describe.skipIf(!S3_ENDPOINT)('DeploymentStore saves on Ceph RGW with the gatewa
       }),
     );
     await made;
-    const proxy = await startCuttingProxy(new URL(S3_ENDPOINT!));
+    const proxy = await startCuttableProxy(new URL(S3_ENDPOINT!));
     const viaProxy = makeS3Client(proxy.endpoint);
     cleanups.push(async () => {
       viaProxy.destroy();
@@ -198,7 +150,7 @@ describe.skipIf(!S3_ENDPOINT)('DeploymentStore saves on Ceph RGW with the gatewa
   it('cut while claiming its revision: StorageError with the cause, the previous state intact and readable, the next save succeeds, nothing duplicated', async () => {
     const { proxy, store, reader } = await setUp();
     const current = await twoRevisions(store);
-    const cut = proxy.arm('deployments/iris/audit/000000000003.json');
+    const cut = proxy.cutOnPut('deployments/iris/audit/000000000003.json');
     const err = await store.transition('iris', current, { action: 'rollback', by: 'r1', policy: { percentage: 0 } }).catch((e: unknown) => e);
     await cut;
     expect(err).toBeInstanceOf(StorageError);
@@ -213,7 +165,7 @@ describe.skipIf(!S3_ENDPOINT)('DeploymentStore saves on Ceph RGW with the gatewa
   it('cut while moving the state after its claim: StorageError with the cause, readers still see the previous state, settle() finishes the claimed transition once, the next save succeeds', async () => {
     const { proxy, store, reader } = await setUp();
     const current = await twoRevisions(store);
-    const cut = proxy.arm('deployments/iris.json');
+    const cut = proxy.cutOnPut('deployments/iris.json');
     const err = await store.transition('iris', current, { action: 'rollback', by: 'r1', policy: { percentage: 0 } }).catch((e: unknown) => e);
     await cut;
     expect(err).toBeInstanceOf(StorageError);

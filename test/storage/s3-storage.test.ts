@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
@@ -13,6 +12,7 @@ import { PreconditionFailedError, StorageError, ValidationError } from '../../sr
 import { ModelRegistry } from '../../src/index.js';
 import { S3Storage, type S3ClientLike } from '../../src/storage/s3/index.js';
 import { testStorageAdapter } from '../../src/testing/index.js';
+import { startCuttableProxy } from './cuttable-proxy.js';
 import { S3_ENDPOINT, makeS3Client, removeAllObjects } from './s3-env.js';
 
 if (!S3_ENDPOINT) {
@@ -21,32 +21,6 @@ if (!S3_ENDPOINT) {
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (d: Uint8Array | undefined) => d && new TextDecoder().decode(d);
-
-/** A TCP forwarder to the gateway that the test can cut, as if the gateway had stopped. */
-async function startCuttableProxy(target: URL): Promise<{ endpoint: string; cut(): void; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((downstream) => {
-    const upstream = connect(Number(target.port), target.hostname);
-    sockets.add(downstream).add(upstream);
-    downstream.pipe(upstream).pipe(downstream);
-    const drop = () => {
-      downstream.destroy();
-      upstream.destroy();
-    };
-    downstream.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    cut() {
-      for (const socket of sockets) socket.destroy();
-      sockets.clear();
-    },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
 
 describe.skipIf(!S3_ENDPOINT)('S3Storage on Ceph RGW', () => {
   const client = makeS3Client();
