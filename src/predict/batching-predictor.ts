@@ -11,7 +11,7 @@ import {
 import { checkFunction, checkNumber } from '../options.js';
 import type { ModelSignature } from '../registry/signature.js';
 import { InputPlans, isSingleForm, type InputPlan, type TargetArray } from './inputs.js';
-import type { OutputData, OutputTensor, PredictInput, PredictOptions, PredictOutput, Predictor, TensorInput } from './types.js';
+import { takesCallbacks, type CallbackPredictor, type OutputData, type OutputTensor, type PredictCallback, type PredictInput, type PredictOptions, type PredictOutput, type Predictor, type TensorInput } from './types.js';
 
 /** Options of {@link BatchingPredictor}; the names follow Triton's dynamic batcher. */
 export interface BatchingOptions {
@@ -76,32 +76,46 @@ export function resolveBatchingOptions(options: BatchingOptions): ResolvedBatchi
   return { maxBatchSize, maxDelayMs, maxQueue, timeoutMs };
 }
 
-type Resolve = (output: PredictOutput) => void;
-type Reject = (error: unknown) => void;
+/** A caller of the promise API: its promise's settling functions, as a callback. */
+class Settle implements PredictCallback {
+  constructor(
+    readonly answer: (output: PredictOutput) => void,
+    readonly fail: (error: unknown) => void,
+  ) {}
+}
 
-/** One caller's place in a batch. */
-class Waiter {
-  settled = false;
+/** What answering a caller early needs: its signal's listener, its deadline. Only for callers with either. */
+class Watch {
   onAbort: (() => void) | undefined = undefined;
   constructor(
-    readonly rows: number,
-    readonly offset: number,
-    readonly resolve: Resolve,
-    readonly reject: Reject,
     readonly signal: AbortSignal | undefined,
     readonly deadline: number,
   ) {}
 }
 
-/** Requests joined into one run; `buffers` hold each input's rows back to back, room for `capacity` rows. */
+/**
+ * Requests joined into one run; `buffers` hold each input's rows back to back, room for `capacity`
+ * rows. A caller is its index: its callback, the row its rows start at, and, only when some caller
+ * has a signal or a deadline, its watch. A caller answered early (timed out, aborted) has no
+ * callback any more; its rows stay, since its mates' start rows depend on them.
+ */
 class Batch {
   rows = 0;
-  readonly waiters: Waiter[] = [];
+  readonly callbacks: Array<PredictCallback | undefined> = [];
+  readonly starts: number[] = [];
+  watches: Array<Watch | undefined> | undefined = undefined;
+  /** Callers not yet answered. */
+  waiting = 0;
   timer: unknown = undefined;
   constructor(
     public buffers: TargetArray[],
     public capacity: number,
   ) {}
+
+  /** Rows of caller `k`. */
+  rowsOf(k: number): number {
+    return (k + 1 < this.starts.length ? (this.starts[k + 1] as number) : this.rows) - (this.starts[k] as number);
+  }
 }
 
 function sliceRows(data: OutputData, start: number, end: number): OutputData {
@@ -139,7 +153,7 @@ function grown(plan: InputPlan, buffer: TargetArray, used: number, length: numbe
  * await Promise.all(rows.map((row) => predictor.predict(row)));
  * ```
  */
-export class BatchingPredictor implements Predictor {
+export class BatchingPredictor implements CallbackPredictor {
   /** The inner predictor's signature, by which inputs are validated and batched. */
   readonly signature: ModelSignature;
   /** Options in force, defaults filled in; `maxDelayMs` is `undefined` when batching adapts to load. */
@@ -169,7 +183,7 @@ export class BatchingPredictor implements Predictor {
   private readonly answered = (): void => {
     this.answering = false;
     this.runNext();
-    if (this.running === 0 && this.idle) this.idle();
+    this.checkIdle();
   };
   private disposing: Promise<void> | undefined;
   private idle: (() => void) | undefined;
@@ -177,7 +191,7 @@ export class BatchingPredictor implements Predictor {
     this.flushTimer = undefined;
     if (this.open) this.dispatch(this.open);
   };
-  /** Settle a request run alone; shared, so that path costs no closure. */
+  /** Settle a request run alone through the promise API; shared, so that path costs no closure. */
   private readonly aloneAnswered = (output: PredictOutput): PredictOutput => {
     this.pending--;
     this.runEnded(1);
@@ -187,6 +201,15 @@ export class BatchingPredictor implements Predictor {
     this.pending--;
     this.runEnded(1);
     throw error;
+  };
+  /**
+   * The callback of the request run alone through `predictTo`. Adaptive mode runs a request alone
+   * only when nothing else runs, so one slot serves them all and that path costs no allocation.
+   */
+  private aloneCallback: PredictCallback | undefined;
+  private readonly alone: PredictCallback = {
+    answer: (output) => this.takeAlone().answer(output),
+    fail: (error) => this.takeAlone().fail(error),
   };
 
   constructor(inner: Predictor, options: BatchingOptions = {}) {
@@ -244,14 +267,71 @@ export class BatchingPredictor implements Predictor {
    */
   predict(input: PredictInput, options?: PredictOptions): Promise<PredictOutput> {
     const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(new AbortedError(`${this.where}prediction aborted before it was queued`, { cause: signal.reason }));
-    if (this.disposing) return Promise.reject(new InvalidStateError(`${this.where}predictor is disposed`));
-    if (this.pending >= this.options.maxQueue) {
-      return Promise.reject(
-        new CapacityError(`${this.where}batching queue is full: maxQueue is ${this.options.maxQueue} requests waiting or running`),
-      );
+    const refused = this.refusal(signal);
+    if (refused !== undefined) return Promise.reject(refused);
+    if (this.runsAlone()) {
+      this.pending++;
+      this.running++;
+      let running: Promise<PredictOutput>;
+      try {
+        running = this.inner.predict(input, options);
+      } catch (error) {
+        running = Promise.reject(error);
+      }
+      return running.then(this.aloneAnswered, this.aloneFailed);
     }
-    if (this.adaptive && this.running === 0 && !this.answering && this.options.timeoutMs === undefined) return this.runAlone(input, options);
+    return new Promise<PredictOutput>((resolve, reject) => this.enqueue(input, signal, new Settle(resolve, reject)));
+  }
+
+  /**
+   * {@link BatchingPredictor.predict} answering through `callback`, with no promise of its own:
+   * a request that joins a batch costs its place in the batch and nothing else.
+   * @internal
+   */
+  predictTo(input: PredictInput, options: PredictOptions | undefined, callback: PredictCallback): void {
+    const signal = options?.signal;
+    const refused = this.refusal(signal);
+    if (refused !== undefined) return callback.fail(refused);
+    if (!this.runsAlone()) return this.enqueue(input, signal, callback);
+    this.pending++;
+    this.running++;
+    this.aloneCallback = callback;
+    const inner = this.inner;
+    if (takesCallbacks(inner)) return inner.predictTo(input, options, this.alone);
+    let running: Promise<PredictOutput>;
+    try {
+      running = inner.predict(input, options);
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    running.then(this.alone.answer, this.alone.fail);
+  }
+
+  /** Why a request is refused before it is looked at (aborted, disposed, queue full), if it is. */
+  private refusal(signal: AbortSignal | undefined): Error | undefined {
+    if (signal?.aborted) return new AbortedError(`${this.where}prediction aborted before it was queued`, { cause: signal.reason });
+    if (this.disposing) return new InvalidStateError(`${this.where}predictor is disposed`);
+    if (this.pending >= this.options.maxQueue) {
+      return new CapacityError(`${this.where}batching queue is full: maxQueue is ${this.options.maxQueue} requests waiting or running`);
+    }
+    return undefined;
+  }
+
+  /** Adaptive mode, model idle: the request goes to the inner predictor as it is (no copy, no wait). */
+  private runsAlone(): boolean {
+    return this.adaptive && this.running === 0 && !this.answering && this.options.timeoutMs === undefined;
+  }
+
+  private takeAlone(): PredictCallback {
+    const callback = this.aloneCallback as PredictCallback;
+    this.aloneCallback = undefined;
+    this.pending--;
+    this.runEnded(1);
+    return callback;
+  }
+
+  /** Validates a request, copies its rows into the open batch and gives it a place there. */
+  private enqueue(input: PredictInput, signal: AbortSignal | undefined, callback: PredictCallback): void {
     // A single-input model's value comes as is (`one`); records are split per input (`list`).
     let one: TensorInput | undefined;
     let list: TensorInput[] | undefined;
@@ -266,7 +346,7 @@ export class BatchingPredictor implements Predictor {
         rows = this.rowsOfAll(list);
       }
     } catch (error) {
-      return Promise.reject(error);
+      return callback.fail(error);
     }
     const maxBatchSize = this.options.maxBatchSize;
     let batch = this.open;
@@ -277,6 +357,7 @@ export class BatchingPredictor implements Predictor {
     // A request larger than a batch gets a batch of its own, so timeouts and aborts work alike.
     batch ??= this.openBatch(rows);
     if (batch.rows + rows > batch.capacity) this.grow(batch, batch.rows + rows);
+    // Copied straight into the batch's buffers, checked on the way.
     try {
       if (list) {
         for (let i = 0; i < this.plans.length; i++) {
@@ -288,20 +369,23 @@ export class BatchingPredictor implements Predictor {
         plan.writeAny(one as TensorInput, batch.buffers[0] as TargetArray, batch.rows * plan.rowSize);
       }
     } catch (error) {
-      return Promise.reject(error);
+      return callback.fail(error);
     }
-    const deadline = this.options.timeoutMs === undefined ? 0 : this.clock() + this.options.timeoutMs;
-    const offset = batch.rows;
-    const target = batch;
-    const promise = new Promise<PredictOutput>((resolve, reject) => {
-      const waiter = new Waiter(rows, offset, resolve, reject, signal, deadline);
-      target.waiters.push(waiter);
-      if (signal) this.watchAbort(target, waiter, signal);
-    });
+    const k = batch.callbacks.length;
+    batch.callbacks.push(callback);
+    batch.starts.push(batch.rows);
+    batch.waiting++;
     this.pending++;
     batch.rows += rows;
-    // The deadline counts while the request waits for a run too, not only while it runs.
-    if (this.options.timeoutMs !== undefined && batch.timer === undefined) this.armTimeout(batch);
+    const timeoutMs = this.options.timeoutMs;
+    if (signal !== undefined || timeoutMs !== undefined || batch.watches !== undefined) {
+      const watch = signal === undefined && timeoutMs === undefined ? undefined : new Watch(signal, timeoutMs === undefined ? 0 : this.clock() + timeoutMs);
+      batch.watches ??= new Array<Watch | undefined>(k);
+      batch.watches.push(watch);
+      if (signal !== undefined) this.watchAbort(batch, k, watch as Watch, signal);
+      // The deadline counts while the request waits for a run too, not only while it runs.
+      if (timeoutMs !== undefined && batch.timer === undefined) this.armTimeout(batch);
+    }
     if (batch.rows >= maxBatchSize) this.close(batch);
     else if (!this.adaptive && this.flushTimer === undefined) {
       // Not unref()'d: it only exists while a caller awaits this batch, and must fire for it.
@@ -309,20 +393,6 @@ export class BatchingPredictor implements Predictor {
         this.options.maxDelayMs === 0 ? setImmediate(this.flush) : this.timers.setTimeout(this.flush, this.options.maxDelayMs as number);
     }
     if (this.adaptive && this.running === 0 && !this.answering) this.runNext();
-    return promise;
-  }
-
-  /** Adaptive mode, model idle: the request goes to the inner predictor as it is. */
-  private runAlone(input: PredictInput, options: PredictOptions | undefined): Promise<PredictOutput> {
-    this.pending++;
-    this.running++;
-    let running: Promise<PredictOutput>;
-    try {
-      running = this.inner.predict(input, options);
-    } catch (error) {
-      running = Promise.reject(error);
-    }
-    return running.then(this.aloneAnswered, this.aloneFailed);
   }
 
   private rowsOfAll(values: TensorInput[]): number {
@@ -373,26 +443,33 @@ export class BatchingPredictor implements Predictor {
     }
   }
 
-  private watchAbort(batch: Batch, waiter: Waiter, signal: AbortSignal): void {
-    waiter.onAbort = () => {
-      if (waiter.settled) return;
+  private watchAbort(batch: Batch, k: number, watch: Watch, signal: AbortSignal): void {
+    watch.onAbort = () => {
+      if (batch.callbacks[k] === undefined) return;
+      const callback = batch.callbacks[k] as PredictCallback;
+      this.settle(batch, k);
       // The last request of the open batch can simply be taken back; otherwise its rows stay
-      // in the batch (its mates' offsets depend on them) and their results are dropped.
-      if (batch === this.open && batch.waiters[batch.waiters.length - 1] === waiter) {
-        batch.waiters.pop();
-        batch.rows -= waiter.rows;
+      // in the batch (its mates' start rows depend on them) and their results are dropped.
+      if (batch === this.open && k === batch.callbacks.length - 1) {
+        batch.rows = batch.starts[k] as number;
+        batch.callbacks.pop();
+        batch.starts.pop();
+        batch.watches?.pop();
       }
-      this.settle(waiter);
-      waiter.reject(new AbortedError(`${this.where}prediction aborted`, { cause: signal.reason }));
-      if (batch === this.open && batch.waiters.length === 0) this.cancelFlush();
+      callback.fail(new AbortedError(`${this.where}prediction aborted`, { cause: signal.reason }));
+      if (batch === this.open && batch.waiting === 0) this.cancelFlush();
+      this.checkIdle();
     };
-    signal.addEventListener('abort', waiter.onAbort, { once: true });
+    signal.addEventListener('abort', watch.onAbort, { once: true });
   }
 
-  private settle(waiter: Waiter): void {
-    waiter.settled = true;
+  /** Caller `k` of `batch` is being answered: it leaves the batch's and the queue's counts. */
+  private settle(batch: Batch, k: number): void {
+    batch.callbacks[k] = undefined;
+    batch.waiting--;
     this.pending--;
-    if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    const watch = batch.watches?.[k];
+    if (watch?.onAbort) watch.signal?.removeEventListener('abort', watch.onAbort);
   }
 
   private cancelFlush(): void {
@@ -407,7 +484,7 @@ export class BatchingPredictor implements Predictor {
       this.open = undefined;
       this.cancelFlush();
     }
-    if (batch.waiters.every((w) => w.settled)) {
+    if (batch.waiting === 0) {
       this.clearTimeout(batch);
       return;
     }
@@ -425,16 +502,20 @@ export class BatchingPredictor implements Predictor {
       input = record;
     }
     this.running++;
+    const inner = this.inner;
+    const answer = (output: PredictOutput) => this.complete(batch, output);
+    const fail = (error: unknown) => this.fail(batch, error);
+    if (takesCallbacks(inner)) {
+      inner.predictTo(input, undefined, { answer, fail });
+      return;
+    }
     let running: Promise<PredictOutput>;
     try {
-      running = this.inner.predict(input);
+      running = inner.predict(input);
     } catch (error) {
       running = Promise.reject(error);
     }
-    running.then(
-      (output) => this.complete(batch, output),
-      (error: unknown) => this.fail(batch, error),
-    );
+    running.then(answer, fail);
   }
 
   private tensorOf(plan: InputPlan, buffer: TargetArray, rows: number): Tensor {
@@ -444,19 +525,23 @@ export class BatchingPredictor implements Predictor {
   }
 
   private armTimeout(batch: Batch): void {
-    const next = batch.waiters.find((w) => !w.settled);
-    if (!next) {
+    const watches = batch.watches as Array<Watch | undefined>;
+    let next: Watch | undefined;
+    for (let k = 0; k < watches.length && next === undefined; k++) if (batch.callbacks[k] !== undefined) next = watches[k];
+    if (next === undefined) {
       batch.timer = undefined;
       return;
     }
     batch.timer = this.timers.setTimeout(() => {
       const now = this.clock();
-      for (const waiter of batch.waiters) {
-        if (waiter.settled || waiter.deadline > now) continue;
-        this.settle(waiter);
-        waiter.reject(new TimeoutError(`${this.where}prediction timed out after ${this.options.timeoutMs} ms (timeoutMs)`));
+      for (let k = 0; k < watches.length; k++) {
+        const callback = batch.callbacks[k];
+        if (callback === undefined || (watches[k] as Watch).deadline > now) continue;
+        this.settle(batch, k);
+        callback.fail(new TimeoutError(`${this.where}prediction timed out after ${this.options.timeoutMs} ms (timeoutMs)`));
       }
       this.armTimeout(batch);
+      this.checkIdle();
     }, Math.max(0, next.deadline - this.clock()));
   }
 
@@ -483,12 +568,16 @@ export class BatchingPredictor implements Predictor {
       }
       this.runNext();
     }
-    if (this.running === 0 && this.idle) this.idle();
+    this.checkIdle();
+  }
+
+  /** Wakes a waiting `dispose` once nothing is queued or running. */
+  private checkIdle(): void {
+    if (this.idle !== undefined && this.pending === 0 && this.running === 0 && !this.answering) this.idle();
   }
 
   private complete(batch: Batch, output: PredictOutput): void {
     this.clearTimeout(batch);
-    const waiters = batch.waiters;
     const names = Object.keys(output);
     for (const name of names) {
       const dims = (output[name] as OutputTensor).dims;
@@ -502,42 +591,51 @@ export class BatchingPredictor implements Predictor {
         return;
       }
     }
-    if (waiters.length === 1) {
-      const only = waiters[0] as Waiter;
-      if (!only.settled) {
-        this.settle(only);
-        only.resolve(output);
+    const callbacks = batch.callbacks;
+    const callers = callbacks.length;
+    if (callers === 1) {
+      const only = callbacks[0];
+      if (only !== undefined) {
+        this.settle(batch, 0);
+        only.answer(output);
       }
       this.runEnded(1);
       return;
     }
-    // Per output: elements per row and the dims of a one-row answer, shared by every one-row caller.
+    // Per output, once a batch: elements per row, and the dims of a one-row answer, shared by
+    // every one-row caller. Per caller: its rows of each output as views (subarray), no copy.
+    const count = names.length;
+    const tensors: OutputTensor[] = [];
     const widths: number[] = [];
     const oneRowDims: Array<readonly number[]> = [];
-    for (const name of names) {
-      const tensor = output[name] as OutputTensor;
+    for (let i = 0; i < count; i++) {
+      const tensor = output[names[i] as string] as OutputTensor;
+      tensors.push(tensor);
       widths.push(tensor.data.length / batch.rows);
       oneRowDims.push(Object.freeze([1, ...tensor.dims.slice(1)]));
     }
-    for (const waiter of waiters) {
-      if (waiter.settled) continue;
+    const starts = batch.starts;
+    for (let k = 0; k < callers; k++) {
+      const callback = callbacks[k];
+      if (callback === undefined) continue;
+      const start = starts[k] as number;
+      const rows = batch.rowsOf(k);
       const mine: PredictOutput = {};
-      for (let i = 0; i < names.length; i++) {
-        const name = names[i] as string;
-        const tensor = output[name] as OutputTensor;
+      for (let i = 0; i < count; i++) {
+        const tensor = tensors[i] as OutputTensor;
         const width = widths[i] as number;
         const part: OutputTensor = {
-          data: sliceRows(tensor.data, waiter.offset * width, (waiter.offset + waiter.rows) * width),
-          dims: waiter.rows === 1 ? (oneRowDims[i] as readonly number[]) : [waiter.rows, ...tensor.dims.slice(1)],
+          data: sliceRows(tensor.data, start * width, (start + rows) * width),
+          dims: rows === 1 ? (oneRowDims[i] as readonly number[]) : [rows, ...tensor.dims.slice(1)],
           type: tensor.type,
         };
         if (tensor.labels !== undefined) part.labels = tensor.labels;
-        mine[name] = part;
+        mine[names[i] as string] = part;
       }
-      this.settle(waiter);
-      waiter.resolve(mine);
+      this.settle(batch, k);
+      callback.answer(mine);
     }
-    this.runEnded(waiters.length);
+    this.runEnded(callers);
   }
 
   private fail(batch: Batch, error: unknown): void {
@@ -549,12 +647,14 @@ export class BatchingPredictor implements Predictor {
       return;
     }
     this.clearTimeout(batch);
-    for (const waiter of batch.waiters) {
-      if (waiter.settled) continue;
-      this.settle(waiter);
-      waiter.reject(error);
+    const callbacks = batch.callbacks;
+    for (let k = 0; k < callbacks.length; k++) {
+      const callback = callbacks[k];
+      if (callback === undefined) continue;
+      this.settle(batch, k);
+      callback.fail(error);
     }
-    this.runEnded(batch.waiters.length);
+    this.runEnded(callbacks.length);
   }
 
   /**
@@ -565,22 +665,24 @@ export class BatchingPredictor implements Predictor {
    */
   private refuseNonFiniteRows(batch: Batch): boolean {
     let refused = false;
-    for (const waiter of batch.waiters) {
-      if (waiter.settled) continue;
+    const callbacks = batch.callbacks;
+    for (let k = 0; k < callbacks.length; k++) {
+      const callback = callbacks[k];
+      if (callback === undefined) continue;
+      const first = batch.starts[k] as number;
+      const rows = batch.rowsOf(k);
       for (let i = 0; i < this.plans.length; i++) {
         const plan = this.plans[i] as InputPlan;
         const buffer = batch.buffers[i] as TargetArray;
-        const start = waiter.offset * plan.rowSize;
-        const end = start + waiter.rows * plan.rowSize;
-        const error = plan.nonFinite(buffer, start, end);
+        const error = plan.nonFinite(buffer, first * plan.rowSize, (first + rows) * plan.rowSize);
         if (error === undefined) continue;
         for (let j = 0; j < this.plans.length; j++) {
           const other = this.plans[j] as InputPlan;
           if (other.kind !== 'float') continue;
-          (batch.buffers[j] as Float32Array).fill(0, waiter.offset * other.rowSize, (waiter.offset + waiter.rows) * other.rowSize);
+          (batch.buffers[j] as Float32Array).fill(0, first * other.rowSize, (first + rows) * other.rowSize);
         }
-        this.settle(waiter);
-        waiter.reject(error);
+        this.settle(batch, k);
+        callback.fail(error);
         refused = true;
         break;
       }
@@ -589,13 +691,13 @@ export class BatchingPredictor implements Predictor {
   }
 
   /**
-   * Runs every queued request, waits for every run, then disposes the inner predictor. Later
-   * `predict` calls reject with `InvalidStateError`.
+   * Runs every queued request, waits for every run and every answer, then disposes the inner
+   * predictor. Later `predict` calls reject with `InvalidStateError`.
    */
   dispose(): Promise<void> {
     this.disposing ??= (async () => {
       if (this.open && !this.adaptive) this.dispatch(this.open);
-      if (this.running > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+      if (this.pending > 0 || this.running > 0 || this.answering) await new Promise<void>((resolve) => (this.idle = resolve));
       await this.inner.dispose();
     })();
     return this.disposing;

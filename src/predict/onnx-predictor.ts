@@ -6,7 +6,7 @@ import { mappedModel } from '../registry/onnx-file.js';
 import { readSignature, type ModelSignature } from '../registry/signature.js';
 import { InputPlans } from './inputs.js';
 import { checkFiniteOutputs, toOutputs } from './outputs.js';
-import type { PredictInput, PredictOptions, PredictOutput, Predictor } from './types.js';
+import type { CallbackPredictor, PredictCallback, PredictInput, PredictOptions, PredictOutput } from './types.js';
 import { unzipMaps } from './zipmap.js';
 
 /** Options of {@link OnnxPredictor.create}. */
@@ -101,7 +101,7 @@ function messageOf(error: unknown): string {
  * await predictor.dispose();
  * ```
  */
-export class OnnxPredictor implements Predictor {
+export class OnnxPredictor implements CallbackPredictor {
   /** Inputs and outputs as onnxruntime reports them. */
   readonly signature: ModelSignature;
   /** The underlying session, for what this class does not cover (profiling, custom fetches). */
@@ -122,7 +122,7 @@ export class OnnxPredictor implements Predictor {
   /** Settles a run without a signal; shared by every call, so a run costs no closure. */
   private readonly answer = (results: InferenceSession.ReturnType): PredictOutput => {
     this.settled();
-    return this.checked(toOutputs(results, this.outputNames, this.outputLabels));
+    return this.finish(results, undefined, undefined);
   };
   private readonly fail = (error: unknown): never => {
     throw this.runFailed(error);
@@ -215,20 +215,13 @@ export class OnnxPredictor implements Predictor {
     // No async frame: one `then` on the session's promise, with shared handlers unless a signal
     // needs checking after the run.
     const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(new AbortedError(`${this.where}prediction aborted before it ran`, { cause: signal.reason }));
-    if (this.disposing) return Promise.reject(new InvalidStateError(`${this.where}predictor is disposed`));
     let feeds: InferenceSession.FeedsType;
-    try {
-      feeds = this.plans.toFeeds(input);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    this.inFlight++;
     let running: Promise<InferenceSession.ReturnType>;
     try {
-      running = this.fetches ? this.session.run(feeds, this.fetches) : this.session.run(feeds);
+      feeds = this.feedsFor(input, signal);
+      running = this.run(feeds);
     } catch (error) {
-      return Promise.reject(this.runFailed(error));
+      return Promise.reject(error);
     }
     // Values passed through unscanned (a Tensor…) may hold the caller's NaN: keep the feeds for the
     // failure path then (one closure per call; values that were copied from arrays are checked already).
@@ -236,14 +229,68 @@ export class OnnxPredictor implements Predictor {
     if (signal === undefined) return unscanned ? running.then((results) => this.answerFor(results, feeds), this.fail) : running.then(this.answer, this.fail);
     return running.then((results) => {
       this.settled();
-      if (signal.aborted) throw new AbortedError(`${this.where}prediction aborted`, { cause: signal.reason });
-      return this.checked(toOutputs(results, this.outputNames, this.outputLabels), unscanned ? feeds : undefined);
+      return this.finish(results, signal, unscanned ? feeds : undefined);
     }, this.fail);
+  }
+
+  /**
+   * {@link OnnxPredictor.predict} answering through `callback`, with no promise of its own.
+   * @internal
+   */
+  predictTo(input: PredictInput, options: PredictOptions | undefined, callback: PredictCallback): void {
+    const signal = options?.signal;
+    let feeds: InferenceSession.FeedsType;
+    let running: Promise<InferenceSession.ReturnType>;
+    try {
+      feeds = this.feedsFor(input, signal);
+      running = this.run(feeds);
+    } catch (error) {
+      callback.fail(error);
+      return;
+    }
+    const unscanned = this.checkFinite && this.plans.unscanned;
+    running.then(
+      (results) => {
+        this.settled();
+        let output: PredictOutput;
+        try {
+          output = this.finish(results, signal, unscanned ? feeds : undefined);
+        } catch (error) {
+          callback.fail(error);
+          return;
+        }
+        callback.answer(output);
+      },
+      (error: unknown) => callback.fail(this.runFailed(error)),
+    );
+  }
+
+  /** Checks and converts `input` into feeds; throws whatever refuses it (aborted, disposed, bad input). */
+  private feedsFor(input: PredictInput, signal: AbortSignal | undefined): InferenceSession.FeedsType {
+    if (signal?.aborted) throw new AbortedError(`${this.where}prediction aborted before it ran`, { cause: signal.reason });
+    if (this.disposing) throw new InvalidStateError(`${this.where}predictor is disposed`);
+    return this.plans.toFeeds(input);
+  }
+
+  /** Starts a run (counted in `inFlight` until it settles). */
+  private run(feeds: InferenceSession.FeedsType): Promise<InferenceSession.ReturnType> {
+    this.inFlight++;
+    try {
+      return this.fetches ? this.session.run(feeds, this.fetches) : this.session.run(feeds);
+    } catch (error) {
+      throw this.runFailed(error);
+    }
+  }
+
+  /** A settled run's outputs, unless the call was aborted meanwhile or an output is not finite (see `checked`). */
+  private finish(results: InferenceSession.ReturnType, signal: AbortSignal | undefined, feeds: InferenceSession.FeedsType | undefined): PredictOutput {
+    if (signal?.aborted) throw new AbortedError(`${this.where}prediction aborted`, { cause: signal.reason });
+    return this.checked(toOutputs(results, this.outputNames, this.outputLabels), feeds);
   }
 
   private answerFor(results: InferenceSession.ReturnType, feeds: InferenceSession.FeedsType): PredictOutput {
     this.settled();
-    return this.checked(toOutputs(results, this.outputNames, this.outputLabels), feeds);
+    return this.finish(results, undefined, feeds);
   }
 
   /**

@@ -5,7 +5,7 @@ import { checkFunction, checkNumber } from '../options.js';
 import type { VersionRef } from '../registry/model-version.js';
 import type { ModelSignature } from '../registry/signature.js';
 import { OnnxPredictor } from './onnx-predictor.js';
-import type { PredictInput, PredictOptions, PredictOutput, Predictor } from './types.js';
+import { takesCallbacks, type PredictCallback, type PredictInput, type PredictOptions, type PredictOutput, type Predictor } from './types.js';
 import { signatureSample } from './warm-up.js';
 
 /** What the pool needs of a version record: its model name and version number. */
@@ -131,18 +131,32 @@ class Entry {
 
   /**
    * Runs one call of the loaded predictor, holding the entry (so it is not disposed) until the
-   * call settles, whether it answers, rejects or throws. Only while `!disposing`.
+   * call settles, whether it answers, rejects or throws. Only while `!disposing`. A predictor that
+   * takes callbacks settles every call it accepted before its `dispose()` resolves, so its calls
+   * need no holding: they go to it directly, with no promise layer of the pool's.
    */
   hold(input: PredictInput, options: PredictOptions | undefined): Promise<PredictOutput> {
+    const predictor = this.predictor as Predictor;
+    if (takesCallbacks(predictor)) return predictor.predict(input, options);
     this.inFlight++;
     let running: Promise<PredictOutput>;
     try {
-      running = (this.predictor as Predictor).predict(input, options);
+      running = predictor.predict(input, options);
     } catch (error) {
       this.release();
       return Promise.reject(error);
     }
     return running.then(this.releaseWith, this.releaseRethrow);
+  }
+
+  /** {@link Entry.hold} answering through `callback`. */
+  holdTo(input: PredictInput, options: PredictOptions | undefined, callback: PredictCallback): void {
+    const predictor = this.predictor as Predictor;
+    if (takesCallbacks(predictor)) return predictor.predictTo(input, options, callback);
+    this.hold(input, options).then(
+      (output) => callback.answer(output),
+      (error: unknown) => callback.fail(error),
+    );
   }
 
   private release(): void {
@@ -185,6 +199,19 @@ export class PooledPredictor implements Predictor {
     // An evicted entry whose running calls have not finished is still whole: holding it is safe.
     if (this.detached || this.entry.disposing) return this.reloadAndPredict(input, options);
     return this.entry.hold(input, options);
+  }
+
+  /**
+   * {@link PooledPredictor.predict} answering through `callback`, with no promise of its own when
+   * the version's predictor takes callbacks (`OnnxPredictor`, `BatchingPredictor`).
+   * @internal
+   */
+  predictTo(input: PredictInput, options: PredictOptions | undefined, callback: PredictCallback): void {
+    if (!this.detached && !this.entry.disposing) return this.entry.holdTo(input, options, callback);
+    this.reloadAndPredict(input, options).then(
+      (output) => callback.answer(output),
+      (error: unknown) => callback.fail(error),
+    );
   }
 
   private async reloadAndPredict(input: PredictInput, options: PredictOptions | undefined): Promise<PredictOutput> {

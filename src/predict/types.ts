@@ -99,3 +99,30 @@ export interface Predictor<In = PredictInput, Out = PredictOutput> {
   /** Releases the model's resources; the predictor must not be used afterwards. */
   dispose(): Promise<void>;
 }
+
+/**
+ * The callback form of a prediction's outcome, for a caller that settles its own promise (the
+ * router): exactly one of `answer` and `fail` is called, once, possibly before `predictTo` returns.
+ * It lets a request go from the router to a batch and back with one promise, the caller's own.
+ * @internal
+ */
+export interface PredictCallback {
+  answer(output: PredictOutput): void;
+  fail(error: unknown): void;
+}
+
+/**
+ * A predictor that also answers through a {@link PredictCallback}. By implementing it a predictor
+ * promises that its `dispose()` resolves only after every call it accepted has been settled, and
+ * that a call after `dispose()` began fails with `InvalidStateError`: so a pool need not count its
+ * calls to know when it may be disposed.
+ * @internal
+ */
+export interface CallbackPredictor extends Predictor {
+  predictTo(input: PredictInput, options: PredictOptions | undefined, callback: PredictCallback): void;
+}
+
+/** Whether `predictor` takes callbacks (and so settles every accepted call before its dispose resolves). @internal */
+export function takesCallbacks(predictor: Predictor): predictor is CallbackPredictor {
+  return typeof (predictor as Partial<CallbackPredictor>).predictTo === 'function';
+}

@@ -5,8 +5,8 @@ import { checkLogger, type Logger } from '../logger.js';
 import { type Clock, checkFunction, checkNumber } from '../options.js';
 import { BatchingPredictor, resolveBatchingOptions, type BatchingOptions } from '../predict/batching-predictor.js';
 import { OnnxPredictor } from '../predict/onnx-predictor.js';
-import { PredictorPool, type PooledPredictor, type PredictorPoolOptions } from '../predict/predictor-pool.js';
-import type { PredictInput, PredictOutput } from '../predict/types.js';
+import { PredictorPool, type PredictorPoolOptions } from '../predict/predictor-pool.js';
+import { takesCallbacks, type PredictCallback, type PredictInput, type PredictOptions, type PredictOutput, type Predictor } from '../predict/types.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
 import type { ModelVersion, VersionRef } from '../registry/model-version.js';
 import { checkName } from '../registry/names.js';
@@ -15,20 +15,27 @@ import { isCallerError, withRouting } from './routed-error.js';
 import { ShadowMirror, type ShadowCounters } from './shadow-mirror.js';
 import { logEvents } from './event-log.js';
 import { trackPolicy } from './policy-gauges.js';
+import type { RouterMonitor, RouterPool } from './parts.js';
 
 
 /** Options of {@link ModelRouter}. */
-export interface ModelRouterOptions {
+export interface ModelRouterOptions<Monitor extends RouterMonitor = DeploymentMonitor, Pool extends RouterPool = PredictorPool<ModelVersion>> {
   /** Where versions come from. */
   registry: ModelRegistry;
   /** The model this router serves, e.g. `'iris'`. */
   model: string;
   /** Decides which version answers each request. */
   policy: RoutingPolicy;
-  /** Records every outcome (default: a new `DeploymentMonitor`); give the one your policy's analysis reads. */
-  monitor?: DeploymentMonitor;
-  /** Loaded predictors (default: `new PredictorPool({ registry })`); give your own to plug a non-ONNX model in. */
-  pool?: PredictorPool<ModelVersion>;
+  /**
+   * Records every outcome (default: a new `DeploymentMonitor`); give the one your policy's
+   * analysis reads. Anything with the {@link RouterMonitor} methods fits.
+   */
+  monitor?: Monitor;
+  /**
+   * Loaded predictors (default: `new PredictorPool({ registry })`); give your own to plug a
+   * non-ONNX model in. Anything with the {@link RouterPool} methods fits.
+   */
+  pool?: Pool;
   /**
    * Batch concurrent requests per version (default: no batching): `true` for the adaptive
    * {@link BatchingPredictor} defaults, or its options (`{ maxBatchSize: 64 }` …). The router's own
@@ -172,6 +179,48 @@ function invalidPredictOptions(options: unknown): ValidationError | undefined {
   return undefined;
 }
 
+/** How a router settles its requests; the router's own, so that its private parts stay private. */
+interface RequestSettler {
+  answered(request: RoutedRequest, output: PredictOutput): void;
+  failed(request: RoutedRequest, error: unknown): void;
+}
+
+/**
+ * One request on its way through a predictor: the callback its predictor answers, holding what
+ * the router needs then (when it started, where it was routed, how to settle the caller's promise).
+ */
+class RoutedRequest implements PredictCallback {
+  started = 0;
+  resolve: (prediction: RouterPrediction) => void = noop;
+  reject: (error: unknown) => void = noop;
+  constructor(
+    private readonly settler: RequestSettler,
+    readonly input: PredictInput,
+    readonly assignment: Assignment,
+    readonly served: Assignment,
+  ) {}
+
+  answer(output: PredictOutput): void {
+    this.settler.answered(this, output);
+  }
+
+  fail(error: unknown): void {
+    this.settler.failed(this, error);
+  }
+}
+
+function noop(): void {}
+
+/**
+ * A promise's settling functions, taken by one shared executor instead of a closure per request:
+ * `new Promise(capture)` runs it synchronously, and the router moves them onto its request at once.
+ */
+const captured: { resolve: (prediction: RouterPrediction) => void; reject: (error: unknown) => void } = { resolve: noop, reject: noop };
+function capture(resolve: (prediction: RouterPrediction) => void, reject: (error: unknown) => void): void {
+  captured.resolve = resolve;
+  captured.reject = reject;
+}
+
 /** The monitor key of a shadow version's mirrored calls. */
 export function shadowKey(version: number): string {
   return `shadow:${version}`;
@@ -204,15 +253,15 @@ export function shadowKey(version: number): string {
  * const { output, version, variant } = await router.predict([[5.1, 3.5, 1.4, 0.2]], { unitId: 'user-42' });
  * ```
  */
-export class ModelRouter extends EventEmitter<ModelRouterEvents> {
+export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool extends RouterPool = PredictorPool<ModelVersion>> extends EventEmitter<ModelRouterEvents> {
   /** The model served. */
   readonly model: string;
   /** Name of this rollout in the monitor's deployment gauges and in log lines. */
   readonly deployment: string;
   readonly registry: ModelRegistry;
   readonly policy: RoutingPolicy;
-  readonly monitor: DeploymentMonitor;
-  readonly pool: PredictorPool<ModelVersion>;
+  readonly monitor: Monitor;
+  readonly pool: Pool;
   private readonly clock: Clock;
   /**
    * With the default clock (`performance.now`) and a monitor on the wall clock, every record passes
@@ -230,7 +279,23 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
     for (const { version } of this.traffic()) this.prepareVersion(version);
   };
 
-  constructor(options: ModelRouterOptions) {
+  /** Settles a routed request from its predictor's callback; one per router, so a request costs no closure. */
+  private readonly settle: RequestSettler = {
+    answered: (request, output) => {
+      const served = request.served;
+      const latencyMs = this.recordOutcome(served.version, request.started, true);
+      request.resolve({ output, version: served.version, variant: served.variant, latencyMs });
+      const mirror = request.assignment.mirror;
+      if (mirror !== undefined && this.shadow !== undefined) this.offerMirror(request.input, output, mirror.version);
+    },
+    failed: (request, error) => {
+      const served = request.served;
+      if (!isCallerError(error)) this.recordOutcome(served.version, request.started, false);
+      request.reject(withRouting(error, this.model, served.version, served.variant));
+    },
+  };
+
+  constructor(options: ModelRouterOptions<Monitor, Pool>) {
     super();
     if (typeof options !== 'object' || options === null) {
       throw new ValidationError(`ModelRouter options must be an object, got ${describeValue(options)}`);
@@ -245,18 +310,18 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
     this.model = checkName(model, 'model');
     this.registry = registry;
     this.policy = policy;
-    this.monitor = options.monitor ?? new DeploymentMonitor();
-    if (!(this.monitor instanceof DeploymentMonitor)) {
-      throw new ValidationError(`monitor must be a DeploymentMonitor, got ${describeValue(options.monitor)}`);
+    this.monitor = options.monitor ?? (new DeploymentMonitor() as RouterMonitor as Monitor);
+    if (typeof this.monitor !== 'object' || this.monitor === null || typeof this.monitor.record !== 'function') {
+      throw new ValidationError(`monitor must be a DeploymentMonitor (or have its record method), got ${describeValue(options.monitor)}`);
     }
     if (options.pool !== undefined && (options.batching !== undefined || options.warmUp !== undefined)) {
       throw new ValidationError(
         `batching and warmUp configure the router's own pool; with your own pool, set them on it (wrap its create in a BatchingPredictor, pass its warmUp)`,
       );
     }
-    this.pool = options.pool ?? this.ownPool(registry, options);
-    if (!(this.pool instanceof PredictorPool)) {
-      throw new ValidationError(`pool must be a PredictorPool, got ${describeValue(options.pool)}`);
+    this.pool = options.pool ?? (this.ownPool(registry, options) as RouterPool as Pool);
+    if (typeof this.pool !== 'object' || this.pool === null || typeof this.pool.peek !== 'function' || typeof this.pool.get !== 'function') {
+      throw new ValidationError(`pool must be a PredictorPool (or have its peek and get methods), got ${describeValue(options.pool)}`);
     }
     this.clock = options.clock === undefined ? () => performance.now() : checkFunction<Clock>('clock', options.clock);
     this.recordAt = options.clock === undefined && this.monitor.clock === Date.now ? { at: 0 } : undefined;
@@ -282,7 +347,7 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
   }
 
   /** The router's own pool, batching and warming as its options say. */
-  private ownPool(registry: ModelRegistry, options: ModelRouterOptions): PredictorPool<ModelVersion> {
+  private ownPool(registry: ModelRegistry, options: ModelRouterOptions<Monitor, Pool>): PredictorPool<ModelVersion> {
     const { batching, warmUp } = options;
     if (batching === undefined || batching === false) return new PredictorPool({ registry, warmUp });
     if (batching !== true && (typeof batching !== 'object' || batching === null)) {
@@ -340,29 +405,41 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
     return this.serve(input, options, assignment, served, predictor);
   }
 
-  /** Runs the served version's predictor, records the outcome, and offers a mirror. */
-  private async serve(
+  /**
+   * Runs the served version's predictor, records the outcome, and offers a mirror. One promise,
+   * the caller's: a predictor that takes callbacks (the pool's handles of `OnnxPredictor` and
+   * `BatchingPredictor`) answers the request object itself, with no promise layer in between.
+   */
+  private serve(
     input: PredictInput,
     options: RouterPredictOptions | undefined,
     assignment: Assignment,
     served: Assignment,
-    predictor: PooledPredictor,
+    predictor: Predictor,
   ): Promise<RouterPrediction> {
     const signal = options === undefined ? undefined : options.signal;
-    const started = this.clock();
-    const predictOptions = signal === undefined ? undefined : { signal };
-    let output: PredictOutput;
-    try {
-      // The handle holds its pool entry for the length of the call: an eviction meanwhile waits.
-      output = await predictor.predict(input, predictOptions);
-    } catch (error) {
-      if (!isCallerError(error)) this.recordOutcome(served.version, started, false);
-      throw withRouting(error, this.model, served.version, served.variant);
+    const predictOptions: PredictOptions | undefined = signal === undefined ? undefined : { signal };
+    const request = new RoutedRequest(this.settle, input, assignment, served);
+    const promise = new Promise<RouterPrediction>(capture);
+    request.resolve = captured.resolve;
+    request.reject = captured.reject;
+    request.started = this.clock();
+    // The pool's handle holds its version for the length of the call: an eviction meanwhile waits.
+    if (takesCallbacks(predictor)) {
+      predictor.predictTo(input, predictOptions, request);
+    } else {
+      let running: Promise<PredictOutput>;
+      try {
+        running = predictor.predict(input, predictOptions);
+      } catch (error) {
+        running = Promise.reject(error);
+      }
+      running.then(
+        (output) => request.answer(output),
+        (error: unknown) => request.fail(error),
+      );
     }
-    const latencyMs = this.recordOutcome(served.version, started, true);
-    const mirror = assignment.mirror;
-    if (mirror !== undefined && this.shadow !== undefined) this.offerMirror(input, output, mirror.version);
-    return { output, version: served.version, variant: served.variant, latencyMs };
+    return promise;
   }
 
   /** Records a request that started at `started` (router clock) and returns its latency. */
@@ -459,7 +536,7 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
   }
 
   /** A caller-chosen version: no policy, no fallback. */
-  private async explicit(ref: number | string): Promise<{ predictor: PooledPredictor; served: Assignment }> {
+  private async explicit(ref: number | string): Promise<{ predictor: Predictor; served: Assignment }> {
     // Resolve first so a load failure can name the version; a number never touches the registry.
     const version = typeof ref === 'number' ? ref : (await this.registry.resolve(this.model, ref as VersionRef)).version;
     const served: Assignment = { version, variant: 'explicit', reason: 'forced', propensity: 1 };
@@ -474,7 +551,7 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
    * The slow path of a routed request, when its version is not loaded yet: load it, or, if it
    * cannot be loaded, count a failure against it and answer from the policy's fallback.
    */
-  private async acquire(assignment: Assignment): Promise<{ predictor: PooledPredictor; served: Assignment }> {
+  private async acquire(assignment: Assignment): Promise<{ predictor: Predictor; served: Assignment }> {
     const { version, variant } = assignment;
     const down = this.unavailable.get(version);
     let error: unknown;
@@ -494,7 +571,7 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
     this.monitor.record(version, 0, false);
     const fallback = this.policy.fallback();
     if (fallback.version === version) throw withRouting(error, this.model, version, variant);
-    let predictor: PooledPredictor;
+    let predictor: Predictor;
     try {
       predictor = await this.predictorFor(fallback.version);
     } catch (fallbackError) {
@@ -505,7 +582,7 @@ export class ModelRouter extends EventEmitter<ModelRouterEvents> {
   }
 
   /** The version's pooled predictor: the pool's loaded handle, or a load. */
-  private predictorFor(version: number): Promise<PooledPredictor> {
+  private predictorFor(version: number): Promise<Predictor> {
     const loaded = this.pool.peek(this.model, version);
     return loaded === undefined ? this.pool.get(this.model, version) : Promise.resolve(loaded);
   }

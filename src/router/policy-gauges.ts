@@ -1,7 +1,7 @@
-import type { DeploymentMonitor } from '../monitor/deployment-monitor.js';
 import type { RolloutAnalysisOutcome, RolloutGauges } from '../monitor/rollout-gauges.js';
 import { CANARY_STATUSES, CanaryDeployment } from '../routing/canary.js';
 import type { PolicyTraffic, RoutingPolicy } from '../routing/policy.js';
+import type { RouterMonitor } from './parts.js';
 
 /** The part of an analysis report the gauges keep. */
 interface AnalysisRun {
@@ -23,12 +23,13 @@ function emitsAnalysis(source: object): source is AnalysisEmitter {
  * latest analysis run that the policy or its composed analyses (`analyses`) emit. @internal
  */
 export function trackPolicy(
-  monitor: DeploymentMonitor,
+  monitor: RouterMonitor,
   deployment: string,
   policy: RoutingPolicy,
   traffic: () => PolicyTraffic[],
   analyses: readonly object[],
 ): void {
+  if (typeof monitor.trackRollout !== 'function') return;
   let lastAnalysis: AnalysisRun | undefined;
   for (const source of analyses) {
     if (!emitsAnalysis(source)) continue;
