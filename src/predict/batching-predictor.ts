@@ -122,6 +122,22 @@ function sliceRows(data: OutputData, start: number, end: number): OutputData {
   return ArrayBuffer.isView(data) ? data.subarray(start, end) : data.slice(start, end);
 }
 
+/**
+ * `{ [names[i]]: parts[i] }` for every output. The first four stores have a site each: one model's
+ * names then always meet the same site, which V8 keeps monomorphic, where a single store in a loop
+ * sees every name and goes megamorphic (a stub-cache lookup on every store of every caller).
+ */
+function outputsOf(names: readonly string[], parts: readonly OutputTensor[]): PredictOutput {
+  const output: PredictOutput = {};
+  const count = names.length;
+  if (count > 0) output[names[0] as string] = parts[0] as OutputTensor;
+  if (count > 1) output[names[1] as string] = parts[1] as OutputTensor;
+  if (count > 2) output[names[2] as string] = parts[2] as OutputTensor;
+  if (count > 3) output[names[3] as string] = parts[3] as OutputTensor;
+  for (let i = 4; i < count; i++) output[names[i] as string] = parts[i] as OutputTensor;
+  return output;
+}
+
 /** A copy of `buffer`'s first `used` elements in a new buffer of `length` elements. */
 function grown(plan: InputPlan, buffer: TargetArray, used: number, length: number): TargetArray {
   const next = plan.allocate(length);
@@ -553,13 +569,16 @@ export class BatchingPredictor implements CallbackPredictor {
 
   /**
    * A run ended (batch or alone): start the next one, or wake a waiting `dispose`. After a batch of
-   * several callers with nothing queued, the next run waits for the end of this event-loop turn
-   * (`setImmediate`, no timer), so the callers it answered come back as one batch.
+   * several callers, the next run waits for the end of this event-loop turn (`setImmediate`, no
+   * timer), so that what the callers it answered send next joins the requests queued during the
+   * run, in one batch: run at once, the queued requests would go alone and the answered callers'
+   * next ones would wait for a run of their own (with a canary splitting 256 callers, batches of
+   * about 64 rows instead of 128).
    */
   private runEnded(callers: number): void {
     this.running--;
     if (this.adaptive) {
-      if (callers > 1 && this.running === 0 && this.ready.length === 0 && this.open === undefined) {
+      if (callers > 1 && this.running === 0) {
         if (!this.answering) {
           this.answering = true;
           setImmediate(this.answered);
@@ -597,7 +616,7 @@ export class BatchingPredictor implements CallbackPredictor {
       const only = callbacks[0];
       if (only !== undefined) {
         this.settle(batch, 0);
-        only.answer(output);
+        only.answer(output, batch);
       }
       this.runEnded(1);
       return;
@@ -615,12 +634,12 @@ export class BatchingPredictor implements CallbackPredictor {
       oneRowDims.push(Object.freeze([1, ...tensor.dims.slice(1)]));
     }
     const starts = batch.starts;
+    const parts: OutputTensor[] = [];
     for (let k = 0; k < callers; k++) {
       const callback = callbacks[k];
       if (callback === undefined) continue;
       const start = starts[k] as number;
       const rows = batch.rowsOf(k);
-      const mine: PredictOutput = {};
       for (let i = 0; i < count; i++) {
         const tensor = tensors[i] as OutputTensor;
         const width = widths[i] as number;
@@ -630,10 +649,10 @@ export class BatchingPredictor implements CallbackPredictor {
           type: tensor.type,
         };
         if (tensor.labels !== undefined) part.labels = tensor.labels;
-        mine[names[i] as string] = part;
+        parts[i] = part;
       }
       this.settle(batch, k);
-      callback.answer(mine);
+      callback.answer(outputsOf(names, parts), batch);
     }
     this.runEnded(callers);
   }

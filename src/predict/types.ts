@@ -107,7 +107,11 @@ export interface Predictor<In = PredictInput, Out = PredictOutput> {
  * @internal
  */
 export interface PredictCallback {
-  answer(output: PredictOutput): void;
+  /**
+   * `run` is the same object for every caller whose output came from one run (a batch), so a
+   * caller that times requests can read its clock once a run instead of once a request.
+   */
+  answer(output: PredictOutput, run?: object): void;
   fail(error: unknown): void;
 }
 

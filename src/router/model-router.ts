@@ -181,7 +181,7 @@ function invalidPredictOptions(options: unknown): ValidationError | undefined {
 
 /** How a router settles its requests; the router's own, so that its private parts stay private. */
 interface RequestSettler {
-  answered(request: RoutedRequest, output: PredictOutput): void;
+  answered(request: RoutedRequest, output: PredictOutput, run: object | undefined): void;
   failed(request: RoutedRequest, error: unknown): void;
 }
 
@@ -200,8 +200,8 @@ class RoutedRequest implements PredictCallback {
     readonly served: Assignment,
   ) {}
 
-  answer(output: PredictOutput): void {
-    this.settler.answered(this, output);
+  answer(output: PredictOutput, run?: object): void {
+    this.settler.answered(this, output, run);
   }
 
   fail(error: unknown): void {
@@ -268,6 +268,11 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
    * its end time as the monitor's `at` (one object, reused), so the monitor reads no clock of its own.
    */
   private readonly recordAt: { at: number } | undefined;
+  /** `performance.timeOrigin`, read once: its getter costs as much as a clock reading. */
+  private readonly timeOrigin = performance.timeOrigin;
+  /** The run (batch) whose callers are being answered, and when the router saw it end. */
+  private lastRun: object | undefined;
+  private lastRunEnded = 0;
   private readonly loadRetryMs: number;
   private readonly shadow: MirroringPolicy | undefined;
   private readonly mirror: ShadowMirror;
@@ -281,16 +286,25 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
 
   /** Settles a routed request from its predictor's callback; one per router, so a request costs no closure. */
   private readonly settle: RequestSettler = {
-    answered: (request, output) => {
+    answered: (request, output, run) => {
       const served = request.served;
-      const latencyMs = this.recordOutcome(served.version, request.started, true);
+      // Every caller of one run (a batch) ended when that run answered: one clock reading for all.
+      let ended: number;
+      if (run !== undefined && run === this.lastRun) {
+        ended = this.lastRunEnded;
+      } else {
+        ended = this.clock();
+        this.lastRun = run;
+        this.lastRunEnded = ended;
+      }
+      const latencyMs = this.recordOutcome(served.version, request.started, true, ended);
       request.resolve({ output, version: served.version, variant: served.variant, latencyMs });
       const mirror = request.assignment.mirror;
       if (mirror !== undefined && this.shadow !== undefined) this.offerMirror(request.input, output, mirror.version);
     },
     failed: (request, error) => {
       const served = request.served;
-      if (!isCallerError(error)) this.recordOutcome(served.version, request.started, false);
+      if (!isCallerError(error)) this.recordOutcome(served.version, request.started, false, this.clock());
       request.reject(withRouting(error, this.model, served.version, served.variant));
     },
   };
@@ -442,15 +456,14 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
     return promise;
   }
 
-  /** Records a request that started at `started` (router clock) and returns its latency. */
-  private recordOutcome(version: number, started: number, success: boolean): number {
-    const ended = this.clock();
+  /** Records a request that started at `started` and ended at `ended` (router clock) and returns its latency. */
+  private recordOutcome(version: number, started: number, success: boolean, ended: number): number {
     const latencyMs = ended - started;
     const recordAt = this.recordAt;
     if (recordAt === undefined) {
       this.monitor.record(version, latencyMs, success);
     } else {
-      recordAt.at = performance.timeOrigin + ended;
+      recordAt.at = this.timeOrigin + ended;
       this.monitor.record(version, latencyMs, success, recordAt);
     }
     return latencyMs;

@@ -212,3 +212,68 @@ describe('ModelRouter: batching option', () => {
     await pool.dispose();
   });
 });
+
+describe('ModelRouter: structural monitor and pool', () => {
+  it('takes any monitor with record() and any pool with peek() and get(), and records every outcome once', async () => {
+    const registry = await irisRegistry(2);
+    const canary = new CanaryDeployment({ stable: 1, canary: 2 });
+    canary.start(1, 2, 50);
+    const records: Array<{ version: unknown; latencyMs: number; success: boolean }> = [];
+    const monitor = { record: (version: unknown, latencyMs: number, success: boolean) => void records.push({ version, latencyMs, success }) };
+    const inner = new PredictorPool({ registry });
+    const asked: number[] = [];
+    // Not a PredictorPool: a plain object forwarding to one; its handles answer by promise only.
+    const pool = {
+      peek: (name: string, version: number) => {
+        asked.push(version);
+        const handle = inner.peek(name, version);
+        return handle && { signature: handle.signature, predict: handle.predict.bind(handle), dispose: async () => {} };
+      },
+      get: (name: string, version: number) => inner.get(name, version),
+    };
+    const router = new ModelRouter({ registry, model: 'iris', policy: canary, monitor, pool });
+    await router.warm();
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => router.predict(VIRGINICA, { unitId: `u${i}` })));
+    expect(answers.map((a) => a.output.label?.data)).toEqual(answers.map(() => [2]));
+    expect(records).toHaveLength(20);
+    expect(records.every((r) => r.success && r.latencyMs >= 0 && (r.version === 1 || r.version === 2))).toBe(true);
+    expect(asked.length).toBeGreaterThanOrEqual(20);
+    expect(() => new ModelRouter({ registry, model: 'iris', policy: canary, monitor: {} as never })).toThrow(/monitor must be a DeploymentMonitor \(or have its record method\), got/);
+    expect(() => new ModelRouter({ registry, model: 'iris', policy: canary, pool: { peek: () => undefined } as never })).toThrow(/pool must be a PredictorPool \(or have its peek and get methods\), got/);
+    await inner.dispose();
+  });
+
+  it('batched through the router, 1 000 concurrent callers with mixed rows each get exactly their unbatched answer, and a bad row fails only its caller', async () => {
+    const registry = await irisRegistry(2);
+    const canary = new CanaryDeployment({ stable: 1, canary: 2 });
+    canary.start(1, 2, 50);
+    const plain = track(new ModelRouter({ registry, model: 'iris', policy: canary }));
+    const batched = track(new ModelRouter({ registry, model: 'iris', policy: canary, batching: {} }));
+    await Promise.all([plain.warm(), batched.warm()]);
+    const row = (i: number) => [4 + (i % 7) * 0.5, 2 + (i % 5) * 0.3, 1 + (i % 11) * 0.5, 0.1 + (i % 3) * 0.8];
+    const inputs: PredictInput[] = Array.from({ length: 1000 }, (_, i) => (i % 97 === 5 ? [1, 2, Number.NaN, 4] : i % 3 === 0 ? [row(i), row(i + 1), row(i + 2)] : row(i)));
+    const want = await Promise.allSettled(inputs.map((x, i) => plain.predict(x, { unitId: `u${i}` })));
+    const got = await Promise.allSettled(inputs.map((x, i) => batched.predict(x, { unitId: `u${i}` })));
+    for (let i = 0; i < inputs.length; i++) {
+      const w = want[i] as PromiseSettledResult<Awaited<ReturnType<ModelRouter['predict']>>>;
+      const g = got[i] as PromiseSettledResult<Awaited<ReturnType<ModelRouter['predict']>>>;
+      expect(g.status).toBe(w.status);
+      if (w.status === 'fulfilled' && g.status === 'fulfilled') {
+        expect(g.value.version).toBe(w.value.version);
+        expect(g.value.output.label).toEqual(w.value.output.label);
+        // A batch may take another kernel path than a lone row: the same values to a few float32 ulps.
+        const probabilities = Array.from(w.value.output.probabilities?.data as Float32Array);
+        Array.from(g.value.output.probabilities?.data as Float32Array).forEach((p, k) => expect(p).toBeCloseTo(probabilities[k] as number, 5));
+        expect(g.value.output.probabilities?.dims).toEqual(w.value.output.probabilities?.dims);
+      } else if (w.status === 'rejected' && g.status === 'rejected') {
+        expect((g.reason as Error).name).toBe((w.reason as Error).name);
+      }
+    }
+    const failed = got.filter((g) => g.status === 'rejected').length;
+    expect(failed).toBe(inputs.filter((_, i) => i % 97 === 5).length);
+    const lifetime = (v: number) => batched.monitor.stats(v, { window: 'lifetime' });
+    // Bad input is the caller's doing: never counted against a version.
+    expect(lifetime(1).totalRequests + lifetime(2).totalRequests).toBe(1000 - failed);
+    expect(lifetime(1).failures + lifetime(2).failures).toBe(0);
+  });
+});
