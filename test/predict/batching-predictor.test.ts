@@ -214,6 +214,8 @@ describe('BatchingPredictor', () => {
     expect(runs.map((r) => r.dims[0])).toEqual([1]);
     for (let i = 0; i < 3; i++) {
       runs[i]?.release();
+      // After a batch of several callers the next run waits for the end of that turn.
+      await flush();
       await flush();
     }
     expect(runs.map((r) => r.dims[0])).toEqual([1, 2, 1]);
@@ -413,6 +415,10 @@ describe('BatchingPredictor', () => {
       await first;
       expect(runs.map((r) => r.dims)).toEqual([[1, 3], [4, 3]]);
       runs[1]?.release();
+      await flush();
+      // A batch of several callers ended: the queued rows wait for the end of that turn, so
+      // whatever its callers send next joins them.
+      expect(runs).toHaveLength(2);
       await flush();
       expect(runs.map((r) => r.dims)).toEqual([[1, 3], [4, 3], [2, 3]]);
       runs[2]?.release();
