@@ -292,6 +292,7 @@ export {
   type RouterShadowDroppedEvent,
   type ModelRouterEvents,
 } from './router/model-router.js';
+export type { RouterMonitor, RouterPool } from './router/parts.js';
 export { isRoutedError, type RoutedError, type RoutedErrorDetails } from './router/routed-error.js';
 export type { ShadowCounters } from './router/shadow-mirror.js';
 

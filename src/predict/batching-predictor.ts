@@ -11,7 +11,7 @@ import {
 import { checkFunction, checkNumber } from '../options.js';
 import type { ModelSignature } from '../registry/signature.js';
 import { InputPlans, isSingleForm, type InputPlan, type TargetArray } from './inputs.js';
-import { takesCallbacks, type CallbackPredictor, type OutputData, type OutputTensor, type PredictCallback, type PredictInput, type PredictOptions, type PredictOutput, type Predictor, type TensorInput } from './types.js';
+import { takesCallbacks, type OutputData, type OutputTensor, type PredictCallback, type PredictInput, type PredictOptions, type PredictOutput, type Predictor, type TensorInput } from './types.js';
 
 /** Options of {@link BatchingPredictor}; the names follow Triton's dynamic batcher. */
 export interface BatchingOptions {
@@ -169,7 +169,7 @@ function grown(plan: InputPlan, buffer: TargetArray, used: number, length: numbe
  * await Promise.all(rows.map((row) => predictor.predict(row)));
  * ```
  */
-export class BatchingPredictor implements CallbackPredictor {
+export class BatchingPredictor implements Predictor {
   /** The inner predictor's signature, by which inputs are validated and batched. */
   readonly signature: ModelSignature;
   /** Options in force, defaults filled in; `maxDelayMs` is `undefined` when batching adapts to load. */

@@ -6,7 +6,7 @@ import { mappedModel } from '../registry/onnx-file.js';
 import { readSignature, type ModelSignature } from '../registry/signature.js';
 import { InputPlans } from './inputs.js';
 import { checkFiniteOutputs, toOutputs } from './outputs.js';
-import type { CallbackPredictor, PredictCallback, PredictInput, PredictOptions, PredictOutput } from './types.js';
+import type { PredictCallback, PredictInput, PredictOptions, PredictOutput, Predictor } from './types.js';
 import { unzipMaps } from './zipmap.js';
 
 /** Options of {@link OnnxPredictor.create}. */
@@ -101,7 +101,7 @@ function messageOf(error: unknown): string {
  * await predictor.dispose();
  * ```
  */
-export class OnnxPredictor implements CallbackPredictor {
+export class OnnxPredictor implements Predictor {
   /** Inputs and outputs as onnxruntime reports them. */
   readonly signature: ModelSignature;
   /** The underlying session, for what this class does not cover (profiling, custom fetches). */

@@ -4,6 +4,7 @@ import { InvalidStateError, ModelLoadError, ValidationError, describeValue } fro
 import { checkFunction, checkNumber } from '../options.js';
 import type { VersionRef } from '../registry/model-version.js';
 import type { ModelSignature } from '../registry/signature.js';
+import { BatchingPredictor } from './batching-predictor.js';
 import { OnnxPredictor } from './onnx-predictor.js';
 import { takesCallbacks, type PredictCallback, type PredictInput, type PredictOptions, type PredictOutput, type Predictor } from './types.js';
 import { signatureSample } from './warm-up.js';
@@ -70,7 +71,8 @@ export interface WarmUpOptions<V extends PoolVersion = PoolVersion> {
   /**
    * Inferences run (default 3): onnxruntime's first run of a session allocates and picks its
    * kernels (0.2–10 ms here against 0.02 ms steady), the second is still slow at times, the third
-   * is steady.
+   * is steady. A `BatchingPredictor` then also answers one burst of `maxBatchSize` concurrent
+   * warm-up requests, so the batch size it runs under load is warm too.
    */
   runs?: number;
   /**
@@ -425,6 +427,13 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
       if (input === undefined && predictor.signature) input = signatureSample(predictor.signature);
       if (input === undefined) return 0;
       for (let i = 0; i < this.warmUpRuns; i++) await predictor.predict(input);
+      // A batching predictor also meets the batch it will run under load: as many concurrent
+      // requests as a batch holds (the first runs alone, the others as one batch), so onnxruntime's
+      // first run of that size (new buffers, other kernels' paths) happens here, not to traffic.
+      if (predictor instanceof BatchingPredictor) {
+        const sample = input;
+        await Promise.all(Array.from({ length: predictor.options.maxBatchSize }, () => predictor.predict(sample)));
+      }
     } catch (error) {
       await predictor.dispose().catch(() => undefined);
       const reason = error instanceof Error ? error.message : String(error);

@@ -277,3 +277,28 @@ describe('ModelRouter: structural monitor and pool', () => {
     expect(lifetime(1).failures + lifetime(2).failures).toBe(0);
   });
 });
+
+describe('PredictorPool: warm-up of a batching predictor', () => {
+  it('runs the warm-up sample alone and then as one batch of the batch size, before the version is handed out', async () => {
+    const registry = await irisRegistry(1);
+    const seen: number[] = [];
+    const pool = new PredictorPool({
+      registry,
+      create: async (bytes) => {
+        const onnx = await OnnxPredictor.create(bytes);
+        const logging = new FunctionPredictor<PredictInput, PredictOutput>(
+          (input) => {
+            seen.push(((input as { dims?: readonly number[] }).dims ?? ((input as Record<string, { dims: readonly number[] }>).input as { dims: readonly number[] }).dims)[0] as number);
+            return onnx.predict(input);
+          },
+          { signature: onnx.signature, dispose: () => onnx.dispose() },
+        );
+        return new BatchingPredictor(logging, { maxBatchSize: 8 });
+      },
+    });
+    await pool.get('iris', 1);
+    // 3 sequential runs of the one-row sample, then 8 concurrent: the first alone, 7 as one batch.
+    expect(seen).toEqual([1, 1, 1, 1, 7]);
+    await pool.dispose();
+  });
+});
