@@ -37,8 +37,10 @@ export type {
   DeleteCondition,
   StorageGuarantees,
   LocalFileStorage,
+  ConditionalRead,
+  NotModified,
 } from './storage/storage-adapter.js';
-export { hasLocalFiles } from './storage/storage-adapter.js';
+export { hasConditionalRead, hasLocalFiles, isNotModified, readIfChanged } from './storage/storage-adapter.js';
 export { checkStorageKey, checkStoragePrefix } from './storage/keys.js';
 export { MemoryStorage } from './storage/memory-storage.js';
 export { FileSystemStorage, type FileSystemStorageOptions } from './storage/file-system-storage.js';

@@ -2,6 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import { ValidationError, describeValue } from '../errors.js';
 import { checkNumber, type RandomSource } from '../options.js';
 import type { DeploymentState, DeploymentStore, StoredDeployment } from './deployment-store.js';
+import { isNotModified } from '../storage/storage-adapter.js';
 import { Coalescer } from './lane.js';
 
 /** The part of a policy a follower drives: its plain-JSON state (every routing policy has it). */
@@ -48,7 +49,8 @@ export interface DeploymentFollowerEvents {
 
 /**
  * Keeps a live policy in step with a deployment's shared state: re-reads
- * `deployments/<name>.json` on a jittered interval (and at once on a change hint), and applies
+ * `deployments/<name>.json` on a jittered interval (and at once on a change hint), conditionally
+ * on the etag of the state it holds (so an unchanged document transfers no bytes), and applies
  * any newer revision to the policy with `restore()`, emitting `applied`. Routing never waits for
  * it: `route()` reads the policy in memory and does no I/O. Timers are `unref()`ed.
  *
@@ -89,8 +91,10 @@ export class DeploymentFollower extends EventEmitter<DeploymentFollowerEvents> {
     this.#reader = new Coalescer(() =>
       this.#serialize(async () => {
         try {
-          const current = await this.#store.read(this.name);
-          if (current) this.apply(current);
+          // Conditional on the etag held: an unchanged document costs a comparison, not a transfer.
+          const etag = this.#held?.etag;
+          const current = etag === undefined ? await this.#store.read(this.name) : await this.#store.read(this.name, { ifNoneMatch: etag });
+          if (current && !isNotModified(current)) this.apply(current);
         } catch (error) {
           this.emit('error', { error });
         }

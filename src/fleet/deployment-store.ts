@@ -1,6 +1,6 @@
 import { PreconditionFailedError, StorageError, ValidationError, describeValue } from '../errors.js';
 import { checkFunction, type Clock } from '../options.js';
-import type { StorageAdapter } from '../storage/storage-adapter.js';
+import { isNotModified, readIfChanged, type NotModified, type StorageAdapter, type StoredObject } from '../storage/storage-adapter.js';
 import { checkDeploymentName } from './names.js';
 
 /** A deployment's shared state: `deployments/<name>.json`. */
@@ -125,10 +125,22 @@ export class DeploymentStore {
    * through the newest audit record that parses, which carries the state that document was being
    * written with (or a later one already claimed); its etag is the damaged document's, so the
    * next transition replaces it.
+   *
+   * With `ifNoneMatch` (the etag of a state the caller holds) it is a conditional read: when the
+   * document still has that etag it resolves to {@link NotModified} and, on an adapter with
+   * `getIfChanged` (every built-in one), no bytes of the document are transferred.
    */
-  async read(name: string): Promise<StoredDeployment | undefined> {
+  async read(name: string): Promise<StoredDeployment | undefined>;
+  async read(name: string, options: { ifNoneMatch: string }): Promise<StoredDeployment | NotModified | undefined>;
+  async read(name: string, options?: { ifNoneMatch?: string }): Promise<StoredDeployment | NotModified | undefined> {
     const key = stateKey(checkDeploymentName(name));
-    const stored = await this.storage.get(key);
+    const ifNoneMatch = options?.ifNoneMatch;
+    if (ifNoneMatch !== undefined && (typeof ifNoneMatch !== 'string' || ifNoneMatch === '')) {
+      throw new ValidationError(`DeploymentStore.read ifNoneMatch must be a non-empty etag string, got ${describeValue(ifNoneMatch)}`);
+    }
+    const result = ifNoneMatch === undefined ? await this.storage.get(key) : await readIfChanged(this.storage, key, ifNoneMatch);
+    if (isNotModified(result)) return result;
+    const stored: StoredObject | undefined = result;
     if (!stored) return undefined;
     const state = tryParse(stored.data) as DeploymentState | undefined;
     if (state !== undefined) return { state, etag: stored.etag };

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PreconditionFailedError, StorageError, ValidationError, describeValue } from '../errors.js';
 import { checkNumber } from '../options.js';
 import { checkStorageData, checkStorageKey, checkStoragePrefix, conditionKind, isStorageKey } from './keys.js';
-import type { DeleteCondition, LocalFileStorage, PutCondition, StorageAdapter, StoredObject } from './storage-adapter.js';
+import type { ConditionalRead, DeleteCondition, LocalFileStorage, NotModified, PutCondition, StorageAdapter, StoredObject } from './storage-adapter.js';
 
 /** Options of {@link FileSystemStorage}. */
 export interface FileSystemStorageOptions {
@@ -117,7 +117,7 @@ async function writeAll(handle: fsp.FileHandle, bytes: Uint8Array): Promise<void
  * const registry = new ModelRegistry({ storage: new FileSystemStorage('./models') });
  * ```
  */
-export class FileSystemStorage implements StorageAdapter, LocalFileStorage {
+export class FileSystemStorage implements StorageAdapter, LocalFileStorage, ConditionalRead {
   /** Absolute path of the root directory. */
   readonly dir: string;
   readonly #staleLockMs: number;
@@ -154,6 +154,14 @@ export class FileSystemStorage implements StorageAdapter, LocalFileStorage {
     const headed = headerEtag(bytes);
     if (headed === undefined) return { data: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), etag: identityEtag(stat) };
     return { data: new Uint8Array(bytes.buffer, bytes.byteOffset + HEADER_BYTES, bytes.length - HEADER_BYTES), etag: headed };
+  }
+
+  /** Compares the etag from the file's identity and header (a stat and 32 bytes), reading the value only when it changed. */
+  async getIfChanged(key: string, etag: string): Promise<StoredObject | NotModified | undefined> {
+    const file = this.#path(key);
+    await this.#refuseLinkedDirs(key, path.dirname(file));
+    if ((await this.#etagOf(key, file)) === etag) return { notModified: true, etag };
+    return this.get(key);
   }
 
   async put(key: string, data: Uint8Array, cond?: PutCondition): Promise<{ etag: string }> {

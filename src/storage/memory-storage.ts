@@ -1,6 +1,6 @@
 import { PreconditionFailedError } from '../errors.js';
 import { checkStorageData, checkStorageKey, checkStoragePrefix, conditionKind } from './keys.js';
-import type { DeleteCondition, PutCondition, StorageAdapter, StoredObject } from './storage-adapter.js';
+import type { ConditionalRead, DeleteCondition, NotModified, PutCondition, StorageAdapter, StoredObject } from './storage-adapter.js';
 
 /**
  * A {@link StorageAdapter} in process memory: for tests and ephemeral hosts. Values are copied in and
@@ -13,13 +13,18 @@ import type { DeleteCondition, PutCondition, StorageAdapter, StoredObject } from
  * const registry = new ModelRegistry({ storage: new MemoryStorage() });
  * ```
  */
-export class MemoryStorage implements StorageAdapter {
+export class MemoryStorage implements StorageAdapter, ConditionalRead {
   readonly #entries = new Map<string, StoredObject>();
   #writes = 0;
 
   async get(key: string): Promise<StoredObject | undefined> {
     const entry = this.#entries.get(checkStorageKey(key));
     return entry && { data: entry.data.slice(), etag: entry.etag };
+  }
+
+  async getIfChanged(key: string, etag: string): Promise<StoredObject | NotModified | undefined> {
+    if (this.#entries.get(checkStorageKey(key))?.etag === etag) return { notModified: true, etag };
+    return this.get(key);
   }
 
   async put(key: string, data: Uint8Array, cond?: PutCondition): Promise<{ etag: string }> {

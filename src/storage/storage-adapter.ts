@@ -56,6 +56,48 @@ export interface StorageAdapter {
   list(prefix: string): Promise<string[]>;
 }
 
+/** What {@link ConditionalRead.getIfChanged} resolves to when the key still has the etag given. */
+export interface NotModified {
+  notModified: true;
+  /** The etag given, which is still the key's. */
+  etag: string;
+}
+
+/**
+ * An optional capability of a {@link StorageAdapter}: a conditional read (an HTTP `If-None-Match`
+ * GET) that transfers no value when the key still has the etag the caller holds. It is a separate
+ * method rather than an option of `get`, so `get`'s type stays as it is for every caller and every
+ * adapter; adapters without it are read through {@link readIfChanged}, which falls back to `get`.
+ * `MemoryStorage`, `FileSystemStorage`, `PostgresStorage` and `S3Storage` have it.
+ */
+export interface ConditionalRead {
+  /**
+   * The value of `key` unless its etag is still `etag`: {@link NotModified} when it is (no value
+   * read or transferred), the new value when it changed, `undefined` when the key is gone.
+   */
+  getIfChanged(key: string, etag: string): Promise<StoredObject | NotModified | undefined>;
+}
+
+/** Whether `storage` offers {@link ConditionalRead}. */
+export function hasConditionalRead(storage: StorageAdapter): storage is StorageAdapter & ConditionalRead {
+  return typeof (storage as Partial<ConditionalRead>).getIfChanged === 'function';
+}
+
+/**
+ * Reads `key` unless its etag is still `etag`, with the adapter's {@link ConditionalRead} when it
+ * has one; otherwise with a full `get` compared afterwards (same answer, but the value is transferred).
+ */
+export async function readIfChanged(storage: StorageAdapter, key: string, etag: string): Promise<StoredObject | NotModified | undefined> {
+  if (hasConditionalRead(storage)) return storage.getIfChanged(key, etag);
+  const stored = await storage.get(key);
+  return stored && stored.etag === etag ? { notModified: true, etag } : stored;
+}
+
+/** Whether a conditional read answered "not modified". */
+export function isNotModified<T extends object>(result: T | NotModified | undefined): result is NotModified {
+  return (result as Partial<NotModified> | undefined)?.notModified === true;
+}
+
 /**
  * What an adapter's store guarantees, declared by the adapter so a host (and the docs) can tell
  * which promise needs which store. Adapters that omit it make the guarantees of the contract above

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ValidationError } from '../errors.js';
-import type { StorageAdapter } from '../storage/storage-adapter.js';
+import { hasConditionalRead, type StorageAdapter } from '../storage/storage-adapter.js';
 
 /** The part of a test runner's `it`/`test` the suite uses (vitest, jest and mocha-style runners fit). */
 export type SuiteTest = (name: string, fn: () => Promise<void>, timeoutMs?: number) => unknown;
@@ -15,6 +15,8 @@ export type SuiteExpect = (actual: unknown) => {
  * The groups of the conformance suite, each a capability an adapter may lack:
  * - `basics`: get, unconditional put and delete, empty and binary values, copies;
  * - `etags`: a new etag on every write, even of identical bytes (no A → B → A confusion);
+ * - `conditionalReads`: `getIfChanged` (the optional `ConditionalRead` capability): an unchanged
+ *   key is "not modified", a changed one its new value, a deleted one `undefined`;
  * - `conditionalWrites`: `ifNoneMatch: '*'` (create-once) and `ifMatch` (compare-and-swap);
  * - `conditionalDelete`: `delete` with `ifMatch`, alone and racing compare-and-swap writers;
  * - `concurrency`: 50 racers per condition, exactly one wins; read-modify-write loses nothing;
@@ -26,6 +28,7 @@ export type SuiteExpect = (actual: unknown) => {
 export const STORAGE_SUITE_GROUPS = [
   'basics',
   'etags',
+  'conditionalReads',
   'conditionalWrites',
   'conditionalDelete',
   'concurrency',
@@ -198,6 +201,30 @@ export function testStorageAdapter<A extends StorageAdapter>(
     await s.put('k', bytes('one'));
     await s.put('k', bytes('two'));
     expect(text((await s.get('k'))?.data)).toBe('two');
+  });
+
+  test('conditionalReads', 'getIfChanged: unchanged is not modified; changed is the new value; deleted is undefined', async (s) => {
+    if (!hasConditionalRead(s)) throw new ValidationError('the adapter has no getIfChanged(key, etag): switch the conditionalReads group off');
+    const first = await s.put('cond/key', bytes('one'));
+    expect(await s.getIfChanged('cond/key', first.etag)).toEqual({ notModified: true, etag: first.etag });
+    const second = await s.put('cond/key', bytes('one'));
+    const changed = await s.getIfChanged('cond/key', first.etag);
+    expect(changed && 'data' in changed ? [text(changed.data), changed.etag] : changed).toEqual(['one', second.etag]);
+    expect(await s.getIfChanged('cond/key', second.etag)).toEqual({ notModified: true, etag: second.etag });
+    await s.delete('cond/key');
+    expect(await s.getIfChanged('cond/key', second.etag)).toBe(undefined);
+    expect(await s.getIfChanged('cond/never', 'no-such-etag')).toBe(undefined);
+  });
+
+  test('conditionalReads', 'getIfChanged returns an empty or a binary value whole, like get', async (s) => {
+    if (!hasConditionalRead(s)) throw new ValidationError('the adapter has no getIfChanged(key, etag): switch the conditionalReads group off');
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+    await s.put('cond/bin', all);
+    await s.put('cond/empty', new Uint8Array(0));
+    const bin = await s.getIfChanged('cond/bin', 'some-other-etag');
+    expect(bin && 'data' in bin ? Array.from(bin.data) : bin).toEqual(Array.from(all));
+    const empty = await s.getIfChanged('cond/empty', 'some-other-etag');
+    expect(empty && 'data' in empty ? empty.data.length : empty).toBe(0);
   });
 
   test('etags', 'put returns the etag get reports, and the etag changes on every write, even of identical bytes', async (s) => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { PreconditionFailedError } from '../../src/errors.js';
-import { MemoryStorage, type PutCondition, type StorageAdapter } from '../../src/index.js';
+import { MemoryStorage, readIfChanged, type PutCondition, type StorageAdapter } from '../../src/index.js';
 import { STORAGE_SUITE_GROUPS, testStorageAdapter } from '../../src/testing/index.js';
 
 /**
@@ -137,6 +137,31 @@ describe('testStorageAdapter catches broken adapters', () => {
     expect(await failingTests(() => new AnyKey(), ['rejects'])).toEqual([
       'rejects invalid keys with a ValidationError before touching anything',
       'rejects data that is not a Uint8Array and malformed conditions with a ValidationError',
+    ]);
+  });
+});
+
+describe('conditional reads', () => {
+  it('an adapter without getIfChanged fails the conditionalReads group; readIfChanged falls back to a full get', async () => {
+    expect(await failingTests(() => new Delegating(), ['getIfChanged'])).toEqual([
+      'getIfChanged: unchanged is not modified; changed is the new value; deleted is undefined',
+      'getIfChanged returns an empty or a binary value whole, like get',
+    ]);
+    const plain = new Delegating();
+    const { etag } = await plain.put('k', new TextEncoder().encode('v'));
+    expect(await readIfChanged(plain, 'k', etag)).toEqual({ notModified: true, etag });
+    expect(await readIfChanged(plain, 'k', 'old')).toEqual({ data: new TextEncoder().encode('v'), etag });
+    expect(await readIfChanged(plain, 'gone', etag)).toBe(undefined);
+  });
+
+  it('an adapter that answers "not modified" to a changed key fails the group', async () => {
+    class Stale extends Delegating {
+      async getIfChanged(_key: string, etag: string) {
+        return { notModified: true as const, etag };
+      }
+    }
+    expect(await failingTests(() => new Stale(), ['getIfChanged: unchanged'])).toEqual([
+      'getIfChanged: unchanged is not modified; changed is the new value; deleted is undefined',
     ]);
   });
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { PreconditionFailedError, StorageError, ValidationError, describeValue } from '../../errors.js';
 import { checkStorageData, checkStorageKey, checkStoragePrefix, conditionKind } from '../keys.js';
-import type { DeleteCondition, PutCondition, StorageAdapter, StorageGuarantees, StoredObject } from '../storage-adapter.js';
+import type { ConditionalRead, DeleteCondition, NotModified, PutCondition, StorageAdapter, StorageGuarantees, StoredObject } from '../storage-adapter.js';
 import { PostgresChangeFeed, type PostgresChangeFeedOptions } from './postgres-change-feed.js';
 import type { PgPoolClientLike, PgPoolLike, PgQueryResult } from './pg-types.js';
 
@@ -60,7 +60,7 @@ function prefixEnd(prefix: string): string {
  * const registry = new ModelRegistry({ storage });
  * ```
  */
-export class PostgresStorage implements StorageAdapter {
+export class PostgresStorage implements StorageAdapter, ConditionalRead {
   /** Conditional writes atomic fleet-wide; conditional delete native; LISTEN/NOTIFY change feed. */
   readonly guarantees: StorageGuarantees = { scope: 'fleet', conditionalDelete: 'native', changeFeed: true };
   /** The table's name. */
@@ -129,6 +129,17 @@ export class PostgresStorage implements StorageAdapter {
     const { rows } = await this.#query(`read key '${key}'`, this.#sql.get, [key]);
     const row = rows[0];
     if (!row) return undefined;
+    const data = row.data as Buffer;
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), etag: row.etag as string };
+  }
+
+  /** One statement that returns the row's `data` only when its etag differs: no bytea leaves the server when unchanged. */
+  async getIfChanged(key: string, etag: string): Promise<StoredObject | NotModified | undefined> {
+    checkStorageKey(key);
+    const { rows } = await this.#query(`read key '${key}' unless its etag is '${etag}'`, this.#sql.getIfChanged, [key, etag]);
+    const row = rows[0];
+    if (!row) return undefined;
+    if (row.etag === etag) return { notModified: true, etag };
     const data = row.data as Buffer;
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), etag: row.etag as string };
   }
@@ -258,6 +269,7 @@ function statements(table: string, notify: boolean) {
   const deleted = (where: string) => (notify ? `WITH w AS (DELETE FROM ${table} WHERE ${where} RETURNING 1) SELECT pg_notify($2, $3) FROM w` : `DELETE FROM ${table} WHERE ${where}`);
   return {
     get: `SELECT data, etag FROM ${table} WHERE key = $1`,
+    getIfChanged: `SELECT etag, CASE WHEN etag <> $2 THEN data END AS data FROM ${table} WHERE key = $1`,
     etag: `SELECT etag FROM ${table} WHERE key = $1`,
     upsert: notified(
       `INSERT INTO ${table} (key, data, etag) VALUES ($1, $2, $3)

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { PreconditionFailedError, StorageError, ValidationError, describeValue } from '../../errors.js';
 import { checkNumber, checkOneOf } from '../../options.js';
 import { checkStorageData, checkStorageKey, checkStoragePrefix, conditionKind } from '../keys.js';
-import type { DeleteCondition, PutCondition, StorageAdapter, StorageGuarantees, StoredObject } from '../storage-adapter.js';
+import type { ConditionalRead, DeleteCondition, NotModified, PutCondition, StorageAdapter, StorageGuarantees, StoredObject } from '../storage-adapter.js';
 import type { S3ClientLike } from './s3-types.js';
 
 /** Options of {@link S3Storage}. */
@@ -115,7 +115,7 @@ function unquote(etag: string | undefined): string {
  * const registry = new ModelRegistry({ storage });
  * ```
  */
-export class S3Storage implements StorageAdapter {
+export class S3Storage implements StorageAdapter, ConditionalRead {
   /** What this adapter guarantees on its store (see {@link S3StorageOptions.conditionalDelete}). */
   readonly guarantees: StorageGuarantees;
   /** The bucket. */
@@ -153,13 +153,27 @@ export class S3Storage implements StorageAdapter {
   }
 
   async get(key: string): Promise<StoredObject | undefined> {
+    return this.#get(key, undefined) as Promise<StoredObject | undefined>;
+  }
+
+  /**
+   * A real conditional GET: this adapter's etags are the objects' own S3 ETags, so `If-None-Match`
+   * works as is and an unchanged key is a 304 with no body.
+   */
+  async getIfChanged(key: string, etag: string): Promise<StoredObject | NotModified | undefined> {
+    return this.#get(key, etag);
+  }
+
+  async #get(key: string, ifNoneMatch: string | undefined): Promise<StoredObject | NotModified | undefined> {
     checkStorageKey(key);
     const { GetObjectCommand } = await loadSdk();
     let response: { Body?: { transformToByteArray(): Promise<Uint8Array> }; ETag?: string };
     try {
-      response = (await this.#send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }))) as typeof response;
+      const condition = ifNoneMatch === undefined ? {} : { IfNoneMatch: `"${unquote(ifNoneMatch)}"` };
+      response = (await this.#send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, ...condition }))) as typeof response;
     } catch (err) {
       if (isMissing(err)) return undefined;
+      if (ifNoneMatch !== undefined && (statusOf(err) === 304 || (err as S3Failure).name === 'NotModified')) return { notModified: true, etag: ifNoneMatch };
       throw this.#error(`read key '${key}'`, err);
     }
     let body: Uint8Array;
