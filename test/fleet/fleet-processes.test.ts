@@ -132,12 +132,17 @@ describe.each(stores)('three replica processes in fleet mode on $kind', ({ skip,
 
   it.skipIf(skip)('a candidate that fails only on replica 3\'s traffic is rolled back by the merged analysis of replica 1, which saw no failure itself', async () => {
     const { spec, storage } = await prepare();
-    const [r1] = await fleetOf(spec, { steps: [20, 50, 100] }, ['r1']);
+    // Replica 3 applies the start (a follow) and publishes its first canary failures (a heartbeat)
+    // up to about 1.2 s after replica 1 starts the rollout; the first verdict must wait for the
+    // fleet's traffic, or replicas 1 and 2 alone pass the first step on a slow machine. 300 canary
+    // requests take the three about 1.3 s (the two alone 1.9 s), and the window holds about 580.
+    const options = { steps: [20, 50, 100], minRequests: 300 };
+    const [r1] = await fleetOf(spec, options, ['r1']);
     await r1!.ask({ cmd: 'tick' }, 'ticked'); // replica 1 takes the lease before the others join
     expect(r1!.events.some((e) => e.ev === 'lease' && e.held === true)).toBe(true);
-    const others = await fleetOf(spec, { steps: [20, 50, 100] }, ['r2', 'r3']);
+    const others = await fleetOf(spec, options, ['r2', 'r3']);
     const rs = [r1!, ...others];
-    rs.forEach((r, i) => r.send({ cmd: 'serve', every: 50, n: 20, failRate: i === 2 ? 0.4 : 0 }));
+    rs.forEach((r, i) => r.send({ cmd: 'serve', every: 50, n: 20, failRate: i === 2 ? 0.6 : 0 }));
     r1!.send({ cmd: 'start' });
     await Promise.all(rs.map((r) => r.next(isStatus('rolledBack'), 'rolledBack', 30_000, true)));
     const audit = await auditOf(storage);
@@ -149,7 +154,7 @@ describe.each(stores)('three replica processes in fleet mode on $kind', ({ skip,
     const numbers = audit[2]!.numbers!;
     expect(numbers.replicas).toBe(3);
     expect(numbers.candidateErrorRate).toBeGreaterThan(0.05);
-    expect(numbers.candidateErrorRate).toBeLessThan(0.4);
+    expect(numbers.candidateErrorRate).toBeLessThan(0.6); // diluted by the healthy replicas' traffic
     const own = await r1!.ask({ cmd: 'state' }, 'state');
     expect(own.ownCanary).toMatchObject({ errorRate: 0 });
     expect((own.ownCanary as { requests: number }).requests).toBeGreaterThan(0);
