@@ -19,8 +19,9 @@ export default tseslint.config(
     // a subclass needs the member, and `private constructor` (JavaScript has none). See
     // docs/design-choices.md.
     files: ['src/**/*.ts'],
-    // Still to convert, by the engineers who own these files this session.
-    ignores: ['src/router/**', 'src/predict/batching-predictor.ts', 'src/predict/onnx-predictor.ts', 'src/predict/predictor-pool.ts'],
+    // The one measured exception: the batching predictor's per-caller loops ran 3–6 % slower at 256
+    // callers with #private (paired serving benches, docs/design-choices.md), so it keeps `private`.
+    ignores: ['src/predict/batching-predictor.ts'],
     rules: {
       'no-restricted-syntax': [
         'error',

@@ -110,22 +110,22 @@ export class OnnxPredictor implements Predictor {
   readonly name: string | undefined;
   /** Label given at creation, used in error messages. */
   readonly version: number | string | undefined;
-  private readonly plans: InputPlans;
-  private readonly where: string;
-  private readonly outputNames: readonly string[];
-  private readonly outputLabels: ReadonlyArray<readonly (number | string)[] | undefined>;
-  private readonly fetches: string[] | undefined;
-  private readonly checkFinite: boolean;
-  private inFlight = 0;
-  private disposing: Promise<void> | undefined;
-  private idle: (() => void) | undefined;
+  readonly #plans: InputPlans;
+  readonly #where: string;
+  readonly #outputNames: readonly string[];
+  readonly #outputLabels: ReadonlyArray<readonly (number | string)[] | undefined>;
+  readonly #fetches: string[] | undefined;
+  readonly #checkFinite: boolean;
+  #inFlight = 0;
+  #disposing: Promise<void> | undefined;
+  #idle: (() => void) | undefined;
   /** Settles a run without a signal; shared by every call, so a run costs no closure. */
-  private readonly answer = (results: InferenceSession.ReturnType): PredictOutput => {
-    this.settled();
-    return this.finish(results, undefined, undefined);
+  readonly #answer = (results: InferenceSession.ReturnType): PredictOutput => {
+    this.#settled();
+    return this.#finish(results, undefined, undefined);
   };
-  private readonly fail = (error: unknown): never => {
-    throw this.runFailed(error);
+  readonly #fail = (error: unknown): never => {
+    throw this.#runFailed(error);
   };
 
   private constructor(
@@ -137,14 +137,14 @@ export class OnnxPredictor implements Predictor {
     this.session = session;
     this.name = options.name;
     this.version = options.version;
-    this.where = modelLabel(options.name, options.version);
+    this.#where = modelLabel(options.name, options.version);
     this.signature = readSignature(session);
-    this.plans = new InputPlans(this.signature, this.where);
-    this.outputNames = fetches;
-    this.outputLabels = fetches.map((name) => labels.get(name));
+    this.#plans = new InputPlans(this.signature, this.#where);
+    this.#outputNames = fetches;
+    this.#outputLabels = fetches.map((name) => labels.get(name));
     const all = fetches.length === session.outputNames.length && fetches.every((n, i) => session.outputNames[i] === n);
-    this.fetches = all ? undefined : [...fetches];
-    this.checkFinite = options.checkFiniteOutputs ?? true;
+    this.#fetches = all ? undefined : [...fetches];
+    this.#checkFinite = options.checkFiniteOutputs ?? true;
   }
 
   /**
@@ -218,19 +218,19 @@ export class OnnxPredictor implements Predictor {
     let feeds: InferenceSession.FeedsType;
     let running: Promise<InferenceSession.ReturnType>;
     try {
-      feeds = this.feedsFor(input, signal);
-      running = this.run(feeds);
+      feeds = this.#feedsFor(input, signal);
+      running = this.#run(feeds);
     } catch (error) {
       return Promise.reject(error);
     }
     // Values passed through unscanned (a Tensor…) may hold the caller's NaN: keep the feeds for the
     // failure path then (one closure per call; values that were copied from arrays are checked already).
-    const unscanned = this.checkFinite && this.plans.unscanned;
-    if (signal === undefined) return unscanned ? running.then((results) => this.answerFor(results, feeds), this.fail) : running.then(this.answer, this.fail);
+    const unscanned = this.#checkFinite && this.#plans.unscanned;
+    if (signal === undefined) return unscanned ? running.then((results) => this.#answerFor(results, feeds), this.#fail) : running.then(this.#answer, this.#fail);
     return running.then((results) => {
-      this.settled();
-      return this.finish(results, signal, unscanned ? feeds : undefined);
-    }, this.fail);
+      this.#settled();
+      return this.#finish(results, signal, unscanned ? feeds : undefined);
+    }, this.#fail);
   }
 
   /**
@@ -242,55 +242,55 @@ export class OnnxPredictor implements Predictor {
     let feeds: InferenceSession.FeedsType;
     let running: Promise<InferenceSession.ReturnType>;
     try {
-      feeds = this.feedsFor(input, signal);
-      running = this.run(feeds);
+      feeds = this.#feedsFor(input, signal);
+      running = this.#run(feeds);
     } catch (error) {
       callback.fail(error);
       return;
     }
-    const unscanned = this.checkFinite && this.plans.unscanned;
+    const unscanned = this.#checkFinite && this.#plans.unscanned;
     running.then(
       (results) => {
-        this.settled();
+        this.#settled();
         let output: PredictOutput;
         try {
-          output = this.finish(results, signal, unscanned ? feeds : undefined);
+          output = this.#finish(results, signal, unscanned ? feeds : undefined);
         } catch (error) {
           callback.fail(error);
           return;
         }
         callback.answer(output);
       },
-      (error: unknown) => callback.fail(this.runFailed(error)),
+      (error: unknown) => callback.fail(this.#runFailed(error)),
     );
   }
 
   /** Checks and converts `input` into feeds; throws whatever refuses it (aborted, disposed, bad input). */
-  private feedsFor(input: PredictInput, signal: AbortSignal | undefined): InferenceSession.FeedsType {
-    if (signal?.aborted) throw new AbortedError(`${this.where}prediction aborted before it ran`, { cause: signal.reason });
-    if (this.disposing) throw new InvalidStateError(`${this.where}predictor is disposed`);
-    return this.plans.toFeeds(input);
+  #feedsFor(input: PredictInput, signal: AbortSignal | undefined): InferenceSession.FeedsType {
+    if (signal?.aborted) throw new AbortedError(`${this.#where}prediction aborted before it ran`, { cause: signal.reason });
+    if (this.#disposing) throw new InvalidStateError(`${this.#where}predictor is disposed`);
+    return this.#plans.toFeeds(input);
   }
 
   /** Starts a run (counted in `inFlight` until it settles). */
-  private run(feeds: InferenceSession.FeedsType): Promise<InferenceSession.ReturnType> {
-    this.inFlight++;
+  #run(feeds: InferenceSession.FeedsType): Promise<InferenceSession.ReturnType> {
+    this.#inFlight++;
     try {
-      return this.fetches ? this.session.run(feeds, this.fetches) : this.session.run(feeds);
+      return this.#fetches ? this.session.run(feeds, this.#fetches) : this.session.run(feeds);
     } catch (error) {
-      throw this.runFailed(error);
+      throw this.#runFailed(error);
     }
   }
 
   /** A settled run's outputs, unless the call was aborted meanwhile or an output is not finite (see `checked`). */
-  private finish(results: InferenceSession.ReturnType, signal: AbortSignal | undefined, feeds: InferenceSession.FeedsType | undefined): PredictOutput {
-    if (signal?.aborted) throw new AbortedError(`${this.where}prediction aborted`, { cause: signal.reason });
-    return this.checked(toOutputs(results, this.outputNames, this.outputLabels), feeds);
+  #finish(results: InferenceSession.ReturnType, signal: AbortSignal | undefined, feeds: InferenceSession.FeedsType | undefined): PredictOutput {
+    if (signal?.aborted) throw new AbortedError(`${this.#where}prediction aborted`, { cause: signal.reason });
+    return this.#checked(toOutputs(results, this.#outputNames, this.#outputLabels), feeds);
   }
 
-  private answerFor(results: InferenceSession.ReturnType, feeds: InferenceSession.FeedsType): PredictOutput {
-    this.settled();
-    return this.finish(results, undefined, feeds);
+  #answerFor(results: InferenceSession.ReturnType, feeds: InferenceSession.FeedsType): PredictOutput {
+    this.#settled();
+    return this.#finish(results, undefined, feeds);
   }
 
   /**
@@ -298,24 +298,24 @@ export class OnnxPredictor implements Predictor {
    * (the version's failure), or, when `feeds` passed unscanned values and one of them is NaN or
    * ±Infinity, the `InputShapeError` naming it (the caller's: not counted against the version).
    */
-  private checked(output: PredictOutput, feeds?: InferenceSession.FeedsType): PredictOutput {
-    if (!this.checkFinite) return output;
+  #checked(output: PredictOutput, feeds?: InferenceSession.FeedsType): PredictOutput {
+    if (!this.#checkFinite) return output;
     try {
-      checkFiniteOutputs(output, this.where);
+      checkFiniteOutputs(output, this.#where);
     } catch (error) {
-      throw (feeds && this.plans.nonFinite(feeds as Record<string, Tensor>)) ?? error;
+      throw (feeds && this.#plans.nonFinite(feeds as Record<string, Tensor>)) ?? error;
     }
     return output;
   }
 
   /** Ends a run that failed (settling it) and names the model in the error. */
-  private runFailed(error: unknown): InferenceError {
-    this.settled();
-    return new InferenceError(`${this.where}onnxruntime failed to run the model: ${messageOf(error)}`, { cause: error });
+  #runFailed(error: unknown): InferenceError {
+    this.#settled();
+    return new InferenceError(`${this.#where}onnxruntime failed to run the model: ${messageOf(error)}`, { cause: error });
   }
 
-  private settled(): void {
-    if (--this.inFlight === 0 && this.idle) this.idle();
+  #settled(): void {
+    if (--this.#inFlight === 0 && this.#idle) this.#idle();
   }
 
   /**
@@ -323,10 +323,10 @@ export class OnnxPredictor implements Predictor {
    * reject with `InvalidStateError`. Safe to call more than once.
    */
   dispose(): Promise<void> {
-    this.disposing ??= (async () => {
-      if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    this.#disposing ??= (async () => {
+      if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
       await this.session.release();
     })();
-    return this.disposing;
+    return this.#disposing;
   }
 }

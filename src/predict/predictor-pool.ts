@@ -117,11 +117,11 @@ class Entry {
   shared: PooledPredictor | undefined = undefined;
   /** Settles a held call: shared by every call of this entry, so holding one costs no closure. */
   readonly releaseWith = (output: PredictOutput): PredictOutput => {
-    this.release();
+    this.#release();
     return output;
   };
   readonly releaseRethrow = (error: unknown): never => {
-    this.release();
+    this.#release();
     throw error;
   };
   constructor(
@@ -145,7 +145,7 @@ class Entry {
     try {
       running = predictor.predict(input, options);
     } catch (error) {
-      this.release();
+      this.#release();
       return Promise.reject(error);
     }
     return running.then(this.releaseWith, this.releaseRethrow);
@@ -161,7 +161,7 @@ class Entry {
     );
   }
 
-  private release(): void {
+  #release(): void {
     if (--this.inFlight === 0 && this.drained) this.drained();
   }
 }
@@ -179,12 +179,12 @@ export class PooledPredictor implements Predictor {
   readonly version: number;
   /** @internal */
   entry: Entry;
-  private readonly pool: PredictorPool<PoolVersion>;
-  private detached = false;
+  readonly #pool: PredictorPool<PoolVersion>;
+  #detached = false;
 
   /** @internal */
   constructor(pool: PredictorPool<PoolVersion>, entry: Entry) {
-    this.pool = pool;
+    this.#pool = pool;
     this.entry = entry;
     this.name = entry.name;
     this.version = entry.version;
@@ -199,7 +199,7 @@ export class PooledPredictor implements Predictor {
   predict(input: PredictInput, options?: PredictOptions): Promise<PredictOutput> {
     // No async frame of its own on the hot path: the entry's hold adds one `then` to the inner call.
     // An evicted entry whose running calls have not finished is still whole: holding it is safe.
-    if (this.detached || this.entry.disposing) return this.reloadAndPredict(input, options);
+    if (this.#detached || this.entry.disposing) return this.#reloadAndPredict(input, options);
     return this.entry.hold(input, options);
   }
 
@@ -209,18 +209,18 @@ export class PooledPredictor implements Predictor {
    * @internal
    */
   predictTo(input: PredictInput, options: PredictOptions | undefined, callback: PredictCallback): void {
-    if (!this.detached && !this.entry.disposing) return this.entry.holdTo(input, options, callback);
-    this.reloadAndPredict(input, options).then(
+    if (!this.#detached && !this.entry.disposing) return this.entry.holdTo(input, options, callback);
+    this.#reloadAndPredict(input, options).then(
       (output) => callback.answer(output),
       (error: unknown) => callback.fail(error),
     );
   }
 
-  private async reloadAndPredict(input: PredictInput, options: PredictOptions | undefined): Promise<PredictOutput> {
-    if (this.detached) throw new InvalidStateError(`handle of model '${this.name}' v${this.version} was disposed; get another from the pool`);
+  async #reloadAndPredict(input: PredictInput, options: PredictOptions | undefined): Promise<PredictOutput> {
+    if (this.#detached) throw new InvalidStateError(`handle of model '${this.name}' v${this.version} was disposed; get another from the pool`);
     // Another load finishing between this get and the hold can evict the entry again: take the next one.
     let entry = this.entry;
-    while (entry.disposing) entry = (await this.pool.get(this.name, this.version)).entry;
+    while (entry.disposing) entry = (await this.#pool.get(this.name, this.version)).entry;
     this.entry = entry;
     return entry.hold(input, options);
   }
@@ -231,7 +231,7 @@ export class PooledPredictor implements Predictor {
    * of `peek()` is the pool's own, shared by every caller: disposing it does nothing.
    */
   async dispose(): Promise<void> {
-    if (this.entry.shared !== this) this.detached = true;
+    if (this.entry.shared !== this) this.#detached = true;
   }
 }
 
@@ -258,16 +258,16 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
   readonly intraOpNumThreads: number;
   /** Warm-up inferences run on each loaded version (0: none). */
   readonly warmUpRuns: number;
-  private readonly warmUpSample: ((version: V, signature: ModelSignature | undefined) => PredictInput | undefined) | undefined;
-  private readonly registry: PoolRegistry<V>;
+  readonly #warmUpSample: ((version: V, signature: ModelSignature | undefined) => PredictInput | undefined) | undefined;
+  readonly #registry: PoolRegistry<V>;
   /** Loads the verified artifact of `v` and creates its predictor. */
-  private readonly create: (v: V) => Promise<Predictor>;
+  readonly #create: (v: V) => Promise<Predictor>;
   /** Insertion order is recency: a hit moves its entry to the end. */
-  private readonly entries = new Map<string, Entry>();
+  readonly #entries = new Map<string, Entry>();
   /** The same entries by model and version, so `peek` builds no key string. */
-  private readonly byModel = new Map<string, Map<number, Entry>>();
-  private peeks = 0;
-  private closed = false;
+  readonly #byModel = new Map<string, Map<number, Entry>>();
+  #peeks = 0;
+  #closed = false;
 
   constructor(options: PredictorPoolOptions<V>) {
     super();
@@ -276,7 +276,7 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
     if (typeof registry !== 'object' || registry === null || typeof registry.resolve !== 'function' || typeof registry.loadArtifact !== 'function') {
       throw new ValidationError(`registry must have resolve() and loadArtifact(), got ${describeValue(registry)}`);
     }
-    this.registry = registry;
+    this.#registry = registry;
     this.maxLoaded = checkNumber('maxLoaded', options.maxLoaded ?? 4, { min: 1, integer: true });
     this.intraOpNumThreads = checkNumber('intraOpNumThreads', options.intraOpNumThreads ?? threadsPerVersion(availableParallelism(), this.maxLoaded), {
       min: 1,
@@ -288,15 +288,15 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
     }
     const warmUpOptions = typeof warmUp === 'object' ? warmUp : {};
     this.warmUpRuns = warmUp === false ? 0 : checkNumber('warmUp.runs', warmUpOptions.runs ?? 3, { min: 0, integer: true });
-    this.warmUpSample =
+    this.#warmUpSample =
       warmUpOptions.sample === undefined
         ? undefined
         : checkFunction<(version: V, signature: ModelSignature | undefined) => PredictInput | undefined>('warmUp.sample', warmUpOptions.sample);
-    this.create = this.creator(options);
+    this.#create = this.#creator(options);
   }
 
-  private creator(options: PredictorPoolOptions<V>): (v: V) => Promise<Predictor> {
-    const { registry } = this;
+  #creator(options: PredictorPoolOptions<V>): (v: V) => Promise<Predictor> {
+    const registry = this.#registry;
     const { create, createFromFile } = options;
     if (create !== undefined && createFromFile !== undefined) throw new ValidationError('give create or createFromFile, not both');
     if (create !== undefined) {
@@ -321,7 +321,7 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
 
   /** Versions currently loaded or loading, least recently used first, as `name@version`. */
   keys(): string[] {
-    return [...this.entries.keys()];
+    return [...this.#entries.keys()];
   }
 
   /**
@@ -332,11 +332,11 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
    * also refreshes the version's place in the LRU, so a busy version is not evicted.
    */
   peek(name: string, version: number): PooledPredictor | undefined {
-    const entry = this.byModel.get(name)?.get(version);
+    const entry = this.#byModel.get(name)?.get(version);
     if (entry === undefined || entry.loading !== undefined || entry.evicted) return undefined;
-    if ((++this.peeks & PEEK_RECENCY_EVERY) === 0) {
-      this.entries.delete(entry.key);
-      this.entries.set(entry.key, entry);
+    if ((++this.#peeks & PEEK_RECENCY_EVERY) === 0) {
+      this.#entries.delete(entry.key);
+      this.#entries.set(entry.key, entry);
     }
     return (entry.shared ??= new PooledPredictor(this as unknown as PredictorPool<PoolVersion>, entry));
   }
@@ -349,7 +349,7 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
    * `NotFoundError`, `IntegrityError` or `ModelLoadError`.
    */
   async get(name: string, ref: VersionRef): Promise<PooledPredictor> {
-    if (this.closed) throw new InvalidStateError('predictor pool is disposed');
+    if (this.#closed) throw new InvalidStateError('predictor pool is disposed');
     if (typeof name !== 'string') throw new ValidationError(`name must be a string, got ${describeValue(name)}`);
     let record: V | undefined;
     let version: number;
@@ -357,7 +357,7 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
       version = ref;
     } else {
       try {
-        record = await this.registry.resolve(name, ref);
+        record = await this.#registry.resolve(name, ref);
       } catch (error) {
         this.emit('loadFailed', { name, ref, error });
         throw error;
@@ -365,16 +365,16 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
       version = record.version;
     }
     const key = `${name}@${version}`;
-    let entry = this.entries.get(key);
+    let entry = this.#entries.get(key);
     if (entry) {
-      this.entries.delete(key);
-      this.entries.set(key, entry);
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
     } else {
       entry = new Entry(key, name, version, undefined);
-      entry.loading = this.load(entry, ref, record);
-      this.entries.set(key, entry);
-      let versions = this.byModel.get(name);
-      if (versions === undefined) this.byModel.set(name, (versions = new Map()));
+      entry.loading = this.#load(entry, ref, record);
+      this.#entries.set(key, entry);
+      let versions = this.#byModel.get(name);
+      if (versions === undefined) this.#byModel.set(name, (versions = new Map()));
       versions.set(version, entry);
     }
     if (entry.loading) await entry.loading;
@@ -387,30 +387,30 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
     return (await this.get(name, ref)).version;
   }
 
-  private async load(entry: Entry, ref: VersionRef, known: V | undefined): Promise<Entry> {
+  async #load(entry: Entry, ref: VersionRef, known: V | undefined): Promise<Entry> {
     const started = performance.now();
     let warmUpRuns = 0;
     let warmUpMs = 0;
     try {
-      const record = known ?? (await this.registry.resolve(entry.name, entry.version));
-      const predictor = await this.create(record);
+      const record = known ?? (await this.#registry.resolve(entry.name, entry.version));
+      const predictor = await this.#create(record);
       const warmStarted = performance.now();
-      warmUpRuns = await this.warm(entry, record, predictor);
+      warmUpRuns = await this.#warm(entry, record, predictor);
       warmUpMs = warmUpRuns === 0 ? 0 : performance.now() - warmStarted;
       entry.predictor = predictor;
     } catch (error) {
-      if (this.entries.get(entry.key) === entry) this.forget(entry);
+      if (this.#entries.get(entry.key) === entry) this.#forget(entry);
       this.emit('loadFailed', { name: entry.name, ref, error });
       throw error;
     }
     entry.loading = undefined;
-    if (entry.evicted || this.closed) {
+    if (entry.evicted || this.#closed) {
       // Unloaded while loading: nobody may keep it.
       entry.evicted = true;
-      this.retire(entry);
+      this.#retire(entry);
     } else {
       this.emit('loaded', { name: entry.name, version: entry.version, loadMs: performance.now() - started, warmUpRuns, warmUpMs });
-      this.evictBeyondLimit(entry);
+      this.#evictBeyondLimit(entry);
     }
     return entry;
   }
@@ -419,11 +419,11 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
    * Runs the warm-up inferences on a freshly created predictor and returns how many ran; a failure
    * disposes it and becomes the load's `ModelLoadError`.
    */
-  private async warm(entry: Entry, record: V, predictor: Predictor): Promise<number> {
+  async #warm(entry: Entry, record: V, predictor: Predictor): Promise<number> {
     if (this.warmUpRuns === 0) return 0;
     let input: PredictInput | undefined;
     try {
-      input = this.warmUpSample?.(record, predictor.signature);
+      input = this.#warmUpSample?.(record, predictor.signature);
       if (input === undefined && predictor.signature) input = signatureSample(predictor.signature);
       if (input === undefined) return 0;
       for (let i = 0; i < this.warmUpRuns; i++) await predictor.predict(input);
@@ -447,39 +447,39 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
    * progress do not count, and the version that has just loaded is kept: its callers are waiting
    * for it, and evicting it at once would only make them load it again.
    */
-  private evictBeyondLimit(justLoaded: Entry): void {
+  #evictBeyondLimit(justLoaded: Entry): void {
     let loaded = 0;
-    for (const entry of this.entries.values()) if (entry.loading === undefined) loaded++;
-    for (const entry of this.entries.values()) {
+    for (const entry of this.#entries.values()) if (entry.loading === undefined) loaded++;
+    for (const entry of this.#entries.values()) {
       if (loaded <= this.maxLoaded) break;
       if (entry.loading !== undefined || entry === justLoaded) continue;
-      this.evict(entry, 'lru');
+      this.#evict(entry, 'lru');
       loaded--;
     }
   }
 
-  private forget(entry: Entry): void {
-    this.entries.delete(entry.key);
-    const versions = this.byModel.get(entry.name);
+  #forget(entry: Entry): void {
+    this.#entries.delete(entry.key);
+    const versions = this.#byModel.get(entry.name);
     if (versions?.get(entry.version) === entry) {
       versions.delete(entry.version);
-      if (versions.size === 0) this.byModel.delete(entry.name);
+      if (versions.size === 0) this.#byModel.delete(entry.name);
     }
   }
 
-  private evict(entry: Entry, reason: 'lru' | 'unload' | 'dispose'): Promise<void> {
-    this.forget(entry);
+  #evict(entry: Entry, reason: 'lru' | 'unload' | 'dispose'): Promise<void> {
+    this.#forget(entry);
     entry.evicted = true;
     if (entry.loading) return entry.loading.then(() => entry.disposed, () => undefined);
     this.emit('evicted', { name: entry.name, version: entry.version, reason });
-    return this.retire(entry);
+    return this.#retire(entry);
   }
 
   /**
    * Disposes an evicted entry's predictor once no call holds it. A handle may still start a call
    * on it until then, so the idle check and `disposing` are set in one synchronous step.
    */
-  private retire(entry: Entry): Promise<void> {
+  #retire(entry: Entry): Promise<void> {
     entry.disposed ??= (async () => {
       while (entry.inFlight > 0) await new Promise<void>((resolve) => (entry.drained = resolve));
       entry.disposing = true;
@@ -493,13 +493,13 @@ export class PredictorPool<V extends PoolVersion = PoolVersion> extends EventEmi
    * running predictions finish). Unknown versions are ignored.
    */
   async unload(name: string, version: number): Promise<void> {
-    const entry = this.entries.get(`${name}@${version}`);
-    if (entry) await this.evict(entry, 'unload');
+    const entry = this.#entries.get(`${name}@${version}`);
+    if (entry) await this.#evict(entry, 'unload');
   }
 
   /** Unloads every version and refuses later `get` calls; resolves when all are disposed. */
   async dispose(): Promise<void> {
-    this.closed = true;
-    await Promise.all([...this.entries.values()].map((entry) => this.evict(entry, 'dispose')));
+    this.#closed = true;
+    await Promise.all([...this.#entries.values()].map((entry) => this.#evict(entry, 'dispose')));
   }
 }

@@ -193,19 +193,23 @@ class RoutedRequest implements PredictCallback {
   started = 0;
   resolve: (prediction: RouterPrediction) => void = noop;
   reject: (error: unknown) => void = noop;
+  readonly #settler: RequestSettler;
+
   constructor(
-    private readonly settler: RequestSettler,
+    settler: RequestSettler,
     readonly input: PredictInput,
     readonly assignment: Assignment,
     readonly served: Assignment,
-  ) {}
+  ) {
+    this.#settler = settler;
+  }
 
   answer(output: PredictOutput, run?: object): void {
-    this.settler.answered(this, output, run);
+    this.#settler.answered(this, output, run);
   }
 
   fail(error: unknown): void {
-    this.settler.failed(this, error);
+    this.#settler.failed(this, error);
   }
 }
 
@@ -262,49 +266,49 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
   readonly policy: RoutingPolicy;
   readonly monitor: Monitor;
   readonly pool: Pool;
-  private readonly clock: Clock;
+  readonly #clock: Clock;
   /**
    * With the default clock (`performance.now`) and a monitor on the wall clock, every record passes
    * its end time as the monitor's `at` (one object, reused), so the monitor reads no clock of its own.
    */
-  private readonly recordAt: { at: number } | undefined;
+  readonly #recordAt: { at: number } | undefined;
   /** `performance.timeOrigin`, read once: its getter costs as much as a clock reading. */
-  private readonly timeOrigin = performance.timeOrigin;
+  readonly #timeOrigin = performance.timeOrigin;
   /** The run (batch) whose callers are being answered, and when the router saw it end. */
-  private lastRun: object | undefined;
-  private lastRunEnded = 0;
-  private readonly loadRetryMs: number;
-  private readonly shadow: MirroringPolicy | undefined;
-  private readonly mirror: ShadowMirror;
+  #lastRun: object | undefined;
+  #lastRunEnded = 0;
+  readonly #loadRetryMs: number;
+  readonly #shadow: MirroringPolicy | undefined;
+  readonly #mirror: ShadowMirror;
   /** Routed versions that failed to load: when to try again, and why they failed. */
-  private readonly unavailable = new Map<number, { retryAt: number; error: unknown }>();
+  readonly #unavailable = new Map<number, { retryAt: number; error: unknown }>();
   /** Versions being loaded and warmed ahead of traffic; each promise settles (never rejects) when done. */
-  private readonly preparing = new Map<number, Promise<unknown>>();
-  private readonly prepareTraffic = (): void => {
-    for (const { version } of this.traffic()) this.prepareVersion(version);
+  readonly #preparing = new Map<number, Promise<unknown>>();
+  readonly #prepareTraffic = (): void => {
+    for (const { version } of this.#traffic()) this.#prepareVersion(version);
   };
 
   /** Settles a routed request from its predictor's callback; one per router, so a request costs no closure. */
-  private readonly settle: RequestSettler = {
+  readonly #settle: RequestSettler = {
     answered: (request, output, run) => {
       const served = request.served;
       // Every caller of one run (a batch) ended when that run answered: one clock reading for all.
       let ended: number;
-      if (run !== undefined && run === this.lastRun) {
-        ended = this.lastRunEnded;
+      if (run !== undefined && run === this.#lastRun) {
+        ended = this.#lastRunEnded;
       } else {
-        ended = this.clock();
-        this.lastRun = run;
-        this.lastRunEnded = ended;
+        ended = this.#clock();
+        this.#lastRun = run;
+        this.#lastRunEnded = ended;
       }
-      const latencyMs = this.recordOutcome(served.version, request.started, true, ended);
+      const latencyMs = this.#recordOutcome(served.version, request.started, true, ended);
       request.resolve({ output, version: served.version, variant: served.variant, latencyMs });
       const mirror = request.assignment.mirror;
-      if (mirror !== undefined && this.shadow !== undefined) this.offerMirror(request.input, output, mirror.version);
+      if (mirror !== undefined && this.#shadow !== undefined) this.#offerMirror(request.input, output, mirror.version);
     },
     failed: (request, error) => {
       const served = request.served;
-      if (!isCallerError(error)) this.recordOutcome(served.version, request.started, false, this.clock());
+      if (!isCallerError(error)) this.#recordOutcome(served.version, request.started, false, this.#clock());
       request.reject(withRouting(error, this.model, served.version, served.variant));
     },
   };
@@ -333,19 +337,19 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
         `batching and warmUp configure the router's own pool; with your own pool, set them on it (wrap its create in a BatchingPredictor, pass its warmUp)`,
       );
     }
-    this.pool = options.pool ?? (this.ownPool(registry, options) as RouterPool as Pool);
+    this.pool = options.pool ?? (this.#ownPool(registry, options) as RouterPool as Pool);
     if (typeof this.pool !== 'object' || this.pool === null || typeof this.pool.peek !== 'function' || typeof this.pool.get !== 'function') {
       throw new ValidationError(`pool must be a PredictorPool (or have its peek and get methods), got ${describeValue(options.pool)}`);
     }
-    this.clock = options.clock === undefined ? () => performance.now() : checkFunction<Clock>('clock', options.clock);
-    this.recordAt = options.clock === undefined && this.monitor.clock === Date.now ? { at: 0 } : undefined;
-    this.loadRetryMs = checkNumber('loadRetryMs', options.loadRetryMs ?? 5_000, { min: 0 });
-    this.mirror = new ShadowMirror(checkNumber('maxShadowInFlight', options.maxShadowInFlight ?? 64, { min: 0, integer: true }));
-    this.shadow = isMirroring(policy) ? policy : undefined;
+    this.#clock = options.clock === undefined ? () => performance.now() : checkFunction<Clock>('clock', options.clock);
+    this.#recordAt = options.clock === undefined && this.monitor.clock === Date.now ? { at: 0 } : undefined;
+    this.#loadRetryMs = checkNumber('loadRetryMs', options.loadRetryMs ?? 5_000, { min: 0 });
+    this.#mirror = new ShadowMirror(checkNumber('maxShadowInFlight', options.maxShadowInFlight ?? 64, { min: 0, integer: true }));
+    this.#shadow = isMirroring(policy) ? policy : undefined;
     // Warm a version as soon as the policy may send it traffic, before the first request asks:
     // after any event that can change what traffic() says, whatever the policy's class.
     const events = policy as Partial<Pick<EventEmitter<string>, 'on'>>;
-    if (typeof events.on === 'function') for (const event of TRAFFIC_EVENTS) events.on(event, this.prepareTraffic);
+    if (typeof events.on === 'function') for (const event of TRAFFIC_EVENTS) events.on(event, this.#prepareTraffic);
     this.deployment = options.deployment === undefined ? this.model : checkName(options.deployment, 'deployment');
     const analyses = options.analysis === undefined ? [] : Array.isArray(options.analysis) ? [...options.analysis] : [options.analysis as object];
     for (const analysis of analyses) {
@@ -354,14 +358,14 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
       }
     }
     const sources = [policy, ...analyses];
-    trackPolicy(this.monitor, this.deployment, policy, () => this.traffic(), sources);
+    trackPolicy(this.monitor, this.deployment, policy, () => this.#traffic(), sources);
     if (options.logger !== undefined) {
       logEvents(checkLogger(options.logger), { deployment: this.deployment, model: this.model, router: this, pool: this.pool, sources });
     }
   }
 
   /** The router's own pool, batching and warming as its options say. */
-  private ownPool(registry: ModelRegistry, options: ModelRouterOptions<Monitor, Pool>): PredictorPool<ModelVersion> {
+  #ownPool(registry: ModelRegistry, options: ModelRouterOptions<Monitor, Pool>): PredictorPool<ModelVersion> {
     const { batching, warmUp } = options;
     if (batching === undefined || batching === false) return new PredictorPool({ registry, warmUp });
     if (batching !== true && (typeof batching !== 'object' || batching === null)) {
@@ -396,7 +400,7 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
       // A wrong option type is the caller's mistake: refused before routing, never counted against a version.
       const invalid = invalidPredictOptions(options);
       if (invalid !== undefined) return Promise.reject(invalid);
-      if (options.version !== undefined) return this.predictExplicit(input, options, options.version);
+      if (options.version !== undefined) return this.#predictExplicit(input, options, options.version);
     }
     let assignment: Assignment;
     try {
@@ -405,18 +409,18 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
       return Promise.reject(error);
     }
     const predictor = this.pool.peek(this.model, assignment.version);
-    if (predictor === undefined) return this.predictAcquired(input, options, assignment);
-    return this.serve(input, options, assignment, assignment, predictor);
+    if (predictor === undefined) return this.#predictAcquired(input, options, assignment);
+    return this.#serve(input, options, assignment, assignment, predictor);
   }
 
-  private async predictExplicit(input: PredictInput, options: RouterPredictOptions, ref: number | string): Promise<RouterPrediction> {
-    const { predictor, served } = await this.explicit(ref);
-    return this.serve(input, options, served, served, predictor);
+  async #predictExplicit(input: PredictInput, options: RouterPredictOptions, ref: number | string): Promise<RouterPrediction> {
+    const { predictor, served } = await this.#explicit(ref);
+    return this.#serve(input, options, served, served, predictor);
   }
 
-  private async predictAcquired(input: PredictInput, options: RouterPredictOptions | undefined, assignment: Assignment): Promise<RouterPrediction> {
-    const { predictor, served } = await this.acquire(assignment);
-    return this.serve(input, options, assignment, served, predictor);
+  async #predictAcquired(input: PredictInput, options: RouterPredictOptions | undefined, assignment: Assignment): Promise<RouterPrediction> {
+    const { predictor, served } = await this.#acquire(assignment);
+    return this.#serve(input, options, assignment, served, predictor);
   }
 
   /**
@@ -424,7 +428,7 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
    * the caller's: a predictor that takes callbacks (the pool's handles of `OnnxPredictor` and
    * `BatchingPredictor`) answers the request object itself, with no promise layer in between.
    */
-  private serve(
+  #serve(
     input: PredictInput,
     options: RouterPredictOptions | undefined,
     assignment: Assignment,
@@ -433,11 +437,11 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
   ): Promise<RouterPrediction> {
     const signal = options === undefined ? undefined : options.signal;
     const predictOptions: PredictOptions | undefined = signal === undefined ? undefined : { signal };
-    const request = new RoutedRequest(this.settle, input, assignment, served);
+    const request = new RoutedRequest(this.#settle, input, assignment, served);
     const promise = new Promise<RouterPrediction>(capture);
     request.resolve = captured.resolve;
     request.reject = captured.reject;
-    request.started = this.clock();
+    request.started = this.#clock();
     // The pool's handle holds its version for the length of the call: an eviction meanwhile waits.
     if (takesCallbacks(predictor)) {
       predictor.predictTo(input, predictOptions, request);
@@ -457,13 +461,13 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
   }
 
   /** Records a request that started at `started` and ended at `ended` (router clock) and returns its latency. */
-  private recordOutcome(version: number, started: number, success: boolean, ended: number): number {
+  #recordOutcome(version: number, started: number, success: boolean, ended: number): number {
     const latencyMs = ended - started;
-    const recordAt = this.recordAt;
+    const recordAt = this.#recordAt;
     if (recordAt === undefined) {
       this.monitor.record(version, latencyMs, success);
     } else {
-      recordAt.at = this.timeOrigin + ended;
+      recordAt.at = this.#timeOrigin + ended;
       this.monitor.record(version, latencyMs, success, recordAt);
     }
     return latencyMs;
@@ -474,13 +478,13 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
    * for a `/models/:name/versions` endpoint. Reads the registry (not a hot-path call).
    */
   async versions(): Promise<ServedVersion[]> {
-    const traffic = this.traffic();
+    const traffic = this.#traffic();
     const records = await Promise.all(traffic.map((t) => this.registry.getVersion(this.model, t.version)));
     return traffic.map((t, i) => ({ ...t, record: records[i] as ModelVersion }));
   }
 
   /** What the policy routes where now: its `traffic()`, or for a policy without one its fallback version alone. */
-  private traffic(): PolicyTraffic[] {
+  #traffic(): PolicyTraffic[] {
     if (this.policy.traffic !== undefined) return this.policy.traffic();
     const { version, variant } = this.policy.fallback();
     return [{ version, variant, share: 1 }];
@@ -496,9 +500,9 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
    * routed to a version that failed are answered by the policy's fallback, as always.
    */
   async warm(): Promise<void> {
-    const versions = new Set(this.traffic().map((t) => t.version));
+    const versions = new Set(this.#traffic().map((t) => t.version));
     versions.add(this.policy.fallback().version);
-    const errors = await Promise.all([...versions].map((version) => this.prepareVersion(version)));
+    const errors = await Promise.all([...versions].map((version) => this.#prepareVersion(version)));
     const failed = errors.find((error) => error !== undefined);
     if (failed !== undefined) throw failed;
   }
@@ -510,51 +514,51 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
    * Synchronous and cheap, for a health endpoint: answer 503 while it is `false`.
    */
   ready(): boolean {
-    return this.preparing.size === 0 && this.pool.peek(this.model, this.policy.fallback().version) !== undefined;
+    return this.#preparing.size === 0 && this.pool.peek(this.model, this.policy.fallback().version) !== undefined;
   }
 
   /**
    * Loads and warms `version` off any request's path, once however often it is asked; resolves
    * with the load error, if any (never rejects, so an event handler can drop the promise).
    */
-  private prepareVersion(version: number): Promise<unknown> {
+  #prepareVersion(version: number): Promise<unknown> {
     if (this.pool.peek(this.model, version) !== undefined) return Promise.resolve(undefined);
-    let preparing = this.preparing.get(version);
+    let preparing = this.#preparing.get(version);
     if (preparing === undefined) {
-      preparing = this.predictorFor(version).then(
+      preparing = this.#predictorFor(version).then(
         () => {
-          this.unavailable.delete(version);
-          this.preparing.delete(version);
+          this.#unavailable.delete(version);
+          this.#preparing.delete(version);
           return undefined;
         },
         (error: unknown) => {
-          if (isLoadError(error)) this.unavailable.set(version, { retryAt: this.clock() + this.loadRetryMs, error });
-          this.preparing.delete(version);
+          if (isLoadError(error)) this.#unavailable.set(version, { retryAt: this.#clock() + this.#loadRetryMs, error });
+          this.#preparing.delete(version);
           return error;
         },
       );
-      this.preparing.set(version, preparing);
+      this.#preparing.set(version, preparing);
     }
     return preparing;
   }
 
   /** Counts of mirrored calls: started, completed, failed, dropped, running. */
   get shadowCounters(): Readonly<ShadowCounters> {
-    return { ...this.mirror.counters };
+    return { ...this.#mirror.counters };
   }
 
   /** Resolves once no mirrored call is running (for tests and graceful shutdown). */
   drainShadows(): Promise<void> {
-    return this.mirror.idle();
+    return this.#mirror.idle();
   }
 
   /** A caller-chosen version: no policy, no fallback. */
-  private async explicit(ref: number | string): Promise<{ predictor: Predictor; served: Assignment }> {
+  async #explicit(ref: number | string): Promise<{ predictor: Predictor; served: Assignment }> {
     // Resolve first so a load failure can name the version; a number never touches the registry.
     const version = typeof ref === 'number' ? ref : (await this.registry.resolve(this.model, ref as VersionRef)).version;
     const served: Assignment = { version, variant: 'explicit', reason: 'forced', propensity: 1 };
     try {
-      return { predictor: await this.predictorFor(version), served };
+      return { predictor: await this.#predictorFor(version), served };
     } catch (error) {
       throw withRouting(error, this.model, version, 'explicit');
     }
@@ -564,20 +568,20 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
    * The slow path of a routed request, when its version is not loaded yet: load it, or, if it
    * cannot be loaded, count a failure against it and answer from the policy's fallback.
    */
-  private async acquire(assignment: Assignment): Promise<{ predictor: Predictor; served: Assignment }> {
+  async #acquire(assignment: Assignment): Promise<{ predictor: Predictor; served: Assignment }> {
     const { version, variant } = assignment;
-    const down = this.unavailable.get(version);
+    const down = this.#unavailable.get(version);
     let error: unknown;
-    if (down !== undefined && this.clock() < down.retryAt) {
+    if (down !== undefined && this.#clock() < down.retryAt) {
       error = down.error;
     } else {
       try {
-        const predictor = await this.predictorFor(version);
-        this.unavailable.delete(version);
+        const predictor = await this.#predictorFor(version);
+        this.#unavailable.delete(version);
         return { predictor, served: assignment };
       } catch (loadError) {
         if (!isLoadError(loadError)) throw withRouting(loadError, this.model, version, variant);
-        this.unavailable.set(version, { retryAt: this.clock() + this.loadRetryMs, error: loadError });
+        this.#unavailable.set(version, { retryAt: this.#clock() + this.#loadRetryMs, error: loadError });
         error = loadError;
       }
     }
@@ -586,7 +590,7 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
     if (fallback.version === version) throw withRouting(error, this.model, version, variant);
     let predictor: Predictor;
     try {
-      predictor = await this.predictorFor(fallback.version);
+      predictor = await this.#predictorFor(fallback.version);
     } catch (fallbackError) {
       throw withRouting(fallbackError, this.model, fallback.version, fallback.variant);
     }
@@ -595,28 +599,28 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
   }
 
   /** The version's pooled predictor: the pool's loaded handle, or a load. */
-  private predictorFor(version: number): Promise<Predictor> {
+  #predictorFor(version: number): Promise<Predictor> {
     const loaded = this.pool.peek(this.model, version);
     return loaded === undefined ? this.pool.get(this.model, version) : Promise.resolve(loaded);
   }
 
-  private offerMirror(input: PredictInput, primaryOutput: PredictOutput, shadowVersion: number): void {
-    const shadow = this.shadow as MirroringPolicy;
-    const accepted = this.mirror.offer(async () => {
+  #offerMirror(input: PredictInput, primaryOutput: PredictOutput, shadowVersion: number): void {
+    const shadow = this.#shadow as MirroringPolicy;
+    const accepted = this.#mirror.offer(async () => {
       const key = shadowKey(shadowVersion);
-      const started = this.clock();
+      const started = this.#clock();
       let output: PredictOutput;
       try {
-        const predictor = await this.predictorFor(shadowVersion);
+        const predictor = await this.#predictorFor(shadowVersion);
         output = await predictor.predict(input);
       } catch (error) {
         // Even an InputShapeError counts here: the primary accepted the input, the shadow did not.
-        this.monitor.record(key, this.clock() - started, false);
+        this.monitor.record(key, this.#clock() - started, false);
         shadow.recordShadowError();
         this.emit('shadowFailed', { version: shadowVersion, stage: 'predict', error });
         return false;
       }
-      this.monitor.record(key, this.clock() - started, true);
+      this.monitor.record(key, this.#clock() - started, true);
       try {
         shadow.compare(primaryOutput, output);
       } catch (error) {
@@ -625,6 +629,6 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
       }
       return true;
     });
-    if (!accepted) this.emit('shadowDropped', { version: shadowVersion, dropped: this.mirror.counters.dropped });
+    if (!accepted) this.emit('shadowDropped', { version: shadowVersion, dropped: this.#mirror.counters.dropped });
   }
 }

@@ -19,9 +19,13 @@ export interface ShadowCounters {
  */
 export class ShadowMirror {
   readonly counters: ShadowCounters = { mirrored: 0, completed: 0, failed: 0, dropped: 0, inFlight: 0 };
-  private idleWaiters: Array<() => void> = [];
+  #idleWaiters: Array<() => void> = [];
 
-  constructor(private readonly maxInFlight: number) {}
+  readonly #maxInFlight: number;
+
+  constructor(maxInFlight: number) {
+    this.#maxInFlight = maxInFlight;
+  }
 
   /**
    * Starts `run` on a later turn of the event loop (after the caller has its answer), or drops it
@@ -29,7 +33,7 @@ export class ShadowMirror {
    */
   offer(run: () => Promise<boolean>): boolean {
     const counters = this.counters;
-    if (counters.inFlight >= this.maxInFlight) {
+    if (counters.inFlight >= this.#maxInFlight) {
       counters.dropped++;
       return false;
     }
@@ -37,8 +41,8 @@ export class ShadowMirror {
     counters.mirrored++;
     setImmediate(() => {
       run().then(
-        (ok) => this.settle(ok),
-        () => this.settle(false),
+        (ok) => this.#settle(ok),
+        () => this.#settle(false),
       );
     });
     return true;
@@ -47,16 +51,16 @@ export class ShadowMirror {
   /** Resolves once no mirror is running. */
   idle(): Promise<void> {
     if (this.counters.inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  private settle(ok: boolean): void {
+  #settle(ok: boolean): void {
     const counters = this.counters;
     if (ok) counters.completed++;
     else counters.failed++;
-    if (--counters.inFlight === 0 && this.idleWaiters.length > 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
+    if (--counters.inFlight === 0 && this.#idleWaiters.length > 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
       for (const resolve of waiters) resolve();
     }
   }

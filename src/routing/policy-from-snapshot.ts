@@ -20,8 +20,8 @@ export interface PolicyFromSnapshotOptions {
 }
 
 /**
- * A/B snapshots have been tagged `'ABTestController'` and may be tagged `'ab-test'`; both are read,
- * and a snapshot is handed to `restore()` under the tag the controller of this build writes.
+ * A/B snapshots are tagged `'ab-test'`; v0.1 tagged them `'ABTestController'`, which is still read
+ * and handed to `restore()` under the current tag.
  */
 const AB_TAGS = ['ab-test', 'ABTestController'];
 const TAGS = ['static', 'blue-green', 'canary', 'ab-test', 'shadow', 'bandit'];
