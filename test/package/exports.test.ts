@@ -150,6 +150,12 @@ describe('the built package', () => {
     }
   });
 
+  it.each([['cli.js', './index.js'], ['cli.cjs', './index.cjs']])('builds the bin %s on the package entry %s, holding no library class itself', (bin, entry) => {
+    const code = readFileSync(path.join(ROOT, 'dist', bin), 'utf8');
+    expect(code).toContain(bin.endsWith('.cjs') ? `require('${entry}')` : `from '${entry}'`);
+    for (const name of SHARED_CLASSES) expect(code, name).not.toMatch(new RegExp(`\\bclass ${name}\\b|\\b${name} = class\\b`));
+  });
+
   it('exports the same names from ESM and CJS', async () => {
     const [esm, cjs] = await Promise.all([exportedNames('import'), exportedNames('require')]);
     expect([...cjs.root].sort()).toEqual([...esm.root].sort());
