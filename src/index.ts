@@ -328,6 +328,7 @@ export {
   blueGreenAnalysis,
   type BlueGreenAnalysisOptions,
   type BlueGreenAnalyses,
+  type BlueGreenAnalysesCounters,
 } from './analysis/compose.js';
 export { BlueGreenAnalysis, type BlueGreenPhase } from './analysis/blue-green-analysis.js';
 export {

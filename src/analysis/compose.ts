@@ -2,10 +2,11 @@ import { InvalidStateError, ValidationError, describeValue } from '../errors.js'
 import type { BlueGreenSwitch } from '../routing/blue-green.js';
 import type { CanaryDeployment } from '../routing/canary.js';
 import type { AnalysisBinding, AnalysisEvents } from './analysis-controller.js';
-import { BlueGreenAnalysis } from './blue-green-analysis.js';
+import { BlueGreenAnalysis, type BlueGreenPhase } from './blue-green-analysis.js';
 import { CanaryAnalysis, type CanaryAnalysisOptions } from './canary-analysis.js';
+import { checkAnalysisCounters } from './counters.js';
 import type { AnalysisOptions } from './options.js';
-import type { AnalysisReport } from './types.js';
+import type { AnalysisCounters, AnalysisReport } from './types.js';
 
 /**
  * Composes an automated analysis around a canary in one call: the canary stays a pure state
@@ -32,6 +33,19 @@ export interface BlueGreenAnalysisOptions extends AnalysisBinding {
   postPromotion?: AnalysisOptions;
 }
 
+/**
+ * Counters of both phases of a {@link BlueGreenAnalyses}, as plain data (what fleet mode stores
+ * in the deployment state and hands on through the lease).
+ */
+export interface BlueGreenAnalysesCounters {
+  /** The phase that was pending when the counters were read, or `null` when neither was. */
+  active: BlueGreenPhase | null;
+  /** The pre-promotion phase's counters, or `null` when that phase is not configured. */
+  prePromotion: AnalysisCounters | null;
+  /** The post-promotion phase's counters, or `null` when that phase is not configured. */
+  postPromotion: AnalysisCounters | null;
+}
+
 /** The analyses {@link blueGreenAnalysis} composed around one switch, driven as one. */
 export interface BlueGreenAnalyses {
   readonly prePromotion: BlueGreenAnalysis | undefined;
@@ -42,6 +56,16 @@ export interface BlueGreenAnalyses {
   readonly running: boolean;
   /** Never: a blue-green switch has no final state, so a loop runs until stopped. */
   readonly settled: boolean;
+  /** Both phases' counters and which phase is pending: plain data, storable beside the switch's snapshot. */
+  readonly counters: BlueGreenAnalysesCounters;
+  /**
+   * Carries on counting from stored counters (as {@link BlueGreenAnalyses.counters} gave them),
+   * e.g. when another replica of a fleet takes over the analysis mid-phase: each phase's counters
+   * go back to that phase. A record that is not such counters, names a phase that is not
+   * configured, or was taken while another phase was pending than the one pending now is a
+   * `ValidationError` and changes nothing.
+   */
+  restoreCounters(counters: BlueGreenAnalysesCounters): void;
   /** Runs the pending phase's analysis now (pre-promotion while a version waits, post-promotion after a switch); `InvalidStateError` when none is pending. */
   analyze(): Promise<AnalysisReport>;
   /** Starts every phase's loop: each judges its phase whenever it is pending. */
@@ -98,6 +122,22 @@ export function blueGreenAnalysis(bg: BlueGreenSwitch, options: BlueGreenAnalysi
       return phases.some((phase) => phase.running);
     },
     settled: false,
+    get counters() {
+      return {
+        active: phases.find((phase) => phase.active)?.phase ?? null,
+        prePromotion: pre === undefined ? null : pre.counters,
+        postPromotion: post === undefined ? null : post.counters,
+      };
+    },
+    restoreCounters(counters) {
+      const restored = checkBlueGreenCounters(counters, pre, post);
+      const active = phases.find((phase) => phase.active)?.phase ?? null;
+      if (restored.active !== active) {
+        throw new ValidationError(`counters.active must be the phase pending now (${describeValue(active)}): counters taken while another phase was pending count something else, got ${describeValue(restored.active)}`);
+      }
+      if (restored.prePromotion !== null) pre?.restoreCounters(restored.prePromotion);
+      if (restored.postPromotion !== null) post?.restoreCounters(restored.postPromotion);
+    },
     analyze() {
       const pending = phases.find((phase) => phase.active);
       if (pending === undefined) {
@@ -118,4 +158,30 @@ export function blueGreenAnalysis(bg: BlueGreenSwitch, options: BlueGreenAnalysi
     },
   };
   return analyses;
+}
+
+/** Checks stored two-phase counters against the phases configured; returns a checked copy. */
+function checkBlueGreenCounters(value: unknown, pre: BlueGreenAnalysis | undefined, post: BlueGreenAnalysis | undefined): BlueGreenAnalysesCounters {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ValidationError(`counters must be an object with active, prePromotion and postPromotion, got ${describeValue(value)}`);
+  }
+  const record = value as Partial<Record<keyof BlueGreenAnalysesCounters, unknown>>;
+  const configured = { prePromotion: pre !== undefined, postPromotion: post !== undefined };
+  const active = record.active;
+  if (active !== null && !(active === 'prePromotion' || active === 'postPromotion')) {
+    throw new ValidationError(`counters.active must be 'prePromotion', 'postPromotion' or null, got ${describeValue(active)}`);
+  }
+  const phaseCounters = (phase: BlueGreenPhase): AnalysisCounters | null => {
+    const counters = record[phase];
+    if (!configured[phase]) {
+      if (counters !== null && counters !== undefined) throw new ValidationError(`counters.${phase} must be null: that phase is not configured, got ${describeValue(counters)}`);
+      return null;
+    }
+    try {
+      return checkAnalysisCounters(counters);
+    } catch (error) {
+      throw new ValidationError((error as Error).message.replace(/^counters\./, `counters.${phase}.`), { cause: error });
+    }
+  };
+  return { active, prePromotion: phaseCounters('prePromotion'), postPromotion: phaseCounters('postPromotion') };
 }

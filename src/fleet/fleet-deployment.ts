@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import type { AnalysisCounters, AnalysisReport } from '../analysis/types.js';
+import type { AnalysisReport } from '../analysis/types.js';
 import { InvalidStateError, PreconditionFailedError, ValidationError, describeValue } from '../errors.js';
 import { DeploymentMonitor } from '../monitor/deployment-monitor.js';
 import { type Clock, type RandomSource, checkFunction, checkNumber } from '../options.js';
@@ -21,13 +21,18 @@ export interface FleetPolicy extends Pick<EventEmitter<string>, 'on' | 'off'> {
   restore(snapshot: unknown): void;
 }
 
-/** What fleet mode drives of an analysis (`CanaryAnalysis`, `BlueGreenAnalysis`, …), read structurally. */
+/**
+ * What fleet mode drives of an analysis (`CanaryAnalysis`, `BlueGreenAnalysis`, the two-phase
+ * `blueGreenAnalysis()`, …), read structurally. `counters` is plain data (`AnalysisCounters`, or
+ * `BlueGreenAnalysesCounters` for both blue-green phases), stored in the deployment state and the
+ * lease and given back to `restoreCounters` as it was read.
+ */
 export interface FleetAnalysis {
   analyze(): Promise<AnalysisReport>;
   readonly settled: boolean;
   readonly intervalMs?: number;
-  readonly counters?: Readonly<AnalysisCounters>;
-  restoreCounters?(counters: AnalysisCounters): void;
+  readonly counters?: unknown;
+  restoreCounters?(counters: unknown): void;
   on(event: 'analysis', listener: (report: AnalysisReport) => void): unknown;
   off(event: 'analysis', listener: (report: AnalysisReport) => void): unknown;
 }
@@ -138,7 +143,7 @@ interface PendingTransition {
   to: string | null;
   reason: string | null;
   numbers: Record<string, number> | null;
-  analysis: { counters: AnalysisCounters } | null;
+  analysis: { counters: unknown } | null;
   epoch: number;
 }
 
@@ -509,13 +514,14 @@ export class FleetDeployment extends EventEmitter<FleetDeploymentEvents> {
     this.#summary = summarize(this.#policy);
   }
 
-  #analysisState(): { counters: AnalysisCounters } | null {
+  #analysisState(): { counters: unknown } | null {
+    // Read once: every analysis's `counters` getter returns a fresh copy.
     const counters = this.analysis?.counters;
-    return counters === undefined ? null : { counters: { ...counters } };
+    return counters === undefined ? null : { counters };
   }
 
   #restoreCounters(analysisState: unknown): void {
-    const counters = (analysisState as { counters?: AnalysisCounters } | null)?.counters;
+    const counters = (analysisState as { counters?: unknown } | null)?.counters;
     if (counters === undefined || counters === null || this.analysis?.restoreCounters === undefined) return;
     try {
       this.analysis.restoreCounters(counters);

@@ -149,6 +149,48 @@ describe('blueGreenAnalysis(): both of Argo’s phases composed around a pure sw
     expect(pre.counters.runs).toBe(0);
     expect(resets.map((e) => [e.reason, e.previous.runs])).toEqual([['restored', 0], ['restored', 1]]);
   });
+
+  it('counters give both phases and the pending one as plain data; restoreCounters carries on from them and refuses what is not theirs', async () => {
+    const clock = new FakeClock(5_000_000);
+    const monitor = new DeploymentMonitor({ clock: clock.now });
+    const bg = new BlueGreenSwitch({ blue: 1, clock: clock.now });
+    const options = { minRequests: 10, maxErrorRate: 0.1, consecutiveSuccessLimit: 3 };
+    const analyses = blueGreenAnalysis(bg, { monitor, clock: clock.now, prePromotion: options, postPromotion: options });
+    expect(analyses.counters).toEqual({ active: null, prePromotion: expect.objectContaining({ runs: 0 }), postPromotion: expect.objectContaining({ runs: 0 }) });
+    bg.deploy(2);
+    for (let i = 0; i < 20; i++) monitor.record(2, 5);
+    for (let i = 0; i < 20; i++) monitor.record(1, 5);
+    await analyses.analyze();
+    await analyses.analyze();
+    const taken = analyses.counters;
+    expect(taken).toMatchObject({ active: 'prePromotion', prePromotion: { runs: 2, consecutiveSuccesses: 2 }, postPromotion: { runs: 0 } });
+    expect(JSON.parse(JSON.stringify(taken))).toEqual(taken);
+
+    // Another composition of the same state (a replica taking over) carries on: the third success switches.
+    const other = new BlueGreenSwitch({ blue: 1, clock: clock.now });
+    other.restore(bg.snapshot());
+    const carried = blueGreenAnalysis(other, { monitor, clock: clock.now, prePromotion: options, postPromotion: options });
+    carried.restoreCounters(taken);
+    expect((await carried.analyze()).decision).toBe('promote');
+    expect(other.state.activeVersion).toBe(2);
+    expect(carried.counters.active).toBe('postPromotion');
+
+    const before = analyses.counters;
+    const bad: Array<[unknown, RegExp]> = [
+      [null, /counters must be an object with active, prePromotion and postPromotion, got null/],
+      [{ ...taken, active: 'canary' }, /counters.active must be 'prePromotion', 'postPromotion' or null, got string "canary"/],
+      [{ ...taken, prePromotion: { ...taken.prePromotion, failures: -1 } }, /counters.prePromotion.failures must be a non-negative integer, got number -1/],
+      [{ ...taken, postPromotion: undefined }, /counters.postPromotion.runs must be a non-negative integer, got undefined/],
+      [{ ...taken, active: 'postPromotion' }, /counters.active must be the phase pending now \(string "prePromotion"\).*got string "postPromotion"/],
+    ];
+    for (const [value, message] of bad) {
+      expect(() => analyses.restoreCounters(value as never)).toThrow(ValidationError);
+      expect(() => analyses.restoreCounters(value as never)).toThrow(message);
+    }
+    expect(analyses.counters).toEqual(before);
+    const preOnly = blueGreenAnalysis(new BlueGreenSwitch({ blue: 1 }), { monitor, prePromotion: options });
+    expect(() => preOnly.restoreCounters({ active: null, prePromotion: taken.prePromotion, postPromotion: taken.prePromotion })).toThrow(/counters.postPromotion must be null: that phase is not configured/);
+  });
 });
 
 describe('ABTestAnalysis: autoConclude and guardrails composed around a pure controller', () => {
