@@ -375,5 +375,7 @@ export {
   type FleetAnalysis,
   type FleetAnalysisReport,
   type FleetCoverage,
+  type FleetAnalysisContext,
+  type FleetReport,
   type FleetTransitionEvent,
 } from './fleet/fleet-deployment.js';

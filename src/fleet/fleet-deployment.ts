@@ -1,4 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
+import type { ABTestAnalysisReport } from '../analysis/ab-test-analysis.js';
 import type { AnalysisReport } from '../analysis/types.js';
 import { InvalidStateError, PreconditionFailedError, ValidationError, describeValue } from '../errors.js';
 import { DeploymentMonitor } from '../monitor/deployment-monitor.js';
@@ -13,7 +14,7 @@ import { type ReadHeartbeat, mergeHeartbeats, readHeartbeats } from './fleet-mon
 import { Lane } from './lane.js';
 import { MonitorHeartbeat } from './monitor-heartbeat.js';
 import { checkDeploymentName, checkKeySegment } from './names.js';
-import { fleetExperimentResults, mergeBanditCounts, observationsOf, restoreKeepingOwnCounts } from './shared-counts.js';
+import { experimentView, fleetExperimentResults, mergeBanditCounts, observationsOf, restoreKeepingOwnCounts, syncExperimentView } from './shared-counts.js';
 
 /** A policy fleet mode can share: its plain-JSON state and its transition events (every routing policy). */
 export interface FleetPolicy extends Pick<EventEmitter<string>, 'on' | 'off'> {
@@ -27,18 +28,31 @@ export interface FleetPolicy extends Pick<EventEmitter<string>, 'on' | 'off'> {
  * `BlueGreenAnalysesCounters` for both blue-green phases), stored in the deployment state and the
  * lease and given back to `restoreCounters` as it was read.
  */
-export interface FleetAnalysis {
-  analyze(): Promise<AnalysisReport>;
+export interface FleetAnalysis<R extends FleetReport = AnalysisReport> {
+  analyze(): Promise<R>;
   readonly settled: boolean;
   readonly intervalMs?: number;
   readonly counters?: unknown;
   restoreCounters?(counters: unknown): void;
-  on(event: 'analysis', listener: (report: AnalysisReport) => void): unknown;
-  off(event: 'analysis', listener: (report: AnalysisReport) => void): unknown;
+  // NoInfer: the report type is inferred from analyze() alone, not from the emitter's generic on/off.
+  on(event: 'analysis', listener: (report: NoInfer<R>) => void): unknown;
+  off(event: 'analysis', listener: (report: NoInfer<R>) => void): unknown;
+}
+
+/** What one run of a fleet's analysis reports: a rollout analysis's report, or an `ABTestAnalysis`'. */
+export type FleetReport = AnalysisReport | ABTestAnalysisReport;
+
+/** What the `analysis` factory of {@link FleetDeploymentOptions} is given beside the merged monitor. */
+export interface FleetAnalysisContext {
+  /**
+   * With an `ABTestController` policy: the fleet's view of its experiments (see
+   * {@link FleetDeployment.fleetExperiments}), to compose an `ABTestAnalysis` on; else `undefined`.
+   */
+  experiments: ABTestController | undefined;
 }
 
 /** Options of {@link FleetDeployment}. */
-export interface FleetDeploymentOptions {
+export interface FleetDeploymentOptions<R extends FleetReport = AnalysisReport> {
   storage: StorageAdapter;
   /** The deployment's name: `deployments/<name>.json`, `monitors/<name>/…`. */
   name: string;
@@ -50,10 +64,12 @@ export interface FleetDeploymentOptions {
   monitor: DeploymentMonitor;
   /**
    * Composes the analysis on the fleet's merged monitor (e.g.
-   * `(monitor) => canaryAnalysis(canary, { monitor, maxErrorRate: 0.02 })`). Without it this
-   * replica follows, publishes and records the host's transitions, and judges nothing.
+   * `(monitor) => canaryAnalysis(canary, { monitor, maxErrorRate: 0.02 })`), or with an
+   * `ABTestController` policy on the fleet's view of its experiments (e.g.
+   * `(monitor, { experiments }) => new ABTestAnalysis(experiments!, 'ranker', { monitor, guardrails })`).
+   * Without it this replica follows, publishes and records the host's transitions, and judges nothing.
    */
-  analysis?: (fleetMonitor: DeploymentMonitor) => FleetAnalysis;
+  analysis?: (fleetMonitor: DeploymentMonitor, context: FleetAnalysisContext) => FleetAnalysis<R>;
   /** Time between analysis runs (ms); default the analysis' own `intervalMs`, else 60 000. */
   intervalMs?: number;
   /** Time between heartbeats (ms); default `intervalMs`. */
@@ -83,8 +99,8 @@ export interface FleetCoverage {
 }
 
 /** An analysis run of the fleet: the report and the replicas and requests it covered. */
-export interface FleetAnalysisReport extends FleetCoverage {
-  report: AnalysisReport;
+export interface FleetAnalysisReport<R extends FleetReport = AnalysisReport> extends FleetCoverage {
+  report: R;
 }
 
 /** A transition of the shared state, as this replica saw it land. */
@@ -99,7 +115,7 @@ export interface FleetTransitionEvent {
 }
 
 /** Events of {@link FleetDeployment}. */
-export interface FleetDeploymentEvents {
+export interface FleetDeploymentEvents<R extends FleetReport = AnalysisReport> {
   /** A transition of this replica (its host's or its analysis') landed in storage. */
   transitioned: (event: FleetTransitionEvent) => void;
   /** Another replica's newer revision was applied to the live policy (and the analysis counters). */
@@ -112,7 +128,7 @@ export interface FleetDeploymentEvents {
   /** A local transition could not be saved (storage failed); the live policy was put back to the stored state. */
   transitionFailed: (event: { action: string; error: unknown }) => void;
   /** An analysis run on the merged monitor, by this replica while it held the lease. */
-  analysis: (event: FleetAnalysisReport) => void;
+  analysis: (event: FleetAnalysisReport<R>) => void;
   /** This replica took the analysis lease (`took`: the record it replaced) or lost it. */
   lease: (event: { held: boolean; holder: string | undefined; term: number | undefined }) => void;
   /** Something on the timer failed; the next interval tries again. */
@@ -175,15 +191,23 @@ interface PendingTransition {
  * // on one replica, or from the CLI: canary.start() — every replica follows
  * ```
  */
-export class FleetDeployment extends EventEmitter<FleetDeploymentEvents> {
+export class FleetDeployment<R extends FleetReport = AnalysisReport> extends EventEmitter<FleetDeploymentEvents<R>> {
   readonly name: string;
   readonly replicaId: string;
   /** The shared state's store. */
   readonly store: DeploymentStore;
   /** The fleet's merged monitor the analysis judges, rebuilt from the heartbeats before each run. */
   readonly fleetMonitor: DeploymentMonitor;
+  /**
+   * With an `ABTestController` policy: the fleet's view of its experiments an `ABTestAnalysis` is
+   * composed on — the shared state (experiments, conclusions, pins) with every fresh replica's
+   * results added once, rebuilt before each run while this replica holds the lease, its sequential
+   * looks kept across runs. A conclusion reached on it is applied to the live controller as one
+   * `conclude` transition. `undefined` for other policies.
+   */
+  readonly fleetExperiments: ABTestController | undefined;
   /** The analysis composed on {@link FleetDeployment.fleetMonitor}, if any. */
-  readonly analysis: FleetAnalysis | undefined;
+  readonly analysis: FleetAnalysis<R> | undefined;
   readonly intervalMs: number;
   readonly #storage: StorageAdapter;
   readonly #policy: FleetPolicy;
@@ -200,14 +224,14 @@ export class FleetDeployment extends EventEmitter<FleetDeploymentEvents> {
   /** Bumped when a local transition is superseded: the changes queued after it are dropped. */
   #epoch = 0;
   /** The analysis report whose decision is being acted on right now (same tick as its event). */
-  #deciding: { report: AnalysisReport; coverage: FleetCoverage } | undefined;
+  #deciding: { report: FleetReport; coverage: FleetCoverage } | undefined;
   #coverage: FleetCoverage = { replicas: 0, replicaIds: [], stale: [], requests: 0 };
   #heartbeats: readonly ReadHeartbeat[] = [];
   #leaseHolder: string | undefined;
   /** Summary of the live policy after its last recorded or adopted transition: the next one's `from`. */
   #summary: string | null = null;
 
-  constructor(options: FleetDeploymentOptions) {
+  constructor(options: FleetDeploymentOptions<R>) {
     super();
     if (typeof options !== 'object' || options === null || typeof options.storage?.put !== 'function') {
       throw new ValidationError(`FleetDeployment options must have a storage adapter, got ${describeValue(options)}`);
@@ -234,8 +258,9 @@ export class FleetDeployment extends EventEmitter<FleetDeploymentEvents> {
       maxVersions: monitor.maxVersions,
       clock: monitor.clock,
     });
-    const compose = options.analysis === undefined ? undefined : checkFunction<(m: DeploymentMonitor) => FleetAnalysis>('analysis', options.analysis);
-    this.analysis = compose?.(this.fleetMonitor);
+    this.fleetExperiments = policy instanceof ABTestController ? experimentView(policy, this.#clock) : undefined;
+    const compose = options.analysis === undefined ? undefined : checkFunction<NonNullable<FleetDeploymentOptions<R>['analysis']>>('analysis', options.analysis);
+    this.analysis = compose?.(this.fleetMonitor, { experiments: this.fleetExperiments });
     if (this.analysis !== undefined && typeof this.analysis.analyze !== 'function') {
       throw new ValidationError(`analysis must return an analysis composed on the monitor it is given (with analyze()), got ${describeValue(this.analysis)}`);
     }
@@ -359,9 +384,9 @@ export class FleetDeployment extends EventEmitter<FleetDeploymentEvents> {
    * this replica holds (or takes) the lease, judge the merged monitor and act. Returns the run's
    * report, or `undefined` when this replica did not analyse. A turn while one runs joins it.
    */
-  tick(): Promise<FleetAnalysisReport | undefined> {
+  tick(): Promise<FleetAnalysisReport<R> | undefined> {
     if (this.#ticking) return this.#ticking.then(() => undefined);
-    let result: FleetAnalysisReport | undefined;
+    let result: FleetAnalysisReport<R> | undefined;
     this.#ticking = this.#turn().then(
       (r) => {
         result = r;
@@ -387,7 +412,7 @@ export class FleetDeployment extends EventEmitter<FleetDeploymentEvents> {
     return fleetExperimentResults(this.#policy, name, this.#heartbeats, this.replicaId);
   }
 
-  async #turn(): Promise<FleetAnalysisReport | undefined> {
+  async #turn(): Promise<FleetAnalysisReport<R> | undefined> {
     if (!this.#started) return undefined;
     try {
       await this.#heartbeat.publish();
@@ -412,16 +437,27 @@ export class FleetDeployment extends EventEmitter<FleetDeploymentEvents> {
       return undefined;
     }
     this.#coverage = coverageOf(this.#heartbeats);
+    if (this.fleetExperiments !== undefined) {
+      const counters = this.#analysisState();
+      try {
+        // A restore of the view is no new situation for the fleet (the revision behind it was applied already): the counters stay.
+        if (syncExperimentView(this.fleetExperiments, this.#policy as ABTestController, this.#heartbeats, this.replicaId)) this.#restoreCounters(counters);
+      } catch (error) {
+        this.emit('error', { error, during: 'merge' });
+        return undefined;
+      }
+    }
     if (analysis.settled) return undefined;
-    let report: AnalysisReport;
+    let report: R;
     try {
       report = await analysis.analyze();
     } catch (error) {
       if (error instanceof InvalidStateError) return undefined; // paused, idle, nothing pending: nothing to judge
       throw error;
     }
-    const event: FleetAnalysisReport = { report, ...this.#coverage };
+    const event: FleetAnalysisReport<R> = { report, ...this.#coverage };
     this.emit('analysis', event);
+    this.#concludeLive(report);
     await this.flush();
     // Hand the counters on at once, so a replica taking over next interval carries on from this run.
     await this.#holdLease();
@@ -448,7 +484,20 @@ export class FleetDeployment extends EventEmitter<FleetDeploymentEvents> {
     return held;
   }
 
-  readonly #onReport = (report: AnalysisReport) => {
+  /** The fleet's view concluded an experiment the live controller has not: conclude it there, one transition with this run's numbers. */
+  #concludeLive(report: R): void {
+    const view = this.fleetExperiments;
+    if (view === undefined) return;
+    const live = this.#policy as ABTestController;
+    for (const name of view.experimentNames) {
+      const reached = view.results(name).conclusion;
+      if (reached === null || !live.experimentNames.includes(name) || live.results(name).conclusion !== null) continue;
+      this.#deciding = { report, coverage: this.#coverage };
+      live.conclude(name, reached.winner);
+    }
+  }
+
+  readonly #onReport = (report: FleetReport) => {
     // The decision's policy event follows synchronously; it takes these numbers into the audit.
     this.#deciding = { report, coverage: this.#coverage };
     queueMicrotask(() => {
@@ -550,7 +599,8 @@ function coverageOf(heartbeats: readonly ReadHeartbeat[]): FleetCoverage {
 }
 
 /** The numbers an audit record keeps of the run that decided. */
-function numbersOf(report: AnalysisReport, coverage: FleetCoverage): Record<string, number> {
+function numbersOf(report: FleetReport, coverage: FleetCoverage): Record<string, number> {
+  if ('experiment' in report) return experimentNumbers(report, coverage);
   const numbers: Record<string, number> = {
     replicas: coverage.replicas,
     requests: coverage.requests,
@@ -570,5 +620,32 @@ function numbersOf(report: AnalysisReport, coverage: FleetCoverage): Record<stri
     numbers.baselineErrorRate = report.baseline.errorRate;
     numbers.baselineP99LatencyMs = report.baseline.p99LatencyMs;
   }
+  return finiteOnly(numbers);
+}
+
+/** An A/B run's numbers: coverage, every variant's count and mean, each challenger's p-value, the SRM check's, the counters. */
+function experimentNumbers(report: ABTestAnalysisReport, coverage: FleetCoverage): Record<string, number> {
+  const { results, counters } = report;
+  const numbers: Record<string, number> = {
+    replicas: coverage.replicas,
+    requests: coverage.requests,
+    units: results.variants.reduce((sum, v) => sum + v.count, 0),
+    srmPValue: results.srm.pValue ?? Number.NaN,
+    runs: counters.runs,
+    successes: counters.successes,
+    failures: counters.failures,
+    inconclusives: counters.inconclusives,
+  };
+  for (const v of results.variants) {
+    numbers[`count.${v.name}`] = v.count;
+    numbers[`mean.${v.name}`] = v.mean;
+  }
+  for (const [variant, comparison] of Object.entries(results.comparisons)) {
+    if (comparison !== null) numbers[`pValue.${variant}`] = comparison.pValue;
+  }
+  return finiteOnly(numbers);
+}
+
+function finiteOnly(numbers: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(numbers).filter(([, v]) => Number.isFinite(v)));
 }

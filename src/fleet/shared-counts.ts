@@ -1,6 +1,6 @@
 import { IntegrityError } from '../errors.js';
 import { ABTestController } from '../routing/ab-test.js';
-import type { ExperimentResults } from '../routing/ab-test-types.js';
+import type { ExperimentResults, ExperimentSnapshot } from '../routing/ab-test-types.js';
 import { BanditPolicy } from '../routing/bandit.js';
 import type { ReadHeartbeat } from './fleet-monitors.js';
 import type { HeartbeatObservations } from './monitor-heartbeat.js';
@@ -84,6 +84,56 @@ export function mergeBanditCounts(policy: unknown, heartbeats: readonly ReadHear
  * @internal
  */
 export function fleetExperimentResults(policy: ABTestController, name: string, heartbeats: readonly ReadHeartbeat[], self: string): ExperimentResults {
+  return mergedExperiment(policy, name, heartbeats, self).results(name);
+}
+
+/**
+ * Brings the fleet's view of the A/B experiments (the controller an analysis is composed on in
+ * fleet mode) up to date before a look: the live controller's shared state — experiments,
+ * conclusions, pins — with each experiment's statistics replaced by the fleet's (this replica's
+ * own and the latest fresh heartbeat of every other, each once), and the view's own sequential
+ * looks kept, so the running minimum and intersection go on across turns. The view is restored
+ * only when that shared state changed (a `restored` event: an analysis on it starts its counters
+ * afresh); returns whether it was.
+ * @throws IntegrityError naming the heartbeat whose results do not merge.
+ * @internal
+ */
+export function syncExperimentView(view: ABTestController, live: ABTestController, heartbeats: readonly ReadHeartbeat[], self: string): boolean {
+  const shared = live.snapshot();
+  const held = new Map(view.snapshot().experiments.map((e) => [e.name, e]));
+  const changed = shared.experiments.length !== held.size || shared.experiments.some((e) => {
+    const h = held.get(e.name);
+    return h === undefined || shapeOf(h) !== shapeOf(e);
+  });
+  if (changed) {
+    // Looks are the view's, never the live controller's (those are about this replica's results alone).
+    view.restore({
+      ...shared,
+      experiments: shared.experiments.map((e) => {
+        const h = held.get(e.name);
+        return { ...e, looks: h !== undefined && h.control === e.control && JSON.stringify(h.variants) === JSON.stringify(e.variants) ? h.looks : {} };
+      }),
+    });
+  }
+  for (const name of view.experimentNames) view.replaceStats(name, mergedExperiment(live, name, heartbeats, self).exportStats(name));
+  return changed;
+}
+
+/** A fleet view seeded from the live controller, before any look: its state, no looks. @internal */
+export function experimentView(live: ABTestController, clock: () => number): ABTestController {
+  const view = new ABTestController({ clock });
+  const shared = live.snapshot();
+  view.restore({ ...shared, experiments: shared.experiments.map((e) => ({ ...e, looks: {} })) });
+  return view;
+}
+
+/** An experiment's configuration, conclusion and pins: what the view follows the live controller in. */
+function shapeOf(e: ExperimentSnapshot): string {
+  return JSON.stringify({ ...e, stats: undefined, looks: undefined });
+}
+
+/** A scratch controller holding the live state with the fleet's results of experiment `name`. */
+function mergedExperiment(policy: ABTestController, name: string, heartbeats: readonly ReadHeartbeat[], self: string): ABTestController {
   const view = new ABTestController();
   view.restore(policy.snapshot());
   for (const h of heartbeats) {
@@ -95,5 +145,5 @@ export function fleetExperimentResults(policy: ABTestController, name: string, h
       throw new IntegrityError(`heartbeat '${h.key}' holds results of experiment '${name}' that do not merge: ${(error as Error).message}`, { cause: error });
     }
   }
-  return view.results(name);
+  return view;
 }

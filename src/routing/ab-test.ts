@@ -302,6 +302,27 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
     for (const [v, next] of merged) v.stats = next;
   }
 
+  /**
+   * Replaces experiment `name`'s statistics with those of `snapshot` (a variant it does not name
+   * starts at zero), keeping the sequential looks: for a view of an experiment rebuilt at every look
+   * from totals kept elsewhere (fleet mode's merged results of every replica), whose running minimum
+   * and running intersection must go on across those rebuilds. Checked as
+   * {@link ABTestController.mergeStats} checks; a bad snapshot is a `ValidationError` and changes nothing.
+   */
+  replaceStats(name: string, snapshot: ExperimentStats): void {
+    const e = this.#experiment(name);
+    const previous = e.variants.map((v) => v.stats);
+    for (const v of e.variants) v.stats = emptySummary();
+    try {
+      this.mergeStats(name, snapshot);
+    } catch (error) {
+      e.variants.forEach((v, i) => {
+        v.stats = previous[i] as SampleSummary;
+      });
+      throw error;
+    }
+  }
+
   /** A {@link RoutingPolicy} bound to experiment `name`, for a `ModelRouter`. */
   policy(name: string): RoutingPolicy {
     this.#experiment(name);

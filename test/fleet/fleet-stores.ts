@@ -5,10 +5,13 @@
  * file: it registers the clean-up hook.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CreateBucketCommand, DeleteBucketCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, afterEach } from 'vitest';
-import { MemoryStorage, type StorageAdapter } from '../../src/index.js';
+import { FileSystemStorage, MemoryStorage, type StorageAdapter } from '../../src/index.js';
 import { storageFromSpec } from '../registry/fixtures/storage-spec.js';
 import { PostgresStorage } from '../../src/storage/postgres/index.js';
 import { S3Storage } from '../../src/storage/s3/index.js';
@@ -23,7 +26,8 @@ export interface FleetStore {
   make(): Promise<StorageAdapter>;
 }
 
-export function useFleetStores(file: string): { stores: FleetStore[]; pool: pg.Pool | undefined; cleanups: Array<() => Promise<void>> } {
+/** With `fileSystem`, a fresh directory's `FileSystemStorage` runs too, after the memory store. */
+export function useFleetStores(file: string, options: { fileSystem?: boolean } = {}): { stores: FleetStore[]; pool: pg.Pool | undefined; cleanups: Array<() => Promise<void>> } {
   if (!PG_URL) console.warn(`${file}: MODEL_ROLLOUT_TEST_PG_URL is not set; skipping the PostgreSQL runs`);
   if (!S3_ENDPOINT) console.warn(`${file}: MODEL_ROLLOUT_TEST_S3_ENDPOINT is not set; skipping the S3 runs`);
   const cleanups: Array<() => Promise<void>> = [];
@@ -65,6 +69,17 @@ export function useFleetStores(file: string): { stores: FleetStore[]; pool: pg.P
       },
     },
   ];
+  if (options.fileSystem === true) {
+    stores.splice(1, 0, {
+      kind: 'FileSystemStorage',
+      skip: false,
+      async make() {
+        const dir = await mkdtemp(join(tmpdir(), 'mr-fleet-'));
+        cleanups.push(() => rm(dir, { recursive: true, force: true }));
+        return new FileSystemStorage(dir);
+      },
+    });
+  }
   return { stores, pool, cleanups };
 }
 

@@ -196,6 +196,30 @@ describe('looks in the snapshot', () => {
     expect(ab.snapshot().experiments[0]!.looks).toEqual({});
   });
 
+  it('replaceStats swaps the statistics and keeps the looks, so the running values go on; a bad snapshot changes nothing', () => {
+    const { ab } = fed(16, 300);
+    const before = ab.snapshot().experiments[0]!;
+    const totals = ab.exportStats('e');
+    // A view rebuilt from totals kept elsewhere: the same totals again, then more.
+    ab.replaceStats('e', totals);
+    expect(ab.snapshot().experiments[0]).toEqual(before);
+    const other = fed(17, 300).ab.exportStats('e');
+    const grown = new ABTestController();
+    grown.restore(ab.snapshot());
+    grown.mergeStats('e', other);
+    ab.replaceStats('e', grown.exportStats('e'));
+    expect(ab.results('e').variants.map((v) => v.count)).toEqual(grown.results('e').variants.map((v) => v.count));
+    expect(ab.snapshot().experiments[0]!.looks).toEqual(before.looks);
+    const look = ab.analyze('e').comparisons.b!;
+    expect(look.pValue).toBeLessThanOrEqual(before.looks!.b!.pValue);
+    expect(ab.snapshot().experiments[0]!.looks!.b!.looks).toBe(before.looks!.b!.looks + 1);
+
+    const held = ab.snapshot();
+    expect(() => ab.replaceStats('e', { experiment: 'e', variants: { a: { count: -1, mean: 0, m2: 0 } } } as never)).toThrow(ValidationError);
+    expect(() => ab.replaceStats('e', { experiment: 'e', variants: { z: totals.variants.a! } })).toThrow(/unknown variant 'z'/);
+    expect(ab.snapshot()).toEqual(held);
+  });
+
   it('a control mean near 0 (an infinite or NaN lift interval) keeps looking, and its snapshot survives JSON', () => {
     // Found by the logResult fuzzer: the second look refused the first one's state.
     const ab = new ABTestController();
