@@ -258,9 +258,10 @@ export {
   type MonitorSnapshot,
   type VersionSnapshot,
   type RecordOptions,
+  type MonitorMergeOptions,
 } from './monitor/deployment-monitor.js';
 export type { DeploymentStats, StatsWindow } from './monitor/stats.js';
-export { outcomesBetween, type OutcomeHistogram } from './monitor/outcome-histogram.js';
+export { outcomesBetween, addOutcomes, type OutcomeHistogram } from './monitor/outcome-histogram.js';
 export {
   judgeHealth,
   compareStats,

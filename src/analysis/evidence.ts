@@ -1,5 +1,5 @@
 import type { DeploymentMonitor } from '../monitor/deployment-monitor.js';
-import { type OutcomeHistogram, outcomesBetween } from '../monitor/outcome-histogram.js';
+import { NO_OUTCOMES, type OutcomeHistogram, addOutcomes, outcomesBetween } from '../monitor/outcome-histogram.js';
 import { histogramQuantile, latencyNonInferiorityTest } from '../stats/latency-non-inferiority.js';
 import { proportionNonInferiorityTest } from '../stats/non-inferiority.js';
 import { DEFAULT_MIN_REQUESTS, type Judgement, judgeAnalysis } from './judge.js';
@@ -7,26 +7,92 @@ import type { Measurement } from './measure.js';
 import type { ResolvedEvidenceOptions } from './options.js';
 import type { AnalysedVersion, AnalysisCheck, AnalysisCriteria, EvidenceOptions, RelativeCriteria } from './types.js';
 
-/** Where the evidence window of one (candidate, baseline) pair starts: both versions' lifetime outcomes then. @internal */
+/**
+ * One part of a monitor's outcomes inside an evidence window: a replica's, in a fleet's merged
+ * monitor (`merge(snapshot, { source })`), or `''` for what no named source added. @internal
+ */
+interface PartWindow {
+  /** Its lifetime outcomes of each version where its window starts: the mark, or when it was first seen. */
+  candidateAt: OutcomeHistogram;
+  baselineAt: OutcomeHistogram;
+  /** What it had added since then at the last reading, kept as it was when it leaves the merge. */
+  candidate: OutcomeHistogram;
+  baseline: OutcomeHistogram;
+  /** What its earlier lives added (its lifetime counts fell: a replica restarted under the same id). */
+  bankedCandidate: OutcomeHistogram;
+  bankedBaseline: OutcomeHistogram;
+}
+
+/** Where the evidence window of one (candidate, baseline) pair starts, part by part. @internal */
 export interface EvidenceMark {
   candidate: number;
   baseline: number;
-  candidateAt: OutcomeHistogram;
-  baselineAt: OutcomeHistogram;
   /** The α this window's verdicts are judged at. */
   alpha: number;
+  /** Each part's window, by source (`''`: what no named source added). */
+  parts: Map<string, PartWindow>;
 }
 
-/** Reads the start of an evidence window now. @internal */
+/** Reads the start of an evidence window now: every part of the monitor from its lifetime outcomes now. @internal */
 export function markEvidence(monitor: DeploymentMonitor, candidate: number, baseline: number, alpha: number): EvidenceMark {
-  return { candidate, baseline, candidateAt: monitor.outcomes(candidate), baselineAt: monitor.outcomes(baseline), alpha };
+  const mark: EvidenceMark = { candidate, baseline, alpha, parts: new Map() };
+  readWindow(monitor, mark);
+  return mark;
+}
+
+/**
+ * Both versions' outcomes in the window since `mark`, added up over the parts, and the parts'
+ * windows brought up to date (so call it once per reading):
+ * - a part present at the mark counts what it added since;
+ * - a part first seen after the mark (a replica joining the merge) counts from when it was first
+ *   seen: its history before that is none of this window's;
+ * - a part no longer present (a replica that left the merge, its heartbeat stale) keeps what it had
+ *   added at its last reading: those requests were served in the window, and keeping them means
+ *   the window's requests only ever grow, as the always-valid tests need;
+ * - a part whose lifetime counts fell below its last reading (restarted under the same id) keeps
+ *   what its earlier life added and counts on from now.
+ */
+function readWindow(monitor: DeploymentMonitor, mark: EvidenceMark): { candidate: OutcomeHistogram; baseline: OutcomeHistogram } {
+  const candidateNow = partsOf(monitor, mark.candidate);
+  const baselineNow = partsOf(monitor, mark.baseline);
+  for (const [key, c] of candidateNow) {
+    const b = baselineNow.get(key) ?? NO_OUTCOMES;
+    const part = mark.parts.get(key);
+    if (part === undefined) {
+      mark.parts.set(key, { candidateAt: c, baselineAt: b, candidate: NO_OUTCOMES, baseline: NO_OUTCOMES, bankedCandidate: NO_OUTCOMES, bankedBaseline: NO_OUTCOMES });
+    } else if (c.totalRequests < part.candidateAt.totalRequests + part.candidate.totalRequests || b.totalRequests < part.baselineAt.totalRequests + part.baseline.totalRequests) {
+      part.bankedCandidate = addOutcomes(part.bankedCandidate, part.candidate);
+      part.bankedBaseline = addOutcomes(part.bankedBaseline, part.baseline);
+      Object.assign(part, { candidateAt: c, baselineAt: b, candidate: NO_OUTCOMES, baseline: NO_OUTCOMES });
+    } else {
+      part.candidate = outcomesBetween(c, part.candidateAt);
+      part.baseline = outcomesBetween(b, part.baselineAt);
+    }
+  }
+  let candidate = NO_OUTCOMES;
+  let baseline = NO_OUTCOMES;
+  for (const part of mark.parts.values()) {
+    candidate = addOutcomes(candidate, addOutcomes(part.bankedCandidate, part.candidate));
+    baseline = addOutcomes(baseline, addOutcomes(part.bankedBaseline, part.baseline));
+  }
+  return { candidate, baseline };
+}
+
+/** A version's lifetime outcomes now, part by part: each named source's, and `''` for the rest. */
+function partsOf(monitor: DeploymentMonitor, version: number): Map<string, OutcomeHistogram> {
+  const parts = monitor.outcomesBySource(version);
+  let named = NO_OUTCOMES;
+  for (const outcomes of parts.values()) named = addOutcomes(named, outcomes);
+  parts.set('', outcomesBetween(monitor.outcomes(version), named));
+  return parts;
 }
 
 /**
  * The evidence method's measurement: both versions' outcomes since `mark` (the same window for
- * both, so load that hits both is no evidence against either), judged by the always-valid
- * error-rate and latency non-inferiority tests with `relative`'s limits as margins, plus any
- * absolute ceilings on the same numbers. @internal
+ * both, so load that hits both is no evidence against either; replicas joining and leaving a
+ * merged monitor as `readWindow` says), judged by the always-valid error-rate and
+ * latency non-inferiority tests with `relative`'s limits as margins, plus any absolute ceilings on
+ * the same numbers. @internal
  */
 export function measureEvidence(
   monitor: DeploymentMonitor,
@@ -34,8 +100,7 @@ export function measureEvidence(
   criteria: AnalysisCriteria & { minRequests: number },
   options: ResolvedEvidenceOptions,
 ): Measurement {
-  const c = outcomesBetween(monitor.outcomes(mark.candidate), mark.candidateAt);
-  const b = outcomesBetween(monitor.outcomes(mark.baseline), mark.baselineAt);
+  const { candidate: c, baseline: b } = readWindow(monitor, mark);
   const candidate = analysed(mark.candidate, c);
   const checks = evidenceChecks(b, c, { ...options, ...criteria.relative, alpha: mark.alpha });
   return { candidate, baseline: analysed(mark.baseline, b), judgement: judgeAnalysis(candidate, criteria, checks) };

@@ -94,7 +94,8 @@ export function mergeHeartbeats(read: readonly ReadHeartbeat[], into: Deployment
   }
   for (const r of fresh) {
     try {
-      merged.merge(r.record.monitor);
+      // Under the replica's name, so an evidence window can tell its part from the others'.
+      merged.merge(r.record.monitor, { source: r.replicaId });
     } catch (error) {
       merged.clear();
       if (error instanceof CapacityError) throw new CapacityError(`heartbeat '${r.key}': ${error.message}`, { cause: error });

@@ -28,7 +28,7 @@ import {
 } from './prometheus.js';
 import { RolloutGaugeSet, type RolloutGauges } from './rollout-gauges.js';
 import { observeFamilies, type OpenTelemetryMeter } from './opentelemetry.js';
-import { NO_OUTCOMES, type OutcomeHistogram } from './outcome-histogram.js';
+import { NO_OUTCOMES, type OutcomeHistogram, addOutcomes, outcomesBetween } from './outcome-histogram.js';
 import { quantile, sketchHistogram } from './sketch.js';
 import { type ParsedRing, type RingJSON, SketchRing, ringTotals } from './sketch-ring.js';
 import { type DeploymentStats, type StatsWindow, statsOf } from './stats.js';
@@ -110,6 +110,16 @@ export interface DriftOptions {
   minSamples?: number;
 }
 
+/** Options of {@link DeploymentMonitor.merge}. */
+export interface MonitorMergeOptions {
+  /**
+   * Whose snapshot this is (a replica's id, non-empty): the monitor then also keeps what this
+   * source added to each version until the next `clear()`, for
+   * {@link DeploymentMonitor.outcomesBySource}.
+   */
+  source?: string;
+}
+
 /** JSON-safe state of a monitor, from {@link DeploymentMonitor.snapshot}; combine with {@link DeploymentMonitor.merge}. */
 export interface MonitorSnapshot {
   specVersion: 1;
@@ -182,6 +192,8 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
   readonly #versions = new Map<MonitoredVersion, VersionState>();
   /** Prometheus label of each version, so `1` and `'1'` cannot both be recorded and collide. */
   readonly #labels = new Map<string, MonitoredVersion>();
+  /** What each named source merged since the last clear() added, by version; see {@link DeploymentMonitor.outcomesBySource}. */
+  readonly #sources = new Map<string, Map<MonitoredVersion, OutcomeHistogram>>();
   /** Deployments whose gauges every scrape reports; see {@link DeploymentMonitor.trackRollout}. */
   readonly #rollouts = new RolloutGaugeSet();
 
@@ -370,9 +382,14 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
    * result equals one monitor that saw both streams. Buckets are matched by absolute time, so
    * replicas should share a clock (wall time). The whole snapshot is checked first; a malformed
    * one, or one with a different `windowMs`, `buckets` or `relativeAccuracy`, is a
-   * `ValidationError` and changes nothing.
+   * `ValidationError` and changes nothing. With `source`, what the snapshot added is also kept
+   * under that name (see {@link DeploymentMonitor.outcomesBySource}).
    */
-  merge(snapshot: MonitorSnapshot): void {
+  merge(snapshot: MonitorSnapshot, options: MonitorMergeOptions = {}): void {
+    const source = (options as Partial<MonitorMergeOptions> | null)?.source;
+    if (source !== undefined && (typeof source !== 'string' || source === '')) {
+      throw new ValidationError(`source must be a non-empty string (a replica's id), got ${describeValue(source)}`);
+    }
     const parsed = this.#parseSnapshot(snapshot);
     const added = parsed.filter((p) => !this.#versions.has(p.version)).length;
     if (this.#versions.size + added > this.maxVersions) throw this.#capacityError(`merging a snapshot with ${added} new version(s) was refused`);
@@ -382,9 +399,31 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
       const existing = this.#versions.get(incoming.version);
       const state = existing ?? this.#addVersion(incoming.version, now);
       state.firstRecordAt = existing ? Math.min(existing.firstRecordAt, incoming.firstRecordAt) : incoming.firstRecordAt;
+      const before = source === undefined ? undefined : this.outcomes(incoming.version);
       state.latency.absorb(incoming.latency, now);
       if (incoming.outputs) this.#outputRing(state, now).absorb(incoming.outputs, now);
+      if (before !== undefined) this.#addToSource(source as string, incoming.version, outcomesBetween(this.outcomes(incoming.version), before));
     }
+    if (source !== undefined && !this.#sources.has(source)) this.#sources.set(source, new Map());
+  }
+
+  /**
+   * What each source named in {@link DeploymentMonitor.merge} added to `version`'s lifetime
+   * outcomes since the last `clear()`, by source (a source whose snapshots held no such version
+   * added none); empty when nothing was merged under a name. How an evidence analysis on a
+   * fleet's merged monitor tells the replicas' parts apart, so one joining or leaving the merge
+   * does not move the others' windows.
+   */
+  outcomesBySource(version: MonitoredVersion): Map<string, OutcomeHistogram> {
+    const bySource = new Map<string, OutcomeHistogram>();
+    for (const [source, versions] of this.#sources) bySource.set(source, versions.get(version) ?? NO_OUTCOMES);
+    return bySource;
+  }
+
+  #addToSource(source: string, version: MonitoredVersion, added: OutcomeHistogram): void {
+    const versions = this.#sources.get(source) ?? new Map<MonitoredVersion, OutcomeHistogram>();
+    versions.set(version, addOutcomes(versions.get(version) ?? NO_OUTCOMES, added));
+    this.#sources.set(source, versions);
   }
 
   /**
@@ -395,6 +434,7 @@ export class DeploymentMonitor extends EventEmitter<DeploymentMonitorEvents> {
   clear(): void {
     this.#versions.clear();
     this.#labels.clear();
+    this.#sources.clear();
   }
 
   /**

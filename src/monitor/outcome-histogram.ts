@@ -45,3 +45,29 @@ export function outcomesBetween(later: OutcomeHistogram, earlier: OutcomeHistogr
     latency: { values: Float64Array.from(values), counts: Float64Array.from(counts) },
   };
 }
+
+/**
+ * The outcomes of two disjoint sets of requests together (two replicas' windows): counts add,
+ * and the latency bins merge (bins of the same sketch accuracy line up bit for bit).
+ */
+export function addOutcomes(a: OutcomeHistogram, b: OutcomeHistogram): OutcomeHistogram {
+  if (b.totalRequests === 0 && b.latency.values.length === 0) return a;
+  if (a.totalRequests === 0 && a.latency.values.length === 0) return b;
+  const values: number[] = [];
+  const counts: number[] = [];
+  const x = a.latency;
+  const y = b.latency;
+  let i = 0;
+  let j = 0;
+  while (i < x.values.length || j < y.values.length) {
+    const u = i < x.values.length ? (x.values[i] as number) : Number.POSITIVE_INFINITY;
+    const v = j < y.values.length ? (y.values[j] as number) : Number.POSITIVE_INFINITY;
+    values.push(Math.min(u, v));
+    counts.push((u <= v ? (x.counts[i++] as number) : 0) + (v <= u ? (y.counts[j++] as number) : 0));
+  }
+  return {
+    totalRequests: a.totalRequests + b.totalRequests,
+    failures: a.failures + b.failures,
+    latency: { values: Float64Array.from(values), counts: Float64Array.from(counts) },
+  };
+}

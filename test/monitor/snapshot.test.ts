@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeploymentMonitor, type MonitorSnapshot, ValidationError } from '../../src/index.js';
+import { DeploymentMonitor, type MonitorSnapshot, ValidationError, addOutcomes } from '../../src/index.js';
 import { createSketch, mergeSketchInto, quantile, sketchFromJSON, sketchToJSON } from '../../src/monitor/sketch.js';
 import { FakeClock, seededRandom } from '../../src/testing/index.js';
 import { exactQuantile, lognormal, normals } from './distributions.js';
@@ -152,6 +152,41 @@ describe('snapshot and merge', () => {
     target.record(1, 5);
     expect(() => target.merge(source.snapshot())).toThrow(/share the label "1"/);
     expect(target.versionsSeen).toEqual([1]);
+  });
+});
+
+describe('merge under a source name', () => {
+  it('keeps what each source added, version by version, until clear(); the totals are the same merged or not', () => {
+    const clock = new FakeClock(1_700_000_000_000);
+    const options = { clock: clock.now, windowMs: 60_000 };
+    const a = new DeploymentMonitor(options);
+    const b = new DeploymentMonitor(options);
+    for (let i = 0; i < 300; i++) a.record(1, 5 + (i % 7), i % 10 !== 0);
+    for (let i = 0; i < 50; i++) b.record(1, 40, i % 5 !== 0);
+    for (let i = 0; i < 20; i++) b.record(2, 9);
+    const named = new DeploymentMonitor(options);
+    const plain = new DeploymentMonitor(options);
+    named.merge(a.snapshot(), { source: 'r1' });
+    named.merge(b.snapshot(), { source: 'r2' });
+    plain.merge(a.snapshot());
+    plain.merge(b.snapshot());
+    expect(named.outcomes(1)).toEqual(plain.outcomes(1));
+    const v1 = named.outcomesBySource(1);
+    expect([...v1.keys()]).toEqual(['r1', 'r2']);
+    expect(v1.get('r1')).toEqual(a.outcomes(1));
+    expect(v1.get('r2')).toEqual(b.outcomes(1));
+    expect(addOutcomes(v1.get('r1')!, v1.get('r2')!)).toEqual(named.outcomes(1));
+    expect(named.outcomesBySource(2).get('r1')).toMatchObject({ totalRequests: 0, failures: 0 });
+    expect(named.outcomesBySource(2).get('r2')).toEqual(b.outcomes(2));
+    expect(plain.outcomesBySource(1).size).toBe(0);
+    named.clear();
+    expect(named.outcomesBySource(1).size).toBe(0);
+    const empty = new DeploymentMonitor(options);
+    named.merge(empty.snapshot(), { source: 'r3' }); // a replica that has served nothing yet is there all the same
+    expect([...named.outcomesBySource(1)]).toEqual([['r3', expect.objectContaining({ totalRequests: 0 })]]);
+    expect(() => named.merge(a.snapshot(), { source: '' })).toThrow(/source must be a non-empty string \(a replica's id\), got/);
+    expect(() => named.merge(a.snapshot(), { source: 7 as never })).toThrow(ValidationError);
+    expect(named.outcomes(1).totalRequests).toBe(0);
   });
 });
 
