@@ -93,7 +93,7 @@ async function cadence(label: string, intervalMs: number, followMs: number, judg
     policy: canary,
     monitor,
     // Never concludes during the bench: too few requests to judge is 'inconclusive' (a limit set far away).
-    analysis: (merged) => canaryAnalysis(canary, { monitor: merged, minRequests: 1e12, maxErrorRate: 0.02, inconclusiveLimit: 1e9 }),
+    analysis: (merged, { policy: decision }) => canaryAnalysis(decision, { monitor: merged, minRequests: 1e12, maxErrorRate: 0.02, inconclusiveLimit: 1e9 }),
     intervalMs,
     followMs,
     hints,
@@ -110,7 +110,6 @@ async function cadence(label: string, intervalMs: number, followMs: number, judg
     await fleet.stop();
     if (!offFirst) off.push(await block(p * CALLS));
   }
-  (fleet.analysis as unknown as { dispose(): void }).dispose(); // the next cadence composes its own on the same canary
   const of = (k: 'cpu' | 'mean' | 'p50') => on.map((b, i) => b[k] / (off[i] as { cpu: number; mean: number; p50: number })[k]);
   printTable(`${label}: ${PAIRS} pairs of ${CALLS}-call blocks, fleet mode off / on (µs per call, median over the blocks)`, [
     { name: 'fleet mode off', 'CPU µs': median(off.map((b) => b.cpu)), 'wall mean µs': median(off.map((b) => b.mean)), 'p50 µs': median(off.map((b) => b.p50)) },

@@ -7,6 +7,7 @@ import { type Clock, type RandomSource, checkFunction, checkNumber } from '../op
 import { ABTestController } from '../routing/ab-test.js';
 import type { ExperimentResults } from '../routing/ab-test-types.js';
 import type { StorageAdapter } from '../storage/storage-adapter.js';
+import { decisionCopyOf } from './decision-copy.js';
 import { type ChangeHints, DeploymentFollower } from './deployment-follower.js';
 import { DeploymentLease, type LeaseRecord } from './deployment-lease.js';
 import { type DeploymentState, DeploymentStore, type StoredDeployment } from './deployment-store.js';
@@ -16,8 +17,11 @@ import { MonitorHeartbeat } from './monitor-heartbeat.js';
 import { checkDeploymentName, checkKeySegment } from './names.js';
 import { experimentView, fleetExperimentResults, mergeBanditCounts, observationsOf, restoreKeepingOwnCounts, syncExperimentView } from './shared-counts.js';
 
-/** A policy fleet mode can share: its plain-JSON state and its transition events (every routing policy). */
-export interface FleetPolicy extends Pick<EventEmitter<string>, 'on' | 'off'> {
+/**
+ * A policy fleet mode can share: its plain-JSON state and its transition events (every routing
+ * policy of this package; `emit` replays a transition decided on the decision copy once it is saved).
+ */
+export interface FleetPolicy extends Pick<EventEmitter<string>, 'on' | 'off' | 'emit'> {
   snapshot(): unknown;
   restore(snapshot: unknown): void;
 }
@@ -43,7 +47,12 @@ export interface FleetAnalysis<R extends FleetReport = AnalysisReport> {
 export type FleetReport = AnalysisReport | ABTestAnalysisReport;
 
 /** What the `analysis` factory of {@link FleetDeploymentOptions} is given beside the merged monitor. */
-export interface FleetAnalysisContext {
+export interface FleetAnalysisContext<P extends FleetPolicy = FleetPolicy> {
+  /**
+   * The decision copy of the policy, to compose a rollout analysis on (`canaryAnalysis(policy, …)`):
+   * its transitions are saved before the live policy takes them. Never compose on the live policy.
+   */
+  policy: P;
   /**
    * With an `ABTestController` policy: the fleet's view of its experiments (see
    * {@link FleetDeployment.fleetExperiments}), to compose an `ABTestAnalysis` on; else `undefined`.
@@ -52,24 +61,28 @@ export interface FleetAnalysisContext {
 }
 
 /** Options of {@link FleetDeployment}. */
-export interface FleetDeploymentOptions<R extends FleetReport = AnalysisReport> {
+export interface FleetDeploymentOptions<P extends FleetPolicy = FleetPolicy, R extends FleetReport = AnalysisReport> {
   storage: StorageAdapter;
   /** The deployment's name: `deployments/<name>.json`, `monitors/<name>/…`. */
   name: string;
   /** This replica's id, unique in the fleet (a pod name): the audit's `by`, the heartbeat's key. */
   replicaId: string;
-  /** The live policy the router routes with. */
-  policy: FleetPolicy;
+  /** The live policy the router routes with: one of this package's routing policies. */
+  policy: P;
   /** The monitor this replica's router records into; its snapshot is this replica's heartbeat. */
   monitor: DeploymentMonitor;
   /**
-   * Composes the analysis on the fleet's merged monitor (e.g.
-   * `(monitor) => canaryAnalysis(canary, { monitor, maxErrorRate: 0.02 })`), or with an
-   * `ABTestController` policy on the fleet's view of its experiments (e.g.
+   * Composes the analysis on the fleet's merged monitor and on the **decision copy** of the
+   * policy (`context.policy`), never on the live one:
+   * `(monitor, { policy }) => canaryAnalysis(policy, { monitor, maxErrorRate: 0.02 })`. The copy is
+   * a second instance of the live policy's class that holds the stored state; the analysis'
+   * transitions happen on it, are saved, and reach the live policy (with their usual events) only
+   * once the save has landed. With an `ABTestController` policy, compose on the fleet's view of its
+   * experiments instead (e.g.
    * `(monitor, { experiments }) => new ABTestAnalysis(experiments!, 'ranker', { monitor, guardrails })`).
    * Without it this replica follows, publishes and records the host's transitions, and judges nothing.
    */
-  analysis?: (fleetMonitor: DeploymentMonitor, context: FleetAnalysisContext) => FleetAnalysis<R>;
+  analysis?: (fleetMonitor: DeploymentMonitor, context: FleetAnalysisContext<P>) => FleetAnalysis<R>;
   /** Time between analysis runs (ms); default the analysis' own `intervalMs`, else 60 000. */
   intervalMs?: number;
   /** Time between heartbeats (ms); default `intervalMs`. */
@@ -116,16 +129,26 @@ export interface FleetTransitionEvent {
 
 /** Events of {@link FleetDeployment}. */
 export interface FleetDeploymentEvents<R extends FleetReport = AnalysisReport> {
-  /** A transition of this replica (its host's or its analysis') landed in storage. */
+  /**
+   * A transition of this replica (its host's or its analysis') landed in storage. One decided on
+   * the decision copy has just been applied to the live policy, whose own event came first.
+   */
   transitioned: (event: FleetTransitionEvent) => void;
   /** Another replica's newer revision was applied to the live policy (and the analysis counters). */
   applied: (event: { revision: number; previous: number; by: string; at: string }) => void;
   /**
-   * A local transition lost its compare-and-swap: another replica moved the deployment first, and
-   * the live policy now holds the winner's state. Local changes queued after it were dropped too.
+   * A local transition did not land because the state it was built on is no longer the stored one:
+   * it lost its compare-and-swap (another replica moved first), or this replica moved on before
+   * its turn came (a newer revision applied, or its own decision saved ahead of a verb called on
+   * the live policy). The live policy and the decision copy now hold the stored state. Local
+   * changes built on it were dropped too, without an event of their own.
    */
   superseded: (event: { action: string; revision: number; by: string }) => void;
-  /** A local transition could not be saved (storage failed); the live policy was put back to the stored state. */
+  /**
+   * A local transition could not be saved (storage failed). One decided on the decision copy never
+   * reached the live policy; a verb called on the live policy was undone (to the stored state, or,
+   * when storage could not even be read, at the next re-read).
+   */
   transitionFailed: (event: { action: string; error: unknown }) => void;
   /** An analysis run on the merged monitor, by this replica while it held the lease. */
   analysis: (event: FleetAnalysisReport<R>) => void;
@@ -152,24 +175,43 @@ const TRANSITIONS: Readonly<Record<string, string>> = {
   mirrorChanged: 'mirror',
 };
 
+/** A state the live policy or the decision copy holds: one read from storage, or a local transition built on one. */
+type StateToken = StoredDeployment | PendingTransition;
+
+/** A local transition on its way to storage. */
 interface PendingTransition {
   action: string;
+  /** The policy event that made it, and its payload: replayed on the live policy once it lands. */
+  event: string;
+  payload: unknown;
+  /** `decision`: made on the decision copy (the analysis, `transition()`); `live`: a verb called on the live policy. */
+  origin: 'decision' | 'live';
+  /** The state it was built on: it is saved only while that is the state stored. */
+  parent: StateToken | undefined;
   policy: unknown;
   from: string | null;
   to: string | null;
   reason: string | null;
   numbers: Record<string, number> | null;
   analysis: { counters: unknown } | null;
-  epoch: number;
+  /** Set when it did not land: what `transition()` rejects with, for it and for every transition built on it. */
+  failure: unknown;
+  /** The `transition()` call waiting on it, if any. */
+  waiting?: { resolve(event: FleetTransitionEvent): void; reject(error: unknown): void };
 }
 
 /**
  * One replica's part in a fleet-wide rollout. It owns, for this replica:
  * - the **follower**: newer revisions of `deployments/<name>.json` are applied to the live policy
  *   and to the analysis counters (polling with jitter, PostgreSQL NOTIFY as a hint);
- * - the **transitions**: every transition of the policy — by the host (`canary.rollback()`) or by
- *   the analysis — becomes a `DeploymentStore.transition()` from the revision this replica holds;
- *   a lost compare-and-swap re-reads, restores the winner's state and emits `superseded`;
+ * - the **transitions**, saved before they are applied: the analysis decides on a *decision
+ *   copy* of the policy (`policy` in the `analysis` factory's context), and so does the host
+ *   through {@link FleetDeployment.transition}; each transition is a `DeploymentStore.transition()`
+ *   from the revision this replica holds, and only once it has landed is the live policy — the one
+ *   the router reads — restored to the saved state, with the policy's own event. A lost
+ *   compare-and-swap leaves the live policy as it was (apart from taking the winner's state),
+ *   resets the copy and emits `superseded`. A verb called on the live policy itself
+ *   (`canary.rollback()`) still works, applied first and saved after, as without a fleet;
  * - the **heartbeat**: its monitor snapshot (and a bandit's or A/B controller's own counts) under
  *   `monitors/<name>/<replicaId>.json`;
  * - the **analysis loop**: while it holds the lease `deployments/<name>/lease.json` it judges the
@@ -183,15 +225,17 @@ interface PendingTransition {
  * const monitor = new DeploymentMonitor();
  * const fleet = new FleetDeployment({
  *   storage, name: 'iris', replicaId: process.env.HOSTNAME!, policy: canary, monitor,
- *   analysis: (merged) => canaryAnalysis(canary, { monitor: merged, minRequests: 200, maxErrorRate: 0.02, intervalMs: 30_000 }),
+ *   // composed on the merged monitor and on the decision copy the fleet hands it, not on `canary`
+ *   analysis: (merged, { policy: decision }) => canaryAnalysis(decision, { monitor: merged, minRequests: 200, maxErrorRate: 0.02, intervalMs: 30_000 }),
  * });
  * fleet.on('superseded', (e) => log.info('another replica moved first', e));
  * await fleet.start();
  * const router = new ModelRouter({ registry, model: 'iris', policy: canary, monitor });
- * // on one replica, or from the CLI: canary.start() — every replica follows
+ * // on one replica, or from the CLI: every replica follows once it is stored
+ * const { revision } = await fleet.transition((policy) => policy.start());
  * ```
  */
-export class FleetDeployment<R extends FleetReport = AnalysisReport> extends EventEmitter<FleetDeploymentEvents<R>> {
+export class FleetDeployment<P extends FleetPolicy = FleetPolicy, R extends FleetReport = AnalysisReport> extends EventEmitter<FleetDeploymentEvents<R>> {
   readonly name: string;
   readonly replicaId: string;
   /** The shared state's store. */
@@ -202,42 +246,52 @@ export class FleetDeployment<R extends FleetReport = AnalysisReport> extends Eve
    * With an `ABTestController` policy: the fleet's view of its experiments an `ABTestAnalysis` is
    * composed on — the shared state (experiments, conclusions, pins) with every fresh replica's
    * results added once, rebuilt before each run while this replica holds the lease, its sequential
-   * looks kept across runs. A conclusion reached on it is applied to the live controller as one
-   * `conclude` transition. `undefined` for other policies.
+   * looks kept across runs. A conclusion reached on it is made on the decision copy and, once
+   * saved, reaches the live controller as one `conclude` transition. `undefined` for other policies.
    */
   readonly fleetExperiments: ABTestController | undefined;
-  /** The analysis composed on {@link FleetDeployment.fleetMonitor}, if any. */
+  /** The analysis composed on {@link FleetDeployment.fleetMonitor} and the decision copy (or the experiments' view), if any. */
   readonly analysis: FleetAnalysis<R> | undefined;
   readonly intervalMs: number;
   readonly #storage: StorageAdapter;
-  readonly #policy: FleetPolicy;
+  readonly #policy: P;
+  /** The copy decisions are made on: the stored state plus the local transitions on their way. */
+  readonly #decision: P;
   readonly #clock: Clock;
   readonly #maxAgeMs: number | undefined;
   readonly #lane = new Lane();
   readonly #follower: DeploymentFollower;
   readonly #heartbeat: MonitorHeartbeat;
   readonly #lease: DeploymentLease;
-  readonly #listeners: Array<[event: string, listener: (event: unknown) => void]> = [];
+  readonly #listeners: Array<[source: P, event: string, listener: (event: unknown) => void]> = [];
   #timer: ReturnType<typeof setInterval> | undefined;
   #ticking: Promise<void> | undefined;
   #started = false;
-  /** Bumped when a local transition is superseded: the changes queued after it are dropped. */
-  #epoch = 0;
+  /** The state storage holds, as far as this replica knows (`undefined`: unknown, storage unreadable). */
+  #stored: StateToken | undefined;
+  /** The state the live policy holds, and its summary (the `from` of a verb called on it). */
+  #liveHead: StateToken | undefined;
+  #liveSummary: string | null = null;
+  /** The state the decision copy holds, and its summary (the `from` of the next decision). */
+  #decisionHead: StateToken | undefined;
+  #decisionSummary: string | null = null;
+  /** The payload of the event being replayed: the fleet's own listeners let it pass. */
+  #replayed: unknown;
+  /** Collects the decisions a `transition()` callback makes. */
+  #collecting: PendingTransition[] | undefined;
   /** The analysis report whose decision is being acted on right now (same tick as its event). */
   #deciding: { report: FleetReport; coverage: FleetCoverage } | undefined;
   #coverage: FleetCoverage = { replicas: 0, replicaIds: [], stale: [], requests: 0 };
   #heartbeats: readonly ReadHeartbeat[] = [];
   #leaseHolder: string | undefined;
-  /** Summary of the live policy after its last recorded or adopted transition: the next one's `from`. */
-  #summary: string | null = null;
 
-  constructor(options: FleetDeploymentOptions<R>) {
+  constructor(options: FleetDeploymentOptions<P, R>) {
     super();
     if (typeof options !== 'object' || options === null || typeof options.storage?.put !== 'function') {
       throw new ValidationError(`FleetDeployment options must have a storage adapter, got ${describeValue(options)}`);
     }
     const { policy, monitor } = options;
-    for (const method of ['snapshot', 'restore', 'on', 'off'] as const) {
+    for (const method of ['snapshot', 'restore', 'on', 'off', 'emit'] as const) {
       if (typeof (policy as Partial<FleetPolicy> | undefined)?.[method] !== 'function') {
         throw new ValidationError(`FleetDeployment policy must be a routing policy (with ${method}()), got ${describeValue(policy)}`);
       }
@@ -250,6 +304,7 @@ export class FleetDeployment<R extends FleetReport = AnalysisReport> extends Eve
     this.replicaId = checkKeySegment('replicaId', options.replicaId);
     this.#policy = policy;
     this.#clock = options.clock === undefined ? Date.now : checkFunction<Clock>('clock', options.clock);
+    this.#decision = decisionCopyOf(policy, this.#clock);
     this.store = new DeploymentStore({ storage: this.#storage, clock: this.#clock });
     this.fleetMonitor = new DeploymentMonitor({
       windowMs: monitor.windowMs,
@@ -259,10 +314,18 @@ export class FleetDeployment<R extends FleetReport = AnalysisReport> extends Eve
       clock: monitor.clock,
     });
     this.fleetExperiments = policy instanceof ABTestController ? experimentView(policy, this.#clock) : undefined;
-    const compose = options.analysis === undefined ? undefined : checkFunction<NonNullable<FleetDeploymentOptions<R>['analysis']>>('analysis', options.analysis);
-    this.analysis = compose?.(this.fleetMonitor, { experiments: this.fleetExperiments });
+    const compose = options.analysis === undefined ? undefined : checkFunction<NonNullable<FleetDeploymentOptions<P, R>['analysis']>>('analysis', options.analysis);
+    // Every analysis follows its policy's `restored`: one that did on the live policy was composed on the wrong one.
+    const steeringLive = () => (policy as { listenerCount?(event: string): number }).listenerCount?.('restored') ?? 0;
+    const before = steeringLive();
+    this.analysis = compose?.(this.fleetMonitor, { policy: this.#decision, experiments: this.fleetExperiments });
     if (this.analysis !== undefined && typeof this.analysis.analyze !== 'function') {
       throw new ValidationError(`analysis must return an analysis composed on the monitor it is given (with analyze()), got ${describeValue(this.analysis)}`);
+    }
+    if (steeringLive() > before) {
+      throw new ValidationError(
+        'analysis must compose on the decision copy it is given in its context, `(monitor, { policy }) => canaryAnalysis(policy, …)`, not on the live policy: the fleet saves a decision before the live policy takes it',
+      );
     }
     this.intervalMs = checkNumber('intervalMs', options.intervalMs ?? this.analysis?.intervalMs ?? 60_000, { min: 1 });
     const heartbeatMs = checkNumber('heartbeatMs', options.heartbeatMs ?? this.intervalMs, { min: 1 });
@@ -271,7 +334,13 @@ export class FleetDeployment<R extends FleetReport = AnalysisReport> extends Eve
     this.#follower = new DeploymentFollower({
       store: this.store,
       name: this.name,
-      policy: { restore: (snapshot) => restoreKeepingOwnCounts(this.#policy, snapshot) },
+      // The copy first: it checks the snapshot as the live policy would, so a bad one changes neither.
+      policy: {
+        restore: (snapshot) => {
+          this.#decision.restore(snapshot);
+          restoreKeepingOwnCounts(this.#policy, snapshot);
+        },
+      },
       intervalMs: checkNumber('followMs', options.followMs ?? 5_000, { min: 1 }),
       hints: options.hints,
       random: options.random,
@@ -279,7 +348,7 @@ export class FleetDeployment<R extends FleetReport = AnalysisReport> extends Eve
     });
     this.#follower.on('applied', (e) => {
       this.#restoreCounters(e.state.analysis);
-      this.#summary = summarize(this.#policy);
+      this.#holdStored(this.#follower.held);
       this.emit('applied', { revision: e.revision, previous: e.previous, by: e.by, at: e.at });
     });
     this.#follower.on('error', (e) => this.emit('error', { error: e.error, during: 'follow' }));
@@ -330,18 +399,21 @@ export class FleetDeployment<R extends FleetReport = AnalysisReport> extends Eve
       const stored = await this.store.read(this.name);
       if (stored !== undefined) return this.#adopt(stored);
       try {
-        this.#summary = summarize(this.#policy);
-        this.#follower.hold(await this.store.create(this.name, { action: 'create', by: this.replicaId, policy: this.#policy.snapshot(), analysis: this.#analysisState(), to: this.#summary }));
+        const snapshot = this.#policy.snapshot();
+        this.#decision.restore(snapshot);
+        this.#holdStored(await this.store.create(this.name, { action: 'create', by: this.replicaId, policy: snapshot, analysis: this.#analysisState(), to: summarize(this.#policy) }));
       } catch (error) {
         if (!(error instanceof PreconditionFailedError)) throw error;
         const winner = await this.store.read(this.name);
         if (winner !== undefined) this.#adopt(winner);
       }
     });
-    for (const [event, action] of Object.entries(TRANSITIONS)) {
-      const listener = (payload: unknown) => this.#onTransition(action, payload);
-      this.#policy.on(event, listener);
-      this.#listeners.push([event, listener]);
+    for (const [source, origin] of [[this.#policy, 'live'], [this.#decision, 'decision']] as const) {
+      for (const [event, action] of Object.entries(TRANSITIONS)) {
+        const listener = (payload: unknown) => this.#onTransition(origin, event, action, payload);
+        source.on(event, listener);
+        this.#listeners.push([source, event, listener]);
+      }
     }
     await this.#follower.start();
     await this.#heartbeat.start().catch((error: unknown) => this.emit('error', { error, during: 'heartbeat' }));
@@ -355,12 +427,58 @@ export class FleetDeployment<R extends FleetReport = AnalysisReport> extends Eve
     this.#started = false;
     clearInterval(this.#timer);
     this.#timer = undefined;
-    for (const [event, listener] of this.#listeners.splice(0)) this.#policy.off(event, listener);
+    for (const [source, event, listener] of this.#listeners.splice(0)) source.off(event, listener);
     this.#follower.stop();
     this.#heartbeat.stop();
     await this.#ticking;
     await this.#lane.idle();
     await this.#lease.release().catch(() => undefined);
+  }
+
+  /**
+   * Makes a transition the fleet-safe way: `change` acts on the **decision copy** (the stored
+   * state, plus this replica's transitions still on their way), the transition it makes is saved
+   * by compare-and-swap, and only once it has landed does the live policy the router reads take
+   * it, with the policy's usual event (`canary.on('rolledBack')` hears it once, then this
+   * fleet's `transitioned`). Until then every request routes by the stored state, on this replica
+   * as on every other.
+   *
+   * Resolves with the stored transition (its `revision`). Rejects, and the live policy is left as
+   * it was, with `change`'s own error when it throws (`InvalidStateError` for a verb the state does
+   * not allow), an `InvalidStateError` when it made no transition, a `PreconditionFailedError` when
+   * the state it acted on was superseded before it could be saved (another replica's revision
+   * landed first: the live policy and the copy hold that one now — decide again), or the
+   * `StorageError` when the save failed. A `change` that makes several transitions saves each as
+   * its own revision, in order, and resolves with the last (one that throws after making some has
+   * them saved all the same).
+   *
+   * @example
+   * ```ts
+   * const { revision } = await fleet.transition((canary) => canary.rollback('error budget spent'));
+   * ```
+   * @throws InvalidStateError (as a rejection) before `start()` or after `stop()`.
+   */
+  transition(change: (policy: P) => void): Promise<FleetTransitionEvent> {
+    if (!this.#started) {
+      return Promise.reject(new InvalidStateError('FleetDeployment.transition() needs the fleet started: call start() first (it reads the stored state the transition builds on)'));
+    }
+    if (typeof change !== 'function') return Promise.reject(new ValidationError(`FleetDeployment.transition() change must be a function of the policy, got ${describeValue(change)}`));
+    const made: PendingTransition[] = [];
+    this.#collecting = made;
+    try {
+      change(this.#decision);
+    } catch (error) {
+      return Promise.reject(error);
+    } finally {
+      this.#collecting = undefined;
+    }
+    const last = made.at(-1);
+    if (last === undefined) {
+      return Promise.reject(new InvalidStateError('the change given to FleetDeployment.transition() made no transition of the policy (call one of its verbs: start, step, rollback, switch, conclude …)'));
+    }
+    return new Promise((resolve, reject) => {
+      last.waiting = { resolve, reject };
+    });
   }
 
   /** Resolves once every local transition made so far has been saved, superseded or refused. */
@@ -441,7 +559,7 @@ export class FleetDeployment<R extends FleetReport = AnalysisReport> extends Eve
       const counters = this.#analysisState();
       try {
         // A restore of the view is no new situation for the fleet (the revision behind it was applied already): the counters stay.
-        if (syncExperimentView(this.fleetExperiments, this.#policy as ABTestController, this.#heartbeats, this.replicaId)) this.#restoreCounters(counters);
+        if (syncExperimentView(this.fleetExperiments, this.#policy as unknown as ABTestController, this.#heartbeats, this.replicaId)) this.#restoreCounters(counters);
       } catch (error) {
         this.emit('error', { error, during: 'merge' });
         return undefined;
@@ -484,16 +602,19 @@ export class FleetDeployment<R extends FleetReport = AnalysisReport> extends Eve
     return held;
   }
 
-  /** The fleet's view concluded an experiment the live controller has not: conclude it there, one transition with this run's numbers. */
+  /**
+   * The fleet's view concluded an experiment the decision copy has not: conclude it there, one
+   * transition with this run's numbers, which the live controller takes once it is saved.
+   */
   #concludeLive(report: R): void {
     const view = this.fleetExperiments;
     if (view === undefined) return;
-    const live = this.#policy as ABTestController;
+    const decision = this.#decision as unknown as ABTestController;
     for (const name of view.experimentNames) {
       const reached = view.results(name).conclusion;
-      if (reached === null || !live.experimentNames.includes(name) || live.results(name).conclusion !== null) continue;
+      if (reached === null || !decision.experimentNames.includes(name) || decision.results(name).conclusion !== null) continue;
       this.#deciding = { report, coverage: this.#coverage };
-      live.conclude(name, reached.winner);
+      decision.conclude(name, reached.winner);
     }
   }
 
@@ -505,62 +626,138 @@ export class FleetDeployment<R extends FleetReport = AnalysisReport> extends Eve
     });
   };
 
-  #onTransition(action: string, payload: unknown): void {
+  /** A transition event of the live policy (`live`: a verb called on it) or of the decision copy. */
+  #onTransition(origin: PendingTransition['origin'], event: string, action: string, payload: unknown): void {
+    if (payload !== undefined && payload === this.#replayed) return; // the fleet's own replay of a saved transition
+    const live = origin === 'live';
+    const source = live ? this.#policy : this.#decision;
+    // A verb on the live policy in step with the copy is mirrored on it, so the analysis decides
+    // on it too; one made while the copy's own decisions are on their way cannot land (built on an
+    // older state) and is left off the copy.
+    const mirrored = live && this.#liveHead === this.#decisionHead;
+    if (mirrored) this.#replay(this.#decision, this.#policy.snapshot(), event, payload);
     const deciding = this.#deciding;
     this.#deciding = undefined;
     const eventReason = (payload as { reason?: unknown } | null)?.reason;
-    const to = summarize(this.#policy);
     const pending: PendingTransition = {
       action,
-      policy: this.#policy.snapshot(),
-      from: this.#summary,
-      to,
+      event,
+      payload,
+      origin,
+      parent: live ? this.#liveHead : this.#decisionHead,
+      policy: source.snapshot(),
+      from: live ? this.#liveSummary : this.#decisionSummary,
+      to: summarize(source),
       reason: typeof eventReason === 'string' ? eventReason : deciding?.report.reason ?? null,
       numbers: deciding === undefined ? null : numbersOf(deciding.report, deciding.coverage),
       // Taken now: the analysis has already reset its counters for the new step (it listens first).
       analysis: this.#analysisState(),
-      epoch: this.#epoch,
+      failure: undefined,
     };
-    this.#summary = to;
+    if (live) [this.#liveHead, this.#liveSummary] = [pending, pending.to];
+    if (!live || mirrored) [this.#decisionHead, this.#decisionSummary] = [pending, pending.to];
+    if (!live) this.#collecting?.push(pending);
     void this.#lane.run(() => this.#save(pending));
   }
 
   async #save(pending: PendingTransition): Promise<void> {
-    if (pending.epoch !== this.#epoch) return; // built on a local state that was superseded
+    if (pending.parent !== this.#stored) return this.#drop(pending, undefined, this.#follower.held);
     const held = this.#follower.held;
     try {
       const input = { action: pending.action, by: this.replicaId, policy: pending.policy, analysis: pending.analysis, from: pending.from, to: pending.to, reason: pending.reason, numbers: pending.numbers };
       const saved = held === undefined ? await this.store.create(this.name, input) : await this.store.transition(this.name, held, input);
-      this.#follower.hold(saved);
-      this.emit('transitioned', { action: pending.action, revision: saved.state.revision, by: this.replicaId, from: pending.from, to: pending.to, reason: pending.reason, numbers: pending.numbers });
+      this.#landed(pending, saved);
     } catch (error) {
       // A save that failed after its claim landed did happen: settling publishes it, and says so.
       const winner = await this.store.settle(this.name).catch(() => this.store.read(this.name).catch(() => undefined));
       if (!(error instanceof PreconditionFailedError) && held !== undefined && winner?.state.revision === held.state.revision + 1 && winner.state.by === this.replicaId) {
-        this.#follower.hold(winner);
-        this.emit('transitioned', { action: pending.action, revision: winner.state.revision, by: this.replicaId, from: pending.from, to: pending.to, reason: pending.reason, numbers: pending.numbers });
+        this.#landed(pending, winner);
         return;
       }
-      this.#epoch++;
-      // Storage unreadable too: the next re-read applies whatever is stored, whatever its revision.
-      if (winner === undefined) this.#follower.forget();
-      else this.#adopt(winner, true);
-      if (error instanceof PreconditionFailedError) {
-        this.emit('superseded', { action: pending.action, revision: winner?.state.revision ?? this.revision, by: winner?.state.by ?? 'unknown' });
-      } else {
-        this.emit('transitionFailed', { action: pending.action, error });
-      }
+      this.#drop(pending, error, winner);
     }
   }
 
-  /** Puts the live policy (and the counters) at `stored`, whatever it held. */
-  #adopt(stored: StoredDeployment, force = false): void {
-    if (force || stored.state.revision > this.revision) {
-      restoreKeepingOwnCounts(this.#policy, stored.state.policy);
+  /** `pending` is stored as `saved`: a decision now reaches the live policy, with its event. */
+  #landed(pending: PendingTransition, saved: StoredDeployment): void {
+    this.#follower.hold(saved);
+    this.#stored = pending;
+    if (pending.origin === 'decision') {
+      this.#replay(this.#policy, pending.policy, pending.event, pending.payload);
+      [this.#liveHead, this.#liveSummary] = [pending, pending.to];
+    }
+    const event: FleetTransitionEvent = { action: pending.action, revision: saved.state.revision, by: this.replicaId, from: pending.from, to: pending.to, reason: pending.reason, numbers: pending.numbers };
+    this.emit('transitioned', event);
+    pending.waiting?.resolve(event);
+  }
+
+  /**
+   * `pending` will not land: its state was superseded (`error` a `PreconditionFailedError`, or
+   * none when it was built on a state that is no longer the stored one) or storage refused it.
+   * The live policy and the copy go to `winner` (the stored state, when it could be read).
+   */
+  #drop(pending: PendingTransition, error: unknown, winner: StoredDeployment | undefined): void {
+    const parent = pending.parent;
+    const inherited = parent !== undefined && 'failure' in parent && parent.failure !== undefined;
+    const superseded = error === undefined || error instanceof PreconditionFailedError;
+    if (winner !== undefined) this.#adopt(winner);
+    else this.#unknownStored();
+    if (inherited) {
+      pending.failure = parent.failure; // built on a transition that did not land: dropped with it, silently
+    } else if (superseded) {
+      const by = winner?.state.by ?? 'unknown';
+      pending.failure = new PreconditionFailedError(
+        `transition '${pending.action}' of '${this.name}' was superseded: the state it was built on is no longer stored (revision ${this.revision} by '${by}' is); the policy holds that revision now, decide again`,
+        { cause: error },
+      );
+      this.emit('superseded', { action: pending.action, revision: winner?.state.revision ?? this.revision, by });
+    } else {
+      pending.failure = error;
+      this.emit('transitionFailed', { action: pending.action, error });
+    }
+    pending.waiting?.reject(pending.failure);
+  }
+
+  /** Puts the live policy and the copy (and the counters) at `stored`, each where it holds anything else. */
+  #adopt(stored: StoredDeployment): void {
+    const newer = stored.state.revision > this.revision;
+    if (newer || this.#liveHead !== this.#stored) restoreKeepingOwnCounts(this.#policy, stored.state.policy);
+    if (newer || this.#decisionHead !== this.#stored) {
+      this.#decision.restore(stored.state.policy);
       this.#restoreCounters(stored.state.analysis);
     }
     this.#follower.hold(stored);
-    this.#summary = summarize(this.#policy);
+    this.#holdStored(this.#follower.held);
+  }
+
+  /** Both policies now hold `stored` (read, created or applied). */
+  #holdStored(stored: StoredDeployment | undefined): void {
+    this.#stored = this.#liveHead = this.#decisionHead = stored;
+    this.#liveSummary = this.#decisionSummary = summarize(this.#policy);
+  }
+
+  /**
+   * Storage could be neither written nor read: what it holds is unknown. The live policy keeps
+   * what it has (a verb called on it stays until storage answers), the copy takes the same, and
+   * the next re-read applies whatever is stored, whatever its revision.
+   */
+  #unknownStored(): void {
+    this.#follower.forget();
+    this.#decision.restore(this.#policy.snapshot());
+    this.#stored = this.#liveHead = this.#decisionHead = undefined;
+    this.#decisionSummary = this.#liveSummary;
+  }
+
+  /** Restores `target` to `snapshot` and emits the transition event that made it, past the fleet's own listeners. */
+  #replay(target: P, snapshot: unknown, event: string, payload: unknown): void {
+    this.#replayed = payload;
+    try {
+      if (target === this.#policy) restoreKeepingOwnCounts(target, snapshot);
+      else target.restore(snapshot);
+      target.emit(event, payload);
+    } finally {
+      this.#replayed = undefined;
+    }
   }
 
   #analysisState(): { counters: unknown } | null {

@@ -55,7 +55,7 @@ async function run(storage: StorageAdapter, scenario: Scenario): Promise<Outcome
       replicaId: id,
       policy: bg,
       monitor,
-      analysis: (merged) => blueGreenAnalysis(bg, { monitor: merged, clock: clock.now, prePromotion: phase, postPromotion: phase }),
+      analysis: (merged, { policy: decision }) => blueGreenAnalysis(decision, { monitor: merged, clock: clock.now, prePromotion: phase, postPromotion: phase }),
       intervalMs: NEVER,
       followMs: NEVER,
       leaseTtlMs: TTL_MS,

@@ -17,7 +17,7 @@ function replica(storage: StorageAdapter, clock: FakeClock, id: string) {
     replicaId: id,
     policy: canary,
     monitor,
-    analysis: (merged) => canaryAnalysis(canary, { monitor: merged, clock: clock.now, method: 'evidence', minRequests: 20, relative: { maxErrorRateIncrease: 0.01 }, inconclusiveLimit: 1_000 }),
+    analysis: (merged, { policy: decision }) => canaryAnalysis(decision, { monitor: merged, clock: clock.now, method: 'evidence', minRequests: 20, relative: { maxErrorRateIncrease: 0.01 }, inconclusiveLimit: 1_000 }),
     intervalMs: NEVER,
     followMs: NEVER,
     maxAgeMs: MAX_AGE_MS,
