@@ -215,7 +215,8 @@ interface PendingTransition {
  * - the **heartbeat**: its monitor snapshot (and a bandit's or A/B controller's own counts) under
  *   `monitors/<name>/<replicaId>.json`;
  * - the **analysis loop**: while it holds the lease `deployments/<name>/lease.json` it judges the
- *   merged monitor of every fresh replica, one run per interval across the fleet, and hands its
+ *   merged monitor of every fresh replica (and, for an A/B controller, the fleet's merged results:
+ *   {@link FleetDeployment.fleetExperiments}), one run per interval across the fleet, and hands its
  *   counters on through the lease when another replica takes over.
  * `route()` never waits on any of it: the policy is read in memory and every timer is unref'd.
  *
