@@ -406,13 +406,7 @@ export class InputPlan {
       if (bad >= 0) throw this.#badValue(value[bad], `index ${bad}`);
       return new Tensor(this.type as 'float32', target as Float32Array, flatRowDims as number[]);
     }
-    if (value instanceof Tensor) {
-      // Type and dims only: a Tensor's values are the caller's, already in the model's type, and a
-      // scan of them would cost more than the run of a small model (2 400 values: ≈ 4.8 µs).
-      if (value.type !== this.type) throw this.fail(`a ${value.type} Tensor`);
-      this.checkDims(value.dims, value.type);
-      return value;
-    }
+    if (value instanceof Tensor) return this.fromTensor(value);
     const rows = this.rowsOf(value);
     if (rows >= 0) {
       const flat = value as readonly unknown[] | NumericArray;
@@ -425,6 +419,17 @@ export class InputPlan {
     }
     if (isTensorData(value)) return this.#fromTensorData(value);
     throw this.fail(describeValue(value));
+  }
+
+  /**
+   * `value` itself once its type and dims fit: a Tensor's values are the caller's, already in the
+   * model's type, and a scan of them would cost more than the run of a small model (2 400 values:
+   * ≈ 4.8 µs).
+   */
+  fromTensor(value: Tensor): Tensor {
+    if (value.type !== this.type) throw this.fail(`a ${value.type} Tensor`);
+    this.checkDims(value.dims, value.type);
+    return value;
   }
 
   #fromTensorData(value: TensorData): Tensor {
@@ -444,10 +449,10 @@ export class InputPlan {
 
 /** Whether `tensor` holds the caller's floating-point values as given, unscanned (not copied from an array form). */
 function passedThrough(plan: InputPlan, value: TensorInput, tensor: Tensor): boolean {
-  if (Array.isArray(value) || !(plan.kind === 'float' || plan.type === 'float16')) return false;
+  if (!(plan.kind === 'float' || plan.type === 'float16')) return false;
   // A Tensor is passed on as it is; only a CPU one has values to look at (`data` throws on others).
-  if (value instanceof Tensor) return value.location === 'cpu';
-  return isTensorData(value) && tensor.data === value.data;
+  if (value === tensor) return tensor.location === 'cpu';
+  return !Array.isArray(value) && isTensorData(value) && tensor.data === value.data;
 }
 
 /** How deep arrays nest along their first elements: 1 for `number[]`, 2 for `number[][]`, … */
@@ -540,13 +545,10 @@ export class InputPlans {
   /** Validates and converts a whole input into onnxruntime feeds. */
   toFeeds(input: PredictInput): Record<string, Tensor> {
     const single = this.single;
-    if (single && isSingleForm(input, single.name)) {
-      // Assigned rather than `{ [name]: … }`: V8 builds computed-key literals about 10× slower.
-      const feeds: Record<string, Tensor> = {};
-      const tensor = single.toTensor(input as TensorInput);
-      feeds[single.name] = tensor;
-      this.unscanned = passedThrough(single, input as TensorInput, tensor);
-      return feeds;
+    if (single) {
+      // A Tensor first, with one `instanceof` (a generic call on an imported class, so not three).
+      if (!Array.isArray(input) && input instanceof Tensor) return this.#singleFeeds(single, input, single.fromTensor(input));
+      if (isSingleForm(input, single.name)) return this.#singleFeeds(single, input as TensorInput, single.toTensor(input as TensorInput));
     }
     const values = this.split(input);
     const feeds: Record<string, Tensor> = {};
@@ -561,6 +563,14 @@ export class InputPlans {
       rows = this.sameRows(plan, tensor.dims[0] as number, rows);
     }
     this.unscanned = unscanned;
+    return feeds;
+  }
+
+  #singleFeeds(single: InputPlan, input: TensorInput, tensor: Tensor): Record<string, Tensor> {
+    // Assigned rather than `{ [name]: … }`: V8 builds computed-key literals about 10× slower.
+    const feeds: Record<string, Tensor> = {};
+    feeds[single.name] = tensor;
+    this.unscanned = passedThrough(single, input, tensor);
     return feeds;
   }
 

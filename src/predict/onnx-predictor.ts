@@ -5,7 +5,7 @@ import { checkNumber } from '../options.js';
 import { mappedModel } from '../registry/onnx-file.js';
 import { readSignature, type ModelSignature } from '../registry/signature.js';
 import { InputPlans } from './inputs.js';
-import { checkFiniteOutputs, toOutputs } from './outputs.js';
+import { toOutputs } from './outputs.js';
 import type { PredictCallback, PredictInput, PredictOptions, PredictOutput, Predictor } from './types.js';
 import { unzipMaps } from './zipmap.js';
 
@@ -282,30 +282,25 @@ export class OnnxPredictor implements Predictor {
     }
   }
 
-  /** A settled run's outputs, unless the call was aborted meanwhile or an output is not finite (see `checked`). */
+  /**
+   * A settled run's outputs, unless the call was aborted meanwhile or a floating-point output holds
+   * NaN or ±Infinity: then an `InferenceError` (the version's failure), or, when `feeds` passed
+   * unscanned values and one of them is NaN or ±Infinity, the `InputShapeError` naming it (the
+   * caller's: not counted against the version).
+   */
   #finish(results: InferenceSession.ReturnType, signal: AbortSignal | undefined, feeds: InferenceSession.FeedsType | undefined): PredictOutput {
     if (signal?.aborted) throw new AbortedError(`${this.#where}prediction aborted`, { cause: signal.reason });
-    return this.#checked(toOutputs(results, this.#outputNames, this.#outputLabels), feeds);
+    if (!this.#checkFinite) return toOutputs(results, this.#outputNames, this.#outputLabels);
+    try {
+      return toOutputs(results, this.#outputNames, this.#outputLabels, this.#where);
+    } catch (error) {
+      throw (feeds && this.#plans.nonFinite(feeds as Record<string, Tensor>)) ?? error;
+    }
   }
 
   #answerFor(results: InferenceSession.ReturnType, feeds: InferenceSession.FeedsType): PredictOutput {
     this.#settled();
     return this.#finish(results, undefined, feeds);
-  }
-
-  /**
-   * `output`, unless a floating-point value of it is NaN or ±Infinity: then an `InferenceError`
-   * (the version's failure), or, when `feeds` passed unscanned values and one of them is NaN or
-   * ±Infinity, the `InputShapeError` naming it (the caller's: not counted against the version).
-   */
-  #checked(output: PredictOutput, feeds?: InferenceSession.FeedsType): PredictOutput {
-    if (!this.#checkFinite) return output;
-    try {
-      checkFiniteOutputs(output, this.#where);
-    } catch (error) {
-      throw (feeds && this.#plans.nonFinite(feeds as Record<string, Tensor>)) ?? error;
-    }
-    return output;
   }
 
   /** Ends a run that failed (settling it) and names the model in the error. */

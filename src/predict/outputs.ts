@@ -19,43 +19,50 @@ function plainData(tensor: Tensor): OutputData {
   return out;
 }
 
+/** One onnxruntime output as a plain `{ data, dims, type }` (with its class labels when the model says them). */
+function plainOutput(tensor: Tensor, classes: readonly (number | string)[] | undefined, name: string, check: string | undefined): OutputTensor {
+  const data = plainData(tensor);
+  const type = tensor.type;
+  if (check !== undefined) checkFinite(data, type, name, check);
+  return classes === undefined ? { data, dims: tensor.dims, type } : { data, dims: tensor.dims, type, labels: classes };
+}
+
 /**
  * Converts onnxruntime results into plain `{ data, dims, type }` outputs, keyed and ordered by
- * `names`. @internal
+ * `names`. With `check` (the message prefix, `model 'iris' v2: `), a floating-point output holding
+ * NaN or ±Infinity throws `InferenceError` instead (see {@link checkFinite}). @internal
  */
 export function toOutputs(
   results: Record<string, unknown>,
   names: readonly string[],
   labels?: ReadonlyArray<readonly (number | string)[] | undefined>,
+  check?: string,
 ): PredictOutput {
   const out: PredictOutput = {};
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i] as string;
-    const tensor = results[name] as Tensor;
-    const classes = labels?.[i];
-    out[name] =
-      classes === undefined
-        ? { data: plainData(tensor), dims: tensor.dims, type: tensor.type }
-        : { data: plainData(tensor), dims: tensor.dims, type: tensor.type, labels: classes };
-  }
+  const count = names.length;
+  // A load site per position for the first four outputs: one model's names then always meet the
+  // same site, which V8 keeps monomorphic, where one site in a loop sees every name and goes
+  // megamorphic (a stub-cache lookup per output per call; measured with callgrind). The stores
+  // into the fresh record go megamorphic either way.
+  if (count > 0) out[names[0] as string] = plainOutput(results[names[0] as string] as Tensor, labels?.[0], names[0] as string, check);
+  if (count > 1) out[names[1] as string] = plainOutput(results[names[1] as string] as Tensor, labels?.[1], names[1] as string, check);
+  if (count > 2) out[names[2] as string] = plainOutput(results[names[2] as string] as Tensor, labels?.[2], names[2] as string, check);
+  if (count > 3) out[names[3] as string] = plainOutput(results[names[3] as string] as Tensor, labels?.[3], names[3] as string, check);
+  for (let i = 4; i < count; i++) out[names[i] as string] = plainOutput(results[names[i] as string] as Tensor, labels?.[i], names[i] as string, check);
   return out;
 }
 
 /**
- * Throws `InferenceError` when a floating-point output holds NaN or ±Infinity: such a value is a
- * model failure (overflow, a division by zero inside the graph), never an answer to serve, and
+ * Throws `InferenceError` when floating-point output data holds NaN or ±Infinity: such a value is
+ * a model failure (overflow, a division by zero inside the graph), never an answer to serve, and
  * as an error it is counted against the version. `where` prefixes the message (`model 'iris' v2: `).
- * @internal
  */
-export function checkFiniteOutputs(output: PredictOutput, where: string): void {
-  for (const name in output) {
-    const { data, type } = output[name] as OutputTensor;
-    const at = type === 'float32' || type === 'float64' ? firstNonFinite(data as Float32Array | Float64Array) : type === 'float16' ? firstNonFiniteHalf(data as Uint16Array) : -1;
-    if (at >= 0) {
-      throw new InferenceError(
-        `${where}output '${name}' holds ${type === 'float16' ? 'a non-finite value' : String((data as Float32Array)[at])} at index ${at}, expected finite values; non-finite outputs are never served (checkFiniteOutputs: false turns this check off)`,
-      );
-    }
+function checkFinite(data: OutputData, type: Tensor.Type, name: string, where: string): void {
+  const at = type === 'float32' || type === 'float64' ? firstNonFinite(data as Float32Array | Float64Array) : type === 'float16' ? firstNonFiniteHalf(data as Uint16Array) : -1;
+  if (at >= 0) {
+    throw new InferenceError(
+      `${where}output '${name}' holds ${type === 'float16' ? 'a non-finite value' : String((data as Float32Array)[at])} at index ${at}, expected finite values; non-finite outputs are never served (checkFiniteOutputs: false turns this check off)`,
+    );
   }
 }
 
