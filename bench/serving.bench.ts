@@ -25,6 +25,7 @@ import { DeploymentMonitor } from '../src/monitor/deployment-monitor.js';
 import { BatchingPredictor } from '../src/predict/batching-predictor.js';
 import { FunctionPredictor } from '../src/predict/function-predictor.js';
 import { InputPlans } from '../src/predict/inputs.js';
+import { toOutputs } from '../src/predict/outputs.js';
 import { OnnxPredictor } from '../src/predict/onnx-predictor.js';
 import { PredictorPool } from '../src/predict/predictor-pool.js';
 import type { PredictInput, PredictOutput } from '../src/predict/types.js';
@@ -194,6 +195,63 @@ for (const [label, router, session, tensor, target] of [
   goal(`router.predict(Tensor) vs bare, ${label}, p50`, median(p50s), '<=', target, `median of 5 rounds, range ${range(p50s)}; mean below p99 ${ratio(median(means), 1)}`);
 }
 
+// 2a. The floor of the iris goal: hand-written routers that do only what cannot be left out, paired
+// with bare in the same way. "minimal": route the unit id (the canary's hash), read the clock before
+// and after, one `then` on the session's promise, record the latency in a DeploymentMonitor, and
+// answer { output, version, variant, latencyMs } with the int64 label as a number. "+ validation and
+// conversion": the same with the library's own check of the Tensor (type and dims, InputPlans) and its
+// output conversion with the non-finite check (toOutputs). What the router costs beyond the second is
+// its own structure: options and pool lookup, the request object, its promise, the predictor's callback.
+const floorSessions = [bare, await InferenceSession.create(irisClassifier({ producerVersion: '2' }), SESSION)] as const;
+const floorPolicy = new CanaryDeployment({ stable: 1, canary: 2 });
+floorPolicy.start(1, 2, 50);
+const floorMonitor = new DeploymentMonitor();
+const floorAt = { at: 0 };
+const floorPlans = new InputPlans((await unbatched.pool.get('m', 1)).signature!, '');
+const irisOutputs = ['label', 'probabilities'];
+function handWritten(i: number, library: boolean): Promise<unknown> {
+  const assignment = floorPolicy.route({ unitId: unitIds[i & 1023] as string });
+  let feeds: Record<string, Tensor>;
+  if (library) {
+    feeds = floorPlans.toFeeds(irisTensor);
+  } else {
+    feeds = {};
+    feeds.input = irisTensor;
+  }
+  const started = performance.now();
+  return (floorSessions[assignment.version - 1] as InferenceSession).run(feeds).then((results) => {
+    const ended = performance.now();
+    const latencyMs = ended - started;
+    floorAt.at = performance.timeOrigin + ended;
+    floorMonitor.record(assignment.version, latencyMs, true, floorAt);
+    const { label, probabilities } = results as Record<string, Tensor>;
+    const output = library
+      ? toOutputs(results, irisOutputs, undefined, 'model: ')
+      : {
+          label: { data: [Number((label!.data as BigInt64Array)[0])], dims: label!.dims, type: label!.type },
+          probabilities: { data: probabilities!.data, dims: probabilities!.dims, type: probabilities!.type },
+        };
+    return { output, version: assignment.version, variant: assignment.variant, latencyMs };
+  });
+}
+const floorRows: Array<Record<string, string | number>> = [];
+for (const [name, call] of [
+  ['hand-written router, minimal', (i: number) => handWritten(i, false)],
+  ['hand-written router + validation and conversion', (i: number) => handWritten(i, true)],
+  ['router.predict(tensor, { unitId })', (i: number) => unbatched.predict(irisTensor, { unitId: unitIds[i & 1023] as string })],
+] as const) {
+  const feeds = { input: irisTensor };
+  const ratios: number[] = [];
+  const overs: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const [b, o] = await timePaired(['bare session.run', name], () => bare.run(feeds), call, 10_000, 1_000);
+    ratios.push(o.p50Us / b.p50Us);
+    overs.push(o.p50Us - b.p50Us);
+  }
+  floorRows.push({ name, 'p50 vs bare (median of 5)': ratio(median(ratios), 1), range: range(ratios), 'µs over bare (median)': median(overs) });
+}
+printTable('iris: the floor, hand-written routers against bare, paired (5 rounds each)', floorRows);
+
 // 3. The first routed request to a new version: the latency the router records for it (what the
 // monitor, and so a relative-latency analysis, sees) against the steady p50 of the same, and the
 // host's wall-clock view of the call (which also pays the monitor's first record of a version).
@@ -252,12 +310,67 @@ console.log(
 );
 const warmRatios = warm.recorded.map((f) => f / warm.steady);
 const coldRatios = cold.recorded.map((f) => f / cold.steady);
+console.log(
+  `first request isolated (after the preparation, nothing else running): median ${ratio(median(warmRatios), 1)} the steady p50, worst ${ratio(Math.max(...warmRatios), 1)}, ` +
+    `${within(warm.recorded, warm.steady)} within 2×; vs an isolated request to the warm stable version ${ratio(median(firstOnly), median(warm.isolatedStable))}; ` +
+    `wall clock median ${ratio(median(warm.wall) / warm.steadyWall, 1)}; without warm-up median ${ratio(median(coldRatios), 1)}, worst ${ratio(Math.max(...coldRatios), 1)}`,
+);
+
+// 3a. The same first request amid traffic, as a service meets it: one caller sends requests to
+// stable units back to back; the canary starts between two of them, the router loads and warms the
+// new version while that traffic goes on, and the caller's first request after router.ready()
+// turns true goes to a canary unit. The steady p50 is that caller's stable requests' (recorded
+// latency) between preparations. This is what the goal is judged on: the isolated figure above
+// is as slow for the long-warm stable version, so it measures the pause, not the new version.
+async function firstRequestsAmidTraffic(trials: number): Promise<{ recorded: number[]; steady: number; during: number[] }> {
+  const registry = await registryOf((p) => irisClassifier({ producerVersion: p }), trials + 1);
+  const canary = new CanaryDeployment({ stable: 1, canary: 2 });
+  const router = new ModelRouter({ registry, model: 'm', policy: canary, monitor: new DeploymentMonitor() });
+  await router.warm();
+  // Units keep their bucket from one trial to the next (same salt, same 50 %): read them off a twin
+  // policy, so that no version is prepared before its trial.
+  const twin = new CanaryDeployment({ stable: 1, canary: 2 });
+  twin.start(1, 2, 50);
+  const stableUnits = unitIds.filter((id) => twin.route({ unitId: id }).variant === 'stable');
+  const canaryUnit = unitIds.find((id) => twin.route({ unitId: id }).variant === 'canary') as string;
+  let next = 0;
+  const stableRequest = async () => (await router.predict(row, { unitId: stableUnits[next++ % stableUnits.length] as string })).latencyMs * 1000;
+  for (let i = 0; i < 2_000; i++) await stableRequest();
+  const steady: number[] = [];
+  const recorded: number[] = [];
+  const during: number[] = [];
+  for (let v = 2; v <= trials + 1; v++) {
+    for (let i = 0; i < 250; i++) steady.push(await stableRequest());
+    canary.start(1, v, 50);
+    let served = 0;
+    for (; !router.ready(); served++) await stableRequest();
+    const answer = await router.predict(row, { unitId: canaryUnit });
+    if (answer.version !== v) throw new Error(`expected the first canary request to reach v${v}, got v${answer.version}`);
+    recorded.push(answer.latencyMs * 1000);
+    during.push(served);
+    canary.abort('next trial');
+  }
+  await router.pool.dispose();
+  return { recorded, steady: median(steady), during };
+}
+const amid = await firstRequestsAmidTraffic(TRIALS);
+const amidRatios = amid.recorded.map((f) => f / amid.steady);
+printTable(`first request to a freshly started canary version amid traffic to stable (${TRIALS} versions), µs`, [
+  {
+    name: 'warmed by the router while the traffic goes on: recorded latency',
+    'steady p50': amid.steady,
+    'first, median': median(amid.recorded),
+    'first, max': Math.max(...amid.recorded),
+    'within 2× steady': within(amid.recorded, amid.steady),
+    'stable requests served meanwhile (median)': median(amid.during),
+  },
+]);
 goal(
-  'first routed request to a new version vs steady p50 (recorded latency)',
-  median(warmRatios),
+  'first routed request to a new version vs steady p50, amid traffic (recorded latency)',
+  median(amidRatios),
   '<=',
   2,
-  `median of ${TRIALS} versions, worst ${ratio(Math.max(...warmRatios), 1)}, ${within(warm.recorded, warm.steady)} within 2×; vs an isolated request to the warm stable version ${ratio(median(firstOnly), median(warm.isolatedStable))}; wall clock median ${ratio(median(warm.wall) / warm.steadyWall, 1)}; without warm-up median ${ratio(median(coldRatios), 1)}, worst ${ratio(Math.max(...coldRatios), 1)}`,
+  `median of ${TRIALS} versions, worst ${ratio(Math.max(...amidRatios), 1)}, ${within(amid.recorded, amid.steady)} within 2×; isolated (above, not the goal's measure) median ${ratio(median(warmRatios), 1)}`,
 );
 
 // 3b. A verdict that depends on latency: a blue-green pre-promotion analysis with a relative p99
