@@ -26,7 +26,7 @@ export {
   ZeroPropensityError,
   type ModelRolloutErrorCode,
 } from './errors.js';
-export type { Clock, RandomSource } from './options.js';
+export type { Clock, RandomSource, TimerScheduler } from './options.js';
 export type { Logger, LogLevel } from './logger.js';
 
 // Storage: where bytes live.

@@ -6,6 +6,44 @@ export type Clock = () => number;
 /** A source of uniform random numbers in [0, 1) (defaults to `Math.random`). */
 export type RandomSource = () => number;
 
+/**
+ * The timers a background loop runs on: the global ones (the default, unref'd so the loop never
+ * keeps a process alive) or a `FakeClock` from `model-rollout/testing`, so a test moves the loop
+ * by advancing fake time (`clock.tickAsync(ms)` awaits what each callback returns). Pass the same
+ * clock's `now` as the `clock` option.
+ */
+export interface TimerScheduler {
+  setTimeout(callback: () => unknown, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  setInterval(callback: () => unknown, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+function unrefd<H extends { unref(): unknown }>(handle: H): H {
+  handle.unref();
+  return handle;
+}
+
+/** The global timers, unref'd. @internal */
+export const globalTimers: TimerScheduler = {
+  setTimeout: (callback, ms) => unrefd(setTimeout(callback, ms)),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  setInterval: (callback, ms) => unrefd(setInterval(callback, ms)),
+  clearInterval: (handle) => clearInterval(handle as ReturnType<typeof setInterval>),
+};
+
+/** The `timers` option: {@link globalTimers} when absent, else checked to have all four functions. @internal */
+export function checkTimers(name: string, value: unknown): TimerScheduler {
+  if (value === undefined) return globalTimers;
+  const timers = value as Partial<Record<keyof TimerScheduler, unknown>> | null;
+  for (const fn of ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] as const) {
+    if (typeof timers?.[fn] !== 'function') {
+      throw new ValidationError(`${name} must have setTimeout, clearTimeout, setInterval and clearInterval (e.g. a FakeClock), got ${describeValue(value)} without ${fn}`);
+    }
+  }
+  return value as TimerScheduler;
+}
+
 /** Bounds for {@link checkNumber}. */
 export interface NumberBounds {
   min?: number;

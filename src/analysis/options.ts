@@ -1,5 +1,5 @@
 import { ValidationError, describeValue } from '../errors.js';
-import { checkFunction, checkNumber, checkOneOf } from '../options.js';
+import { checkFunction, checkNumber, checkOneOf, globalTimers } from '../options.js';
 import { checkAlpha } from '../stats/comparison.js';
 import { DEFAULT_ANALYSIS_LIMITS } from './counters.js';
 import { DEFAULT_MIN_REQUESTS } from './judge.js';
@@ -39,16 +39,7 @@ export interface ResolvedAnalysisOptions {
 }
 
 /** The global timers, unref'd so an analysis loop never keeps a process alive. @internal */
-export const globalIntervalScheduler: IntervalScheduler = {
-  setInterval(callback, ms) {
-    const handle = setInterval(callback, ms);
-    handle.unref();
-    return handle;
-  },
-  clearInterval(handle) {
-    clearInterval(handle as ReturnType<typeof setInterval>);
-  },
-};
+export const globalIntervalScheduler: IntervalScheduler = globalTimers;
 
 /**
  * Checks analysis options up front, naming the bad one (`analysis.maxErrorRate must be …`).

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import { ValidationError, describeValue } from '../errors.js';
-import { checkNumber, type RandomSource } from '../options.js';
+import { checkNumber, checkTimers, type RandomSource, type TimerScheduler } from '../options.js';
 import type { DeploymentState, DeploymentStore, StoredDeployment } from './deployment-store.js';
 import { isNotModified } from '../storage/storage-adapter.js';
 import { Coalescer } from './lane.js';
@@ -37,6 +37,8 @@ export interface DeploymentFollowerOptions {
    */
   serialize?: <T>(job: () => Promise<T>) => Promise<T>;
   random?: RandomSource;
+  /** The timers the re-reads are scheduled on (default the global ones, unref'd; a `FakeClock` in tests). */
+  timers?: TimerScheduler;
 }
 
 /** Events of {@link DeploymentFollower}. */
@@ -52,7 +54,8 @@ export interface DeploymentFollowerEvents {
  * `deployments/<name>.json` on a jittered interval (and at once on a change hint), conditionally
  * on the etag of the state it holds (so an unchanged document transfers no bytes), and applies
  * any newer revision to the policy with `restore()`, emitting `applied`. Routing never waits for
- * it: `route()` reads the policy in memory and does no I/O. Timers are `unref()`ed.
+ * it: `route()` reads the policy in memory and does no I/O. Timers are `unref()`ed (or a
+ * `FakeClock`'s, with `timers`).
  *
  * @example
  * ```ts
@@ -71,8 +74,9 @@ export class DeploymentFollower extends EventEmitter<DeploymentFollowerEvents> {
   readonly #random: RandomSource;
   readonly #serialize: <T>(job: () => Promise<T>) => Promise<T>;
   readonly #reader: Coalescer;
+  readonly #timers: TimerScheduler;
   #held: StoredDeployment | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: unknown;
   #running = false;
 
   constructor(options: DeploymentFollowerOptions) {
@@ -88,6 +92,7 @@ export class DeploymentFollower extends EventEmitter<DeploymentFollowerEvents> {
     this.#hints = options.hints;
     this.#random = options.random ?? Math.random;
     this.#serialize = options.serialize ?? ((job) => job());
+    this.#timers = checkTimers('timers', options.timers);
     this.#reader = new Coalescer(() =>
       this.#serialize(async () => {
         try {
@@ -153,7 +158,8 @@ export class DeploymentFollower extends EventEmitter<DeploymentFollowerEvents> {
   /** Stops the timer and the hints. */
   stop(): void {
     this.#running = false;
-    clearTimeout(this.#timer);
+    this.#timers.clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#hints?.off('change', this.#onChange);
     this.#hints?.off('resync', this.#onResync);
   }
@@ -174,9 +180,7 @@ export class DeploymentFollower extends EventEmitter<DeploymentFollowerEvents> {
   #schedule(): void {
     if (!this.#running) return;
     const wait = this.#intervalMs * (1 + this.#jitter * (2 * this.#random() - 1));
-    this.#timer = setTimeout(() => {
-      void this.refresh().then(() => this.#schedule());
-    }, wait);
-    this.#timer.unref?.();
+    // Returned, so a FakeClock's tickAsync waits for the re-read before it fires the next timer.
+    this.#timer = this.#timers.setTimeout(() => this.refresh().then(() => this.#schedule()), wait);
   }
 }

@@ -3,7 +3,7 @@ import type { ABTestAnalysisReport } from '../analysis/ab-test-analysis.js';
 import type { AnalysisReport } from '../analysis/types.js';
 import { InvalidStateError, PreconditionFailedError, ValidationError, describeValue } from '../errors.js';
 import { DeploymentMonitor } from '../monitor/deployment-monitor.js';
-import { type Clock, type RandomSource, checkFunction, checkNumber } from '../options.js';
+import { type Clock, type RandomSource, type TimerScheduler, checkFunction, checkNumber, checkTimers } from '../options.js';
 import { ABTestController } from '../routing/ab-test.js';
 import type { ExperimentResults } from '../routing/ab-test-types.js';
 import type { StorageAdapter } from '../storage/storage-adapter.js';
@@ -95,8 +95,17 @@ export interface FleetDeploymentOptions<P extends FleetPolicy = FleetPolicy, R e
   leaseTtlMs?: number;
   /** Change hints (PostgreSQL's `storage.watch()`): follow at once instead of at the next poll. */
   hints?: ChangeHints;
+  /** Time source of the lease, the heartbeats, the audit and the decision copy (default `Date.now`). */
   clock?: Clock;
+  /** Uniform [0, 1) source of the follower's jitter (default `Math.random`). */
   random?: RandomSource;
+  /**
+   * The timers of every loop this replica runs — the analysis turns, the heartbeats, the
+   * follower's jittered re-reads (default the global ones, unref'd). Pass a `FakeClock`, with its
+   * `now` as `clock`, and a test watches them all happen in order as it advances fake time; lease
+   * expiry follows `clock`.
+   */
+  timers?: TimerScheduler;
 }
 
 /** How much of the fleet a verdict covered. */
@@ -218,7 +227,8 @@ interface PendingTransition {
  *   merged monitor of every fresh replica (and, for an A/B controller, the fleet's merged results:
  *   {@link FleetDeployment.fleetExperiments}), one run per interval across the fleet, and hands its
  *   counters on through the lease when another replica takes over.
- * `route()` never waits on any of it: the policy is read in memory and every timer is unref'd.
+ * `route()` never waits on any of it: the policy is read in memory and every timer is unref'd
+ * (or, with `timers`, a `FakeClock`'s: a test then drives every loop by advancing fake time).
  *
  * @example
  * ```ts
@@ -259,13 +269,14 @@ export class FleetDeployment<P extends FleetPolicy = FleetPolicy, R extends Flee
   /** The copy decisions are made on: the stored state plus the local transitions on their way. */
   readonly #decision: P;
   readonly #clock: Clock;
+  readonly #timers: TimerScheduler;
   readonly #maxAgeMs: number | undefined;
   readonly #lane = new Lane();
   readonly #follower: DeploymentFollower;
   readonly #heartbeat: MonitorHeartbeat;
   readonly #lease: DeploymentLease;
   readonly #listeners: Array<[source: P, event: string, listener: (event: unknown) => void]> = [];
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: unknown;
   #ticking: Promise<void> | undefined;
   #started = false;
   /** The state storage holds, as far as this replica knows (`undefined`: unknown, storage unreadable). */
@@ -305,6 +316,7 @@ export class FleetDeployment<P extends FleetPolicy = FleetPolicy, R extends Flee
     this.replicaId = checkKeySegment('replicaId', options.replicaId);
     this.#policy = policy;
     this.#clock = options.clock === undefined ? Date.now : checkFunction<Clock>('clock', options.clock);
+    this.#timers = checkTimers('timers', options.timers);
     this.#decision = decisionCopyOf(policy, this.#clock);
     this.store = new DeploymentStore({ storage: this.#storage, clock: this.#clock });
     this.fleetMonitor = new DeploymentMonitor({
@@ -345,6 +357,7 @@ export class FleetDeployment<P extends FleetPolicy = FleetPolicy, R extends Flee
       intervalMs: checkNumber('followMs', options.followMs ?? 5_000, { min: 1 }),
       hints: options.hints,
       random: options.random,
+      timers: this.#timers,
       serialize: (job) => this.#lane.run(job),
     });
     this.#follower.on('applied', (e) => {
@@ -361,6 +374,7 @@ export class FleetDeployment<P extends FleetPolicy = FleetPolicy, R extends Flee
       intervalMs: heartbeatMs,
       observations: () => observationsOf(this.#policy),
       clock: this.#clock,
+      timers: this.#timers,
     });
     this.#heartbeat.on('error', (e) => this.emit('error', { error: e.error, during: 'heartbeat' }));
     this.#lease = new DeploymentLease({ storage: this.#storage, deployment: this.name, holder: this.replicaId, ttlMs: leaseTtlMs, clock: this.#clock });
@@ -418,15 +432,15 @@ export class FleetDeployment<P extends FleetPolicy = FleetPolicy, R extends Flee
     }
     await this.#follower.start();
     await this.#heartbeat.start().catch((error: unknown) => this.emit('error', { error, during: 'heartbeat' }));
-    this.#timer = setInterval(() => void this.tick(), this.intervalMs);
-    this.#timer.unref?.();
+    // The turn is returned, so a FakeClock's tickAsync waits for it before firing the next timer.
+    this.#timer = this.#timers.setInterval(() => this.tick(), this.intervalMs);
   }
 
   /** Stops every timer, waits for the local transitions still being saved, and lets go of the lease. */
   async stop(): Promise<void> {
     if (!this.#started) return;
     this.#started = false;
-    clearInterval(this.#timer);
+    this.#timers.clearInterval(this.#timer);
     this.#timer = undefined;
     for (const [source, event, listener] of this.#listeners.splice(0)) source.off(event, listener);
     this.#follower.stop();

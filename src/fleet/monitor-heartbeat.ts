@@ -1,7 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { ValidationError, describeValue } from '../errors.js';
 import type { MonitorSnapshot } from '../monitor/deployment-monitor.js';
-import { type Clock, checkFunction, checkNumber } from '../options.js';
+import { type Clock, type TimerScheduler, checkFunction, checkNumber, checkTimers } from '../options.js';
 import type { StorageAdapter } from '../storage/storage-adapter.js';
 import { Coalescer } from './lane.js';
 import { checkDeploymentName, checkKeySegment } from './names.js';
@@ -52,6 +52,8 @@ export interface MonitorHeartbeatOptions {
   observations?: () => HeartbeatObservations | undefined;
   /** Source of `at` (default `Date.now`). */
   clock?: Clock;
+  /** The timers the interval runs on (default the global ones, unref'd; a `FakeClock` in tests). */
+  timers?: TimerScheduler;
 }
 
 /** Events of {@link MonitorHeartbeat}. */
@@ -97,7 +99,8 @@ export class MonitorHeartbeat extends EventEmitter<MonitorHeartbeatEvents> {
   readonly #monitor: SnapshotSource;
   readonly #observations: (() => HeartbeatObservations | undefined) | undefined;
   readonly #clock: Clock;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #timers: TimerScheduler;
+  #timer: unknown;
   readonly #writer = new Coalescer(async () => {
     const record = this.record();
     await this.#storage.put(this.key, encoder.encode(`${JSON.stringify(record)}\n`));
@@ -119,6 +122,7 @@ export class MonitorHeartbeat extends EventEmitter<MonitorHeartbeatEvents> {
     this.intervalMs = checkNumber('intervalMs', options.intervalMs ?? 5_000, { min: 1 });
     this.#observations = options.observations === undefined ? undefined : checkFunction<() => HeartbeatObservations | undefined>('observations', options.observations);
     this.#clock = options.clock === undefined ? Date.now : checkFunction<Clock>('clock', options.clock);
+    this.#timers = checkTimers('timers', options.timers);
     this.key = heartbeatKey(this.deployment, this.replicaId);
   }
 
@@ -130,14 +134,13 @@ export class MonitorHeartbeat extends EventEmitter<MonitorHeartbeatEvents> {
   /** Publishes once now, then every `intervalMs` until `stop()`. */
   async start(): Promise<void> {
     if (this.#timer !== undefined) return;
-    this.#timer = setInterval(() => void this.publish().catch((error: unknown) => this.emit('error', { error })), this.intervalMs);
-    this.#timer.unref?.();
+    this.#timer = this.#timers.setInterval(() => this.publish().catch((error: unknown) => this.emit('error', { error })), this.intervalMs);
     await this.publish();
   }
 
   /** Stops the interval (a write in flight finishes). */
   stop(): void {
-    clearInterval(this.#timer);
+    this.#timers.clearInterval(this.#timer);
     this.#timer = undefined;
   }
 
