@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Tensor } from 'onnxruntime-node';
 import {
   AbortedError,
@@ -118,8 +119,14 @@ class Batch {
   }
 }
 
+/**
+ * Rows `[start, end)` of one output's data, the caller's own: a view of a typed array; a copy of a
+ * plain array (int64 labels as numbers, strings), built as a literal for one row, which V8 allocates
+ * inline where `slice` costs a builtin call (≈ 390 against ≈ 115 instructions with its GC share).
+ */
 function sliceRows(data: OutputData, start: number, end: number): OutputData {
-  return ArrayBuffer.isView(data) ? data.subarray(start, end) : data.slice(start, end);
+  if (ArrayBuffer.isView(data)) return data.subarray(start, end);
+  return end - start === 1 ? ([data[start]] as OutputData) : data.slice(start, end);
 }
 
 /**
