@@ -3,7 +3,7 @@ import { InvalidStateError, ValidationError, describeValue } from '../errors.js'
 import { DeploymentMonitor } from '../monitor/deployment-monitor.js';
 import { type Clock, checkFunction } from '../options.js';
 import { checkAnalysisCounters, countAnalysisOutcome, emptyAnalysisCounters } from './counters.js';
-import { type EvidenceMark, markEvidence, measureEvidence } from './evidence.js';
+import { type EvidenceMark, evidenceWindowOf, markEvidence, markOfEvidenceWindow, measureEvidence } from './evidence.js';
 import { type Measurement, measure } from './measure.js';
 import { type AnalysisOptions, type ResolvedAnalysisOptions, resolveAnalysisOptions } from './options.js';
 import { AnalysisRunner } from './runner.js';
@@ -14,6 +14,7 @@ import type {
   AnalysisOutcome,
   AnalysisReport,
   AnalysisVerdict,
+  CarriedAnalysisCounters,
   GateContext,
 } from './types.js';
 
@@ -208,18 +209,28 @@ export abstract class AnalysisController extends EventEmitter<AnalysisEvents> {
     );
   }
 
-  /** Counters of the current step or phase: plain data, storable beside the policy's snapshot. */
-  get counters(): Readonly<AnalysisCounters> {
-    return { ...this.#counters };
+  /**
+   * Counters of the current step or phase, and with `method: 'evidence'` where the step's window
+   * stands (`evidence`, once a window has started): plain data, storable beside the policy's snapshot.
+   */
+  get counters(): Readonly<CarriedAnalysisCounters> {
+    const mark = this.#evidenceMark;
+    return mark === undefined ? { ...this.#counters } : { ...this.#counters, evidence: evidenceWindowOf(mark) };
   }
 
   /**
    * Carries on counting from stored counters (as {@link AnalysisController.counters} gave them),
    * e.g. when another replica of a fleet takes over the analysis of the same step. Every field
-   * must be a non-negative integer; a bad value is a `ValidationError` and changes nothing.
+   * must be a non-negative integer; a bad value is a `ValidationError` and changes nothing. With
+   * `method: 'evidence'` the window goes back too (`evidence`; without it the next run starts
+   * one), so the next run judges the same requests as the analysis that stored them would have.
    */
-  restoreCounters(counters: AnalysisCounters): void {
-    this.#counters = checkAnalysisCounters(counters);
+  restoreCounters(counters: CarriedAnalysisCounters): void {
+    const checked = checkAnalysisCounters(counters);
+    const evidence = (counters as Partial<CarriedAnalysisCounters>).evidence;
+    const mark = evidence === undefined || this.#settings.evidence === undefined ? undefined : markOfEvidenceWindow(evidence);
+    this.#counters = checked;
+    if (this.#settings.evidence !== undefined) this.#evidenceMark = mark;
   }
 
   /** Whether the rollout has settled (promoted or rolled back): nothing is left to analyse. */

@@ -1,3 +1,4 @@
+import { ValidationError, describeValue } from '../errors.js';
 import type { DeploymentMonitor } from '../monitor/deployment-monitor.js';
 import { NO_OUTCOMES, type OutcomeHistogram, addOutcomes, outcomesBetween } from '../monitor/outcome-histogram.js';
 import { histogramQuantile, latencyNonInferiorityTest } from '../stats/latency-non-inferiority.js';
@@ -5,7 +6,16 @@ import { proportionNonInferiorityTest } from '../stats/non-inferiority.js';
 import { DEFAULT_MIN_REQUESTS, type Judgement, judgeAnalysis } from './judge.js';
 import type { Measurement } from './measure.js';
 import type { ResolvedEvidenceOptions } from './options.js';
-import type { AnalysedVersion, AnalysisCheck, AnalysisCriteria, EvidenceOptions, RelativeCriteria } from './types.js';
+import type {
+  AnalysedVersion,
+  AnalysisCheck,
+  AnalysisCriteria,
+  EvidenceOptions,
+  EvidencePartCounts,
+  EvidenceWindowCounts,
+  OutcomeCounts,
+  RelativeCriteria,
+} from './types.js';
 
 /**
  * One part of a monitor's outcomes inside an evidence window: a replica's, in a fleet's merged
@@ -38,6 +48,64 @@ export function markEvidence(monitor: DeploymentMonitor, candidate: number, base
   const mark: EvidenceMark = { candidate, baseline, alpha, parts: new Map() };
   readWindow(monitor, mark);
   return mark;
+}
+
+const PART_FIELDS = ['candidateAt', 'baselineAt', 'candidate', 'baseline', 'bankedCandidate', 'bankedBaseline'] as const;
+
+/** `mark` as plain data, to carry beside the counters (see `CarriedAnalysisCounters.evidence`). @internal */
+export function evidenceWindowOf(mark: EvidenceMark): EvidenceWindowCounts {
+  const parts: Record<string, EvidencePartCounts> = {};
+  for (const [key, part] of mark.parts) {
+    parts[key] = Object.fromEntries(PART_FIELDS.map((field) => [field, countsOf(part[field])])) as unknown as EvidencePartCounts;
+  }
+  return { candidate: mark.candidate, baseline: mark.baseline, alpha: mark.alpha, parts };
+}
+
+/**
+ * The mark a carried window (as {@link evidenceWindowOf} gave it, read back from storage) stands
+ * for; anything else is a `ValidationError` naming the field. @internal
+ */
+export function markOfEvidenceWindow(value: unknown): EvidenceMark {
+  const window = objectAt('counters.evidence', value) as Partial<Record<keyof EvidenceWindowCounts, unknown>>;
+  for (const field of ['candidate', 'baseline'] as const) {
+    if (typeof window[field] !== 'number' || !Number.isFinite(window[field])) {
+      throw new ValidationError(`counters.evidence.${field} must be a version number, got ${describeValue(window[field])}`);
+    }
+  }
+  const alpha = window.alpha;
+  if (typeof alpha !== 'number' || !(alpha > 0 && alpha < 1)) throw new ValidationError(`counters.evidence.alpha must be a number in (0, 1), got ${describeValue(alpha)}`);
+  const parts = new Map<string, PartWindow>();
+  for (const [key, part] of Object.entries(objectAt('counters.evidence.parts', window.parts))) {
+    const record = objectAt(`counters.evidence.parts[${JSON.stringify(key)}]`, part) as Record<string, unknown>;
+    const fields = PART_FIELDS.map((field) => [field, outcomesOf(`counters.evidence.parts[${JSON.stringify(key)}].${field}`, record[field])]);
+    parts.set(key, Object.fromEntries(fields) as PartWindow);
+  }
+  return { candidate: window.candidate as number, baseline: window.baseline as number, alpha, parts };
+}
+
+function countsOf(o: OutcomeHistogram): OutcomeCounts {
+  return { totalRequests: o.totalRequests, failures: o.failures, latency: { values: Array.from(o.latency.values), counts: Array.from(o.latency.counts) } };
+}
+
+function outcomesOf(path: string, value: unknown): OutcomeHistogram {
+  const o = objectAt(path, value) as Partial<Record<keyof OutcomeCounts, unknown>>;
+  for (const field of ['totalRequests', 'failures'] as const) {
+    if (typeof o[field] !== 'number' || !Number.isSafeInteger(o[field]) || o[field] < 0) {
+      throw new ValidationError(`${path}.${field} must be a non-negative integer, got ${describeValue(o[field])}`);
+    }
+  }
+  const latency = objectAt(`${path}.latency`, o.latency) as { values?: unknown; counts?: unknown };
+  const { values, counts } = latency;
+  const numbers = (list: unknown): list is number[] => Array.isArray(list) && list.every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0);
+  if (!numbers(values) || !numbers(counts) || values.length !== counts.length || values.some((v, i) => i > 0 && v <= (values[i - 1] as number))) {
+    throw new ValidationError(`${path}.latency must hold values (ascending) and counts, two arrays of as many non-negative numbers, got ${describeValue(latency)}`);
+  }
+  return { totalRequests: o.totalRequests as number, failures: o.failures as number, latency: { values: Float64Array.from(values), counts: Float64Array.from(counts) } };
+}
+
+function objectAt(path: string, value: unknown): object {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationError(`${path} must be an object, got ${describeValue(value)}`);
+  return value;
 }
 
 /**

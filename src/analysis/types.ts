@@ -125,6 +125,53 @@ export interface AnalysisCounters {
   consecutiveErrors: number;
 }
 
+/** A version's outcomes as plain JSON: requests, failures, and the latency sketch's bins (ascending values, their counts). */
+export interface OutcomeCounts {
+  totalRequests: number;
+  failures: number;
+  latency: { values: number[]; counts: number[] };
+}
+
+/**
+ * One part of an evidence window (a replica's, in a fleet's merged monitor, or `''` for what no
+ * named source added), as plain data.
+ */
+export interface EvidencePartCounts {
+  /** The part's lifetime outcomes of each version where its window starts (the mark, or when it was first seen). */
+  candidateAt: OutcomeCounts;
+  baselineAt: OutcomeCounts;
+  /** What it had added since, at the last reading (kept as it was once it leaves the merge). */
+  candidate: OutcomeCounts;
+  baseline: OutcomeCounts;
+  /** What its earlier lives added (its lifetime counts fell: it restarted under the same id). */
+  bankedCandidate: OutcomeCounts;
+  bankedBaseline: OutcomeCounts;
+}
+
+/**
+ * Where the evidence method's window of one (candidate, baseline) pair stands, as plain data:
+ * its start part by part and what each part had added at the last reading. What an analysis
+ * with `method: 'evidence'` carries in {@link CarriedAnalysisCounters.evidence}, so another
+ * replica of a fleet judges the same window.
+ */
+export interface EvidenceWindowCounts {
+  candidate: number;
+  baseline: number;
+  /** The α the window's verdicts are judged at (the step's share of `evidence.alpha`). */
+  alpha: number;
+  /** Each part's window, by source. */
+  parts: Record<string, EvidencePartCounts>;
+}
+
+/**
+ * What a rollout analysis's `counters` hands on (to be stored beside the policy's snapshot and
+ * given back to `restoreCounters`): the counters, and with `method: 'evidence'` the window the
+ * current step is judged on, once one has started.
+ */
+export interface CarriedAnalysisCounters extends AnalysisCounters {
+  evidence?: EvidenceWindowCounts;
+}
+
 /**
  * What one limit check concluded: `'continue'` (keep measuring), `'passed'` (enough successes in a
  * row), `'failed'` (past `failureLimit` or `consecutiveErrorLimit`), `'needsAttention'` (past

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { CanaryAnalysis } from '../../src/analysis/canary-analysis.js';
 import type { AnalysisOptions } from '../../src/analysis/options.js';
-import { CanaryDeployment, DeploymentMonitor, type AnalysisReport } from '../../src/index.js';
+import { CanaryDeployment, DeploymentMonitor, ValidationError, type AnalysisReport } from '../../src/index.js';
 import { FakeClock, seededRandom } from '../../src/testing/index.js';
 
 const EVIDENCE: AnalysisOptions = { method: 'evidence', minRequests: 20, relative: { maxErrorRateIncrease: 0.01, maxLatencyRatio: 1.2 }, inconclusiveLimit: 1000 };
@@ -75,4 +75,33 @@ describe('the evidence window on a merged monitor, replica by replica', () => {
     expect(reports.map(([, t]) => t.candidate.totalRequests)).toEqual([340, 680, 1020, 1190, 1530, 1870].slice(0, reports.length));
     expect(reports.length).toBeGreaterThanOrEqual(4);
   });
+
+  it('the window is carried as plain data in counters: another analysis restored from its JSON judges the same requests, a bad window is refused naming its field and changes nothing', async () => {
+    const clock = new FakeClock(1_700_000_000_000);
+    const monitor = new DeploymentMonitor({ clock: clock.now });
+    traffic([monitor], 1, { 1: 2_000, 2: 0 }, { 1: 0.01, 2: 0 }); // before the step: none of its window
+    const leader = rollout(monitor, clock);
+    leader.canary.start();
+    traffic([monitor], 2, { 1: 900, 2: 100 }, { 1: 0.01, 2: 0.01 });
+    await leader.analysis.analyze();
+    const carried = JSON.parse(JSON.stringify(leader.analysis.counters));
+    expect(carried.evidence).toMatchObject({ candidate: 2, baseline: 1, alpha: 0.025 });
+
+    const taker = rollout(monitor, clock);
+    taker.canary.restore(leader.canary.snapshot());
+    taker.analysis.restoreCounters(carried);
+    expect(taker.analysis.counters).toEqual(leader.analysis.counters);
+    traffic([monitor], 3, { 1: 900, 2: 100 }, { 1: 0.01, 2: 0.01 });
+    const [a, b] = [await leader.analysis.analyze(), await taker.analysis.analyze()];
+    expect([b.candidate.totalRequests, b.baseline?.totalRequests, b.counters.runs]).toEqual([200, 1_800, 2]);
+    expect({ ...b, at: 0 }).toEqual({ ...a, at: 0 });
+
+    const before = taker.analysis.counters;
+    const bad = structuredClone(carried);
+    bad.evidence.parts[''].candidate.totalRequests = -1;
+    expect(() => taker.analysis.restoreCounters(bad)).toThrow(/counters\.evidence\.parts\[""\]\.candidate\.totalRequests must be a non-negative integer, got number -1/);
+    expect(() => taker.analysis.restoreCounters({ ...carried, evidence: { ...carried.evidence, alpha: 2 } })).toThrow(ValidationError);
+    expect(taker.analysis.counters).toEqual(before);
+  });
 });
+

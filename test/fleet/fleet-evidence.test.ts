@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CanaryDeployment, DeploymentMonitor, FleetDeployment, canaryAnalysis, type StorageAdapter } from '../../src/index.js';
+import { CanaryDeployment, DeploymentMonitor, DeploymentStore, FleetDeployment, canaryAnalysis, type StorageAdapter } from '../../src/index.js';
 import { FakeClock } from '../../src/testing/index.js';
 import { useFleetStores } from './fleet-stores.js';
 
@@ -8,7 +8,7 @@ const NEVER = 1e9; // timers that never fire: every turn is driven by tick()
 const ROUND_MS = 20_000; // a heartbeat older than MAX_AGE_MS is stale: one round without publishing leaves the merge
 const MAX_AGE_MS = 15_000;
 
-function replica(storage: StorageAdapter, clock: FakeClock, id: string) {
+function replica(storage: StorageAdapter, clock: FakeClock, id: string, { maxAgeMs = MAX_AGE_MS, leaseTtlMs = 10 * ROUND_MS } = {}) {
   const canary = new CanaryDeployment({ name: 'iris', stable: 1, canary: 2, steps: [10, 50], clock: clock.now });
   const monitor = new DeploymentMonitor({ clock: clock.now });
   const fleet = new FleetDeployment({
@@ -20,16 +20,59 @@ function replica(storage: StorageAdapter, clock: FakeClock, id: string) {
     analysis: (merged, { policy: decision }) => canaryAnalysis(decision, { monitor: merged, clock: clock.now, method: 'evidence', minRequests: 20, relative: { maxErrorRateIncrease: 0.01 }, inconclusiveLimit: 1_000 }),
     intervalMs: NEVER,
     followMs: NEVER,
-    maxAgeMs: MAX_AGE_MS,
-    leaseTtlMs: 10 * ROUND_MS,
+    maxAgeMs,
+    leaseTtlMs,
     clock: clock.now,
   });
-  /** `n` candidate and 10 × `n` stable requests, 1 % of each failing. */
-  const serve = (n: number) => {
+  /** `n` candidate and 10 × `n` stable requests, 1 % of stable's failing and one in `candidateFailsEvery` of the candidate's. */
+  const serve = (n: number, candidateFailsEvery = 100) => {
     for (let i = 0; i < 10 * n; i++) monitor.record(1, 10, i % 100 !== 0);
-    for (let i = 0; i < n; i++) monitor.record(2, 10, i % 100 !== 0);
+    for (let i = 0; i < n; i++) monitor.record(2, 10, i % candidateFailsEvery !== 0);
   };
   return { id, canary, monitor, fleet, serve };
+}
+
+/** Each run of the fleet's analysis: the round, who ran it, the window's requests of each version, the decision. */
+type Run = [round: number, by: string, candidate: number, baseline: number | undefined, decision: string];
+
+/**
+ * Three replicas start a canary on r1 (the lease holder) whose candidate fails 4 % against
+ * stable's 1 %; every round each serves 100 candidate and 1 000 stable requests and publishes,
+ * then each takes a turn. With `takeoverAfter`, the holder stops taking turns after that round
+ * (its loop stalled past the lease's TTL; it goes on serving and publishing), and the next replica
+ * takes the lease over.
+ */
+async function rollout(storage: StorageAdapter, takeoverAfter?: number): Promise<{ runs: Run[]; log: Array<[number, string]> }> {
+  const clock = new FakeClock(Date.parse('2026-12-01T17:00:00Z'));
+  const ttl = 30_000;
+  const rs = ['r1', 'r2', 'r3'].map((id) => replica(storage, clock, id, { maxAgeMs: 10 * ttl, leaseTtlMs: ttl }));
+  for (const r of rs) r.serve(300); // history before the step: none of its window
+  for (const r of rs) await r.fleet.start();
+  for (const r of rs) await r.fleet.tick(); // r1 takes the lease and merges all three
+  rs[0]!.canary.start();
+  await rs[0]!.fleet.flush();
+  for (const r of rs) await r.fleet.refresh();
+  const runs: Run[] = [];
+  const log: Array<[number, string]> = [];
+  let round = 0;
+  for (const r of rs) {
+    r.fleet.on('analysis', (e) => runs.push([round, r.id, e.report.candidate.totalRequests, e.report.baseline?.totalRequests, e.report.decision]));
+    r.fleet.on('transitioned', (e) => log.push([round, e.action]));
+  }
+  const turning = [...rs];
+  for (round = 1; round <= 8 && rs[0]!.canary.state.status === 'progressing'; round++) {
+    for (const r of rs) r.serve(100, 25);
+    for (const r of rs) await r.fleet.publish();
+    for (const r of turning) await r.fleet.tick();
+    for (const r of rs) await r.fleet.flush();
+    if (round === takeoverAfter) {
+      turning.splice(turning.findIndex((r) => r.fleet.leader), 1);
+      clock.advance(ttl + 1_000);
+    }
+    for (const r of rs) await r.fleet.refresh();
+  }
+  for (const r of rs) await r.fleet.stop();
+  return { runs, log };
 }
 
 describe.each(stores)('the evidence window of a fleet on $kind', ({ skip, make }) => {
@@ -74,5 +117,25 @@ describe.each(stores)('the evidence window of a fleet on $kind', ({ skip, make }
     expect(r1.fleet.coverage.stale).toEqual(['r2']);
     await r1.fleet.stop();
     await r3.fleet.stop();
+  });
+
+  it.skipIf(skip)('a lease takeover mid-step judges the window the leader would have: the same requests of each version, the rollback at the same run', async () => {
+    const uninterrupted = await rollout(await make());
+    const rollbackRound = uninterrupted.log.find(([, action]) => action === 'rollback')?.[0];
+    expect(rollbackRound).toBeGreaterThanOrEqual(3); // the takeover after round 2 is mid-step
+    expect(uninterrupted.runs.every(([, by]) => by === 'r1')).toBe(true);
+    // The window holds the step's requests alone: 300 candidate and 3 000 stable a round.
+    expect(uninterrupted.runs.map(([round, , candidate, baseline]) => [round, candidate, baseline])).toEqual(
+      uninterrupted.runs.map(([round]) => [round, 300 * round, 3_000 * round]),
+    );
+
+    const storage = await make();
+    const taken = await rollout(storage, 2);
+    expect(new Set(taken.runs.map(([, by]) => by))).toEqual(new Set(['r1', 'r2']));
+    expect(taken.runs.map(([round, , ...rest]) => [round, ...rest])).toEqual(uninterrupted.runs.map(([round, , ...rest]) => [round, ...rest]));
+    expect(taken.log).toEqual(uninterrupted.log);
+    // What carried it: the window, part by part, in the stored state and the lease.
+    const stored = await new DeploymentStore({ storage }).read('iris');
+    expect(Object.keys((stored!.state.analysis as { counters: { evidence: { parts: object } } }).counters.evidence.parts).sort()).toEqual(['', 'r1', 'r2', 'r3']);
   });
 });
