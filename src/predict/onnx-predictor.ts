@@ -6,7 +6,7 @@ import { mappedModel } from '../registry/onnx-file.js';
 import { readSignature, type ModelSignature } from '../registry/signature.js';
 import { InputPlans } from './inputs.js';
 import { toOutputs } from './outputs.js';
-import type { PredictCallback, PredictInput, PredictOptions, PredictOutput, Predictor } from './types.js';
+import type { PredictCallback, PredictHandler, PredictInput, PredictOptions, PredictOutput, Predictor } from './types.js';
 import { unzipMaps } from './zipmap.js';
 
 /** Options of {@link OnnxPredictor.create}. */
@@ -117,13 +117,12 @@ export class OnnxPredictor implements Predictor {
   readonly #fetches: string[] | undefined;
   readonly #checkFinite: boolean;
   #inFlight = 0;
+  /** The feeds of the last `#start`, when they passed unscanned values (see there). */
+  #keptFeeds: InferenceSession.FeedsType | undefined;
   #disposing: Promise<void> | undefined;
   #idle: (() => void) | undefined;
   /** Settles a run without a signal; shared by every call, so a run costs no closure. */
-  readonly #answer = (results: InferenceSession.ReturnType): PredictOutput => {
-    this.#settled();
-    return this.#finish(results, undefined, undefined);
-  };
+  readonly #answer = (results: InferenceSession.ReturnType): PredictOutput => this.#settledOutput(results, undefined, undefined);
   readonly #fail = (error: unknown): never => {
     throw this.#runFailed(error);
   };
@@ -213,24 +212,17 @@ export class OnnxPredictor implements Predictor {
    */
   predict(input: PredictInput, options?: PredictOptions): Promise<PredictOutput> {
     // No async frame: one `then` on the session's promise, with shared handlers unless a signal
-    // needs checking after the run.
+    // or kept feeds need the call's own.
     const signal = options?.signal;
-    let feeds: InferenceSession.FeedsType;
     let running: Promise<InferenceSession.ReturnType>;
     try {
-      feeds = this.#feedsFor(input, signal);
-      running = this.#run(feeds);
+      running = this.#start(input, signal);
     } catch (error) {
       return Promise.reject(error);
     }
-    // Values passed through unscanned (a Tensor…) may hold the caller's NaN: keep the feeds for the
-    // failure path then (one closure per call; values that were copied from arrays are checked already).
-    const unscanned = this.#checkFinite && this.#plans.unscanned;
-    if (signal === undefined) return unscanned ? running.then((results) => this.#answerFor(results, feeds), this.#fail) : running.then(this.#answer, this.#fail);
-    return running.then((results) => {
-      this.#settled();
-      return this.#finish(results, signal, unscanned ? feeds : undefined);
-    }, this.#fail);
+    const feeds = this.#keptFeeds;
+    if (signal === undefined && feeds === undefined) return running.then(this.#answer, this.#fail);
+    return running.then((results) => this.#settledOutput(results, signal, feeds), this.#fail);
   }
 
   /**
@@ -239,22 +231,19 @@ export class OnnxPredictor implements Predictor {
    */
   predictTo(input: PredictInput, options: PredictOptions | undefined, callback: PredictCallback): void {
     const signal = options?.signal;
-    let feeds: InferenceSession.FeedsType;
     let running: Promise<InferenceSession.ReturnType>;
     try {
-      feeds = this.#feedsFor(input, signal);
-      running = this.#run(feeds);
+      running = this.#start(input, signal);
     } catch (error) {
       callback.fail(error);
       return;
     }
-    const unscanned = this.#checkFinite && this.#plans.unscanned;
+    const feeds = this.#keptFeeds;
     running.then(
       (results) => {
-        this.#settled();
         let output: PredictOutput;
         try {
-          output = this.#finish(results, signal, unscanned ? feeds : undefined);
+          output = this.#settledOutput(results, signal, feeds);
         } catch (error) {
           callback.fail(error);
           return;
@@ -263,6 +252,54 @@ export class OnnxPredictor implements Predictor {
       },
       (error: unknown) => callback.fail(this.#runFailed(error)),
     );
+  }
+
+  /**
+   * {@link OnnxPredictor.predict} settled by `handler` on the session's own promise: the promise
+   * returned is the one `then` on it, so the caller needs no promise of its own.
+   * @internal
+   */
+  predictThen<R>(input: PredictInput, options: PredictOptions | undefined, handler: PredictHandler<R>): Promise<R> {
+    const signal = options?.signal;
+    let running: Promise<InferenceSession.ReturnType>;
+    try {
+      running = this.#start(input, signal);
+    } catch (error) {
+      return Promise.reject(handler.failed(error));
+    }
+    const feeds = this.#keptFeeds;
+    return running.then(
+      (results) => {
+        let output: PredictOutput;
+        try {
+          output = this.#settledOutput(results, signal, feeds);
+        } catch (error) {
+          throw handler.failed(error);
+        }
+        return handler.answered(output);
+      },
+      (error: unknown) => {
+        throw handler.failed(this.#runFailed(error));
+      },
+    );
+  }
+
+  /**
+   * Checks and converts `input`, and starts its run. Values passed through unscanned (a Tensor…)
+   * may hold the caller's NaN, so the feeds are kept for the failure path then, in `#keptFeeds`
+   * (read right after this call; values copied from arrays are checked already).
+   */
+  #start(input: PredictInput, signal: AbortSignal | undefined): Promise<InferenceSession.ReturnType> {
+    const feeds = this.#feedsFor(input, signal);
+    const running = this.#run(feeds);
+    this.#keptFeeds = this.#checkFinite && this.#plans.unscanned ? feeds : undefined;
+    return running;
+  }
+
+  /** Ends a run that answered (settling it) and returns its outputs; throws as {@link OnnxPredictor.#finish}. */
+  #settledOutput(results: InferenceSession.ReturnType, signal: AbortSignal | undefined, feeds: InferenceSession.FeedsType | undefined): PredictOutput {
+    this.#settled();
+    return this.#finish(results, signal, feeds);
   }
 
   /** Checks and converts `input` into feeds; throws whatever refuses it (aborted, disposed, bad input). */
@@ -296,11 +333,6 @@ export class OnnxPredictor implements Predictor {
     } catch (error) {
       throw (feeds && this.#plans.nonFinite(feeds as Record<string, Tensor>)) ?? error;
     }
-  }
-
-  #answerFor(results: InferenceSession.ReturnType, feeds: InferenceSession.FeedsType): PredictOutput {
-    this.#settled();
-    return this.#finish(results, undefined, feeds);
   }
 
   /** Ends a run that failed (settling it) and names the model in the error. */

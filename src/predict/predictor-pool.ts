@@ -6,7 +6,7 @@ import type { VersionRef } from '../registry/model-version.js';
 import type { ModelSignature } from '../registry/signature.js';
 import { BatchingPredictor } from './batching-predictor.js';
 import { OnnxPredictor } from './onnx-predictor.js';
-import { takesCallbacks, type PredictCallback, type PredictInput, type PredictOptions, type PredictOutput, type Predictor } from './types.js';
+import { settlesOnItsPromise, takesCallbacks, type PredictCallback, type PredictHandler, type PredictInput, type PredictOptions, type PredictOutput, type Predictor } from './types.js';
 import { signatureSample } from './warm-up.js';
 
 /** What the pool needs of a version record: its model name and version number. */
@@ -161,6 +161,12 @@ class Entry {
     );
   }
 
+  /** {@link Entry.hold} settled on the predictor's own promise, or `undefined` when it has none to offer. */
+  holdThen<R>(input: PredictInput, options: PredictOptions | undefined, handler: PredictHandler<R>): Promise<R> | undefined {
+    const predictor = this.predictor as Predictor;
+    return settlesOnItsPromise(predictor) ? predictor.predictThen(input, options, handler) : undefined;
+  }
+
   #release(): void {
     if (--this.inFlight === 0 && this.drained) this.drained();
   }
@@ -214,6 +220,16 @@ export class PooledPredictor implements Predictor {
       (output) => callback.answer(output),
       (error: unknown) => callback.fail(error),
     );
+  }
+
+  /**
+   * {@link PooledPredictor.predict} settled by `handler` on the version's own promise, when its
+   * predictor has one to offer (`OnnxPredictor`); `undefined`, having started nothing, otherwise
+   * (a `BatchingPredictor`, a detached handle or an evicted entry): use `predictTo` then.
+   * @internal
+   */
+  predictThen<R>(input: PredictInput, options: PredictOptions | undefined, handler: PredictHandler<R>): Promise<R> | undefined {
+    return this.#detached || this.entry.disposing ? undefined : this.entry.holdThen(input, options, handler);
   }
 
   async #reloadAndPredict(input: PredictInput, options: PredictOptions | undefined): Promise<PredictOutput> {

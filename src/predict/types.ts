@@ -130,3 +130,29 @@ export interface CallbackPredictor extends Predictor {
 export function takesCallbacks(predictor: Predictor): predictor is CallbackPredictor {
   return typeof (predictor as Partial<CallbackPredictor>).predictTo === 'function';
 }
+
+/**
+ * A caller's handling of a prediction settled on the predictor's own promise: `answered` gives the
+ * value the returned promise resolves with, `failed` the error it rejects with. The caller's
+ * promise is then the predictor's `then`, with none of its own in between.
+ * @internal
+ */
+export interface PredictHandler<R> {
+  answered(output: PredictOutput): R;
+  failed(error: unknown): unknown;
+}
+
+/**
+ * A callback predictor that can also settle a call on a promise of its own (`OnnxPredictor`: one
+ * `then` on the session's). `predictThen` returns `undefined`, having started nothing, when the call
+ * cannot go that way (a pool's handle over a `BatchingPredictor`): use `predictTo` then.
+ * @internal
+ */
+export interface ThenPredictor extends CallbackPredictor {
+  predictThen<R>(input: PredictInput, options: PredictOptions | undefined, handler: PredictHandler<R>): Promise<R> | undefined;
+}
+
+/** Whether `predictor` may settle a call on its own promise ({@link ThenPredictor}). @internal */
+export function settlesOnItsPromise(predictor: Predictor): predictor is ThenPredictor {
+  return typeof (predictor as Partial<ThenPredictor>).predictThen === 'function';
+}

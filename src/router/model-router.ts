@@ -7,7 +7,7 @@ import { type Clock, checkFunction, checkNumber } from '../options.js';
 import { BatchingPredictor, resolveBatchingOptions, type BatchingOptions } from '../predict/batching-predictor.js';
 import { OnnxPredictor } from '../predict/onnx-predictor.js';
 import { PredictorPool, type PredictorPoolOptions } from '../predict/predictor-pool.js';
-import { takesCallbacks, type PredictCallback, type PredictInput, type PredictOptions, type PredictOutput, type Predictor } from '../predict/types.js';
+import { settlesOnItsPromise, takesCallbacks, type PredictCallback, type PredictHandler, type PredictInput, type PredictOptions, type PredictOutput, type Predictor } from '../predict/types.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
 import type { ModelVersion, VersionRef } from '../registry/model-version.js';
 import { checkName } from '../registry/names.js';
@@ -182,15 +182,19 @@ function invalidPredictOptions(options: unknown): ValidationError | undefined {
 
 /** How a router settles its requests; the router's own, so that its private parts stay private. */
 interface RequestSettler {
-  answered(request: RoutedRequest, output: PredictOutput, run: object | undefined): void;
-  failed(request: RoutedRequest, error: unknown): void;
+  /** Records an answered request and returns what its caller gets. */
+  prediction(request: RoutedRequest, output: PredictOutput, run: object | undefined): RouterPrediction;
+  /** Records a failed request (unless it is the caller's doing) and returns the error its caller gets. */
+  failure(request: RoutedRequest, error: unknown): unknown;
 }
 
 /**
- * One request on its way through a predictor: the callback its predictor answers, holding what
- * the router needs then (when it started, where it was routed, how to settle the caller's promise).
+ * One request on its way through a predictor, holding what the router needs when it ends (when it
+ * started, where it was routed) and how its caller learns the outcome: as the predictor's callback
+ * (settling the router's promise, `resolve` / `reject`), or as the handler of the predictor's own
+ * promise (`answered` / `failed` give its value or error).
  */
-class RoutedRequest implements PredictCallback {
+class RoutedRequest implements PredictCallback, PredictHandler<RouterPrediction> {
   started = 0;
   resolve: (prediction: RouterPrediction) => void = noop;
   reject: (error: unknown) => void = noop;
@@ -206,11 +210,19 @@ class RoutedRequest implements PredictCallback {
   }
 
   answer(output: PredictOutput, run?: object): void {
-    this.#settler.answered(this, output, run);
+    this.resolve(this.#settler.prediction(this, output, run));
   }
 
   fail(error: unknown): void {
-    this.#settler.failed(this, error);
+    this.reject(this.#settler.failure(this, error));
+  }
+
+  answered(output: PredictOutput): RouterPrediction {
+    return this.#settler.prediction(this, output, undefined);
+  }
+
+  failed(error: unknown): unknown {
+    return this.#settler.failure(this, error);
   }
 }
 
@@ -289,9 +301,9 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
     for (const { version } of this.#traffic()) this.#prepareVersion(version);
   };
 
-  /** Settles a routed request from its predictor's callback; one per router, so a request costs no closure. */
+  /** Settles a routed request from its predictor's callback or promise; one per router, so a request costs no closure. */
   readonly #settle: RequestSettler = {
-    answered: (request, output, run) => {
+    prediction: (request, output, run) => {
       const served = request.served;
       // Every caller of one run (a batch) ended when that run answered: one clock reading for all.
       let ended: number;
@@ -303,14 +315,14 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
         this.#lastRunEnded = ended;
       }
       const latencyMs = this.#recordOutcome(served.version, request.started, true, ended);
-      request.resolve({ output, version: served.version, variant: served.variant, latencyMs });
       const mirror = request.assignment.mirror;
       if (mirror !== undefined && this.#shadow !== undefined) this.#offerMirror(request.input, output, mirror.version);
+      return { output, version: served.version, variant: served.variant, latencyMs };
     },
-    failed: (request, error) => {
+    failure: (request, error) => {
       const served = request.served;
       if (!isCallerError(error)) this.#recordOutcome(served.version, request.started, false, this.#clock());
-      request.reject(withRouting(error, this.model, served.version, served.variant));
+      return withRouting(error, this.model, served.version, served.variant);
     },
   };
 
@@ -427,9 +439,10 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
   }
 
   /**
-   * Runs the served version's predictor, records the outcome, and offers a mirror. One promise,
-   * the caller's: a predictor that takes callbacks (the pool's handles of `OnnxPredictor` and
-   * `BatchingPredictor`) answers the request object itself, with no promise layer in between.
+   * Runs the served version's predictor, records the outcome, and offers a mirror, with one
+   * promise layer: the pool's handle of an `OnnxPredictor` settles the request on the session's
+   * own promise (its one `then` is the caller's promise); a predictor that takes callbacks (the
+   * handle of a `BatchingPredictor`) answers the request object, which settles the router's promise.
    */
   #serve(
     input: PredictInput,
@@ -441,10 +454,14 @@ export class ModelRouter<Monitor extends RouterMonitor = DeploymentMonitor, Pool
     const signal = options === undefined ? undefined : options.signal;
     const predictOptions: PredictOptions | undefined = signal === undefined ? undefined : { signal };
     const request = new RoutedRequest(this.#settle, input, assignment, served);
+    request.started = this.#clock();
+    if (settlesOnItsPromise(predictor)) {
+      const settled = predictor.predictThen(input, predictOptions, request);
+      if (settled !== undefined) return settled;
+    }
     const promise = new Promise<RouterPrediction>(capture);
     request.resolve = captured.resolve;
     request.reject = captured.reject;
-    request.started = this.#clock();
     // The pool's handle holds its version for the length of the call: an eviction meanwhile waits.
     if (takesCallbacks(predictor)) {
       predictor.predictTo(input, predictOptions, request);

@@ -123,6 +123,36 @@ describe('PredictorPool', () => {
     expect(disposed.sort()).toEqual([1, 2, 3]);
   });
 
+  it("a handle settles a call on an ONNX version's own promise, and offers none where it cannot (internal predictThen)", async () => {
+    const pool = new PredictorPool({ registry, maxLoaded: 1, warmUp: false });
+    const handler = {
+      answered: (output: PredictOutput) => ({ label: output.label?.data[0] }),
+      failed: (error: unknown) => new Error('handled', { cause: error }),
+    };
+    const handle = await pool.get('iris', 1);
+    await expect(handle.predictThen(virginica, undefined, handler)).resolves.toEqual({ label: 2 });
+    const refused = await handle.predictThen([1, 2], undefined, handler)?.catch((error: unknown) => error);
+    expect(refused).toMatchObject({ message: 'handled', cause: { name: 'InputShapeError' } });
+    // A version that is not an OnnxPredictor, a detached handle and an evicted one offer none, starting nothing.
+    const wrapped = new PredictorPool({
+      registry,
+      warmUp: false,
+      create: async (bytes) => {
+        const inner = await OnnxPredictor.create(bytes);
+        return new FunctionPredictor((input: PredictInput) => inner.predict(input), { signature: inner.signature, dispose: () => inner.dispose() });
+      },
+    });
+    expect((await wrapped.get('iris', 1)).predictThen(virginica, undefined, handler)).toBeUndefined();
+    await pool.get('iris', 2); // evicts v1 (maxLoaded 1)
+    await new Promise((r) => setImmediate(r));
+    expect(handle.predictThen(virginica, undefined, handler)).toBeUndefined();
+    expect(await handle.predict(virginica)).toHaveProperty('label.data', [2]);
+    const other = await pool.get('iris', 2);
+    await other.dispose();
+    expect(other.predictThen(virginica, undefined, handler)).toBeUndefined();
+    await Promise.all([pool.dispose(), wrapped.dispose()]);
+  });
+
   it('an evicted predictor is disposed only after its in-flight predictions finish', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
