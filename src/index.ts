@@ -335,7 +335,7 @@ export {
   type BlueGreenAnalyses,
   type BlueGreenAnalysesCounters,
 } from './analysis/compose.js';
-export { BlueGreenAnalysis, type BlueGreenPhase } from './analysis/blue-green-analysis.js';
+export { BlueGreenAnalysis, type BlueGreenPhase, type BlueGreenPhaseCounters } from './analysis/blue-green-analysis.js';
 export {
   ABTestAnalysis,
   type ABTestAnalysisOptions,

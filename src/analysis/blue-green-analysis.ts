@@ -1,13 +1,23 @@
-import { InvalidStateError, ValidationError } from '../errors.js';
+import { InvalidStateError, ValidationError, describeValue } from '../errors.js';
 import type { BlueGreenDeployedEvent, BlueGreenSwitch, BlueGreenSwitchedEvent } from '../routing/blue-green.js';
 import { AnalysisController, checkBinding, steer, type AnalysisBinding, type AnalysisEngine, type AnalysisTarget } from './analysis-controller.js';
 import type { AnalysisOptions } from './options.js';
+import type { AnalysisCounters } from './types.js';
 
 /** 1 µs: far below any meaningful interval, far above float error at epoch-ms magnitudes. */
 const INTERVAL_TOLERANCE_MS = 1e-3;
 
 /** Which of Argo's two blue-green analyses a {@link BlueGreenAnalysis} runs. */
 export type BlueGreenPhase = 'prePromotion' | 'postPromotion';
+
+/**
+ * A blue-green phase's counters as plain data, and, once the phase ended without a transition of
+ * the switch (a preview refused, a switch verified), which pair it ended for: the switch's state
+ * still shows that pair pending, and `ended` says it is not.
+ */
+export interface BlueGreenPhaseCounters extends AnalysisCounters {
+  ended?: { candidate: number; baseline: number };
+}
 
 /**
  * One of Argo Rollouts' blue-green analyses, composed around a {@link BlueGreenSwitch} that knows
@@ -47,6 +57,8 @@ export class BlueGreenAnalysis extends AnalysisController {
   #pending: { candidate: number; baseline: number } | undefined;
   /** When the pending phase began: the loop judges it only after a full interval of its own traffic. */
   #since = Number.NEGATIVE_INFINITY;
+  /** The pair this phase ended for (refused or verified) while the switch's state still shows it pending. */
+  #ended: { candidate: number; baseline: number } | undefined;
 
   constructor(policy: BlueGreenSwitch, phase: BlueGreenPhase, options: AnalysisBinding & AnalysisOptions) {
     const { monitor, clock, ...analysis } = checkBinding(options);
@@ -88,6 +100,33 @@ export class BlueGreenAnalysis extends AnalysisController {
     return this.#pending !== undefined;
   }
 
+  /**
+   * The phase's counters, and `ended` once it ended without a transition of the switch (a preview
+   * refused by `promotionAborted`, a switch verified by `promotionVerified`): plain data, storable
+   * beside the switch's snapshot, so a replica restoring both does not open the ended phase again.
+   */
+  override get counters(): Readonly<BlueGreenPhaseCounters> {
+    const ended = this.#ended;
+    return ended === undefined ? super.counters : { ...super.counters, ended: { ...ended } };
+  }
+
+  /**
+   * Carries on from stored counters (as {@link BlueGreenAnalysis.counters} gave them): the counts,
+   * and whether the phase ended for the pair the switch shows pending (`ended`; without it the
+   * phase is pending whenever the switch's state says so). A bad value is a `ValidationError` and
+   * changes nothing.
+   */
+  override restoreCounters(counters: BlueGreenPhaseCounters): void {
+    const ended = checkPhaseEnded((counters as Partial<BlueGreenPhaseCounters> | null)?.ended);
+    super.restoreCounters(counters);
+    this.#ended = ended;
+    const pending = this.#pendingInState();
+    if (!samePair(pending, this.#pending)) {
+      this.#pending = pending;
+      this.#since = pending === undefined ? Number.NEGATIVE_INFINITY : this.#engine.now();
+    }
+  }
+
   #target(): AnalysisTarget {
     const pending = this.#pending;
     if (pending === undefined) {
@@ -114,6 +153,7 @@ export class BlueGreenAnalysis extends AnalysisController {
         onFailure: {
           decision: 'abort',
           act: (_reason, report) => {
+            this.#ended = pending;
             this.#end();
             this.emit('promotionAborted', report);
           },
@@ -132,6 +172,7 @@ export class BlueGreenAnalysis extends AnalysisController {
         action: 'promote',
         nextPercentage: 100,
         act: (_reason, report) => {
+          this.#ended = pending;
           this.#end();
           this.emit('promotionVerified', report);
         },
@@ -153,13 +194,16 @@ export class BlueGreenAnalysis extends AnalysisController {
   /**
    * What the switch's state says is pending for this phase: pre-promotion while a version waits in
    * the idle slot with no switch to undo (a switch built or restored with both slots filled),
-   * post-promotion while the last switch can still be rolled back.
+   * post-promotion while the last switch can still be rolled back — unless this phase ended for
+   * that pair (refused, verified).
    */
   #pendingInState(): { candidate: number; baseline: number } | undefined {
     const { activeVersion, idleVersion, canRollback } = this.policy.state;
     if (idleVersion === undefined) return undefined;
-    if (this.phase === 'prePromotion') return canRollback ? undefined : { candidate: idleVersion, baseline: activeVersion };
-    return canRollback ? { candidate: activeVersion, baseline: idleVersion } : undefined;
+    const pending = this.phase === 'prePromotion'
+      ? canRollback ? undefined : { candidate: idleVersion, baseline: activeVersion }
+      : canRollback ? { candidate: activeVersion, baseline: idleVersion } : undefined;
+    return samePair(pending, this.#ended) ? undefined : pending;
   }
 
   /** A `restore()` of the switch: re-read which phase is pending (the engine restarts the counters). */
@@ -170,6 +214,7 @@ export class BlueGreenAnalysis extends AnalysisController {
 
   #begin(pending: { candidate: number; baseline: number }): void {
     this.#pending = pending;
+    this.#ended = undefined;
     this.#since = this.#engine.now();
     this.#engine.resetCounters();
   }
@@ -183,4 +228,18 @@ export class BlueGreenAnalysis extends AnalysisController {
     this.stop();
     this.#engine.resetCounters();
   }
+}
+
+function samePair(a: { candidate: number; baseline: number } | undefined, b: { candidate: number; baseline: number } | undefined): boolean {
+  return a !== undefined && b !== undefined && a.candidate === b.candidate && a.baseline === b.baseline;
+}
+
+/** A stored `ended` record: absent, or both versions as numbers. @internal */
+export function checkPhaseEnded(value: unknown): { candidate: number; baseline: number } | undefined {
+  if (value === undefined || value === null) return undefined;
+  const record = value as { candidate?: unknown; baseline?: unknown };
+  if (typeof value !== 'object' || typeof record.candidate !== 'number' || typeof record.baseline !== 'number') {
+    throw new ValidationError(`counters.ended must be { candidate, baseline } (the versions of the phase that ended) or absent, got ${describeValue(value)}`);
+  }
+  return { candidate: record.candidate, baseline: record.baseline };
 }

@@ -2,11 +2,11 @@ import { InvalidStateError, ValidationError, describeValue } from '../errors.js'
 import type { BlueGreenSwitch } from '../routing/blue-green.js';
 import type { CanaryDeployment } from '../routing/canary.js';
 import type { AnalysisBinding, AnalysisEvents } from './analysis-controller.js';
-import { BlueGreenAnalysis, type BlueGreenPhase } from './blue-green-analysis.js';
+import { BlueGreenAnalysis, type BlueGreenPhase, type BlueGreenPhaseCounters, checkPhaseEnded } from './blue-green-analysis.js';
 import { CanaryAnalysis, type CanaryAnalysisOptions } from './canary-analysis.js';
 import { checkAnalysisCounters } from './counters.js';
 import type { AnalysisOptions } from './options.js';
-import type { AnalysisCounters, AnalysisReport } from './types.js';
+import type { AnalysisReport } from './types.js';
 
 /**
  * Composes an automated analysis around a canary in one call: the canary stays a pure state
@@ -40,10 +40,10 @@ export interface BlueGreenAnalysisOptions extends AnalysisBinding {
 export interface BlueGreenAnalysesCounters {
   /** The phase that was pending when the counters were read, or `null` when neither was. */
   active: BlueGreenPhase | null;
-  /** The pre-promotion phase's counters, or `null` when that phase is not configured. */
-  prePromotion: AnalysisCounters | null;
-  /** The post-promotion phase's counters, or `null` when that phase is not configured. */
-  postPromotion: AnalysisCounters | null;
+  /** The pre-promotion phase's counters (with `ended` once a preview was refused), or `null` when that phase is not configured. */
+  prePromotion: BlueGreenPhaseCounters | null;
+  /** The post-promotion phase's counters (with `ended` once a switch was verified), or `null` when that phase is not configured. */
+  postPromotion: BlueGreenPhaseCounters | null;
 }
 
 /** The analyses {@link blueGreenAnalysis} composed around one switch, driven as one. */
@@ -61,8 +61,9 @@ export interface BlueGreenAnalyses {
   /**
    * Carries on counting from stored counters (as {@link BlueGreenAnalyses.counters} gave them),
    * e.g. when another replica of a fleet takes over the analysis mid-phase: each phase's counters
-   * go back to that phase. A record that is not such counters, names a phase that is not
-   * configured, or was taken while another phase was pending than the one pending now is a
+   * go back to that phase, and a phase that had ended (a preview refused, a switch verified) stays
+   * ended. A record that is not such counters, names a phase that is not configured, or was taken
+   * while another phase was pending than the one that is pending once it is restored is a
    * `ValidationError` and changes nothing.
    */
   restoreCounters(counters: BlueGreenAnalysesCounters): void;
@@ -131,12 +132,18 @@ export function blueGreenAnalysis(bg: BlueGreenSwitch, options: BlueGreenAnalysi
     },
     restoreCounters(counters) {
       const restored = checkBlueGreenCounters(counters, pre, post);
+      const previous = analyses.counters;
+      const restore = (from: BlueGreenAnalysesCounters) => {
+        if (from.prePromotion !== null) pre?.restoreCounters(from.prePromotion);
+        if (from.postPromotion !== null) post?.restoreCounters(from.postPromotion);
+      };
+      // Which phase is pending depends on the ends restored with it: restore, then check, and put the previous back on a mismatch.
+      restore(restored);
       const active = phases.find((phase) => phase.active)?.phase ?? null;
       if (restored.active !== active) {
+        restore(previous);
         throw new ValidationError(`counters.active must be the phase pending now (${describeValue(active)}): counters taken while another phase was pending count something else, got ${describeValue(restored.active)}`);
       }
-      if (restored.prePromotion !== null) pre?.restoreCounters(restored.prePromotion);
-      if (restored.postPromotion !== null) post?.restoreCounters(restored.postPromotion);
     },
     analyze() {
       const pending = phases.find((phase) => phase.active);
@@ -171,14 +178,15 @@ function checkBlueGreenCounters(value: unknown, pre: BlueGreenAnalysis | undefin
   if (active !== null && !(active === 'prePromotion' || active === 'postPromotion')) {
     throw new ValidationError(`counters.active must be 'prePromotion', 'postPromotion' or null, got ${describeValue(active)}`);
   }
-  const phaseCounters = (phase: BlueGreenPhase): AnalysisCounters | null => {
+  const phaseCounters = (phase: BlueGreenPhase): BlueGreenPhaseCounters | null => {
     const counters = record[phase];
     if (!configured[phase]) {
       if (counters !== null && counters !== undefined) throw new ValidationError(`counters.${phase} must be null: that phase is not configured, got ${describeValue(counters)}`);
       return null;
     }
     try {
-      return checkAnalysisCounters(counters);
+      const ended = checkPhaseEnded((counters as Partial<BlueGreenPhaseCounters> | undefined)?.ended);
+      return ended === undefined ? checkAnalysisCounters(counters) : { ...checkAnalysisCounters(counters), ended };
     } catch (error) {
       throw new ValidationError((error as Error).message.replace(/^counters\./, `counters.${phase}.`), { cause: error });
     }

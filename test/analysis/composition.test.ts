@@ -193,6 +193,37 @@ describe('blueGreenAnalysis(): both of Argo’s phases composed around a pure sw
   });
 });
 
+  it('a phase that ended without a transition (a refused preview) says so in its counters: a composition restored from them does not open it again; a bad end is refused', async () => {
+    const clock = new FakeClock(5_000_000);
+    const monitor = new DeploymentMonitor({ clock: clock.now });
+    const bg = new BlueGreenSwitch({ blue: 1, clock: clock.now });
+    const options = { minRequests: 10, maxErrorRate: 0.1 };
+    const analyses = blueGreenAnalysis(bg, { monitor, clock: clock.now, prePromotion: options, postPromotion: options });
+    bg.deploy(2);
+    for (let i = 0; i < 20; i++) monitor.record(2, 5, i % 2 === 0); // 50 % errors: refused
+    for (let i = 0; i < 20; i++) monitor.record(1, 5);
+    expect((await analyses.analyze()).decision).toBe('abort');
+    const taken = JSON.parse(JSON.stringify(analyses.counters));
+    expect(taken).toEqual({ active: null, prePromotion: expect.objectContaining({ runs: 0, ended: { candidate: 2, baseline: 1 } }), postPromotion: expect.objectContaining({ runs: 0 }) });
+
+    const other = new BlueGreenSwitch({ blue: 1, clock: clock.now });
+    other.restore(bg.snapshot()); // v2 still waits in the idle slot
+    const carried = blueGreenAnalysis(other, { monitor, clock: clock.now, prePromotion: options, postPromotion: options });
+    expect(carried.prePromotion!.active).toBe(true);
+    carried.restoreCounters(taken);
+    expect(carried.prePromotion!.active).toBe(false);
+    await expect(carried.analyze()).rejects.toThrow(InvalidStateError);
+    const before = carried.counters;
+    expect(() => carried.restoreCounters({ ...taken, prePromotion: { ...taken.prePromotion, ended: { candidate: '2' } } })).toThrow(
+      /counters.prePromotion.ended must be \{ candidate, baseline \}/,
+    );
+    expect(carried.counters).toEqual(before);
+    // A new deploy opens the phase again, and the end is forgotten.
+    other.deploy(3);
+    expect(carried.prePromotion!.active).toBe(true);
+    expect(carried.counters.prePromotion).not.toHaveProperty('ended');
+  });
+
 describe('ABTestAnalysis: autoConclude and guardrails composed around a pure controller', () => {
   function controller(options: { failures?: number; conversion?: number } = {}) {
     const clock = new FakeClock(5_000_000);
