@@ -14,7 +14,8 @@
  * 4. Threads: 4 loaded versions of the wake-word-shaped model, onnxruntime's default session
  *    options against the pool's default (cores / maxLoaded intra-op threads a version).
  * 5. Where the time of one batched request goes: routing, validation, copy-in, run, split, record,
- *    and the floor of any JavaScript batching (a promise a batch loop resolves, awaited by a caller).
+ *    the floor of any JavaScript batching (a promise a batch loop resolves, awaited by a caller), and
+ *    the floor of any batching router (route, clock, copy-in, promise, record, nothing else).
  * Every session on the bare side is created with the same options as the pool's (its default
  * `intraOpNumThreads`), except in 4, which compares exactly those options.
  * Run alone: `node --expose-gc --import tsx bench/serving.bench.ts`.
@@ -37,6 +38,7 @@ import { BlueGreenSwitch } from '../src/routing/blue-green.js';
 import { blueGreenAnalysis } from '../src/analysis/compose.js';
 import { MemoryStorage } from '../src/storage/memory-storage.js';
 import { irisClassifier, wakeWordShaped } from '../test/fixtures/onnx-models.js';
+import { routerFloorCall } from './router-floor.js';
 import { keep, printTable, ratio, summarise, timeAsync, timePaired, timeSync, type AsyncResult } from './harness.js';
 
 const row = [5.9, 3.0, 5.1, 1.8];
@@ -468,26 +470,19 @@ const burst = async () => {
   keep(await Promise.all(calls));
 };
 const batchingOnly = await timeAsync('batching bookkeeping', burst, 3_000, 300);
-// The floor of any batching in JavaScript: 256 callers in a closed loop, each awaiting a promise
-// that a batch loop resolves with a fresh result object once a turn (setImmediate), nothing else.
-const floorQueue: Array<(value: object) => void> = [];
-let floorScheduled = false;
-const floorFlush = () => {
-  floorScheduled = false;
-  for (const resolve of floorQueue.splice(0)) resolve({ output: floorQueue, version: 1, variant: 'stable', latencyMs: 0 });
-};
-const floorCall = () =>
-  new Promise<object>((resolve) => {
-    floorQueue.push(resolve);
-    if (!floorScheduled) {
-      floorScheduled = true;
-      setImmediate(floorFlush);
-    }
-  });
-await closedLoop(floorCall, 256, 100_000);
-const floorRates: number[] = [];
-for (let r = 0; r < 5; r++) floorRates.push(await closedLoop(floorCall, 256, 200_000));
-const floorUs = 1e6 / median(floorRates);
+// The floors (bench/router-floor.ts), 256 callers in a closed loop, median of 5 rounds: of any
+// batching in JavaScript (a promise a batch loop resolves once a turn, awaited, nothing else), and
+// of any batching router (also the route, one clock reading, the copy-in and one record; section
+// 2a's canary and monitor). The second plus the run's share of a row is the least a batched
+// request can cost on this runtime.
+async function floorUsOf(call: (i: number) => Promise<unknown>): Promise<number> {
+  await closedLoop(call, 256, 100_000);
+  const rates: number[] = [];
+  for (let r = 0; r < 5; r++) rates.push(await closedLoop(call, 256, 200_000));
+  return 1e6 / median(rates);
+}
+const floorUs = await floorUsOf(routerFloorCall(floorPolicy, floorMonitor, rows, unitIds, false));
+const routerFloorUs = await floorUsOf(routerFloorCall(floorPolicy, floorMonitor, rows, unitIds, true));
 const perRequestBatching = batchingOnly.p50Us / 128;
 const breakdown = [
   { part: 'routing (policy.route, short ids)', us: routing.nsPerOp / 1000 },
@@ -504,6 +499,12 @@ const bare256Us = 1e6 / (bareRate256 as number);
 console.log(
   `sum ${partsUs.toFixed(3)} µs a request, so at best ${ratio(bare256Us, partsUs)} the bare rate at 256 callers (${bare256Us.toFixed(2)} µs a request); ` +
     `measured ${(1e6 / (batchedRate256 as number)).toFixed(3)} µs a request (${ratio(batchedRate256 as number, bareRate256 as number)}): the rest is the router's request object and result, the event loop's turns, and GC`,
+);
+const runShareUs = bigRun.p50Us / 128;
+console.log(
+  `router floor (route, clock, copy-in, request, promise, record; no run, no output, 256 callers, median of 5): ${routerFloorUs.toFixed(3)} µs a request; ` +
+    `with the run's share of a row (${runShareUs.toFixed(3)} µs) ${(routerFloorUs + runShareUs).toFixed(3)} µs, so no batching router can pass ` +
+    `${ratio(bare256Us, routerFloorUs + runShareUs)} the bare rate at 256 callers in this round (goal 20×, measured ${ratio(batchedRate256 as number, bareRate256 as number)})`,
 );
 
 // What validating one wake-word-shaped input costs, by form: a Tensor is checked for type and dims
