@@ -338,6 +338,7 @@ export {
 export { BlueGreenAnalysis, type BlueGreenPhase, type BlueGreenPhaseCounters } from './analysis/blue-green-analysis.js';
 export {
   ABTestAnalysis,
+  type ABTestAnalysisCounters,
   type ABTestAnalysisOptions,
   type ABTestAnalysisSchedule,
   type ABTestAnalysisReport,

@@ -4,6 +4,7 @@ import { DeploymentMonitor } from '../monitor/deployment-monitor.js';
 import { type Clock, checkFunction, checkNumber } from '../options.js';
 import type { ABTestController } from '../routing/ab-test.js';
 import type { ExperimentAnalyzedEvent, ExperimentResults } from '../routing/ab-test-types.js';
+import type { SequentialState } from '../stats/sequential.js';
 import { claimPolicy, releasePolicy, type CountersResetEvent } from './analysis-controller.js';
 import { checkAnalysisCounters, countAnalysisOutcome, emptyAnalysisCounters } from './counters.js';
 import { judgeAnalysis } from './judge.js';
@@ -27,6 +28,16 @@ export interface Guardrails {
   maxP99LatencyMs?: number;
   /** A variant with fewer requests in the window is not judged (default 100). */
   minRequests?: number;
+}
+
+/**
+ * What {@link ABTestAnalysis.counters} hands on: the counters, and in sequential mode the
+ * experiment's looks so far, so an analysis restored from them (another replica of a fleet taking
+ * over) goes on with the same running minimum p-value and running intersection.
+ */
+export interface ABTestAnalysisCounters extends AnalysisCounters {
+  /** Each challenger's sequential looks so far, as the controller's snapshot gives them. */
+  looks?: Record<string, SequentialState>;
 }
 
 /**
@@ -185,18 +196,31 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
     controller.on('restored', this.#onRestored);
   }
 
-  /** Counters since the analysis began or the experiment was last restored: plain data, storable beside the controller's snapshot. */
-  get counters(): Readonly<AnalysisCounters> {
-    return { ...this.#counters };
+  /**
+   * Counters since the analysis began or the experiment was last restored, and in sequential mode
+   * the experiment's looks so far (`looks`, once there is one): plain data, storable beside the
+   * controller's snapshot.
+   */
+  get counters(): Readonly<ABTestAnalysisCounters> {
+    const looks = this.controller.snapshot().experiments.find((e) => e.name === this.experiment)?.looks;
+    return looks === undefined || Object.keys(looks).length === 0 ? { ...this.#counters } : { ...this.#counters, looks };
   }
 
   /**
    * Carries on counting from stored counters (as {@link ABTestAnalysis.counters} gave them), e.g.
-   * when another replica takes over the experiment's analysis. Every field must be a non-negative
-   * integer; a bad value is a `ValidationError` and changes nothing.
+   * when another replica takes over the experiment's analysis: the counts, and with `looks` the
+   * experiment's sequential looks, put back on the controller (restored with them), so the running
+   * minimum p-value and running intersection go on. Every count must be a non-negative integer and
+   * the looks a challenger's sequential states; a bad value is a `ValidationError` and changes nothing.
    */
-  restoreCounters(counters: AnalysisCounters): void {
-    this.#counters = checkAnalysisCounters(counters);
+  restoreCounters(counters: ABTestAnalysisCounters): void {
+    const checked = checkAnalysisCounters(counters);
+    const looks = (counters as Partial<ABTestAnalysisCounters>).looks;
+    if (looks !== undefined) {
+      const snapshot = this.controller.snapshot();
+      this.controller.restore({ ...snapshot, experiments: snapshot.experiments.map((e) => (e.name === this.experiment ? { ...e, looks } : e)) });
+    }
+    this.#counters = checked;
   }
 
   /** Whether the experiment is concluded: nothing is left to analyse. */

@@ -132,6 +132,35 @@ describe('ABTestAnalysis counts its looks against the Argo limits', () => {
     expect(await auto.analyze()).toMatchObject({ outcome: 'failed', decision: 'stopVariant', counters: { runs: 3, failures: 3 } });
   });
 
+  it('counters carry the sequential looks: an analysis on another controller restored from them reports the running minimum p-value; bad looks are refused, nothing changed', async () => {
+    const first = setup();
+    const leader = new ABTestAnalysis(first.ab, 'e', { monitor: first.monitor, clock: first.clock.now, autoConclude: false, guardrails: { maxErrorRate: 0.5, minRequests: 1 } });
+    first.traffic(100);
+    for (let i = 0; i < 400; i++) {
+      first.ab.logResult('e', 'a', i % 10 === 0);
+      first.ab.logResult('e', 'b', i % 10 < 2);
+    }
+    const look = await leader.analyze();
+    const carried = JSON.parse(JSON.stringify(leader.counters));
+    expect(Object.keys(carried.looks)).toEqual(['b']);
+
+    // Another replica's controller with more results and no effect in them: alone its look's p is higher.
+    const other = setup();
+    other.traffic(100);
+    other.ab.mergeStats('e', first.ab.exportStats('e'));
+    for (let i = 0; i < 4_000; i++) {
+      other.ab.logResult('e', 'a', i % 10 === 0);
+      other.ab.logResult('e', 'b', i % 10 === 0);
+    }
+    const alone = other.ab.results('e').comparisons.b!.pValue;
+    expect(alone).toBeGreaterThan(look.results.comparisons.b!.pValue);
+    const taker = new ABTestAnalysis(other.ab, 'e', { monitor: other.monitor, clock: other.clock.now, autoConclude: false, guardrails: { maxErrorRate: 0.5, minRequests: 1 } });
+    expect(() => taker.restoreCounters({ ...carried, looks: { c: carried.looks.b } })).toThrow(ValidationError);
+    expect(taker.counters).not.toHaveProperty('looks');
+    taker.restoreCounters(carried);
+    expect((await taker.analyze()).results.comparisons.b!.pValue).toBe(look.results.comparisons.b!.pValue);
+  });
+
   it('checks its limits up front with the same option checks as every analysis', () => {
     const { monitor, ab } = setup();
     const make = (limits: object) => new ABTestAnalysis(ab, 'e', { monitor, autoConclude: false, guardrails: { maxErrorRate: 0.02 }, ...limits });

@@ -136,6 +136,38 @@ describe.each(stores)('an A/B experiment concluded on the fleet\'s merged result
     for (const r of alive) await r.fleet.stop();
   });
 
+  it.skipIf(skip)('a lease takeover keeps the fleet\'s sequential looks: its p-value after the takeover is no more than before', async () => {
+    const storage = await make();
+    const clock = new FakeClock(Date.parse('2026-12-01T17:00:00Z'));
+    const rs = replicas(storage, clock);
+    for (const r of rs) await r.fleet.start();
+    const looks: Array<{ by: string; pValue: number }> = [];
+    for (const r of rs) r.fleet.on('analysis', (e) => looks.push({ by: r.id, pValue: e.report.results.comparisons.new!.pValue }));
+    await rounds(rs, clock, {}, 1); // new converts 16 % against 10 %: a low p, not yet significant
+    const leader = rs.find((r) => r.fleet.leader)!;
+    const alive = rs.filter((r) => r !== leader);
+    clock.advance(31_000);
+    // From now on new converts as the control does: each look's own p-value rises.
+    for (let round = 0; round < 2; round++) {
+      for (const r of alive) {
+        for (let k = 0; k < PER_ROUND; k++, r.logged++) {
+          r.ab.logResult('ui', 'control', r.logged % 10 === 0);
+          r.ab.logResult('ui', 'new', r.logged % 10 === 0);
+          r.monitor.record(1, 10);
+          r.monitor.record(2, 10);
+        }
+      }
+      for (const r of alive) await r.fleet.publish();
+      for (const r of alive) await r.fleet.tick();
+      for (const r of alive) await r.fleet.flush();
+    }
+    expect(looks.map((l) => l.by)).toEqual([leader.id, alive[0]!.id, alive[0]!.id]);
+    expect(rs[0]!.ab.results('ui').conclusion).toBeNull();
+    const [before, ...after] = looks.map((l) => l.pValue);
+    for (const p of after) expect(p).toBeLessThanOrEqual(before!);
+    for (const r of alive) await r.fleet.stop();
+  });
+
   it.skipIf(skip)('a sample ratio mismatch of the fleet\'s counts holds a significant result back: no conclusion, no audit record', async () => {
     const storage = await make();
     const clock = new FakeClock(Date.parse('2026-12-01T17:00:00Z'));
