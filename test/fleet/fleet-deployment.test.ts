@@ -7,42 +7,19 @@ import {
   DeploymentStore,
   FleetDeployment,
   MemoryStorage,
-  canaryAnalysis,
   type FleetAnalysisReport,
   type StorageAdapter,
 } from '../../src/index.js';
 import { FakeClock, FaultyStorage } from '../../src/testing/index.js';
+import { NEVER, canaryReplica, type CanaryReplica } from './canary-replica.js';
 import { useFleetStores } from './fleet-stores.js';
 
 const { stores } = useFleetStores('fleet-deployment.test.ts');
-const NEVER = 1e9; // timers that never fire in a test: every turn is driven by tick()
-const STEPS = [10, 50, 100];
 
-interface Replica {
-  id: string;
-  canary: CanaryDeployment;
-  monitor: DeploymentMonitor;
-  fleet: FleetDeployment;
-}
+type Replica = CanaryReplica;
 
 function replicas(storage: StorageAdapter, clock: FakeClock, ids = ['r1', 'r2', 'r3'], limits: { consecutiveSuccessLimit?: number } = {}): Replica[] {
-  return ids.map((id) => {
-    const canary = new CanaryDeployment({ name: 'iris', stable: 1, canary: 2, steps: STEPS, clock: clock.now });
-    const monitor = new DeploymentMonitor({ clock: clock.now });
-    const fleet = new FleetDeployment({
-      storage,
-      name: 'iris',
-      replicaId: id,
-      policy: canary,
-      monitor,
-      analysis: (merged, { policy: decision }) => canaryAnalysis(decision, { monitor: merged, clock: clock.now, minRequests: 100, maxErrorRate: 0.05, ...limits }),
-      intervalMs: NEVER,
-      followMs: NEVER,
-      leaseTtlMs: 30_000,
-      clock: clock.now,
-    });
-    return { id, canary, monitor, fleet };
-  });
+  return ids.map((id) => canaryReplica(storage, clock, id, { analysis: { minRequests: 100, maxErrorRate: 0.05, ...limits }, fleet: { leaseTtlMs: 30_000 } }));
 }
 
 /** Each replica serves `n` requests of each version; `failing` replicas fail `rate` of the canary's. */

@@ -1,28 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { CanaryDeployment, DeploymentMonitor, DeploymentStore, FleetDeployment, canaryAnalysis, type StorageAdapter } from '../../src/index.js';
+import { DeploymentStore, type StorageAdapter } from '../../src/index.js';
 import { FakeClock } from '../../src/testing/index.js';
+import { canaryReplica } from './canary-replica.js';
 import { useFleetStores } from './fleet-stores.js';
 
 const { stores } = useFleetStores('fleet-evidence.test.ts');
-const NEVER = 1e9; // timers that never fire: every turn is driven by tick()
 const ROUND_MS = 20_000; // a heartbeat older than MAX_AGE_MS is stale: one round without publishing leaves the merge
 const MAX_AGE_MS = 15_000;
 
 function replica(storage: StorageAdapter, clock: FakeClock, id: string, { maxAgeMs = MAX_AGE_MS, leaseTtlMs = 10 * ROUND_MS } = {}) {
-  const canary = new CanaryDeployment({ name: 'iris', stable: 1, canary: 2, steps: [10, 50], clock: clock.now });
-  const monitor = new DeploymentMonitor({ clock: clock.now });
-  const fleet = new FleetDeployment({
-    storage,
-    name: 'iris',
-    replicaId: id,
-    policy: canary,
-    monitor,
-    analysis: (merged, { policy: decision }) => canaryAnalysis(decision, { monitor: merged, clock: clock.now, method: 'evidence', minRequests: 20, relative: { maxErrorRateIncrease: 0.01 }, inconclusiveLimit: 1_000 }),
-    intervalMs: NEVER,
-    followMs: NEVER,
-    maxAgeMs,
-    leaseTtlMs,
-    clock: clock.now,
+  const { canary, monitor, fleet } = canaryReplica(storage, clock, id, {
+    steps: [10, 50],
+    analysis: { method: 'evidence', minRequests: 20, relative: { maxErrorRateIncrease: 0.01 }, inconclusiveLimit: 1_000 },
+    fleet: { maxAgeMs, leaseTtlMs },
   });
   /** `n` candidate and 10 × `n` stable requests, 1 % of stable's failing and one in `candidateFailsEvery` of the candidate's. */
   const serve = (n: number, candidateFailsEvery = 100) => {

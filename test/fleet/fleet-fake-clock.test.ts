@@ -12,12 +12,12 @@ import {
   FleetDeployment,
   MemoryStorage,
   MonitorHeartbeat,
-  canaryAnalysis,
   type PutCondition,
   type StorageAdapter,
   type TimerScheduler,
 } from '../../src/index.js';
 import { FakeClock, seededRandom } from '../../src/testing/index.js';
+import { canaryReplica } from './canary-replica.js';
 
 const T0 = Date.parse('2026-12-01T18:00:00Z');
 
@@ -49,21 +49,10 @@ function killable(clock: FakeClock): TimerScheduler & { kill(): void } {
 }
 
 function replica(storage: StorageAdapter, clock: FakeClock, id: string, timers: TimerScheduler, extra: { followMs?: number; seed?: number } = {}) {
-  const canary = new CanaryDeployment({ name: 'iris', stable: 1, canary: 2, steps: [10, 50, 100], clock: clock.now });
-  const monitor = new DeploymentMonitor({ clock: clock.now, windowMs: 600_000 });
-  const fleet = new FleetDeployment({
-    storage,
-    name: 'iris',
-    replicaId: id,
-    policy: canary,
-    monitor,
-    analysis: (merged, { policy }) => canaryAnalysis(policy, { monitor: merged, clock: clock.now, minRequests: 100, maxErrorRate: 0.05, consecutiveSuccessLimit: 2 }),
-    intervalMs: 10_000,
-    leaseTtlMs: 30_000,
-    followMs: extra.followMs ?? 60_000,
-    random: seededRandom(extra.seed ?? 1),
-    clock: clock.now,
-    timers,
+  const { canary, monitor, fleet } = canaryReplica(storage, clock, id, {
+    analysis: { minRequests: 100, maxErrorRate: 0.05, consecutiveSuccessLimit: 2 },
+    monitor: { windowMs: 600_000 },
+    fleet: { intervalMs: 10_000, leaseTtlMs: 30_000, followMs: extra.followMs ?? 60_000, random: seededRandom(extra.seed ?? 1), timers },
   });
   for (let i = 0; i < 200; i++) {
     monitor.record(1, 10);

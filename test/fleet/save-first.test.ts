@@ -15,43 +15,22 @@ import {
   StorageError,
   ValidationError,
   canaryAnalysis,
-  type FleetAnalysisContext,
   type StorageAdapter,
 } from '../../src/index.js';
 import { FakeClock, FaultyStorage } from '../../src/testing/index.js';
+import { canaryReplica, type CanaryReplica } from './canary-replica.js';
 import { useFleetStores } from './fleet-stores.js';
 import { HeldWrites } from './held-writes.js';
 
 const { stores } = useFleetStores('save-first.test.ts');
 const T0 = Date.parse('2026-12-01T17:00:00Z');
-const NEVER = 1e9; // timers that never fire: every turn is driven by tick()
 const UNITS = Array.from({ length: 400 }, (_, i) => `u${i}`);
 const isClaim = (key: string) => key.includes('/audit/');
 
-interface Replica {
-  id: string;
-  canary: CanaryDeployment;
-  monitor: DeploymentMonitor;
-  fleet: FleetDeployment<CanaryDeployment>;
-}
+type Replica = CanaryReplica;
 
 function replica(storage: StorageAdapter, clock: FakeClock, id: string, analysed = true): Replica {
-  const canary = new CanaryDeployment({ name: 'iris', stable: 1, canary: 2, steps: [10, 50, 100], clock: clock.now });
-  const monitor = new DeploymentMonitor({ clock: clock.now });
-  const fleet = new FleetDeployment({
-    storage,
-    name: 'iris',
-    replicaId: id,
-    policy: canary,
-    monitor,
-    ...(analysed
-      ? { analysis: (merged: DeploymentMonitor, { policy: decision }: FleetAnalysisContext<CanaryDeployment>) => canaryAnalysis(decision, { monitor: merged, clock: clock.now, minRequests: 100, maxErrorRate: 0.05, consecutiveSuccessLimit: 1 }) }
-      : {}),
-    intervalMs: NEVER,
-    followMs: NEVER,
-    clock: clock.now,
-  });
-  return { id, canary, monitor, fleet };
+  return canaryReplica(storage, clock, id, { analysis: analysed && { minRequests: 100, maxErrorRate: 0.05, consecutiveSuccessLimit: 1 } });
 }
 
 function serve(r: Replica, n: number, failRate = 0): void {
