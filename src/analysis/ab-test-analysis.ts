@@ -209,17 +209,14 @@ export class ABTestAnalysis extends EventEmitter<ABTestAnalysisEvents> {
   /**
    * Carries on counting from stored counters (as {@link ABTestAnalysis.counters} gave them), e.g.
    * when another replica takes over the experiment's analysis: the counts, and with `looks` the
-   * experiment's sequential looks, put back on the controller (restored with them), so the running
+   * experiment's sequential looks, put back on the controller (`restoreLooks`, which emits nothing), so the running
    * minimum p-value and running intersection go on. Every count must be a non-negative integer and
    * the looks a challenger's sequential states; a bad value is a `ValidationError` and changes nothing.
    */
   restoreCounters(counters: ABTestAnalysisCounters): void {
     const checked = checkAnalysisCounters(counters);
     const looks = (counters as Partial<ABTestAnalysisCounters>).looks;
-    if (looks !== undefined) {
-      const snapshot = this.controller.snapshot();
-      this.controller.restore({ ...snapshot, experiments: snapshot.experiments.map((e) => (e.name === this.experiment ? { ...e, looks } : e)) });
-    }
+    if (looks !== undefined) this.controller.restoreLooks(this.experiment, looks);
     this.#counters = checked;
   }
 

@@ -289,15 +289,20 @@ export function restoreExperiment(value: unknown, field: string): Experiment {
     }
   }
   // Absent from snapshots taken before looks were kept: the next look starts the running values.
-  if (s.looks !== undefined) {
-    for (const [variant, state] of Object.entries(checkRecord(`${field}.looks`, s.looks))) {
-      if (!e.indexByName.has(variant) || variant === controlOf(e).name) {
-        throw new ValidationError(`${field}.looks has '${variant}', which is not a challenger of experiment '${e.name}' (${challengers(e)})`);
-      }
-      e.looks.set(variant, checkSequentialState(state, `${field}.looks.${variant}`));
-    }
-  }
+  if (s.looks !== undefined) e.looks = checkLooks(e, s.looks, `${field}.looks`);
   return e;
+}
+
+/** Each challenger's sequential state in `value` (a snapshot's `looks`), checked against experiment `e`. */
+export function checkLooks(e: Experiment, value: unknown, field: string): Map<string, SequentialState> {
+  const looks = new Map<string, SequentialState>();
+  for (const [variant, state] of Object.entries(checkRecord(field, value))) {
+    if (!e.indexByName.has(variant) || variant === controlOf(e).name) {
+      throw new ValidationError(`${field} has '${variant}', which is not a challenger of experiment '${e.name}' (${challengers(e)})`);
+    }
+    looks.set(variant, checkSequentialState(state, `${field}.${variant}`));
+  }
+  return looks;
 }
 
 function challengers(e: Experiment): string {

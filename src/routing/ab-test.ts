@@ -5,6 +5,7 @@ import { srmTest } from '../stats/srm.js';
 import { addObservation, checkSummary, emptySummary, mergeSummaries, type SampleSummary } from '../stats/summary.js';
 import {
   buildExperiment,
+  checkLooks,
   checkStatsRecord,
   compareVariants,
   controlOf,
@@ -321,6 +322,19 @@ export class ABTestController extends EventEmitter<ABTestControllerEvents> imple
       });
       throw error;
     }
+  }
+
+  /**
+   * Puts back experiment `name`'s sequential looks (each challenger's running minimum p-value and
+   * running intersection, as `snapshot()` gives them in `experiments[i].looks`), leaving its
+   * statistics and everything else as they are and emitting nothing: for an analysis that takes
+   * the experiment over from another that held the looks (a fleet's new lease holder). A record
+   * naming a variant that is not a challenger, or a malformed state, is a `ValidationError` and
+   * changes nothing.
+   */
+  restoreLooks(name: string, looks: unknown): void {
+    const e = this.#experiment(name);
+    e.looks = checkLooks(e, looks, `looks of experiment '${name}'`);
   }
 
   /** A {@link RoutingPolicy} bound to experiment `name`, for a `ModelRouter`. */

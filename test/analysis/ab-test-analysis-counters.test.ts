@@ -157,7 +157,15 @@ describe('ABTestAnalysis counts its looks against the Argo limits', () => {
     const taker = new ABTestAnalysis(other.ab, 'e', { monitor: other.monitor, clock: other.clock.now, autoConclude: false, guardrails: { maxErrorRate: 0.5, minRequests: 1 } });
     expect(() => taker.restoreCounters({ ...carried, looks: { c: carried.looks.b } })).toThrow(ValidationError);
     expect(taker.counters).not.toHaveProperty('looks');
+    const heard: string[] = [];
+    other.ab.on('restored', () => heard.push('restored'));
+    taker.on('countersReset', () => heard.push('countersReset'));
+    const counts = other.ab.results('e').variants.map((v) => v.count);
     taker.restoreCounters(carried);
+    // The looks are put back on their own: the statistics stay, and neither the controller nor the analysis hears a restore.
+    expect(heard).toEqual([]);
+    expect(other.ab.results('e').variants.map((v) => v.count)).toEqual(counts);
+    expect(taker.counters).toMatchObject({ runs: carried.runs, looks: carried.looks });
     expect((await taker.analyze()).results.comparisons.b!.pValue).toBe(look.results.comparisons.b!.pValue);
   });
 
