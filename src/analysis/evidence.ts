@@ -1,6 +1,7 @@
 import { ValidationError, describeValue } from '../errors.js';
 import type { DeploymentMonitor } from '../monitor/deployment-monitor.js';
 import { NO_OUTCOMES, type OutcomeHistogram, addOutcomes, outcomesBetween } from '../monitor/outcome-histogram.js';
+import { checkRecord } from '../routing/checks.js';
 import { histogramQuantile, latencyNonInferiorityTest } from '../stats/latency-non-inferiority.js';
 import { proportionNonInferiorityTest } from '../stats/non-inferiority.js';
 import { DEFAULT_MIN_REQUESTS, type Judgement, judgeAnalysis } from './judge.js';
@@ -66,7 +67,7 @@ export function evidenceWindowOf(mark: EvidenceMark): EvidenceWindowCounts {
  * for; anything else is a `ValidationError` naming the field. @internal
  */
 export function markOfEvidenceWindow(value: unknown): EvidenceMark {
-  const window = objectAt('counters.evidence', value) as Partial<Record<keyof EvidenceWindowCounts, unknown>>;
+  const window = checkRecord('counters.evidence', value) as Partial<Record<keyof EvidenceWindowCounts, unknown>>;
   for (const field of ['candidate', 'baseline'] as const) {
     if (typeof window[field] !== 'number' || !Number.isFinite(window[field])) {
       throw new ValidationError(`counters.evidence.${field} must be a version number, got ${describeValue(window[field])}`);
@@ -75,8 +76,8 @@ export function markOfEvidenceWindow(value: unknown): EvidenceMark {
   const alpha = window.alpha;
   if (typeof alpha !== 'number' || !(alpha > 0 && alpha < 1)) throw new ValidationError(`counters.evidence.alpha must be a number in (0, 1), got ${describeValue(alpha)}`);
   const parts = new Map<string, PartWindow>();
-  for (const [key, part] of Object.entries(objectAt('counters.evidence.parts', window.parts))) {
-    const record = objectAt(`counters.evidence.parts[${JSON.stringify(key)}]`, part) as Record<string, unknown>;
+  for (const [key, part] of Object.entries(checkRecord('counters.evidence.parts', window.parts))) {
+    const record = checkRecord(`counters.evidence.parts[${JSON.stringify(key)}]`, part);
     const fields = PART_FIELDS.map((field) => [field, outcomesOf(`counters.evidence.parts[${JSON.stringify(key)}].${field}`, record[field])]);
     parts.set(key, Object.fromEntries(fields) as PartWindow);
   }
@@ -88,24 +89,19 @@ function countsOf(o: OutcomeHistogram): OutcomeCounts {
 }
 
 function outcomesOf(path: string, value: unknown): OutcomeHistogram {
-  const o = objectAt(path, value) as Partial<Record<keyof OutcomeCounts, unknown>>;
+  const o = checkRecord(path, value) as Partial<Record<keyof OutcomeCounts, unknown>>;
   for (const field of ['totalRequests', 'failures'] as const) {
     if (typeof o[field] !== 'number' || !Number.isSafeInteger(o[field]) || o[field] < 0) {
       throw new ValidationError(`${path}.${field} must be a non-negative integer, got ${describeValue(o[field])}`);
     }
   }
-  const latency = objectAt(`${path}.latency`, o.latency) as { values?: unknown; counts?: unknown };
+  const latency = checkRecord(`${path}.latency`, o.latency) as { values?: unknown; counts?: unknown };
   const { values, counts } = latency;
   const numbers = (list: unknown): list is number[] => Array.isArray(list) && list.every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0);
   if (!numbers(values) || !numbers(counts) || values.length !== counts.length || values.some((v, i) => i > 0 && v <= (values[i - 1] as number))) {
     throw new ValidationError(`${path}.latency must hold values (ascending) and counts, two arrays of as many non-negative numbers, got ${describeValue(latency)}`);
   }
   return { totalRequests: o.totalRequests as number, failures: o.failures as number, latency: { values: Float64Array.from(values), counts: Float64Array.from(counts) } };
-}
-
-function objectAt(path: string, value: unknown): object {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationError(`${path} must be an object, got ${describeValue(value)}`);
-  return value;
 }
 
 /**
