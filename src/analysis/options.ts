@@ -38,9 +38,6 @@ export interface ResolvedAnalysisOptions {
   timers: IntervalScheduler;
 }
 
-/** The global timers, unref'd so an analysis loop never keeps a process alive. @internal */
-export const globalIntervalScheduler: IntervalScheduler = globalTimers;
-
 /**
  * Checks analysis options up front, naming the bad one (`analysis.maxErrorRate must be …`).
  * @param name - the option's name in messages, e.g. `'analysis'` or `'prePromotionAnalysis'`.
@@ -159,7 +156,7 @@ export function resolveLimits(name: string, options: AnalysisLimits): Required<A
 export function resolveSchedule(name: string, options: { intervalMs?: unknown; timers?: unknown }): { intervalMs: number; timers: IntervalScheduler } {
   const intervalMs = options.intervalMs === undefined ? 60_000 : checkNumber(`${name}.intervalMs`, options.intervalMs, { min: 1 });
   const timers = options.timers as Partial<IntervalScheduler> | undefined;
-  if (timers === undefined) return { intervalMs, timers: globalIntervalScheduler };
+  if (timers === undefined) return { intervalMs, timers: globalTimers };
   if (typeof timers?.setInterval !== 'function' || typeof timers?.clearInterval !== 'function') {
     throw new ValidationError(`${name}.timers must have setInterval and clearInterval functions (e.g. a FakeClock), got ${describeValue(timers)}`);
   }
